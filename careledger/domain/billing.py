@@ -1,0 +1,49 @@
+"""Billable units for timed CPT codes by the CMS 8-minute rule."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from careledger.domain.clinical import Technique
+
+
+@dataclass(frozen=True)
+class BillingLine:
+    cpt: str
+    minutes: int
+    units: int
+
+    def as_dict(self) -> dict[str, int | str]:
+        return {"cpt": self.cpt, "minutes": self.minutes, "units": self.units}
+
+
+def total_units(total_timed_minutes: int) -> int:
+    """units = floor(T/15) + (1 if T mod 15 >= 8); under 8 minutes bills nothing."""
+    if total_timed_minutes < 0:
+        raise ValueError("minutes cannot be negative")
+    return total_timed_minutes // 15 + (1 if total_timed_minutes % 15 >= 8 else 0)
+
+
+def billing_lines(techniques: Iterable[tuple[Technique, int]]) -> list[BillingLine]:
+    """Spread the session's units over its codes the way CMS counts them.
+
+    Units come from the total timed minutes, not per code; each code first gets
+    its whole 15-minute units, then the units left go to the codes with the most
+    remaining minutes (ties to the code listed first), so two 7-minute services
+    bill one unit between them rather than none.
+    """
+    minutes_by_code: dict[str, int] = defaultdict(int)
+    for technique, minutes in techniques:
+        minutes_by_code[technique.cpt] += minutes
+    units = total_units(sum(minutes_by_code.values()))
+    whole = {code: m // 15 for code, m in minutes_by_code.items()}
+    left = units - sum(whole.values())
+    remainders = sorted(minutes_by_code, key=lambda code: -(minutes_by_code[code] % 15))
+    for code in remainders[: max(left, 0)]:
+        whole[code] += 1
+    return [
+        BillingLine(cpt=code, minutes=minutes_by_code[code], units=whole[code])
+        for code in sorted(minutes_by_code)
+    ]

@@ -1,0 +1,190 @@
+"""Value objects of the clinic's vocabulary: disciplines, techniques, diagnoses, measures."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+import simple_icd_10_cm as icd10
+
+from careledger.domain.errors import InvalidInput
+
+
+class Discipline(StrEnum):
+    """What a referral asks for; a clinic offers some of these, a therapist practises one."""
+
+    MEDICAL_MASSAGE = "medical_massage"
+    PHYSICAL_THERAPY = "physical_therapy"
+    CHIROPRACTIC = "chiropractic"
+
+
+class Profession(StrEnum):
+    """A practitioner's profession: the physician refers and certifies, the others treat."""
+
+    PHYSICIAN = "physician"
+    MEDICAL_MASSAGE_THERAPIST = "medical_massage_therapist"
+    PHYSICAL_THERAPIST = "physical_therapist"
+    CHIROPRACTOR = "chiropractor"
+
+    @property
+    def discipline(self) -> Discipline | None:
+        return _PROFESSION_DISCIPLINE.get(self)
+
+
+_PROFESSION_DISCIPLINE = {
+    Profession.MEDICAL_MASSAGE_THERAPIST: Discipline.MEDICAL_MASSAGE,
+    Profession.PHYSICAL_THERAPIST: Discipline.PHYSICAL_THERAPY,
+    Profession.CHIROPRACTOR: Discipline.CHIROPRACTIC,
+}
+
+
+class Technique(StrEnum):
+    """Hands-on and exercise techniques; each bills under one timed CPT code."""
+
+    SWEDISH_MASSAGE = "swedish_massage"
+    DEEP_TISSUE = "deep_tissue"
+    MYOFASCIAL_RELEASE = "myofascial_release"
+    TRIGGER_POINT = "trigger_point"
+    LYMPHATIC_DRAINAGE = "lymphatic_drainage"
+    SOFT_TISSUE_MOBILIZATION = "soft_tissue_mobilization"
+    JOINT_MOBILIZATION = "joint_mobilization"
+    STRETCHING = "stretching"
+    THERAPEUTIC_EXERCISE = "therapeutic_exercise"
+
+    @property
+    def cpt(self) -> str:
+        return TECHNIQUE_CPT[self]
+
+
+#: CPT 97124 massage, 97140 manual therapy (myofascial release, manual lymph drainage,
+#: mobilization, trigger point), 97110 therapeutic exercise (including stretching).
+TECHNIQUE_CPT: dict[Technique, str] = {
+    Technique.SWEDISH_MASSAGE: "97124",
+    Technique.DEEP_TISSUE: "97124",
+    Technique.MYOFASCIAL_RELEASE: "97140",
+    Technique.TRIGGER_POINT: "97140",
+    Technique.LYMPHATIC_DRAINAGE: "97140",
+    Technique.SOFT_TISSUE_MOBILIZATION: "97140",
+    Technique.JOINT_MOBILIZATION: "97140",
+    Technique.STRETCHING: "97110",
+    Technique.THERAPEUTIC_EXERCISE: "97110",
+}
+
+
+class Urgency(StrEnum):
+    ROUTINE = "routine"
+    URGENT = "urgent"
+
+
+class CredentialKind(StrEnum):
+    STATE_LICENSE = "state_license"
+    BOARD_CERTIFICATION = "board_certification"
+    NPI = "npi"
+
+
+class SessionLocation(StrEnum):
+    CLINIC = "clinic"
+    HOME = "home"
+
+
+class FunctionalInstrument(StrEnum):
+    """Oswestry Disability Index for the low back, Neck Disability Index; both 0-100 %."""
+
+    ODI = "ODI"
+    NDI = "NDI"
+
+
+class GoalOutcome(StrEnum):
+    MET = "met"
+    PARTIALLY_MET = "partially_met"
+    NOT_MET = "not_met"
+
+
+class AmendableRecord(StrEnum):
+    """The clinical records a correction may point at (HIPAA 164.526)."""
+
+    REFERRAL = "referral"
+    ASSESSMENT = "assessment"
+    PLAN = "plan"
+    SESSION = "session"
+    PROGRESS_REPORT = "progress_report"
+    DISCHARGE = "discharge"
+
+
+_ICD10_SHAPE = re.compile(r"^[A-TV-Z][0-9][0-9AB](\.[0-9A-TV-Z]{1,4})?$")
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """An ICD-10-CM code a claim can carry: it must exist and be billable (a leaf)."""
+
+    code: str
+    description: str
+
+    @classmethod
+    def of(cls, code: str) -> Diagnosis:
+        normalized = code.strip().upper()
+        if not _ICD10_SHAPE.match(normalized) or not icd10.is_valid_item(normalized):
+            raise InvalidInput(f"'{code}' is not an ICD-10-CM code", field="diagnoses")
+        if not icd10.is_leaf(normalized):
+            raise InvalidInput(
+                f"'{code}' is a category, not a billable ICD-10-CM code: use a more specific one",
+                field="diagnoses",
+            )
+        return cls(code=normalized, description=str(icd10.get_description(normalized)))
+
+    def as_dict(self) -> dict[str, str]:
+        return {"code": self.code, "description": self.description}
+
+
+def pain_score(value: int, field: str) -> int:
+    """NPRS, LOINC 72514-3: an integer 0 (no pain) to 10 (worst imaginable)."""
+    if not 0 <= value <= 10:
+        raise InvalidInput("pain is scored 0-10 (NPRS)", field=field)
+    return value
+
+
+def percent_score(value: float, field: str) -> float:
+    if not 0 <= value <= 100:
+        raise InvalidInput("functional scores (ODI, NDI) are 0-100 percent", field=field)
+    return value
+
+
+def aware(moment: datetime, field: str = "occurred_at") -> datetime:
+    """Clinical times must carry a zone: 'Tuesday 9:00' means nothing across clinics."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise InvalidInput("a time must carry a UTC offset", field=field)
+    return moment
+
+
+@dataclass(frozen=True)
+class Goal:
+    """A measurable goal: a metric moves from a baseline toward a target by a due date."""
+
+    goal_id: str
+    description: str
+    metric: str
+    baseline: float
+    target: float
+    unit: str
+    due: date
+
+    def __post_init__(self) -> None:
+        if not self.metric.strip() or not self.unit.strip():
+            raise InvalidInput("a goal names its metric and unit", field="goals")
+        if self.baseline == self.target:
+            raise InvalidInput("a goal's target must differ from its baseline", field="goals")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "goal_id": self.goal_id,
+            "description": self.description,
+            "metric": self.metric,
+            "baseline": self.baseline,
+            "target": self.target,
+            "unit": self.unit,
+            "due": self.due.isoformat(),
+        }
