@@ -35,3 +35,9 @@ class NotFound(DomainError):
     """No such record, or none the caller may see: both look the same from outside."""
 
     code = "not_found"
+
+
+class DuplicateRequest(DomainError):
+    """An Idempotency-Key was already used: the first answer stands, nothing new is stored."""
+
+    code = "duplicate_request"

@@ -1,0 +1,1 @@
+"""Wiring: settings, PostgreSQL and its launcher, the event store, the CLI."""

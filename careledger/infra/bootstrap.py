@@ -1,0 +1,83 @@
+"""One place that wires settings, PostgreSQL and the application together."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import psycopg
+from psycopg_pool import ConnectionPool
+
+from careledger.domain.application import CareLedger
+from careledger.infra import embedded_pg
+from careledger.infra.schema import SCHEMA, migrate
+from careledger.infra.settings import APP_ROLE, Settings
+
+
+@dataclass
+class Database:
+    """How to reach PostgreSQL: as its administrator (migrations) and as the app."""
+
+    admin_url: str
+    host: str
+    port: int
+    dbname: str
+    app_password: str
+
+    @property
+    def app_url(self) -> str:
+        return (
+            f"postgresql://{APP_ROLE}:{self.app_password}@{self.host}:{self.port}/{self.dbname}"
+        )
+
+
+def database(settings: Settings) -> Database:
+    """The configured server, or the embedded one started on demand."""
+    url = settings.database_url
+    if url is None:
+        url = embedded_pg.ensure_running(settings.data_dir).url
+    parts = urlsplit(url)
+    return Database(
+        admin_url=url,
+        host=parts.hostname or "127.0.0.1",
+        port=parts.port or 5432,
+        dbname=(parts.path or "/postgres").lstrip("/") or "postgres",
+        app_password=settings.app_db_password,
+    )
+
+
+def run_migrations(db: Database) -> None:
+    with psycopg.connect(db.admin_url, autocommit=True) as admin:
+        migrate(admin, app_role=APP_ROLE, app_password=db.app_password)
+
+
+def application_env(db: Database, settings: Settings) -> dict[str, str]:
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "APPLICATION_RECORDER_TOPIC": "careledger.infra.eventstore:CareLedgerRecorder",
+        "POSTGRES_DBNAME": db.dbname,
+        "POSTGRES_HOST": db.host,
+        "POSTGRES_PORT": str(db.port),
+        "POSTGRES_USER": APP_ROLE,
+        "POSTGRES_PASSWORD": db.app_password,
+        "POSTGRES_SCHEMA": SCHEMA,
+        "POSTGRES_POOL_SIZE": str(settings.db_pool_size),
+        "POSTGRES_MAX_OVERFLOW": "0",
+        "POSTGRES_CONNECT_TIMEOUT": "5",
+        "POSTGRES_PRE_PING": "y",
+        "CREATE_TABLE": "n",
+        "IS_SNAPSHOTTING_ENABLED": "y",
+    }
+
+
+def application(db: Database, settings: Settings) -> CareLedger:
+    return CareLedger(env=application_env(db, settings))
+
+
+def app_pool(db: Database, settings: Settings) -> ConnectionPool:
+    """A pool for the edges' own reads (idempotency look-ups), as the app role."""
+    pool: ConnectionPool = ConnectionPool(
+        db.app_url, min_size=1, max_size=max(2, settings.db_pool_size // 2),
+        kwargs={"autocommit": True}, open=True,
+    )
+    return pool

@@ -1,0 +1,118 @@
+"""The eventsourcing library's PostgreSQL recorder, writing through `append_events`.
+
+One round trip per command: the events, their hash chain and the idempotency
+record go in one statement. Readers of the notification log (the library's own
+`select_notifications`, and the relay) stop at the log horizon, so concurrent
+writers that commit out of position order never make a follower skip an event.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import psycopg
+from eventsourcing.persistence import IntegrityError, Notification, StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from psycopg.sql import SQL, Identifier
+
+from careledger.domain.application import Idempotency
+from careledger.domain.errors import DuplicateRequest
+
+
+class CareLedgerRecorder(PostgresApplicationRecorder):
+    """Appends in one statement without a table lock; reads stop at the horizon."""
+
+    def __init__(
+        self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"
+    ) -> None:
+        super().__init__(datastore, events_table_name=events_table_name)
+        # `careledger migrate` owns the schema: never let the library create tables.
+        self.sql_create_statements = []
+        schema = Identifier(self.datastore.schema)
+        self.append_statement = SQL(
+            "SELECT {schema}.append_events(%s, %s, %s, %s, %s) AS position"
+        ).format(schema=schema)
+        self.horizon_statement = SQL("SELECT * FROM {schema}.log_horizon()").format(
+            schema=schema
+        )
+        self.writers_open_statement = SQL("SELECT {schema}.writers_open(%s) AS open").format(
+            schema=schema
+        )
+
+    def create_table(self) -> None:
+        """The schema is migrated by `careledger migrate`, as the owner, not by the app."""
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        if not stored_events:
+            return []
+        idempotency: Idempotency | None = kwargs.get("idempotency")
+        rows = [
+            self.construct_pg_stored_event(
+                e.originator_id, e.originator_version, e.topic, e.state
+            )
+            for e in stored_events
+        ]
+        params = (
+            rows,
+            idempotency.principal if idempotency else None,
+            idempotency.key if idempotency else None,
+            idempotency.request_hash if idempotency else None,
+            idempotency.command if idempotency else None,
+        )
+        # Not retried on a lost connection: the append may have committed, and only the
+        # Idempotency-Key (looked up by the caller) can tell a retry from a new command.
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            try:
+                curs.execute(self.append_statement, params, prepare=True)
+            except psycopg.errors.UniqueViolation as e:
+                if e.diag.constraint_name == "idempotency_pkey":
+                    raise DuplicateRequest(
+                        "this Idempotency-Key was already used for another request"
+                    ) from None
+                raise IntegrityError(str(e)) from e
+            return [row["position"] for row in curs.fetchall()]
+
+    def horizon(self, poll_interval: float = 0.0005, timeout: float = 30.0) -> int:
+        """The highest position below which nothing can still commit.
+
+        Waits for the appends open at the moment of asking (usually none, at most a
+        commit's worth of time), never for the ones that start after.
+        """
+        deadline = time.monotonic() + timeout
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self.horizon_statement, prepare=True)
+            row = curs.fetchone()
+            assert row is not None
+            last_position: int = row["last_position"]
+            writers: list[str] = row["writers"]
+            while writers:
+                curs.execute(self.writers_open_statement, (writers,), prepare=True)
+                still = curs.fetchone()
+                if still is None or not still["open"]:
+                    break
+                if time.monotonic() > deadline:
+                    raise TimeoutError("an append has stayed open too long; is a writer stuck?")
+                time.sleep(poll_interval)
+        return last_position
+
+    def select_notifications(
+        self,
+        start: int | None,
+        limit: int,
+        stop: int | None = None,
+        topics: Sequence[str] = (),
+        *,
+        inclusive_of_start: bool = True,
+    ) -> Sequence[Notification]:
+        horizon = self.horizon()
+        stop = horizon if stop is None else min(stop, horizon)
+        return super().select_notifications(
+            start, limit, stop, topics, inclusive_of_start=inclusive_of_start
+        )
+
+    def max_notification_id(self) -> int | None:
+        return self.horizon() or None

@@ -1,0 +1,85 @@
+"""Settings read from the environment, once, with the embedded defaults spelled out."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+#: Every variable the settings read; the compose-file test checks against this list.
+ENVIRONMENT_VARIABLES = (
+    "CARELEDGER_DATABASE_URL",
+    "CARELEDGER_APP_DB_PASSWORD",
+    "CARELEDGER_DATA_DIR",
+    "CARELEDGER_TOKEN_SECRET",
+    "CARELEDGER_HTTP_HOST",
+    "CARELEDGER_HTTP_PORT",
+    "CARELEDGER_MAX_BODY_BYTES",
+    "CARELEDGER_DB_POOL_SIZE",
+    "CARELEDGER_DEBUG",
+)
+
+APP_ROLE = "careledger_app"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where the data lives and how the edges are exposed.
+
+    `database_url` names an administrative connection (it runs migrations); the
+    application itself always connects as the `careledger_app` role, which may
+    append to the event log but never UPDATE or DELETE it.
+    """
+
+    database_url: str | None
+    data_dir: Path
+    app_db_password: str
+    token_secret: str
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    max_body_bytes: int = 256 * 1024
+    db_pool_size: int = 10
+    debug: bool = False
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if environ is None else environ)
+        data_dir = Path(env.get("CARELEDGER_DATA_DIR") or ".careledger").resolve()
+        return cls(
+            database_url=env.get("CARELEDGER_DATABASE_URL") or None,
+            data_dir=data_dir,
+            app_db_password=env.get("CARELEDGER_APP_DB_PASSWORD")
+            or _local_secret(data_dir, "app-db-password"),
+            token_secret=env.get("CARELEDGER_TOKEN_SECRET")
+            or _local_secret(data_dir, "token-secret"),
+            http_host=env.get("CARELEDGER_HTTP_HOST") or "127.0.0.1",
+            http_port=int(env.get("CARELEDGER_HTTP_PORT") or 8000),
+            max_body_bytes=int(env.get("CARELEDGER_MAX_BODY_BYTES") or 256 * 1024),
+            db_pool_size=int(env.get("CARELEDGER_DB_POOL_SIZE") or 10),
+            debug=(env.get("CARELEDGER_DEBUG") or "").lower() in {"1", "true", "yes", "y"},
+        )
+
+
+def _local_secret(data_dir: Path, name: str) -> str:
+    """A secret generated once per data folder, for the embedded setup only.
+
+    Production sets the variable; this keeps a fresh clone working without one
+    and keeps tokens valid across restarts of the same demo.
+    """
+    path = data_dir / "secrets" / name
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(32)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(value)
+    tmp.chmod(0o600)
+    try:
+        os.link(tmp, path)  # first writer wins when processes race
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink()
+    return path.read_text().strip()
