@@ -1,0 +1,1 @@
+"""Edges to the outside: the Django Ninja command API, tokens, idempotency."""

@@ -1,0 +1,1 @@
+"""Command routers, one per area of the clinic."""

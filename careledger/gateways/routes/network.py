@@ -1,0 +1,115 @@
+"""Commands that build the network: clinics, practitioners, credentials, affiliations."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from django.http import HttpRequest
+from ninja import Router
+
+from careledger.gateways import services
+from careledger.gateways.auth import Role
+from careledger.gateways.commanding import execute, occurred, require_role
+from careledger.gateways.problems import COMMAND_ERRORS
+from careledger.gateways.schemas import (
+    AddCredentialIn,
+    AffiliateIn,
+    OfferHomeVisitsIn,
+    RecordedOut,
+    RecordExperienceIn,
+    RegisterClinicIn,
+    RegisterPractitionerIn,
+)
+
+router = Router()
+RESPONSES = {201: RecordedOut, **COMMAND_ERRORS}
+ADMIN = {Role.NETWORK_ADMIN}
+
+
+@router.post("/clinics", response=RESPONSES, operation_id="register_clinic")
+def register_clinic(request: HttpRequest, body: RegisterClinicIn) -> tuple[int, RecordedOut]:
+    who = require_role(request, ADMIN)
+    return execute(
+        request, command="register_clinic", body=body,
+        run=lambda version, idem: services.get().app.register_clinic(
+            name=body.name, disciplines=body.disciplines, address=body.address,
+            latitude=body.latitude, longitude=body.longitude,
+            home_visit_radius_km=body.home_visit_radius_km, occurred_at=occurred(body),
+            actor=who.actor, idempotency=idem,
+        ),
+    )
+
+
+@router.post("/practitioners", response=RESPONSES, operation_id="register_practitioner")
+def register_practitioner(
+    request: HttpRequest, body: RegisterPractitionerIn
+) -> tuple[int, RecordedOut]:
+    who = require_role(request, ADMIN)
+    return execute(
+        request, command="register_practitioner", body=body,
+        run=lambda version, idem: services.get().app.register_practitioner(
+            name=body.name, profession=body.profession, occurred_at=occurred(body),
+            actor=who.actor, idempotency=idem,
+        ),
+    )
+
+
+@router.post("/practitioners/{practitioner_id}/credentials", response=RESPONSES,
+             operation_id="add_credential")
+def add_credential(
+    request: HttpRequest, practitioner_id: UUID, body: AddCredentialIn
+) -> tuple[int, RecordedOut]:
+    who = require_role(request, ADMIN)
+    return execute(
+        request, command="add_credential", body=body,
+        run=lambda version, idem: services.get().app.add_credential(
+            practitioner_id, kind=body.kind, number=body.number, issuer=body.issuer,
+            expires_on=body.expires_on, occurred_at=occurred(body), actor=who.actor,
+            expected_version=version, idempotency=idem,
+        ),
+    )
+
+
+@router.post("/practitioners/{practitioner_id}/affiliations", response=RESPONSES,
+             operation_id="affiliate_practitioner")
+def affiliate_practitioner(
+    request: HttpRequest, practitioner_id: UUID, body: AffiliateIn
+) -> tuple[int, RecordedOut]:
+    who = require_role(request, ADMIN)
+    return execute(
+        request, command="affiliate_practitioner", body=body,
+        run=lambda version, idem: services.get().app.affiliate(
+            practitioner_id, clinic_id=body.clinic_id, occurred_at=occurred(body),
+            actor=who.actor, expected_version=version, idempotency=idem,
+        ),
+    )
+
+
+@router.post("/practitioners/{practitioner_id}/experience", response=RESPONSES,
+             operation_id="record_experience")
+def record_experience(
+    request: HttpRequest, practitioner_id: UUID, body: RecordExperienceIn
+) -> tuple[int, RecordedOut]:
+    who = require_role(request, ADMIN)
+    return execute(
+        request, command="record_experience", body=body,
+        run=lambda version, idem: services.get().app.record_experience(
+            practitioner_id, conditions=body.conditions, occurred_at=occurred(body),
+            actor=who.actor, expected_version=version, idempotency=idem,
+        ),
+    )
+
+
+@router.post("/practitioners/{practitioner_id}/home-visits", response=RESPONSES,
+             operation_id="offer_home_visits")
+def offer_home_visits(
+    request: HttpRequest, practitioner_id: UUID, body: OfferHomeVisitsIn
+) -> tuple[int, RecordedOut]:
+    who = require_role(request, ADMIN)
+    return execute(
+        request, command="offer_home_visits", body=body,
+        run=lambda version, idem: services.get().app.offer_home_visits(
+            practitioner_id, radius_km=body.radius_km, occurred_at=occurred(body),
+            actor=who.actor, expected_version=version, idempotency=idem,
+        ),
+    )

@@ -1,0 +1,61 @@
+"""Commands about the patient: registration and consent to share with the network."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from django.http import HttpRequest
+from ninja import Router
+
+from careledger.gateways import services
+from careledger.gateways.auth import Role
+from careledger.gateways.commanding import execute, occurred, require_role
+from careledger.gateways.problems import COMMAND_ERRORS
+from careledger.gateways.schemas import OccurredIn, RecordedOut, RegisterPatientIn, RevokeConsentIn
+
+router = Router()
+RESPONSES = {201: RecordedOut, **COMMAND_ERRORS}
+FRONT_DESK = {Role.PHYSICIAN, Role.CLINIC_ADMIN}
+
+
+@router.post("/patients", response=RESPONSES, operation_id="register_patient")
+def register_patient(request: HttpRequest, body: RegisterPatientIn) -> tuple[int, RecordedOut]:
+    who = require_role(request, FRONT_DESK)
+    return execute(
+        request, command="register_patient", body=body,
+        run=lambda version, idem: services.get().app.register_patient(
+            given_name=body.given_name, family_name=body.family_name,
+            birth_date=body.birth_date, sex=body.sex, address=body.address,
+            latitude=body.latitude, longitude=body.longitude, occurred_at=occurred(body),
+            actor=who.actor, idempotency=idem,
+        ),
+    )
+
+
+@router.post("/patients/{patient_id}/consent", response=RESPONSES, operation_id="grant_consent")
+def grant_consent(
+    request: HttpRequest, patient_id: UUID, body: OccurredIn
+) -> tuple[int, RecordedOut]:
+    who = require_role(request, FRONT_DESK)
+    return execute(
+        request, command="grant_consent", body=body,
+        run=lambda version, idem: services.get().app.grant_consent(
+            patient_id, occurred_at=occurred(body), actor=who.actor,
+            expected_version=version, idempotency=idem,
+        ),
+    )
+
+
+@router.post("/patients/{patient_id}/consent/revocation", response=RESPONSES,
+             operation_id="revoke_consent")
+def revoke_consent(
+    request: HttpRequest, patient_id: UUID, body: RevokeConsentIn
+) -> tuple[int, RecordedOut]:
+    who = require_role(request, FRONT_DESK)
+    return execute(
+        request, command="revoke_consent", body=body,
+        run=lambda version, idem: services.get().app.revoke_consent(
+            patient_id, reason=body.reason, occurred_at=occurred(body), actor=who.actor,
+            expected_version=version, idempotency=idem,
+        ),
+    )

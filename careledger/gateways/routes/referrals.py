@@ -1,0 +1,332 @@
+"""Commands of the care episode: refer, accept, assess, plan, certify, treat, report, discharge."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from django.http import HttpRequest
+from ninja import Router
+
+from careledger.domain.clinical import Goal
+from careledger.gateways import services
+from careledger.gateways.auth import Principal, Role
+from careledger.gateways.commanding import (
+    execute,
+    occurred,
+    referral_in_scope,
+    require_role,
+)
+from careledger.gateways.problems import COMMAND_ERRORS
+from careledger.gateways.schemas import (
+    AcceptReferralIn,
+    AmendIn,
+    CancelIn,
+    CertifyPlanIn,
+    CompleteSessionIn,
+    DeclineReferralIn,
+    DischargeIn,
+    GoalIn,
+    MakeReferralIn,
+    OccurredIn,
+    PlanIn,
+    ProgressReportIn,
+    RecordAssessmentIn,
+    RecordedOut,
+    RedirectReferralIn,
+    RevisePlanIn,
+    ScheduleSessionIn,
+)
+
+router = Router()
+RESPONSES = {201: RecordedOut, **COMMAND_ERRORS}
+PHYSICIAN = {Role.PHYSICIAN}
+THERAPIST = {Role.THERAPIST}
+CLINIC = {Role.THERAPIST, Role.CLINIC_ADMIN}
+CLINICIANS = {Role.PHYSICIAN, Role.THERAPIST}
+
+
+def _scoped(request: HttpRequest, referral_id: UUID, roles: set[Role]) -> Principal:
+    who = require_role(request, roles)
+    referral_in_scope(who, referral_id)
+    return who
+
+
+def _goals(goals: list[GoalIn]) -> list[Goal]:
+    return [
+        Goal(goal_id=g.goal_id, description=g.description, metric=g.metric,
+             baseline=g.baseline, target=g.target, unit=g.unit, due=g.due)
+        for g in goals
+    ]
+
+
+@router.post("/referrals", response=RESPONSES, operation_id="make_referral")
+def make_referral(request: HttpRequest, body: MakeReferralIn) -> tuple[int, RecordedOut]:
+    who = require_role(request, PHYSICIAN)
+    return execute(
+        request, command="make_referral", body=body,
+        run=lambda version, idem: services.get().app.make_referral(
+            physician_id=who.subject, patient_id=body.patient_id, clinic_id=body.clinic_id,
+            discipline=body.discipline, diagnosis_codes=body.diagnoses,
+            precautions=body.precautions, contraindications=body.contraindications,
+            urgency=body.urgency, authorized_visits=body.authorized_visits,
+            reason=body.reason, occurred_at=occurred(body), actor=who.actor, idempotency=idem,
+        ),
+    )
+
+
+@router.post("/referrals/{referral_id}/acceptance", response=RESPONSES,
+             operation_id="accept_referral")
+def accept_referral(
+    request: HttpRequest, referral_id: UUID, body: AcceptReferralIn
+) -> tuple[int, RecordedOut]:
+    who = _scoped(request, referral_id, CLINIC)
+    practitioner_id = body.practitioner_id or who.subject
+    return execute(
+        request, command="accept_referral", body=body,
+        run=lambda version, idem: services.get().app.accept_referral(
+            referral_id, practitioner_id=practitioner_id, occurred_at=occurred(body),
+            actor=who.actor, expected_version=version, idempotency=idem,
+        ),
+    )
+
+
+@router.post("/referrals/{referral_id}/decline", response=RESPONSES,
+             operation_id="decline_referral")
+def decline_referral(
+    request: HttpRequest, referral_id: UUID, body: DeclineReferralIn
+) -> tuple[int, RecordedOut]:
+    who = _scoped(request, referral_id, CLINIC)
+    return execute(
+        request, command="decline_referral", body=body,
+        run=lambda version, idem: services.get().app.decline_referral(
+            referral_id, reason=body.reason, occurred_at=occurred(body), actor=who.actor,
+            expected_version=version, idempotency=idem,
+        ),
+    )
+
+
+@router.post("/referrals/{referral_id}/redirect", response=RESPONSES,
+             operation_id="redirect_referral")
+def redirect_referral(
+    request: HttpRequest, referral_id: UUID, body: RedirectReferralIn
+) -> tuple[int, RecordedOut]:
+    who = _scoped(request, referral_id, PHYSICIAN)
+    return execute(
+        request, command="redirect_referral", body=body,
+        run=lambda version, idem: services.get().app.redirect_referral(
+            referral_id, clinic_id=body.clinic_id, reason=body.reason,
+            occurred_at=occurred(body), actor=who.actor, expected_version=version,
+            idempotency=idem,
+        ),
+    )
+
+
+@router.post("/referrals/{referral_id}/cancellation", response=RESPONSES,
+             operation_id="cancel_referral")
+def cancel_referral(
+    request: HttpRequest, referral_id: UUID, body: CancelIn
+) -> tuple[int, RecordedOut]:
+    who = _scoped(request, referral_id, PHYSICIAN)
+    return execute(
+        request, command="cancel_referral", body=body,
+        run=lambda version, idem: services.get().app.cancel_referral(
+            referral_id, reason=body.reason, occurred_at=occurred(body), actor=who.actor,
+            expected_version=version, idempotency=idem,
+        ),
+    )
+
+
+@router.post("/referrals/{referral_id}/assessments", response=RESPONSES,
+             operation_id="record_assessment")
+def record_assessment(
+    request: HttpRequest, referral_id: UUID, body: RecordAssessmentIn
+) -> tuple[int, RecordedOut]:
+    who = _scoped(request, referral_id, THERAPIST)
+    return execute(
+        request, command="record_assessment", body=body,
+        run=lambda version, idem: services.get().app.record_assessment(
+            referral_id, practitioner_id=who.subject, history=body.history,
+            pain_nprs=body.pain_nprs,
+            range_of_motion=[r.model_dump() for r in body.range_of_motion],
+            muscle_tests=[m.model_dump() for m in body.muscle_tests],
+            functional_instrument=body.functional_instrument,
+            functional_score=body.functional_score, findings=body.findings,
+            red_flags=body.red_flags, occurred_at=occurred(body), actor=who.actor,
+            expected_version=version, idempotency=idem,
+        ),
+    )
+
+
+@router.post("/referrals/{referral_id}/plan", response=RESPONSES, operation_id="draft_plan")
+def draft_plan(request: HttpRequest, referral_id: UUID, body: PlanIn) -> tuple[int, RecordedOut]:
+    who = _scoped(request, referral_id, THERAPIST)
+    return execute(
+        request, command="draft_plan", body=body,
+        run=lambda version, idem: services.get().app.draft_plan(
+            referral_id, practitioner_id=who.subject, goals=_goals(body.goals),
+            techniques=body.techniques, frequency_per_week=body.frequency_per_week,
+            duration_weeks=body.duration_weeks, override_reason=body.override_reason,
+            occurred_at=occurred(body), actor=who.actor, expected_version=version,
+            idempotency=idem,
+        ),
+    )
+
+
+@router.post("/referrals/{referral_id}/plan/revisions", response=RESPONSES,
+             operation_id="revise_plan")
+def revise_plan(
+    request: HttpRequest, referral_id: UUID, body: RevisePlanIn
+) -> tuple[int, RecordedOut]:
+    who = _scoped(request, referral_id, THERAPIST)
+    return execute(
+        request, command="revise_plan", body=body,
+        run=lambda version, idem: services.get().app.revise_plan(
+            referral_id, practitioner_id=who.subject, goals=_goals(body.goals),
+            techniques=body.techniques, frequency_per_week=body.frequency_per_week,
+            duration_weeks=body.duration_weeks, reason=body.reason,
+            override_reason=body.override_reason, occurred_at=occurred(body),
+            actor=who.actor, expected_version=version, idempotency=idem,
+        ),
+    )
+
+
+def _sign(request: HttpRequest, referral_id: UUID, body: CertifyPlanIn, *,
+          recertify: bool) -> tuple[int, RecordedOut]:
+    who = _scoped(request, referral_id, PHYSICIAN)
+    return execute(
+        request, command="recertify_plan" if recertify else "certify_plan", body=body,
+        run=lambda version, idem: services.get().app.certify_plan(
+            referral_id, physician_id=who.subject, certified_from=body.certified_from,
+            certified_until=body.certified_until, occurred_at=occurred(body),
+            actor=who.actor, expected_version=version, idempotency=idem, recertify=recertify,
+        ),
+    )
+
+
+@router.post("/referrals/{referral_id}/plan/certification", response=RESPONSES,
+             operation_id="certify_plan")
+def certify_plan(
+    request: HttpRequest, referral_id: UUID, body: CertifyPlanIn
+) -> tuple[int, RecordedOut]:
+    return _sign(request, referral_id, body, recertify=False)
+
+
+@router.post("/referrals/{referral_id}/plan/recertification", response=RESPONSES,
+             operation_id="recertify_plan")
+def recertify_plan(
+    request: HttpRequest, referral_id: UUID, body: CertifyPlanIn
+) -> tuple[int, RecordedOut]:
+    return _sign(request, referral_id, body, recertify=True)
+
+
+@router.post("/referrals/{referral_id}/sessions", response=RESPONSES,
+             operation_id="schedule_session")
+def schedule_session(
+    request: HttpRequest, referral_id: UUID, body: ScheduleSessionIn
+) -> tuple[int, RecordedOut]:
+    who = _scoped(request, referral_id, THERAPIST)
+    return execute(
+        request, command="schedule_session", body=body,
+        run=lambda version, idem: services.get().app.schedule_session(
+            referral_id, practitioner_id=who.subject, scheduled_for=body.scheduled_for,
+            location=body.location, occurred_at=occurred(body), actor=who.actor,
+            expected_version=version, idempotency=idem, session_id=body.session_id,
+        ),
+    )
+
+
+@router.post("/referrals/{referral_id}/sessions/{session_id}/completion", response=RESPONSES,
+             operation_id="complete_session")
+def complete_session(
+    request: HttpRequest, referral_id: UUID, session_id: str, body: CompleteSessionIn
+) -> tuple[int, RecordedOut]:
+    who = _scoped(request, referral_id, THERAPIST)
+    return execute(
+        request, command="complete_session", body=body,
+        run=lambda version, idem: services.get().app.complete_session(
+            referral_id, session_id=session_id, practitioner_id=who.subject,
+            soap=body.soap.model_dump(),
+            techniques=[(t.technique, t.minutes) for t in body.techniques],
+            pain_before=body.pain_before, pain_after=body.pain_after, location=body.location,
+            functional_score=body.functional_score,
+            goal_measurements=[m.model_dump() for m in body.goal_measurements],
+            override_reason=body.override_reason, occurred_at=occurred(body),
+            actor=who.actor, expected_version=version, idempotency=idem,
+        ),
+    )
+
+
+@router.post("/referrals/{referral_id}/sessions/{session_id}/cancellation", response=RESPONSES,
+             operation_id="cancel_session")
+def cancel_session(
+    request: HttpRequest, referral_id: UUID, session_id: str, body: CancelIn
+) -> tuple[int, RecordedOut]:
+    who = _scoped(request, referral_id, CLINIC)
+    return execute(
+        request, command="cancel_session", body=body,
+        run=lambda version, idem: services.get().app.cancel_session(
+            referral_id, session_id=session_id, reason=body.reason,
+            occurred_at=occurred(body), actor=who.actor, expected_version=version,
+            idempotency=idem,
+        ),
+    )
+
+
+@router.post("/referrals/{referral_id}/sessions/{session_id}/no-show", response=RESPONSES,
+             operation_id="record_no_show")
+def record_no_show(
+    request: HttpRequest, referral_id: UUID, session_id: str, body: OccurredIn
+) -> tuple[int, RecordedOut]:
+    who = _scoped(request, referral_id, CLINIC)
+    return execute(
+        request, command="record_no_show", body=body,
+        run=lambda version, idem: services.get().app.record_no_show(
+            referral_id, session_id=session_id, occurred_at=occurred(body), actor=who.actor,
+            expected_version=version, idempotency=idem,
+        ),
+    )
+
+
+@router.post("/referrals/{referral_id}/progress-reports", response=RESPONSES,
+             operation_id="send_progress_report")
+def send_progress_report(
+    request: HttpRequest, referral_id: UUID, body: ProgressReportIn
+) -> tuple[int, RecordedOut]:
+    who = _scoped(request, referral_id, THERAPIST)
+    return execute(
+        request, command="send_progress_report", body=body,
+        run=lambda version, idem: services.get().app.send_progress_report(
+            referral_id, practitioner_id=who.subject, summary=body.summary,
+            goal_status=[g.model_dump() for g in body.goal_status],
+            occurred_at=occurred(body), actor=who.actor, expected_version=version,
+            idempotency=idem,
+        ),
+    )
+
+
+@router.post("/referrals/{referral_id}/discharge", response=RESPONSES, operation_id="discharge")
+def discharge(
+    request: HttpRequest, referral_id: UUID, body: DischargeIn
+) -> tuple[int, RecordedOut]:
+    who = _scoped(request, referral_id, THERAPIST)
+    return execute(
+        request, command="discharge", body=body,
+        run=lambda version, idem: services.get().app.discharge(
+            referral_id, practitioner_id=who.subject, outcomes=body.outcomes,
+            summary=body.summary, occurred_at=occurred(body), actor=who.actor,
+            expected_version=version, idempotency=idem,
+        ),
+    )
+
+
+@router.post("/referrals/{referral_id}/amendments", response=RESPONSES, operation_id="amend")
+def amend(request: HttpRequest, referral_id: UUID, body: AmendIn) -> tuple[int, RecordedOut]:
+    who = _scoped(request, referral_id, CLINICIANS)
+    return execute(
+        request, command="amend", body=body,
+        run=lambda version, idem: services.get().app.amend(
+            referral_id, record_id=body.record_id, reason=body.reason, changes=body.changes,
+            occurred_at=occurred(body), actor=who.actor, expected_version=version,
+            idempotency=idem,
+        ),
+    )

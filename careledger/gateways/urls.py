@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.contrib.staticfiles.views import serve as serve_static
+from django.urls import path, re_path
+
+from careledger.gateways.api import api
+from careledger.gateways.problems import problem
+
+urlpatterns = [
+    path("api/v1/", api.urls),
+    # The OpenAPI page's own scripts, served locally: the docs work with no network.
+    re_path(r"^static/(?P<path>.*)$", serve_static, {"insecure": True}),
+]
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return problem(404, "no such resource", code="not_found")
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    return problem(500, "an unexpected error occurred; it has been logged", code="internal")
+
+
+handler404 = not_found
+handler500 = server_error

@@ -1,0 +1,36 @@
+"""The API process: settings → PostgreSQL → application → Django, built per worker."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from careledger.infra.settings import Settings
+
+
+def build(settings: Settings | None = None) -> Any:
+    """Wire services into the gateway and return the WSGI handler.
+
+    Called in each worker after the fork, so connection pools are never shared
+    between processes.
+    """
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "careledger.gateways.django_settings")
+    settings = settings or Settings.from_env()
+    os.environ.setdefault("CARELEDGER_MAX_BODY_BYTES", str(settings.max_body_bytes))
+
+    from django.core.wsgi import get_wsgi_application
+
+    from careledger.gateways import services
+    from careledger.gateways.auth import TokenService
+    from careledger.gateways.idempotency import IdempotencyStore
+    from careledger.infra import bootstrap
+
+    db = bootstrap.database(settings)
+    services.install(
+        services.Services(
+            app=bootstrap.application(db, settings),
+            idempotency=IdempotencyStore(bootstrap.app_pool(db, settings)),
+            tokens=TokenService(settings.token_secret),
+        )
+    )
+    return get_wsgi_application()
