@@ -1,0 +1,317 @@
+"""Every invariant of DESIGN.md section 1, each on its own, on the in-memory store."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from uuid import UUID
+
+import pytest
+
+from careledger.domain.application import CareLedger
+from careledger.domain.clinical import (
+    CredentialKind,
+    Discipline,
+    FunctionalInstrument,
+    Goal,
+    GoalOutcome,
+    Profession,
+    SessionLocation,
+    Technique,
+    Urgency,
+)
+from careledger.domain.errors import InvalidInput, InvariantViolated, NotFound, VersionConflict
+from careledger.domain.referral import Referral
+from tests.conftest import NOW, build_network
+from careledger.gateways.auth import TokenService
+
+SOAP = {"subjective": "better", "objective": "ROM up", "assessment": "progressing",
+        "plan": "continue"}
+GOAL = Goal(goal_id="pain", description="less pain", metric="NPRS", baseline=7, target=3,
+            unit="points", due=date(2026, 5, 1))
+
+
+@pytest.fixture()
+def app() -> CareLedger:
+    return CareLedger()
+
+
+@pytest.fixture()
+def net(app: CareLedger):  # type: ignore[no-untyped-def]
+    return build_network(app, TokenService("unit-test-secret-0123456789"))
+
+
+def refer(app: CareLedger, net, **overrides) -> UUID:  # type: ignore[no-untyped-def]
+    args = dict(
+        physician_id=net.physician, patient_id=net.patient, clinic_id=net.clinic,
+        discipline=Discipline.MEDICAL_MASSAGE, diagnosis_codes=["M54.50"], precautions=[],
+        contraindications=[Technique.DEEP_TISSUE], urgency=Urgency.ROUTINE,
+        authorized_visits=2, reason="low back pain", occurred_at=NOW, actor="physician:x",
+    )
+    args.update(overrides)
+    return app.make_referral(**args).aggregate_id
+
+
+def accepted(app: CareLedger, net, **overrides) -> UUID:  # type: ignore[no-untyped-def]
+    rid = refer(app, net, **overrides)
+    app.accept_referral(rid, practitioner_id=net.therapist, occurred_at=NOW, actor="t")
+    return rid
+
+
+def assess(app: CareLedger, net, rid: UUID, who: UUID | None = None) -> None:  # type: ignore[no-untyped-def]
+    app.record_assessment(
+        rid, practitioner_id=who or net.therapist, history="6 weeks", pain_nprs=7,
+        range_of_motion=[], muscle_tests=[{"muscle": "psoas", "grade": 4}],
+        functional_instrument=FunctionalInstrument.ODI, functional_score=42, findings="",
+        red_flags=[], occurred_at=NOW, actor="t",
+    )
+
+
+def plan(app: CareLedger, net, rid: UUID, goals=(GOAL,), techniques=(Technique.MYOFASCIAL_RELEASE,),  # type: ignore[no-untyped-def]
+         override: str | None = None) -> None:
+    app.draft_plan(rid, practitioner_id=net.therapist, goals=list(goals),
+                   techniques=list(techniques), frequency_per_week=2, duration_weeks=6,
+                   override_reason=override, occurred_at=NOW, actor="t", plan_id="plan-1")
+
+
+def session(app: CareLedger, net, rid: UUID, sid: str, techniques=None,  # type: ignore[no-untyped-def]
+            override: str | None = None) -> None:
+    app.schedule_session(rid, practitioner_id=net.therapist, scheduled_for=NOW,
+                         location=SessionLocation.CLINIC, occurred_at=NOW, actor="t",
+                         session_id=sid)
+    app.complete_session(
+        rid, session_id=sid, practitioner_id=net.therapist, soap=SOAP,
+        techniques=techniques or [(Technique.MYOFASCIAL_RELEASE, 23)], pain_before=6,
+        pain_after=4, location=SessionLocation.CLINIC, functional_score=40,
+        goal_measurements=[{"goal_id": "pain", "value": 4}], override_reason=override,
+        occurred_at=NOW, actor="t",
+    )
+
+
+# --- only a credentialed physician refers ----------------------------------------------
+
+
+def test_a_therapist_cannot_refer(app: CareLedger, net) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(InvariantViolated, match="only a physician refers"):
+        refer(app, net, physician_id=net.therapist)
+
+
+def test_a_physician_without_npi_cannot_refer(app: CareLedger, net) -> None:  # type: ignore[no-untyped-def]
+    doc = app.register_practitioner(name="Dr. No", profession=Profession.PHYSICIAN,
+                                    occurred_at=NOW, actor="a").aggregate_id
+    app.add_credential(doc, kind=CredentialKind.STATE_LICENSE, number="MD-9", issuer="NYSED",
+                       expires_on=date(2030, 1, 1), occurred_at=NOW, actor="a")
+    with pytest.raises(InvariantViolated, match="NPI"):
+        refer(app, net, physician_id=doc)
+
+
+def test_a_physician_with_an_expired_license_cannot_refer(app: CareLedger, net) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(InvariantViolated, match="license"):
+        refer(app, net, occurred_at=datetime(2031, 1, 1, tzinfo=UTC))
+
+
+def test_an_npi_must_pass_its_check_digit(app: CareLedger, net) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(InvalidInput, match="NPI"):
+        app.add_credential(net.physician, kind=CredentialKind.NPI, number="1234567890",
+                           issuer="CMS", expires_on=None, occurred_at=NOW, actor="a")
+
+
+# --- a referral carries at least one valid ICD-10 code ---------------------------------
+
+
+def test_a_referral_needs_a_diagnosis(app: CareLedger, net) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(InvalidInput, match="at least one ICD-10"):
+        refer(app, net, diagnosis_codes=[])
+
+
+@pytest.mark.parametrize("code", ["XYZ", "M54.5", "M99.999"])
+def test_a_referral_refuses_codes_that_are_not_billable_icd10(app: CareLedger, net, code: str) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(InvalidInput):
+        refer(app, net, diagnosis_codes=[code])
+
+
+def test_a_referral_records_the_diagnosis_description(app: CareLedger, net) -> None:  # type: ignore[no-untyped-def]
+    rid = refer(app, net, diagnosis_codes=["m54.50"])
+    assert app.load(Referral, rid).diagnoses == [
+        {"code": "M54.50", "description": "Low back pain, unspecified"}
+    ]
+
+
+def test_a_referral_needs_the_patients_consent(app: CareLedger, net) -> None:  # type: ignore[no-untyped-def]
+    app.revoke_consent(net.patient, reason="moved away", occurred_at=NOW, actor="p")
+    with pytest.raises(InvariantViolated, match="consented"):
+        refer(app, net)
+
+
+# --- only a qualified, affiliated, licensed practitioner assesses or treats ------------
+
+
+def test_a_practitioner_of_another_discipline_cannot_accept(app: CareLedger, net) -> None:  # type: ignore[no-untyped-def]
+    rid = refer(app, net)
+    with pytest.raises(InvariantViolated, match="discipline"):
+        app.accept_referral(rid, practitioner_id=net.physician, occurred_at=NOW, actor="t")
+
+
+def test_a_practitioner_of_another_clinic_cannot_accept(app: CareLedger, net) -> None:  # type: ignore[no-untyped-def]
+    rid = refer(app, net)
+    with pytest.raises(InvariantViolated, match="affiliated"):
+        app.accept_referral(rid, practitioner_id=net.other_therapist, occurred_at=NOW, actor="t")
+
+
+def test_a_practitioner_with_an_expired_license_cannot_assess(app: CareLedger, net) -> None:  # type: ignore[no-untyped-def]
+    rid = accepted(app, net)
+    with pytest.raises(InvariantViolated, match="license"):
+        assess(app, net, rid, who=net.expired_therapist)
+
+
+# --- no plan without an assessment; a plan has a measurable goal -----------------------
+
+
+def test_no_plan_without_an_assessment(app: CareLedger, net) -> None:  # type: ignore[no-untyped-def]
+    rid = accepted(app, net)
+    with pytest.raises(InvariantViolated, match="assessment first"):
+        plan(app, net, rid)
+
+
+def test_a_plan_has_at_least_one_goal(app: CareLedger, net) -> None:  # type: ignore[no-untyped-def]
+    rid = accepted(app, net)
+    assess(app, net, rid)
+    with pytest.raises(InvariantViolated, match="measurable goal"):
+        plan(app, net, rid, goals=())
+
+
+def test_a_goal_is_measurable() -> None:
+    with pytest.raises(InvalidInput, match="differ"):
+        Goal(goal_id="g", description="", metric="NPRS", baseline=5, target=5, unit="points",
+             due=date(2026, 5, 1))
+
+
+# --- no session beyond authorized visits -----------------------------------------------
+
+
+def test_no_session_beyond_authorized_visits(app: CareLedger, net) -> None:  # type: ignore[no-untyped-def]
+    rid = accepted(app, net, authorized_visits=2)
+    assess(app, net, rid)
+    plan(app, net, rid)
+    session(app, net, rid, "s1")
+    session(app, net, rid, "s2")
+    with pytest.raises(InvariantViolated, match="authorized visits"):
+        app.schedule_session(rid, practitioner_id=net.therapist, scheduled_for=NOW,
+                             location=SessionLocation.CLINIC, occurred_at=NOW, actor="t")
+
+
+def test_a_cancelled_session_frees_its_visit(app: CareLedger, net) -> None:  # type: ignore[no-untyped-def]
+    rid = accepted(app, net, authorized_visits=1)
+    app.schedule_session(rid, practitioner_id=net.therapist, scheduled_for=NOW,
+                         location=SessionLocation.HOME, occurred_at=NOW, actor="t",
+                         session_id="s1")
+    app.cancel_session(rid, session_id="s1", reason="ill", occurred_at=NOW, actor="t")
+    app.schedule_session(rid, practitioner_id=net.therapist, scheduled_for=NOW,
+                         location=SessionLocation.CLINIC, occurred_at=NOW, actor="t",
+                         session_id="s2")
+    assert app.load(Referral, rid).sessions == {"s1": "cancelled", "s2": "scheduled"}
+
+
+# --- contraindicated techniques need an explicit override with a reason ----------------
+
+
+def test_a_contraindicated_technique_is_refused(app: CareLedger, net) -> None:  # type: ignore[no-untyped-def]
+    rid = accepted(app, net)
+    assess(app, net, rid)
+    plan(app, net, rid)
+    with pytest.raises(InvariantViolated, match="contraindicated.*deep_tissue"):
+        session(app, net, rid, "s1", techniques=[(Technique.DEEP_TISSUE, 20)])
+
+
+def test_an_override_with_a_reason_is_recorded(app: CareLedger, net) -> None:  # type: ignore[no-untyped-def]
+    rid = accepted(app, net)
+    assess(app, net, rid)
+    plan(app, net, rid)
+    session(app, net, rid, "s1", techniques=[(Technique.DEEP_TISSUE, 20)],
+            override="physician cleared light pressure by phone")
+    completed = [e for e in app.events.get(rid) if type(e).__name__ == "SessionCompleted"]
+    assert completed[0].override_reason == "physician cleared light pressure by phone"  # type: ignore[attr-defined]
+    assert completed[0].billing_lines == [{"cpt": "97124", "minutes": 20, "units": 1}]  # type: ignore[attr-defined]
+
+
+def test_a_plan_with_a_contraindicated_technique_needs_an_override(app: CareLedger, net) -> None:  # type: ignore[no-untyped-def]
+    rid = accepted(app, net)
+    assess(app, net, rid)
+    with pytest.raises(InvariantViolated, match="contraindicated"):
+        plan(app, net, rid, techniques=(Technique.DEEP_TISSUE,))
+
+
+# --- nothing after discharge but amendments --------------------------------------------
+
+
+def test_nothing_after_discharge_except_amendments(app: CareLedger, net) -> None:  # type: ignore[no-untyped-def]
+    rid = accepted(app, net)
+    assess(app, net, rid)
+    plan(app, net, rid)
+    session(app, net, rid, "s1")
+    app.discharge(rid, practitioner_id=net.therapist, outcomes={"pain": GoalOutcome.MET},
+                  summary="goals met", occurred_at=NOW, actor="t")
+    with pytest.raises(InvariantViolated, match="discharged"):
+        app.schedule_session(rid, practitioner_id=net.therapist, scheduled_for=NOW,
+                             location=SessionLocation.CLINIC, occurred_at=NOW, actor="t")
+    with pytest.raises(InvariantViolated, match="discharged"):
+        app.cancel_referral(rid, reason="x", occurred_at=NOW, actor="t")
+    app.amend(rid, record_id="s1", reason="pain after was 3, not 4", changes={"pain_after": 3},
+              occurred_at=NOW + timedelta(days=1), actor="therapist:x")
+    names = [type(e).__name__ for e in app.events.get(rid)]
+    assert names[-2:] == ["Discharged", "Amended"]
+    assert "SessionCompleted" in names  # the original stays beside its amendment
+
+
+def test_an_amendment_points_at_a_record_of_the_episode(app: CareLedger, net) -> None:  # type: ignore[no-untyped-def]
+    rid = accepted(app, net)
+    with pytest.raises(InvariantViolated, match="no such record"):
+        app.amend(rid, record_id="nope", reason="r", changes={"a": 1}, occurred_at=NOW,
+                  actor="t")
+
+
+# --- certification ---------------------------------------------------------------------
+
+
+def test_certification_lasts_at_most_90_days(app: CareLedger, net) -> None:  # type: ignore[no-untyped-def]
+    rid = accepted(app, net)
+    assess(app, net, rid)
+    plan(app, net, rid)
+    with pytest.raises(InvariantViolated, match="90 days"):
+        app.certify_plan(rid, physician_id=net.physician, certified_from=date(2026, 3, 2),
+                         certified_until=date(2026, 6, 2), occurred_at=NOW, actor="p")
+    app.certify_plan(rid, physician_id=net.physician, certified_from=date(2026, 3, 2),
+                     certified_until=date(2026, 5, 31), occurred_at=NOW, actor="p")
+    assert app.load(Referral, rid).plan["certified_until"] == "2026-05-31"  # type: ignore[index]
+
+
+def test_an_uncertified_plan_is_flagged_30_days_after_first_treatment(app: CareLedger, net) -> None:  # type: ignore[no-untyped-def]
+    rid = accepted(app, net)
+    assess(app, net, rid)
+    plan(app, net, rid)
+    session(app, net, rid, "s1")
+    referral = app.load(Referral, rid)
+    assert not referral.certification_overdue(NOW.date() + timedelta(days=30))
+    assert referral.certification_overdue(NOW.date() + timedelta(days=31))
+
+
+# --- commands on a stale version fail --------------------------------------------------
+
+
+def test_a_command_on_a_stale_version_conflicts(app: CareLedger, net) -> None:  # type: ignore[no-untyped-def]
+    rid = refer(app, net)
+    with pytest.raises(VersionConflict):
+        app.accept_referral(rid, practitioner_id=net.therapist, occurred_at=NOW, actor="t",
+                            expected_version=7)
+    assert app.accept_referral(rid, practitioner_id=net.therapist, occurred_at=NOW, actor="t",
+                               expected_version=1).version == 2
+
+
+def test_an_unknown_or_mistyped_id_is_not_found(app: CareLedger, net) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(NotFound):
+        app.accept_referral(net.patient, practitioner_id=net.therapist, occurred_at=NOW,
+                            actor="t")
+
+
+def test_clinical_times_carry_a_zone(app: CareLedger, net) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(InvalidInput, match="UTC offset"):
+        refer(app, net, occurred_at=datetime(2026, 3, 2, 9, 0))
