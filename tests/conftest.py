@@ -80,10 +80,14 @@ def tokens() -> TokenService:
 
 
 @pytest.fixture(scope="session")
-def wsgi(settings: Settings, db: bootstrap.Database) -> Any:
+def wsgi(settings: Settings, db: bootstrap.Database) -> Iterator[Any]:
+    from careledger.gateways import services
     from careledger.infra.wsgi import build
 
-    return build(settings)
+    handler = build(settings)
+    yield handler
+    services.get().app.close()
+    services.get().idempotency.pool.close()
 
 
 @pytest.fixture()
