@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, ClassVar, TypeVar
+from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -62,8 +62,9 @@ class Recorded:
 
 class CareLedger(Application[UUID]):
     name = "careledger"
-    snapshotting_intervals: ClassVar[dict[type[Aggregate], int]] = {Referral: 100}  # type: ignore[misc]
-    env: ClassVar[dict[str, str]] = {  # type: ignore[misc]
+    #: Long episodes load from a snapshot plus at most 100 events, not from the start.
+    snapshotting_intervals = {Referral: 100}
+    env = {
         "AGGREGATE_CACHE_MAXSIZE": "10000",
         "AGGREGATE_CACHE_FASTFORWARD": "y",
     }
@@ -76,7 +77,7 @@ class CareLedger(Application[UUID]):
 
     def load(self, cls: type[A], aggregate_id: UUID) -> A:
         try:
-            aggregate = self.repository.get(aggregate_id)
+            aggregate: Aggregate = self.repository.get(aggregate_id)
         except AggregateNotFoundError:
             raise NotFound(f"no {cls.__name__.lower()} with that id") from None
         if not isinstance(aggregate, cls):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from django.http import HttpRequest, HttpResponse
 import psycopg
+from django.http import HttpRequest, HttpResponse
 from eventsourcing.persistence import InterfaceError, OperationalError
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError

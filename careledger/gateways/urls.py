@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
 from django.contrib.staticfiles.views import serve as serve_static
+from django.http import HttpRequest, HttpResponse
 from django.urls import path, re_path
 
 from careledger.gateways.api import api

