@@ -1,0 +1,1 @@
+"""Benchmarks: each prints a ratio against the raw operation it stands on, same run."""

@@ -1,0 +1,279 @@
+"""`python -m bench` (or `make bench`): the command path against raw PostgreSQL.
+
+Measures, on one PostgreSQL server in one run:
+  1. commands/s through the Application (one command, one transaction) vs raw psycopg
+     single-row INSERT + COMMIT into an equivalent table, with 1 and 8 writers; and the
+     library's default write path (table lock) on the same commands, for reference;
+  2. commands/s on a referral already holding 500 events vs on a fresh one;
+  3. HTTP commands/s against the served API (p50/p99) vs the in-process rate.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+import psycopg
+
+from careledger.domain.application import CareLedger
+from careledger.domain.clinical import Discipline, SessionLocation, Urgency
+from careledger.gateways.auth import Role, TokenService
+from careledger.infra import bootstrap, embedded_pg
+from careledger.infra.settings import Settings
+from tests.conftest import NOW, build_network
+
+SECONDS = float(os.environ.get("BENCH_SECONDS", "4"))
+
+
+def rate(workers: int, op_factory: Callable[[int], Callable[[], None]]) -> float:
+    """Operations per second with `workers` threads, each running its own op in a loop."""
+    counts = [0] * workers
+    stop = threading.Event()
+    ops = [op_factory(i) for i in range(workers)]
+
+    def loop(i: int) -> None:
+        op = ops[i]
+        while not stop.is_set():
+            op()
+            counts[i] += 1
+
+    threads = [threading.Thread(target=loop, args=(i,)) for i in range(workers)]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    time.sleep(SECONDS)
+    stop.set()
+    for t in threads:
+        t.join()
+    return sum(counts) / (time.perf_counter() - started)
+
+
+def raw_insert(url: str) -> Callable[[int], Callable[[], None]]:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS public.bench_raw (originator_id uuid NOT NULL,"
+                     " originator_version bigint NOT NULL, topic text, state bytea,"
+                     " notification_id bigserial UNIQUE,"
+                     " PRIMARY KEY (originator_id, originator_version))")
+    state = b'{"session_id":"s01","scheduled_for":"2026-04-01T09:00:00+00:00"}' * 3
+
+    def factory(_i: int) -> Callable[[], None]:
+        conn = psycopg.connect(url)
+        version = [0]
+        stream = uuid.uuid4()
+
+        def op() -> None:
+            version[0] += 1
+            conn.execute("INSERT INTO public.bench_raw (originator_id, originator_version, topic,"
+                         " state) VALUES (%s, %s, %s, %s)",
+                         (stream, version[0], "bench:Raw", state), prepare=True)
+            conn.commit()
+        return op
+    return factory
+
+
+def commands(app: CareLedger, net, authorized: int = 190) -> Callable[[int], Callable[[], None]]:  # type: ignore[no-untyped-def]
+    """Each writer schedules sessions on its own episode, opening a new one when full."""
+
+    def new_episode() -> uuid.UUID:
+        rid = app.make_referral(
+            physician_id=net.physician, patient_id=net.patient, clinic_id=net.clinic,
+            discipline=Discipline.MEDICAL_MASSAGE, diagnosis_codes=["M54.50"], precautions=[],
+            contraindications=[], urgency=Urgency.ROUTINE, authorized_visits=200, reason="",
+            occurred_at=NOW, actor="bench").aggregate_id
+        app.accept_referral(rid, practitioner_id=net.therapist, occurred_at=NOW, actor="bench")
+        return rid
+
+    def factory(_i: int) -> Callable[[], None]:
+        episode = [new_episode(), 0]
+
+        def op() -> None:
+            if episode[1] >= authorized:
+                episode[0], episode[1] = new_episode(), 0
+            episode[1] += 1  # type: ignore[operator]
+            app.schedule_session(episode[0], practitioner_id=net.therapist,  # type: ignore[arg-type]
+                                 scheduled_for=NOW, location=SessionLocation.CLINIC,
+                                 occurred_at=NOW, actor="bench")
+        return op
+    return factory
+
+
+def main() -> None:
+    work = Path(tempfile.mkdtemp(prefix="careledger-bench-"))
+    server_url = os.environ.get("CARELEDGER_DATABASE_URL")
+    if server_url is None:
+        server_url = embedded_pg.ensure_running(work).url
+    dbname = f"careledger_bench_{uuid.uuid4().hex[:6]}"
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{dbname}"')
+    url = urlunsplit(urlsplit(server_url)._replace(path=f"/{dbname}"))
+    settings = Settings(database_url=url, data_dir=work, app_db_password="bench-app-password",
+                        token_secret="bench-secret-" + "y" * 20, db_pool_size=16)
+    db = bootstrap.database(settings)
+    bootstrap.run_migrations(db)
+    app = bootstrap.application(db, settings)
+    tokens = TokenService(settings.token_secret)
+    net = build_network(app, tokens)
+
+    # The library's default write path (LOCK TABLE ... EXCLUSIVE, NOTIFY) on the same commands.
+    default_env = {**bootstrap.application_env(db, settings),
+                   "POSTGRES_SCHEMA": "library_default", "CREATE_TABLE": "y",
+                   "POSTGRES_USER": urlsplit(url).username or "postgres",
+                   "POSTGRES_PASSWORD": urlsplit(url).password or ""}
+    default_env.pop("APPLICATION_RECORDER_TOPIC")
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute("CREATE SCHEMA IF NOT EXISTS library_default")
+    library = CareLedger(env=default_env)
+    library_net = build_network(library, tokens)
+
+    print(f"CareLedger benchmarks ({SECONDS:.0f} s per figure, PostgreSQL "
+          f"{'embedded' if 'CARELEDGER_DATABASE_URL' not in os.environ else 'external'})\n")
+    rows = []
+    for writers in (1, 8):
+        raw = rate(writers, raw_insert(url))
+        ours = rate(writers, commands(app, net))
+        lib = rate(writers, commands(library, library_net))
+        rows.append((writers, raw, ours, lib))
+        print(f"[1] {writers} writer(s): raw INSERT+COMMIT {raw:8.0f}/s | CareLedger commands "
+              f"{ours:7.0f}/s = {ours / raw:.2f} of raw | library default path {lib:7.0f}/s = "
+              f"{lib / raw:.2f} of raw")
+
+    # [2] a referral holding 500 events vs a fresh one (amendments never run out).
+    def amend_on(events: int) -> Callable[[int], Callable[[], None]]:
+        def factory(_i: int) -> Callable[[], None]:
+            rid = app.make_referral(
+                physician_id=net.physician, patient_id=net.patient, clinic_id=net.clinic,
+                discipline=Discipline.MEDICAL_MASSAGE, diagnosis_codes=["M54.50"],
+                precautions=[], contraindications=[], urgency=Urgency.ROUTINE,
+                authorized_visits=10, reason="", occurred_at=NOW, actor="bench").aggregate_id
+            rid_s = str(rid)
+            for _ in range(events - 1):
+                app.amend(rid, record_id=rid_s, reason="bench", changes={"x": 1},
+                          occurred_at=NOW, actor="bench")
+
+            def op() -> None:
+                app.amend(rid, record_id=rid_s, reason="bench", changes={"x": 1},
+                          occurred_at=NOW, actor="bench")
+            return op
+        return factory
+
+    fresh = rate(1, amend_on(1))
+    long = rate(1, amend_on(500))
+    print(f"[2] referral with 500 events {long:7.0f}/s vs fresh {fresh:7.0f}/s = "
+          f"{long / fresh:.2f} (snapshots every 100 events + aggregate cache)")
+    cold_app = CareLedger(env={**bootstrap.application_env(db, settings),
+                               "AGGREGATE_CACHE_MAXSIZE": "1"})
+    long_cold = rate(1, amend_on_app(cold_app, net, 500, 2))
+    fresh_cold = rate(1, amend_on_app(cold_app, net, 1, 2))
+    print(f"    without the cache (each command reloads): 500 events {long_cold:6.0f}/s vs "
+          f"fresh {fresh_cold:6.0f}/s = {long_cold / fresh_cold:.2f}")
+
+    # [3] HTTP against the served API, same commands, 8 clients.
+    port = _free_port()
+    env = {**os.environ, "CARELEDGER_DATABASE_URL": url,
+           "CARELEDGER_APP_DB_PASSWORD": settings.app_db_password,
+           "CARELEDGER_TOKEN_SECRET": settings.token_secret, "CARELEDGER_DATA_DIR": str(work),
+           "CARELEDGER_HTTP_PORT": str(port), "CARELEDGER_DB_POOL_SIZE": "16"}
+    server = subprocess.Popen([sys.executable, "-m", "careledger.infra.cli", "serve",
+                               "--workers", "2", "--threads", "8"], env=env)
+    try:
+        _wait_for_port(port)
+        token = tokens.issue(subject=net.therapist, role=Role.THERAPIST, clinics=[net.clinic])
+        latencies: list[float] = []
+        lock = threading.Lock()
+
+        def http_factory(_i: int) -> Callable[[], None]:
+            client = httpx.Client(base_url=f"http://127.0.0.1:{port}",
+                                  headers={"Authorization": f"Bearer {token}"}, timeout=30)
+            state = {"rid": None, "n": 200}
+
+            def op() -> None:
+                if state["n"] >= 190:
+                    state["rid"] = commands_episode(app, net)
+                    state["n"] = 0
+                state["n"] += 1  # type: ignore[operator]
+                when = (datetime(2026, 4, 1, tzinfo=UTC) + timedelta(hours=1)).isoformat()
+                t0 = time.perf_counter()
+                response = client.post(f"/api/v1/referrals/{state['rid']}/sessions",
+                                       json={"scheduled_for": when})
+                elapsed = time.perf_counter() - t0
+                if response.status_code != 201:
+                    raise RuntimeError(f"HTTP {response.status_code}: {response.text[:200]}")
+                with lock:
+                    latencies.append(elapsed)
+            return op
+
+        http = rate(8, http_factory)
+        in_process = rows[1][2]
+        q = statistics.quantiles(latencies, n=100)
+        print(f"[3] HTTP commands {http:7.0f}/s (8 clients; p50 {q[49] * 1000:.1f} ms, "
+              f"p99 {q[98] * 1000:.1f} ms) vs in-process {in_process:7.0f}/s = "
+              f"{http / in_process:.2f}")
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+        app.close()
+        library.close()
+        cold_app.close()
+        if "CARELEDGER_DATABASE_URL" not in os.environ:
+            embedded_pg.EmbeddedPostgres(work, 0, "").stop("immediate")
+
+
+def amend_on_app(app: CareLedger, net, events: int, _w: int) -> Callable[[int], Callable[[], None]]:  # type: ignore[no-untyped-def]
+    def factory(_i: int) -> Callable[[], None]:
+        rid = app.make_referral(
+            physician_id=net.physician, patient_id=net.patient, clinic_id=net.clinic,
+            discipline=Discipline.MEDICAL_MASSAGE, diagnosis_codes=["M54.50"], precautions=[],
+            contraindications=[], urgency=Urgency.ROUTINE, authorized_visits=10, reason="",
+            occurred_at=NOW, actor="bench").aggregate_id
+        for _ in range(events - 1):
+            app.amend(rid, record_id=str(rid), reason="bench", changes={"x": 1},
+                      occurred_at=NOW, actor="bench")
+
+        def op() -> None:
+            app.amend(rid, record_id=str(rid), reason="bench", changes={"x": 1},
+                      occurred_at=NOW, actor="bench")
+        return op
+    return factory
+
+
+def commands_episode(app: CareLedger, net) -> uuid.UUID:  # type: ignore[no-untyped-def]
+    rid = app.make_referral(
+        physician_id=net.physician, patient_id=net.patient, clinic_id=net.clinic,
+        discipline=Discipline.MEDICAL_MASSAGE, diagnosis_codes=["M54.50"], precautions=[],
+        contraindications=[], urgency=Urgency.ROUTINE, authorized_visits=200, reason="",
+        occurred_at=NOW, actor="bench").aggregate_id
+    app.accept_referral(rid, practitioner_id=net.therapist, occurred_at=NOW, actor="bench")
+    return rid
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_for_port(port: int) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError("the API server did not start")
+
+
+if __name__ == "__main__":
+    main()
