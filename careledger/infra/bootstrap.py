@@ -64,7 +64,9 @@ def application_env(db: Database, settings: Settings) -> dict[str, str]:
         "POSTGRES_POOL_SIZE": str(settings.db_pool_size),
         "POSTGRES_MAX_OVERFLOW": "0",
         "POSTGRES_CONNECT_TIMEOUT": "5",
-        "POSTGRES_PRE_PING": "y",
+        # No pre-ping: it costs a round trip per checkout; broken connections surface as
+        # OperationalError, answered 503 with Retry-After, and the pool replaces them.
+        "POSTGRES_PRE_PING": "n",
         "CREATE_TABLE": "n",
         "IS_SNAPSHOTTING_ENABLED": "y",
     }
