@@ -173,7 +173,7 @@ def main() -> None:
     print(f"[2] referral with 500 events {long:7.0f}/s vs fresh {fresh:7.0f}/s = "
           f"{long / fresh:.2f} (snapshots every 100 events + aggregate cache)")
     cold_app = CareLedger(env={**bootstrap.application_env(db, settings),
-                               "AGGREGATE_CACHE_MAXSIZE": "1"})
+                               "AGGREGATE_CACHE_MAXSIZE": ""})
     long_cold = rate(1, amend_on_app(cold_app, net, 500, 2))
     fresh_cold = rate(1, amend_on_app(cold_app, net, 1, 2))
     print(f"    without the cache (each command reloads): 500 events {long_cold:6.0f}/s vs "
