@@ -86,21 +86,12 @@ def raw_insert(url: str) -> Callable[[int], Callable[[], None]]:
 def commands(app: CareLedger, net, authorized: int = 190) -> Callable[[int], Callable[[], None]]:  # type: ignore[no-untyped-def]
     """Each writer schedules sessions on its own episode, opening a new one when full."""
 
-    def new_episode() -> uuid.UUID:
-        rid = app.make_referral(
-            physician_id=net.physician, patient_id=net.patient, clinic_id=net.clinic,
-            discipline=Discipline.MEDICAL_MASSAGE, diagnosis_codes=["M54.50"], precautions=[],
-            contraindications=[], urgency=Urgency.ROUTINE, authorized_visits=200, reason="",
-            occurred_at=NOW, actor="bench").aggregate_id
-        app.accept_referral(rid, practitioner_id=net.therapist, occurred_at=NOW, actor="bench")
-        return rid
-
     def factory(_i: int) -> Callable[[], None]:
-        episode = [new_episode(), 0]
+        episode = [commands_episode(app, net), 0]
 
         def op() -> None:
             if episode[1] >= authorized:
-                episode[0], episode[1] = new_episode(), 0
+                episode[0], episode[1] = commands_episode(app, net), 0
             episode[1] += 1  # type: ignore[operator]
             app.schedule_session(episode[0], practitioner_id=net.therapist,  # type: ignore[arg-type]
                                  scheduled_for=NOW, location=SessionLocation.CLINIC,
@@ -150,32 +141,14 @@ def main() -> None:
               f"{lib / raw:.2f} of raw")
 
     # [2] a referral holding 500 events vs a fresh one (amendments never run out).
-    def amend_on(events: int) -> Callable[[int], Callable[[], None]]:
-        def factory(_i: int) -> Callable[[], None]:
-            rid = app.make_referral(
-                physician_id=net.physician, patient_id=net.patient, clinic_id=net.clinic,
-                discipline=Discipline.MEDICAL_MASSAGE, diagnosis_codes=["M54.50"],
-                precautions=[], contraindications=[], urgency=Urgency.ROUTINE,
-                authorized_visits=10, reason="", occurred_at=NOW, actor="bench").aggregate_id
-            rid_s = str(rid)
-            for _ in range(events - 1):
-                app.amend(rid, record_id=rid_s, reason="bench", changes={"x": 1},
-                          occurred_at=NOW, actor="bench")
-
-            def op() -> None:
-                app.amend(rid, record_id=rid_s, reason="bench", changes={"x": 1},
-                          occurred_at=NOW, actor="bench")
-            return op
-        return factory
-
-    fresh = rate(1, amend_on(1))
-    long = rate(1, amend_on(500))
+    fresh = rate(1, amend_on_app(app, net, 1))
+    long = rate(1, amend_on_app(app, net, 500))
     print(f"[2] referral with 500 events {long:7.0f}/s vs fresh {fresh:7.0f}/s = "
           f"{long / fresh:.2f} (snapshots every 100 events + aggregate cache)")
     cold_app = CareLedger(env={**bootstrap.application_env(db, settings),
                                "AGGREGATE_CACHE_MAXSIZE": ""})
-    long_cold = rate(1, amend_on_app(cold_app, net, 500, 2))
-    fresh_cold = rate(1, amend_on_app(cold_app, net, 1, 2))
+    long_cold = rate(1, amend_on_app(cold_app, net, 500))
+    fresh_cold = rate(1, amend_on_app(cold_app, net, 1))
     print(f"    without the cache (each command reloads): 500 events {long_cold:6.0f}/s vs "
           f"fresh {fresh_cold:6.0f}/s = {long_cold / fresh_cold:.2f}")
 
@@ -230,7 +203,7 @@ def main() -> None:
             embedded_pg.EmbeddedPostgres(work, 0, "").stop("immediate")
 
 
-def amend_on_app(app: CareLedger, net, events: int, _w: int) -> Callable[[int], Callable[[], None]]:  # type: ignore[no-untyped-def]
+def amend_on_app(app: CareLedger, net, events: int) -> Callable[[int], Callable[[], None]]:  # type: ignore[no-untyped-def]
     def factory(_i: int) -> Callable[[], None]:
         rid = app.make_referral(
             physician_id=net.physician, patient_id=net.patient, clinic_id=net.clinic,

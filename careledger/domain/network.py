@@ -118,7 +118,7 @@ class Practitioner(Aggregate):
     ) -> None:
         if not number.strip() or not issuer.strip():
             raise InvalidInput("a credential names its number and issuer", field="number")
-        if kind is CredentialKind.NPI and not _valid_npi(number):
+        if kind is CredentialKind.NPI and not valid_npi(number):
             raise InvalidInput("an NPI is 10 digits with a valid check digit", field="number")
         if kind is CredentialKind.STATE_LICENSE and expires_on is None:
             raise InvalidInput("a state license has an expiry date", field="expires_on")
@@ -238,7 +238,7 @@ class Practitioner(Aggregate):
             raise InvariantViolated("the practitioner's license is expired or missing")
 
 
-def _valid_npi(number: str) -> bool:
+def valid_npi(number: str) -> bool:
     """The NPI check digit is Luhn over '80840' + the first nine digits."""
     if len(number) != 10 or not number.isdigit():
         return False
