@@ -174,6 +174,22 @@ def build_network(app: CareLedger, tokens: TokenService) -> Network:
     )
 
 
+def open_episode(app: CareLedger, network: Network, *, authorized_visits: int = 6,
+                 accept: bool = False) -> UUID:
+    """A referral from the network's physician to its first clinic, optionally accepted."""
+    from careledger.domain.clinical import Technique, Urgency
+
+    rid = app.make_referral(
+        physician_id=network.physician, patient_id=network.patient, clinic_id=network.clinic,
+        discipline=Discipline.MEDICAL_MASSAGE, diagnosis_codes=["M54.50"], precautions=[],
+        contraindications=[Technique.DEEP_TISSUE], urgency=Urgency.ROUTINE,
+        authorized_visits=authorized_visits, reason="", occurred_at=NOW, actor="physician:t",
+    ).aggregate_id
+    if accept:
+        app.accept_referral(rid, practitioner_id=network.therapist, occurred_at=NOW, actor="t")
+    return rid
+
+
 @pytest.fixture()
 def network(app: CareLedger, tokens: TokenService) -> Network:
     return build_network(app, tokens)

@@ -12,22 +12,10 @@ import httpx
 import psycopg
 
 from careledger.domain.application import CareLedger
-from careledger.domain.clinical import Discipline, Urgency
 from careledger.infra import bootstrap
-from tests.conftest import NOW, LiveServer, Network
+from tests.conftest import LiveServer, Network, open_episode
 
 CONCURRENT = 50
-
-
-def open_episode(app: CareLedger, network: Network) -> UUID:
-    rid = app.make_referral(
-        physician_id=network.physician, patient_id=network.patient, clinic_id=network.clinic,
-        discipline=Discipline.MEDICAL_MASSAGE, diagnosis_codes=["M79.7"], precautions=[],
-        contraindications=[], urgency=Urgency.ROUTINE, authorized_visits=120, reason="",
-        occurred_at=NOW, actor="physician:t",
-    ).aggregate_id
-    app.accept_referral(rid, practitioner_id=network.therapist, occurred_at=NOW, actor="t")
-    return rid
 
 
 def schedule_all(live_server: LiveServer, network: Network, rid: UUID,
@@ -54,7 +42,7 @@ def stored_versions(db: bootstrap.Database, rid: UUID) -> list[int]:
 def test_fifty_commands_pinned_to_one_version_one_wins(
     live_server: LiveServer, app: CareLedger, network: Network, db: bootstrap.Database
 ) -> None:
-    rid = open_episode(app, network)
+    rid = open_episode(app, network, authorized_visits=120, accept=True)
     responses = schedule_all(live_server, network, rid, {"If-Match": '"2"'})
     statuses = Counter(r.status_code for r in responses)
     assert statuses == {201: 1, 409: CONCURRENT - 1}, statuses
@@ -66,7 +54,7 @@ def test_fifty_commands_pinned_to_one_version_one_wins(
 def test_fifty_unpinned_commands_all_land_one_version_apart(
     live_server: LiveServer, app: CareLedger, network: Network, db: bootstrap.Database
 ) -> None:
-    rid = open_episode(app, network)
+    rid = open_episode(app, network, authorized_visits=120, accept=True)
     responses = schedule_all(live_server, network, rid, {})
     assert Counter(r.status_code for r in responses) == {201: CONCURRENT}
     versions: list[Any] = sorted(r.json()["version"] for r in responses)

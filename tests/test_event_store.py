@@ -13,21 +13,11 @@ import pytest
 from eventsourcing.persistence import StoredEvent
 
 from careledger.domain.application import CareLedger
-from careledger.domain.clinical import Discipline, Technique, Urgency
 from careledger.domain.referral import Referral
 from careledger.infra import bootstrap
-from tests.conftest import NOW, Network
+from tests.conftest import NOW, Network, open_episode
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def refer(app: CareLedger, network: Network) -> UUID:
-    return app.make_referral(
-        physician_id=network.physician, patient_id=network.patient, clinic_id=network.clinic,
-        discipline=Discipline.MEDICAL_MASSAGE, diagnosis_codes=["M54.50"], precautions=[],
-        contraindications=[Technique.DEEP_TISSUE], urgency=Urgency.ROUTINE,
-        authorized_visits=6, reason="", occurred_at=NOW, actor="physician:t",
-    ).aggregate_id
 
 
 def expected_hash(previous: bytes, originator_id: UUID, version: int, recorded_at: datetime,
@@ -50,7 +40,7 @@ def expected_hash(previous: bytes, originator_id: UUID, version: int, recorded_a
 def test_the_application_role_cannot_change_the_log(
     db: bootstrap.Database, app: CareLedger, network: Network, statement: str
 ) -> None:
-    refer(app, network)
+    open_episode(app, network)
     with psycopg.connect(db.app_url) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
         conn.execute(statement)
 
@@ -58,7 +48,7 @@ def test_the_application_role_cannot_change_the_log(
 def test_even_the_owner_cannot_update_or_delete_events(
     db: bootstrap.Database, app: CareLedger, network: Network
 ) -> None:
-    refer(app, network)
+    open_episode(app, network)
     with psycopg.connect(db.admin_url) as conn:
         with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
             conn.execute("DELETE FROM careledger.careledger_events")
@@ -70,7 +60,7 @@ def test_even_the_owner_cannot_update_or_delete_events(
 def test_each_event_chains_to_the_one_before_in_its_stream(
     db: bootstrap.Database, app: CareLedger, network: Network
 ) -> None:
-    rid = refer(app, network)
+    rid = open_episode(app, network)
     app.accept_referral(rid, practitioner_id=network.therapist, occurred_at=NOW, actor="t")
     with psycopg.connect(db.admin_url) as conn:
         rows = conn.execute(
@@ -91,7 +81,7 @@ def test_recorded_time_is_the_stores_not_the_clinicians(
     db: bootstrap.Database, app: CareLedger, network: Network
 ) -> None:
     before = datetime.now(UTC)
-    rid = refer(app, network)  # occurred_at is NOW, in March 2026
+    rid = open_episode(app, network)  # occurred_at is NOW, in March 2026
     with psycopg.connect(db.admin_url) as conn:
         (recorded_at,) = conn.execute(
             "SELECT recorded_at FROM careledger.careledger_events WHERE originator_id = %s",
@@ -104,7 +94,7 @@ def test_recorded_time_is_the_stores_not_the_clinicians(
 def test_events_are_stored_under_explicit_stable_names(
     db: bootstrap.Database, app: CareLedger, network: Network
 ) -> None:
-    rid = refer(app, network)
+    rid = open_episode(app, network)
     app.accept_referral(rid, practitioner_id=network.therapist, occurred_at=NOW, actor="t")
     with psycopg.connect(db.admin_url) as conn:
         topics = {r[0] for r in conn.execute(
@@ -139,13 +129,7 @@ def test_a_version_1_referral_is_upcast_when_loaded(app: CareLedger, network: Ne
 
 
 def test_long_episodes_load_from_snapshots(app: CareLedger, network: Network) -> None:
-    rid = app.make_referral(
-        physician_id=network.physician, patient_id=network.patient, clinic_id=network.clinic,
-        discipline=Discipline.MEDICAL_MASSAGE, diagnosis_codes=["M54.50"], precautions=[],
-        contraindications=[], urgency=Urgency.ROUTINE, authorized_visits=200, reason="",
-        occurred_at=NOW, actor="p",
-    ).aggregate_id
-    app.accept_referral(rid, practitioner_id=network.therapist, occurred_at=NOW, actor="t")
+    rid = open_episode(app, network, authorized_visits=200, accept=True)
     for _ in range(120):
         app.schedule_session(rid, practitioner_id=network.therapist, scheduled_for=NOW,
                              location="clinic", occurred_at=NOW, actor="t")  # type: ignore[arg-type]

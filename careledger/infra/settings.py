@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 #: Every variable the settings read; the compose-file test checks against this list.
@@ -41,7 +41,6 @@ class Settings:
     max_body_bytes: int = 256 * 1024
     db_pool_size: int = 10
     debug: bool = False
-    extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
