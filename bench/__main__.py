@@ -10,6 +10,7 @@ Measures, on one PostgreSQL server in one run:
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import socket
 import statistics
@@ -26,15 +27,20 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import psycopg
+from eventsourcing.application import AggregateNotFoundError, Application, Repository
 
-from careledger.domain.application import CareLedger
+from careledger.domain.application import A, CareLedger
 from careledger.domain.clinical import Discipline, SessionLocation, Urgency
+from careledger.domain.errors import NotFound
+from careledger.domain.working_set import WorkingSet
 from careledger.gateways.auth import Role, TokenService
 from careledger.infra import bootstrap, embedded_pg
 from careledger.infra.settings import Settings
 from tests.conftest import NOW, build_network
 
 SECONDS = float(os.environ.get("BENCH_SECONDS", "4"))
+#: Sessions per bench episode before a writer opens a new one.
+AUTHORIZED = 190
 
 
 def rate(workers: int, op_factory: Callable[[int], Callable[[], None]]) -> float:
@@ -83,14 +89,15 @@ def raw_insert(url: str) -> Callable[[int], Callable[[], None]]:
     return factory
 
 
-def commands(app: CareLedger, net, authorized: int = 190) -> Callable[[int], Callable[[], None]]:  # type: ignore[no-untyped-def]
+def commands(make_app: Callable[[], CareLedger], net) -> Callable[[int], Callable[[], None]]:  # type: ignore[no-untyped-def]
     """Each writer schedules sessions on its own episode, opening a new one when full."""
 
     def factory(_i: int) -> Callable[[], None]:
+        app = make_app()
         episode = [commands_episode(app, net), 0]
 
         def op() -> None:
-            if episode[1] >= authorized:
+            if episode[1] >= AUTHORIZED:
                 episode[0], episode[1] = commands_episode(app, net), 0
             episode[1] += 1  # type: ignore[operator]
             app.schedule_session(episode[0], practitioner_id=net.therapist,  # type: ignore[arg-type]
@@ -98,6 +105,51 @@ def commands(app: CareLedger, net, authorized: int = 190) -> Callable[[int], Cal
                                  occurred_at=NOW, actor="bench")
         return op
     return factory
+
+
+def rate_in_processes(workers: int, op_factory: Callable[[int], Callable[[], None]]) -> float:
+    """Operations per second with `workers` processes, as API workers run: no shared GIL."""
+    ctx = multiprocessing.get_context("fork")
+    results = ctx.Queue()
+    ready = ctx.Barrier(workers + 1)
+
+    def child(i: int) -> None:
+        op = op_factory(i)
+        op()
+        ready.wait()
+        done, stop = 0, time.perf_counter() + SECONDS
+        while time.perf_counter() < stop:
+            op()
+            done += 1
+        results.put(done)
+        results.close()
+        results.join_thread()
+        os._exit(0)  # skip finalizers of the connections inherited from the parent
+
+    children = [ctx.Process(target=child, args=(i,)) for i in range(workers)]
+    for c in children:
+        c.start()
+    ready.wait()
+    total = sum(results.get(timeout=SECONDS * 10 + 120) for _ in children)
+    for c in children:
+        c.join()
+    return total / SECONDS
+
+
+class LibraryPath(CareLedger):
+    """CareLedger's commands on the library's own repository, for comparison."""
+
+    def construct_repository(self) -> Repository[uuid.UUID]:
+        self.working_set = WorkingSet(0)
+        return Application.construct_repository(self)
+
+    def _held(self, cls: type[A], aggregate_id: uuid.UUID, *, current: bool) -> A:
+        try:
+            aggregate = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            raise NotFound("no such record") from None
+        assert isinstance(aggregate, cls)
+        return aggregate
 
 
 def main() -> None:
@@ -117,7 +169,8 @@ def main() -> None:
     tokens = TokenService(settings.token_secret)
     net = build_network(app, tokens)
 
-    # The library's default write path (LOCK TABLE ... EXCLUSIVE, NOTIFY) on the same commands.
+    # The library's default path on the same commands: its repository (cache fast-forwarded
+    # from the store and deep-copied on every load) and its recorder (LOCK TABLE, NOTIFY).
     default_env = {**bootstrap.application_env(db, settings),
                    "POSTGRES_SCHEMA": "library_default", "CREATE_TABLE": "y",
                    "POSTGRES_USER": urlsplit(url).username or "postgres",
@@ -125,20 +178,26 @@ def main() -> None:
     default_env.pop("APPLICATION_RECORDER_TOPIC")
     with psycopg.connect(url, autocommit=True) as admin:
         admin.execute("CREATE SCHEMA IF NOT EXISTS library_default")
-    library = CareLedger(env=default_env)
+    library = LibraryPath(env=default_env)
     library_net = build_network(library, tokens)
 
     print(f"CareLedger benchmarks ({SECONDS:.0f} s per figure, PostgreSQL "
           f"{'embedded' if 'CARELEDGER_DATABASE_URL' not in os.environ else 'external'})\n")
     rows = []
-    for writers in (1, 8):
-        raw = rate(writers, raw_insert(url))
-        ours = rate(writers, commands(app, net))
-        lib = rate(writers, commands(library, library_net))
+    in_process = lambda _app: (lambda: _app)  # noqa: E731
+    for writers, processes in ((1, False), (8, False), (8, True)):
+        measure = rate_in_processes if processes else rate
+        raw = measure(writers, raw_insert(url))
+        ours = measure(writers, commands(
+            (lambda: bootstrap.application(bootstrap.database(settings), settings))
+            if processes else in_process(app), net))
+        lib = measure(writers, commands(
+            (lambda: LibraryPath(env=default_env)) if processes else in_process(library),
+            library_net))
         rows.append((writers, raw, ours, lib))
-        print(f"[1] {writers} writer(s): raw INSERT+COMMIT {raw:8.0f}/s | CareLedger commands "
-              f"{ours:7.0f}/s = {ours / raw:.2f} of raw | library default path {lib:7.0f}/s = "
-              f"{lib / raw:.2f} of raw")
+        how = f"{writers} processes" if processes else f"{writers} thread{'s' * (writers > 1)}"
+        print(f"[1] {how:11s}: raw INSERT+COMMIT {raw:7.0f}/s | CareLedger {ours:6.0f}/s = "
+              f"{ours / raw:.2f} of raw | library default path {lib:6.0f}/s = {lib / raw:.2f}")
 
     # [2] a referral holding 500 events vs a fresh one (amendments never run out).
     fresh = rate(1, amend_on_app(app, net, 1))
@@ -188,7 +247,7 @@ def main() -> None:
             return op
 
         http = rate(8, http_factory)
-        in_process = rows[1][2]
+        in_process = max(row[2] for row in rows)
         q = statistics.quantiles(latencies, n=100)
         print(f"[3] HTTP commands {http:7.0f}/s (8 clients; p50 {q[49] * 1000:.1f} ms, "
               f"p99 {q[98] * 1000:.1f} ms) vs in-process {in_process:7.0f}/s = "

@@ -36,6 +36,10 @@ def expected_hash(previous: bytes, originator_id: UUID, version: int, recorded_a
     "TRUNCATE careledger.careledger_events",
     "UPDATE careledger.idempotency SET version = 0",
     "DELETE FROM careledger.careledger_snapshots",
+    "INSERT INTO careledger.careledger_events (originator_id, originator_version, topic, state,"
+    " previous_hash, event_hash) VALUES (gen_random_uuid(), 1, 'x', '', '', '')",
+    "INSERT INTO careledger.idempotency (principal, key, request_hash, command, aggregate_id,"
+    " version) VALUES ('p', 'k', 'h', 'c', gen_random_uuid(), 1)",
 ])
 def test_the_application_role_cannot_change_the_log(
     db: bootstrap.Database, app: CareLedger, network: Network, statement: str

@@ -40,8 +40,9 @@ def test_a_follower_never_skips_a_late_committing_position(
                     try:
                         with conn.transaction():
                             conn.execute(
-                                "SELECT careledger.append_events(ARRAY[ROW(%s, 1, 'test:Probe',"
-                                " %s)::careledger.stored_event_uuid], NULL, NULL, NULL, NULL)",
+                                "SELECT careledger.append_events(ARRAY[%s::uuid], ARRAY[1::bigint],"
+                                " ARRAY['test:Probe'], ARRAY[%s::bytea], NULL, NULL, NULL, NULL,"
+                                " NULL, NULL)",
                                 (uuid.uuid4(), b"{}"),
                             )
                             time.sleep(rng.choice([0, 0, 0.001, 0.005, 0.02]))

@@ -10,12 +10,18 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from copy import deepcopy
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import (
+    AggregateNotFoundError,
+    Application,
+    Repository,
+    project_aggregate,
+)
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
 
@@ -30,15 +36,21 @@ from careledger.domain.clinical import (
     Technique,
     Urgency,
 )
-from careledger.domain.errors import NotFound, VersionConflict
+from careledger.domain.errors import DomainError, NotFound, StaleRead, VersionConflict
 from careledger.domain.network import Clinic, Practitioner
 from careledger.domain.patient import Patient
 from careledger.domain.referral import Referral
+from careledger.domain.working_set import ReadSet, WorkingSet
 
 A = TypeVar("A", bound=Aggregate)
 
 #: How often a command without an expected version is retried after losing a race.
 RACE_RETRIES = 100
+
+#: Records other decisions read: replaced on change, never changed in place, so a
+#: decision can look at the one in memory without copying it. A referral is only ever
+#: changed by commands on it, under its lock, so it is changed in place.
+SHARED: tuple[type[Aggregate], ...] = (Clinic, Practitioner, Patient)
 
 
 @dataclass(frozen=True)
@@ -64,10 +76,8 @@ class CareLedger(Application[UUID]):
     name = "careledger"
     #: Long episodes load from a snapshot plus at most 100 events, not from the start.
     snapshotting_intervals = {Referral: 100}
-    env = {
-        "AGGREGATE_CACHE_MAXSIZE": "10000",
-        "AGGREGATE_CACHE_FASTFORWARD": "y",
-    }
+    #: How many records each process keeps in memory (see working_set.py); "" keeps none.
+    env = {"AGGREGATE_CACHE_MAXSIZE": "10000"}
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -75,18 +85,49 @@ class CareLedger(Application[UUID]):
 
     # ------------------------------------------------------------------ plumbing
 
-    def load(self, cls: type[A], aggregate_id: UUID) -> A:
-        try:
-            aggregate: Aggregate = self.repository.get(aggregate_id)
-        except AggregateNotFoundError:
-            raise NotFound(f"no {cls.__name__.lower()} with that id") from None
-        if not isinstance(aggregate, cls):
-            raise NotFound(f"no {cls.__name__.lower()} with that id")
-        return aggregate
+    def construct_repository(self) -> Repository[UUID]:
+        """The library's repository reconstructs; records are kept by the working set."""
+        size = self.env.get("AGGREGATE_CACHE_MAXSIZE")
+        self.working_set = WorkingSet(int(size) if size else 0)
+        return Repository(event_store=self.events, snapshot_store=self.snapshots)
 
-    def create(self, aggregate: Aggregate, idempotency: Idempotency | None) -> Recorded:
-        recordings = self.save(aggregate, idempotency=idempotency)
-        return Recorded(aggregate.id, aggregate.version, _last_position(recordings))
+    def load(self, cls: type[A], aggregate_id: UUID) -> A:
+        """A private, current copy of a record, for callers outside a command."""
+        with self.working_set.lock(cls, aggregate_id):
+            aggregate = self._held(cls, aggregate_id, current=True)
+            return deepcopy(aggregate)
+
+    def read(self, cls: type[A], aggregate_id: UUID) -> A:
+        """A record a decision looks at without changing it.
+
+        No round trip when it is in memory: its version joins the command's read set,
+        and the append refuses the command if the record moved on meanwhile.
+        """
+        with self.working_set.lock(cls, aggregate_id):
+            aggregate = self._held(cls, aggregate_id, current=False)
+            ReadSet.note(aggregate)
+            return aggregate if isinstance(aggregate, SHARED) else deepcopy(aggregate)
+
+    def create(self, make: Callable[[], Aggregate], idempotency: Idempotency | None) -> Recorded:
+        """Make a new record from what it reads; decide again if a read was stale."""
+        for _attempt in range(RACE_RETRIES):
+            with ReadSet() as reads:
+                try:
+                    aggregate = make()
+                except DomainError:
+                    if self._evict_moved_on(reads.versions):
+                        continue
+                    raise
+                try:
+                    recordings = self.save(
+                        aggregate, idempotency=idempotency, reads=reads.versions
+                    )
+                except StaleRead:
+                    self.working_set.evict(*reads.versions)
+                    continue
+            self.working_set.put(aggregate)
+            return Recorded(aggregate.id, aggregate.version, _last_position(recordings))
+        raise VersionConflict("the records this command reads are changing too fast: try again")
 
     def change(
         self,
@@ -97,22 +138,100 @@ class CareLedger(Application[UUID]):
         expected_version: int | None,
         idempotency: Idempotency | None,
     ) -> Recorded:
-        """Load, decide, save; on a lost race retry unless the caller pinned a version."""
+        """Decide on the record in memory and append; a stale copy is evicted and retried.
+
+        A caller that pinned a version gets a conflict instead of a retry when the record
+        itself moved on; a stale read of another record is always retried.
+        """
         for _attempt in range(RACE_RETRIES):
-            aggregate = self.load(cls, aggregate_id)
-            if expected_version is not None and aggregate.version != expected_version:
-                raise VersionConflict(
-                    f"the record is at version {aggregate.version}, not {expected_version}"
-                )
-            decide(aggregate)
-            try:
-                recordings = self.save(aggregate, idempotency=idempotency)
-            except IntegrityError:
-                if expected_version is not None:
-                    raise VersionConflict("the record changed while this command ran") from None
-                continue
+            with self.working_set.lock(cls, aggregate_id), ReadSet() as reads:
+                aggregate = self._held(cls, aggregate_id, current=False)
+                if expected_version is not None and aggregate.version != expected_version:
+                    aggregate = self._held(cls, aggregate_id, current=True)
+                    if aggregate.version != expected_version:
+                        raise VersionConflict(
+                            f"the record is at version {aggregate.version}, "
+                            f"not {expected_version}"
+                        )
+                if isinstance(aggregate, SHARED):
+                    aggregate = deepcopy(aggregate)
+                seen = aggregate.version
+                try:
+                    decide(aggregate)
+                except DomainError:
+                    # A refusal may rest on a stale copy: it stands only if what it looked
+                    # at is still current. Before any event, the record is as it was.
+                    if aggregate.pending_events:
+                        self.working_set.evict(aggregate_id)
+                    if self._evict_moved_on({aggregate_id: seen, **reads.versions}):
+                        continue
+                    raise
+                except BaseException:
+                    self.working_set.evict(aggregate_id)
+                    raise
+                # From here the object in memory holds a decision not yet stored: any
+                # failure evicts it, so the next command reloads what was stored.
+                try:
+                    recordings = self.save(
+                        aggregate, idempotency=idempotency, reads=reads.versions
+                    )
+                except IntegrityError:
+                    self.working_set.evict(aggregate_id)
+                    if expected_version is not None:
+                        raise VersionConflict(
+                            "the record changed while this command ran"
+                        ) from None
+                    continue
+                except StaleRead:
+                    self.working_set.evict(aggregate_id, *reads.versions)
+                    continue
+                except BaseException:
+                    self.working_set.evict(aggregate_id)
+                    raise
+                self.working_set.put(aggregate)
             return Recorded(aggregate.id, aggregate.version, _last_position(recordings))
         raise VersionConflict("the record is changing too fast: try again")
+
+    def _evict_moved_on(self, versions: dict[UUID, int]) -> bool:
+        """Evict the records stored beyond the versions given; say whether there were any.
+
+        Asked only when a command is refused, so its round trips are not on the way of
+        the commands that succeed.
+        """
+        moved = [
+            aggregate_id
+            for aggregate_id, version in versions.items()
+            if any(True for _ in self.events.get(originator_id=aggregate_id, gt=version, limit=1))
+        ]
+        self.working_set.evict(*moved)
+        return bool(moved)
+
+    def _held(self, cls: type[A], aggregate_id: UUID, *, current: bool) -> A:
+        """The record in memory (loading it if absent), brought up to date if `current`.
+
+        Call with the record's lock held: the object returned is shared.
+        """
+        aggregate = self.working_set.get(aggregate_id)
+        if aggregate is None:
+            try:
+                aggregate = self.repository.get(aggregate_id)
+            except AggregateNotFoundError:
+                raise NotFound(f"no {cls.__name__.lower()} with that id") from None
+            self.working_set.put(aggregate)
+        elif current:
+            try:
+                newer = list(self.events.get(originator_id=aggregate_id, gt=aggregate.version))
+                if newer:
+                    if isinstance(aggregate, SHARED):
+                        aggregate = deepcopy(aggregate)
+                    project_aggregate(aggregate, newer)
+                    self.working_set.put(aggregate)
+            except BaseException:
+                self.working_set.evict(aggregate_id)
+                raise
+        if not isinstance(aggregate, cls):
+            raise NotFound(f"no {cls.__name__.lower()} with that id")
+        return aggregate
 
     # ------------------------------------------------------------------ the network
 
@@ -139,7 +258,7 @@ class CareLedger(Application[UUID]):
             occurred_at=occurred_at,
             actor=actor,
         )
-        return self.create(clinic, idempotency)
+        return self.create(lambda: clinic, idempotency)
 
     def register_practitioner(
         self,
@@ -153,7 +272,7 @@ class CareLedger(Application[UUID]):
         practitioner = Practitioner.register(
             name=name, profession=profession, occurred_at=occurred_at, actor=actor
         )
-        return self.create(practitioner, idempotency)
+        return self.create(lambda: practitioner, idempotency)
 
     def add_credential(
         self,
@@ -189,11 +308,12 @@ class CareLedger(Application[UUID]):
         expected_version: int | None = None,
         idempotency: Idempotency | None = None,
     ) -> Recorded:
-        clinic = self.load(Clinic, clinic_id)
         return self.change(
             Practitioner,
             practitioner_id,
-            lambda p: p.affiliate(clinic=clinic, occurred_at=occurred_at, actor=actor),
+            lambda p: p.affiliate(
+                clinic=self.read(Clinic, clinic_id), occurred_at=occurred_at, actor=actor
+            ),
             expected_version=expected_version,
             idempotency=idempotency,
         )
@@ -265,7 +385,7 @@ class CareLedger(Application[UUID]):
             occurred_at=occurred_at,
             actor=actor,
         )
-        return self.create(patient, idempotency)
+        return self.create(lambda: patient, idempotency)
 
     def grant_consent(
         self,
@@ -321,10 +441,10 @@ class CareLedger(Application[UUID]):
         actor: str,
         idempotency: Idempotency | None = None,
     ) -> Recorded:
-        referral = Referral.make(
-            physician=self.load(Practitioner, physician_id),
-            patient=self.load(Patient, patient_id),
-            clinic=self.load(Clinic, clinic_id),
+        return self.create(lambda: Referral.make(
+            physician=self.read(Practitioner, physician_id),
+            patient=self.read(Patient, patient_id),
+            clinic=self.read(Clinic, clinic_id),
             discipline=str(discipline),
             diagnosis_codes=diagnosis_codes,
             precautions=precautions,
@@ -334,8 +454,7 @@ class CareLedger(Application[UUID]):
             reason=reason,
             occurred_at=occurred_at,
             actor=actor,
-        )
-        return self.create(referral, idempotency)
+        ), idempotency)
 
     def on_referral(
         self,
@@ -354,10 +473,12 @@ class CareLedger(Application[UUID]):
         self, referral_id: UUID, *, practitioner_id: UUID, occurred_at: datetime, actor: str,
         expected_version: int | None = None, idempotency: Idempotency | None = None,
     ) -> Recorded:
-        practitioner = self.load(Practitioner, practitioner_id)
         return self.on_referral(
             referral_id,
-            lambda r: r.accept(practitioner=practitioner, occurred_at=occurred_at, actor=actor),
+            lambda r: r.accept(
+                practitioner=self.read(Practitioner, practitioner_id),
+                occurred_at=occurred_at, actor=actor,
+            ),
             expected_version=expected_version, idempotency=idempotency,
         )
 
@@ -376,11 +497,12 @@ class CareLedger(Application[UUID]):
         actor: str, expected_version: int | None = None,
         idempotency: Idempotency | None = None,
     ) -> Recorded:
-        clinic = self.load(Clinic, clinic_id)
         return self.on_referral(
             referral_id,
-            lambda r: r.redirect(clinic=clinic, reason=reason, occurred_at=occurred_at,
-                                 actor=actor),
+            lambda r: r.redirect(
+                clinic=self.read(Clinic, clinic_id), reason=reason, occurred_at=occurred_at,
+                actor=actor,
+            ),
             expected_version=expected_version, idempotency=idempotency,
         )
 
@@ -402,12 +524,12 @@ class CareLedger(Application[UUID]):
         expected_version: int | None = None, idempotency: Idempotency | None = None,
         assessment_id: str | None = None,
     ) -> Recorded:
-        practitioner = self.load(Practitioner, practitioner_id)
         record_id = assessment_id or str(uuid.uuid4())
         return self.on_referral(
             referral_id,
             lambda r: r.record_assessment(
-                assessment_id=record_id, practitioner=practitioner, history=history,
+                assessment_id=record_id, practitioner=self.read(Practitioner, practitioner_id),
+                history=history,
                 pain_nprs=pain_nprs, range_of_motion=range_of_motion,
                 muscle_tests=muscle_tests, functional_instrument=functional_instrument,
                 functional_score=functional_score, findings=findings, red_flags=red_flags,
@@ -423,12 +545,12 @@ class CareLedger(Application[UUID]):
         expected_version: int | None = None, idempotency: Idempotency | None = None,
         plan_id: str | None = None,
     ) -> Recorded:
-        practitioner = self.load(Practitioner, practitioner_id)
         record_id = plan_id or str(uuid.uuid4())
         return self.on_referral(
             referral_id,
             lambda r: r.draft_plan(
-                plan_id=record_id, practitioner=practitioner, goals=goals,
+                plan_id=record_id, practitioner=self.read(Practitioner, practitioner_id),
+                goals=goals,
                 techniques=techniques, frequency_per_week=frequency_per_week,
                 duration_weeks=duration_weeks, override_reason=override_reason,
                 occurred_at=occurred_at, actor=actor,
@@ -442,11 +564,11 @@ class CareLedger(Application[UUID]):
         reason: str, override_reason: str | None, occurred_at: datetime, actor: str,
         expected_version: int | None = None, idempotency: Idempotency | None = None,
     ) -> Recorded:
-        practitioner = self.load(Practitioner, practitioner_id)
         return self.on_referral(
             referral_id,
             lambda r: r.revise_plan(
-                practitioner=practitioner, goals=goals, techniques=techniques,
+                practitioner=self.read(Practitioner, practitioner_id), goals=goals,
+                techniques=techniques,
                 frequency_per_week=frequency_per_week, duration_weeks=duration_weeks,
                 reason=reason, override_reason=override_reason, occurred_at=occurred_at,
                 actor=actor,
@@ -460,11 +582,9 @@ class CareLedger(Application[UUID]):
         expected_version: int | None = None, idempotency: Idempotency | None = None,
         recertify: bool = False,
     ) -> Recorded:
-        physician = self.load(Practitioner, physician_id)
-
         def decide(r: Referral) -> None:
             sign = r.recertify_plan if recertify else r.certify_plan
-            sign(physician=physician, certified_from=certified_from,
+            sign(physician=self.read(Practitioner, physician_id), certified_from=certified_from,
                  certified_until=certified_until, occurred_at=occurred_at, actor=actor)
 
         return self.on_referral(
@@ -477,12 +597,12 @@ class CareLedger(Application[UUID]):
         expected_version: int | None = None, idempotency: Idempotency | None = None,
         session_id: str | None = None,
     ) -> Recorded:
-        practitioner = self.load(Practitioner, practitioner_id)
         record_id = session_id or str(uuid.uuid4())
         return self.on_referral(
             referral_id,
             lambda r: r.schedule_session(
-                session_id=record_id, practitioner=practitioner, scheduled_for=scheduled_for,
+                session_id=record_id, practitioner=self.read(Practitioner, practitioner_id),
+                scheduled_for=scheduled_for,
                 location=location, occurred_at=occurred_at, actor=actor,
             ),
             expected_version=expected_version, idempotency=idempotency,
@@ -496,11 +616,11 @@ class CareLedger(Application[UUID]):
         occurred_at: datetime, actor: str, expected_version: int | None = None,
         idempotency: Idempotency | None = None,
     ) -> Recorded:
-        practitioner = self.load(Practitioner, practitioner_id)
         return self.on_referral(
             referral_id,
             lambda r: r.complete_session(
-                session_id=session_id, practitioner=practitioner, soap=soap,
+                session_id=session_id, practitioner=self.read(Practitioner, practitioner_id),
+                soap=soap,
                 techniques=techniques, pain_before=pain_before, pain_after=pain_after,
                 location=location, functional_score=functional_score,
                 goal_measurements=goal_measurements, override_reason=override_reason,
@@ -539,12 +659,12 @@ class CareLedger(Application[UUID]):
         expected_version: int | None = None, idempotency: Idempotency | None = None,
         report_id: str | None = None,
     ) -> Recorded:
-        practitioner = self.load(Practitioner, practitioner_id)
         record_id = report_id or str(uuid.uuid4())
         return self.on_referral(
             referral_id,
             lambda r: r.send_progress_report(
-                report_id=record_id, practitioner=practitioner, summary=summary,
+                report_id=record_id, practitioner=self.read(Practitioner, practitioner_id),
+                summary=summary,
                 goal_status=goal_status, occurred_at=occurred_at, actor=actor,
             ),
             expected_version=expected_version, idempotency=idempotency,
@@ -555,11 +675,12 @@ class CareLedger(Application[UUID]):
         summary: str, occurred_at: datetime, actor: str,
         expected_version: int | None = None, idempotency: Idempotency | None = None,
     ) -> Recorded:
-        practitioner = self.load(Practitioner, practitioner_id)
         return self.on_referral(
             referral_id,
-            lambda r: r.discharge(practitioner=practitioner, outcomes=outcomes,
-                                  summary=summary, occurred_at=occurred_at, actor=actor),
+            lambda r: r.discharge(
+                practitioner=self.read(Practitioner, practitioner_id), outcomes=outcomes,
+                summary=summary, occurred_at=occurred_at, actor=actor,
+            ),
             expected_version=expected_version, idempotency=idempotency,
         )
 

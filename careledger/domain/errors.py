@@ -41,3 +41,11 @@ class DuplicateRequest(DomainError):
     """An Idempotency-Key was already used: the first answer stands, nothing new is stored."""
 
     code = "duplicate_request"
+
+
+class StaleRead(Exception):
+    """A record a decision relied on changed before the decision was stored.
+
+    Not a refusal: the application reloads what it read and decides again, so this
+    never reaches a caller unless the record keeps changing faster than it can retry.
+    """

@@ -1,9 +1,10 @@
 """The eventsourcing library's PostgreSQL recorder, writing through `append_events`.
 
-One round trip per command: the events, their hash chain and the idempotency
-record go in one statement. Readers of the notification log (the library's own
-`select_notifications`, and the relay) stop at the log horizon, so concurrent
-writers that commit out of position order never make a follower skip an event.
+One round trip per command: the events, their hash chain, the idempotency record and
+the check of the versions the decision read go in one statement. Readers of the
+notification log (the library's own `select_notifications`, and the relay) stop at the
+log horizon, so concurrent writers that commit out of position order never make a
+follower skip an event.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from typing import Any
+from uuid import UUID
 
 import psycopg
 from eventsourcing.persistence import IntegrityError, Notification, StoredEvent
@@ -18,7 +20,7 @@ from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastor
 from psycopg.sql import SQL, Identifier
 
 from careledger.domain.application import Idempotency
-from careledger.domain.errors import DuplicateRequest
+from careledger.domain.errors import DuplicateRequest, StaleRead
 
 
 class CareLedgerRecorder(PostgresApplicationRecorder):
@@ -32,7 +34,8 @@ class CareLedgerRecorder(PostgresApplicationRecorder):
         self.sql_create_statements = []
         schema = Identifier(self.datastore.schema)
         self.append_statement = SQL(
-            "SELECT {schema}.append_events(%s, %s, %s, %s, %s) AS position"
+            "SELECT {schema}.append_events(%b, %b, %b, %b, %b::uuid[], %b::bigint[],"
+            " %s, %s, %s, %s) AS positions"
         ).format(schema=schema)
         self.horizon_statement = SQL("SELECT * FROM {schema}.log_horizon()").format(
             schema=schema
@@ -50,14 +53,14 @@ class CareLedgerRecorder(PostgresApplicationRecorder):
         if not stored_events:
             return []
         idempotency: Idempotency | None = kwargs.get("idempotency")
-        rows = [
-            self.construct_pg_stored_event(
-                e.originator_id, e.originator_version, e.topic, e.state
-            )
-            for e in stored_events
-        ]
+        reads: dict[UUID, int] = kwargs.get("reads") or {}
         params = (
-            rows,
+            [e.originator_id for e in stored_events],
+            [e.originator_version for e in stored_events],
+            [e.topic for e in stored_events],
+            [e.state for e in stored_events],
+            list(reads) or None,
+            list(reads.values()) or None,
             idempotency.principal if idempotency else None,
             idempotency.key if idempotency else None,
             idempotency.request_hash if idempotency else None,
@@ -68,13 +71,18 @@ class CareLedgerRecorder(PostgresApplicationRecorder):
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             try:
                 curs.execute(self.append_statement, params, prepare=True)
+            except psycopg.errors.SerializationFailure:
+                raise StaleRead("a record this command read has changed") from None
             except psycopg.errors.UniqueViolation as e:
                 if e.diag.constraint_name == "idempotency_pkey":
                     raise DuplicateRequest(
                         "this Idempotency-Key was already used for another request"
                     ) from None
                 raise IntegrityError(str(e)) from e
-            return [row["position"] for row in curs.fetchall()]
+            row = curs.fetchone()
+            assert row is not None
+            positions: list[int] = row["positions"]
+            return positions
 
     def horizon(self, poll_interval: float = 0.0005, timeout: float = 30.0) -> int:
         """The highest position below which nothing can still commit.

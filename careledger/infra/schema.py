@@ -2,17 +2,19 @@
 
 Everything here is idempotent, so a migration runs at every start without harm.
 
-* The events table is the library's, plus three columns the store fills itself in a
-  trigger: `recorded_at` (transaction time, indexed for "as of" reads), and the
-  stream's hash chain (`previous_hash`, `event_hash`), so the application cannot
-  forge either.
-* The application's role may SELECT and INSERT; UPDATE, DELETE and TRUNCATE are
-  neither granted nor possible (a trigger refuses them even to the owner).
-* `append_events` writes a command's events, and its idempotency record, in one
-  statement: one round trip, one transaction. It takes no table lock; instead each
-  writer holds a shared advisory lock for its transaction, and `log_horizon`
-  tells a follower the highest position below which no write is still open, so a
-  follower never passes over a position that commits later (DESIGN.md section 7).
+* The events table is the library's, plus three columns the store fills itself:
+  `recorded_at` (transaction time, indexed for "as of" reads), and the stream's hash
+  chain (`previous_hash`, `event_hash`), so the application cannot forge either.
+* The application's role may only SELECT from the log. Events enter through
+  `append_events`, a SECURITY DEFINER function, which stamps and chains them; UPDATE,
+  DELETE and TRUNCATE are neither granted nor possible (a trigger refuses them even to
+  the owner).
+* `append_events` writes a command's events, checks the versions of the records the
+  decision read, and stores its idempotency record, in one statement: one round trip,
+  one transaction. It takes no table lock; instead each writer holds a shared advisory
+  lock for its transaction, and `log_horizon` tells a follower the highest position
+  below which no write is still open, so a follower never passes over a position that
+  commits later (DESIGN.md section 7).
 """
 
 from __future__ import annotations
@@ -69,44 +71,7 @@ CREATE TABLE IF NOT EXISTS careledger.idempotency (
   PRIMARY KEY (principal, key)
 );
 
--- The hash of an event covers its stream, version, recorded time, name and content,
--- and the hash of the event before it in the same stream.
-CREATE OR REPLACE FUNCTION careledger.event_hash(
-  previous bytea, originator_id uuid, originator_version bigint,
-  recorded_at timestamptz, topic text, state bytea)
-RETURNS bytea LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-  SELECT sha256(
-    previous
-    || uuid_send(originator_id)
-    || int8send(originator_version)
-    || int8send((extract(epoch FROM recorded_at) * 1000000)::bigint)
-    || int4send(octet_length(convert_to(topic, 'UTF8')))
-    || convert_to(topic, 'UTF8')
-    || state)
-$$;
-
-CREATE OR REPLACE FUNCTION careledger.chain_event() RETURNS trigger
-LANGUAGE plpgsql AS $$
-DECLARE
-  previous bytea;
-BEGIN
-  IF NEW.originator_version = 1 THEN
-    previous := '\x0000000000000000000000000000000000000000000000000000000000000000'::bytea;
-  ELSE
-    SELECT e.event_hash INTO previous FROM careledger.careledger_events e
-     WHERE e.originator_id = NEW.originator_id
-       AND e.originator_version = NEW.originator_version - 1;
-    IF previous IS NULL THEN
-      RAISE EXCEPTION 'stream % has no version % to follow', NEW.originator_id,
-        NEW.originator_version - 1 USING ERRCODE = 'integrity_constraint_violation';
-    END IF;
-  END IF;
-  NEW.recorded_at := statement_timestamp();
-  NEW.previous_hash := previous;
-  NEW.event_hash := careledger.event_hash(previous, NEW.originator_id,
-    NEW.originator_version, NEW.recorded_at, NEW.topic, NEW.state);
-  RETURN NEW;
-END $$;
+DROP FUNCTION IF EXISTS careledger.event_hash(bytea, uuid, bigint, timestamptz, text, bytea);
 
 CREATE OR REPLACE FUNCTION careledger.refuse_change() RETURNS trigger
 LANGUAGE plpgsql AS $$
@@ -115,9 +80,9 @@ BEGIN
     TG_OP USING ERRCODE = 'insufficient_privilege';
 END $$;
 
+-- Events enter only through append_events(), which chains them: no per-row trigger.
 DROP TRIGGER IF EXISTS chain_event ON careledger.careledger_events;
-CREATE TRIGGER chain_event BEFORE INSERT ON careledger.careledger_events
-  FOR EACH ROW EXECUTE FUNCTION careledger.chain_event();
+DROP FUNCTION IF EXISTS careledger.chain_event();
 DROP TRIGGER IF EXISTS append_only ON careledger.careledger_events;
 CREATE TRIGGER append_only BEFORE UPDATE OR DELETE ON careledger.careledger_events
   FOR EACH ROW EXECUTE FUNCTION careledger.refuse_change();
@@ -125,30 +90,77 @@ DROP TRIGGER IF EXISTS append_only_truncate ON careledger.careledger_events;
 CREATE TRIGGER append_only_truncate BEFORE TRUNCATE ON careledger.careledger_events
   FOR EACH STATEMENT EXECUTE FUNCTION careledger.refuse_change();
 
-CREATE OR REPLACE FUNCTION careledger.append_events(
-  events careledger.stored_event_uuid[],
+DROP FUNCTION IF EXISTS careledger.append_events(
+  careledger.stored_event_uuid[], text, text, text, text);
+DROP FUNCTION IF EXISTS careledger.append_events(
+  careledger.stored_event_uuid[], uuid[], bigint[], text, text, text, text);
+-- The only way into the log (the application's role may not INSERT into it): one
+-- command's events as parallel arrays, sent in binary. It checks the versions the
+-- decision read, stamps the recorded time, chains each event to the one before it in
+-- its stream, and stores the Idempotency-Key record, all in the caller's transaction.
+DROP FUNCTION IF EXISTS careledger.append_events(
+  uuid[], bigint[], text[], bytea[], uuid[], bigint[], text, text, text, text);
+CREATE FUNCTION careledger.append_events(
+  ids uuid[], versions bigint[], topics text[], states bytea[],
+  read_ids uuid[], read_versions bigint[],
   idem_principal text, idem_key text, idem_request_hash text, idem_command text)
-RETURNS SETOF bigint LANGUAGE plpgsql AS $$
+RETURNS bigint[] LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
+  n integer := array_length(ids, 1);
+  recorded timestamptz := statement_timestamp();
+  previous bytea;
+  previous_hashes bytea[] := '{}';
+  event_hashes bytea[] := '{}';
   positions bigint[];
-  last_event careledger.stored_event_uuid;
 BEGIN
+  IF read_ids IS NOT NULL AND EXISTS (
+    SELECT 1 FROM unnest(read_ids, read_versions) AS r(id, version)
+     WHERE EXISTS (SELECT 1 FROM careledger.careledger_events e
+                    WHERE e.originator_id = r.id AND e.originator_version > r.version))
+  THEN
+    RAISE EXCEPTION 'careledger: a record this command read has changed'
+      USING ERRCODE = 'serialization_failure';
+  END IF;
+  FOR i IN 1..n LOOP
+    IF i > 1 AND ids[i] = ids[i - 1] AND versions[i] = versions[i - 1] + 1 THEN
+      previous := event_hashes[i - 1];
+    ELSIF versions[i] = 1 THEN
+      previous := '\x0000000000000000000000000000000000000000000000000000000000000000';
+    ELSE
+      SELECT e.event_hash INTO previous FROM careledger.careledger_events e
+       WHERE e.originator_id = ids[i] AND e.originator_version = versions[i] - 1;
+      IF NOT FOUND THEN
+        RAISE EXCEPTION 'a stream has no version % to follow', versions[i] - 1
+          USING ERRCODE = 'integrity_constraint_violation';
+      END IF;
+    END IF;
+    previous_hashes[i] := previous;
+    -- The hash covers the previous hash, stream, version, recorded time (microseconds
+    -- since the epoch), name (length-prefixed) and content. Written out here, not called
+    -- as a function: a nested call under SECURITY DEFINER is re-planned on every append.
+    event_hashes[i] := sha256(previous || uuid_send(ids[i]) || int8send(versions[i])
+      || int8send((extract(epoch FROM recorded) * 1000000)::bigint)
+      || int4send(octet_length(convert_to(topics[i], 'UTF8')))
+      || convert_to(topics[i], 'UTF8') || states[i]);
+  END LOOP;
   -- Taken before any position is drawn, held until commit: see log_horizon().
   PERFORM pg_advisory_xact_lock_shared({writer_lock});
   WITH inserted AS (
-    INSERT INTO careledger.careledger_events (originator_id, originator_version, topic, state)
-    SELECT e.originator_id, e.originator_version, e.topic, e.state FROM unnest(events) e
+    INSERT INTO careledger.careledger_events (originator_id, originator_version, topic, state,
+      recorded_at, previous_hash, event_hash)
+    SELECT e.id, e.version, e.topic, e.state, recorded, e.previous_hash, e.event_hash
+      FROM unnest(ids, versions, topics, states, previous_hashes, event_hashes)
+        AS e(id, version, topic, state, previous_hash, event_hash)
     RETURNING notification_id)
   SELECT array_agg(notification_id ORDER BY notification_id) INTO positions FROM inserted;
   IF idem_key IS NOT NULL THEN
-    last_event := events[array_upper(events, 1)];
     INSERT INTO careledger.idempotency
       (principal, key, request_hash, command, aggregate_id, version, position)
     VALUES (idem_principal, idem_key, idem_request_hash, idem_command,
-      last_event.originator_id, last_event.originator_version,
-      positions[array_upper(positions, 1)]);
+      ids[n], versions[n], positions[n]);
   END IF;
-  RETURN QUERY SELECT unnest(positions);
+  RETURN positions;
 END $$;
 
 -- The highest position drawn so far, and the appending transactions still open.
@@ -176,10 +188,10 @@ $$;
 GRANTS = """
 GRANT USAGE ON SCHEMA careledger TO {role};
 REVOKE ALL ON ALL TABLES IN SCHEMA careledger FROM {role};
-GRANT SELECT, INSERT ON careledger.careledger_events TO {role};
+GRANT SELECT ON careledger.careledger_events TO {role};
 GRANT SELECT, INSERT ON careledger.careledger_snapshots TO {role};
-GRANT SELECT, INSERT ON careledger.idempotency TO {role};
-GRANT USAGE, SELECT ON SEQUENCE careledger.careledger_events_notification_id_seq TO {role};
+GRANT SELECT ON careledger.idempotency TO {role};
+GRANT SELECT ON SEQUENCE careledger.careledger_events_notification_id_seq TO {role};
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA careledger TO {role};
 """
 

@@ -1,0 +1,98 @@
+"""Records kept in memory never decide anything on their own.
+
+Two applications on one store stand for two API processes: what one keeps in memory,
+the other can change behind its back. A stale copy must cost a retry, never a wrong
+decision, a lost event or a wrong refusal.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from eventsourcing.persistence import StoredEvent
+
+from careledger.domain.application import CareLedger
+from careledger.domain.clinical import CredentialKind, SessionLocation
+from careledger.domain.errors import InvariantViolated, StaleRead, VersionConflict
+from careledger.domain.network import Practitioner
+from careledger.domain.referral import Referral
+from tests.conftest import NOW, Network, open_episode
+
+
+@pytest.fixture()
+def other(app: CareLedger) -> CareLedger:
+    """A second process on the same store, with its own memory."""
+    second = CareLedger(env=dict(app.env))
+    yield second
+    second.close()
+
+
+def schedule(app: CareLedger, rid: object, therapist: object, **kwargs: object) -> int:
+    return app.schedule_session(
+        rid, practitioner_id=therapist, scheduled_for=NOW,  # type: ignore[arg-type]
+        location=SessionLocation.CLINIC, occurred_at=NOW, actor="t", **kwargs,  # type: ignore[arg-type]
+    ).version
+
+
+def test_the_store_refuses_a_decision_on_a_record_that_moved_on(
+    app: CareLedger, network: Network
+) -> None:
+    seen = app.load(Practitioner, network.therapist).version
+    app.record_experience(network.therapist, conditions=["M54.50"],
+                          occurred_at=NOW, actor="t")
+    with pytest.raises(StaleRead):
+        app.recorder.insert_events(
+            [StoredEvent(originator_id=network.clinic, originator_version=99, topic="t:x",
+                         state=b"{}")],
+            reads={network.therapist: seen},
+        )
+    assert app.load(Practitioner, network.therapist).version == seen + 1
+
+
+def test_a_decision_on_a_stale_read_is_taken_again_on_fresh_records(
+    app: CareLedger, other: CareLedger, network: Network
+) -> None:
+    rid = open_episode(app, network, accept=True)
+    schedule(app, rid, network.therapist)  # the therapist is now in this process's memory
+    other.record_experience(network.therapist, conditions=["M54.2"],
+                            occurred_at=NOW, actor="t")
+    assert schedule(app, rid, network.therapist) == 4
+    current = other.load(Practitioner, network.therapist).version
+    assert app.working_set.get(network.therapist).version == current  # type: ignore[union-attr]
+
+
+def test_a_stale_copy_of_the_referral_loses_no_event(
+    app: CareLedger, other: CareLedger, network: Network
+) -> None:
+    rid = open_episode(app, network, accept=True, authorized_visits=10)
+    schedule(app, rid, network.therapist)
+    schedule(other, rid, network.therapist)  # app's copy is now one version behind
+    assert schedule(app, rid, network.therapist) == 5
+    assert len(app.load(Referral, rid).sessions) == 3
+
+
+def test_if_match_is_judged_against_the_store_not_the_copy(
+    app: CareLedger, other: CareLedger, network: Network
+) -> None:
+    rid = open_episode(app, network, accept=True)
+    schedule(app, rid, network.therapist)
+    schedule(other, rid, network.therapist)
+    # The client saw version 4 (from the other process): that is current, so it lands.
+    assert schedule(app, rid, network.therapist, expected_version=4) == 5
+    # Version 4 again is now stale, whatever either process holds in memory.
+    with pytest.raises(VersionConflict):
+        schedule(other, rid, network.therapist, expected_version=4)
+
+
+def test_a_refusal_on_a_stale_copy_is_checked_against_the_store(
+    app: CareLedger, other: CareLedger, network: Network
+) -> None:
+    rid = open_episode(app, network, accept=True)
+    with pytest.raises(InvariantViolated, match="license"):
+        schedule(app, rid, network.expired_therapist)
+    other.add_credential(network.expired_therapist, kind=CredentialKind.STATE_LICENSE,
+                         number="LMT-RENEWED", issuer="NYSED",
+                         expires_on=date.today() + timedelta(days=365),
+                         occurred_at=NOW, actor="t")
+    assert schedule(app, rid, network.expired_therapist) == 3
