@@ -7,8 +7,10 @@ decision, a lost event or a wrong refusal.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date, timedelta
 
+import psycopg
 import pytest
 from eventsourcing.persistence import StoredEvent
 
@@ -17,11 +19,12 @@ from careledger.domain.clinical import CredentialKind, SessionLocation
 from careledger.domain.errors import InvariantViolated, StaleRead, VersionConflict
 from careledger.domain.network import Practitioner
 from careledger.domain.referral import Referral
+from careledger.infra import bootstrap
 from tests.conftest import NOW, Network, open_episode
 
 
 @pytest.fixture()
-def other(app: CareLedger) -> CareLedger:
+def other(app: CareLedger) -> Iterator[CareLedger]:
     """A second process on the same store, with its own memory."""
     second = CareLedger(env=dict(app.env))
     yield second
@@ -96,3 +99,17 @@ def test_a_refusal_on_a_stale_copy_is_checked_against_the_store(
                          expires_on=date.today() + timedelta(days=365),
                          occurred_at=NOW, actor="t")
     assert schedule(app, rid, network.expired_therapist) == 3
+
+
+def test_a_writer_whose_connection_died_reconnects_on_the_next_command(
+    db: bootstrap.Database, app: CareLedger, network: Network
+) -> None:
+    rid = open_episode(app, network, accept=True, authorized_visits=10)
+    schedule(app, rid, network.therapist)
+    writer = app.recorder.writers.connection()  # type: ignore[attr-defined]
+    with psycopg.connect(db.admin_url, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (writer.info.backend_pid,))
+    with pytest.raises(psycopg.OperationalError):
+        schedule(app, rid, network.therapist)
+    assert schedule(app, rid, network.therapist) == 4  # the failed one stored nothing
+    assert len(app.load(Referral, rid).sessions) == 2

@@ -85,6 +85,13 @@ class CareLedger(Application[UUID]):
 
     # ------------------------------------------------------------------ plumbing
 
+    def close(self) -> None:
+        # A recorder holding connections of its own (one per writing thread) lets go.
+        release = getattr(self.recorder, "close", None)
+        if callable(release):
+            release()
+        super().close()
+
     def construct_repository(self) -> Repository[UUID]:
         """The library's repository reconstructs; records are kept by the working set."""
         size = self.env.get("AGGREGATE_CACHE_MAXSIZE")
