@@ -237,3 +237,24 @@ def live_server(settings: Settings, db: bootstrap.Database) -> Iterator[LiveServ
     yield LiveServer(url=f"http://127.0.0.1:{port}", process=process)
     process.terminate()
     process.wait(timeout=20)
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The embedded Tansu broker, or None when CARELEDGER_KAFKA_BOOTSTRAP names a cluster."""
+    from careledger.infra.embedded_broker import EmbeddedBroker, wait_until_ready
+
+    configured = os.environ.get("CARELEDGER_KAFKA_BOOTSTRAP")
+    if configured:
+        wait_until_ready(configured, 30)
+        yield None
+        return
+    embedded = EmbeddedBroker(tmp_path_factory.mktemp("broker"))
+    embedded.start()
+    yield embedded
+    embedded.stop()
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(broker: Any) -> str:
+    return broker.bootstrap if broker is not None else os.environ["CARELEDGER_KAFKA_BOOTSTRAP"]

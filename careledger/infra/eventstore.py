@@ -13,6 +13,8 @@ import threading
 import time
 import weakref
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -23,6 +25,25 @@ from psycopg.sql import SQL, Identifier
 
 from careledger.domain.application import Idempotency
 from careledger.domain.errors import DuplicateRequest, StaleRead
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """One stored event as the log holds it: its position and the store's own stamps."""
+
+    position: int
+    originator_id: UUID
+    originator_version: int
+    topic: str
+    state: bytes
+    recorded_at: datetime
+    previous_hash: bytes
+    event_hash: bytes
+
+    def stored_event(self) -> StoredEvent:
+        return StoredEvent(originator_id=self.originator_id,
+                           originator_version=self.originator_version,
+                           topic=self.topic, state=self.state)
 
 
 class CareLedgerRecorder(PostgresApplicationRecorder):
@@ -40,6 +61,12 @@ class CareLedgerRecorder(PostgresApplicationRecorder):
             "SELECT {schema}.append_events(%b, %b, %b, %b, %b::uuid[], %b::bigint[],"
             " %s, %s, %s, %s) AS positions"
         ).format(schema=schema)
+        self.read_log_statement = SQL(
+            "SELECT notification_id AS position, originator_id, originator_version, topic,"
+            " state, recorded_at, previous_hash, event_hash FROM {schema}.{table}"
+            " WHERE notification_id > %s AND notification_id <= %s"
+            " ORDER BY notification_id LIMIT %s"
+        ).format(schema=schema, table=Identifier(events_table_name))
         self.horizon_statement = SQL("SELECT * FROM {schema}.log_horizon()").format(
             schema=schema
         )
@@ -94,6 +121,19 @@ class CareLedgerRecorder(PostgresApplicationRecorder):
             assert row is not None
             positions: list[int] = row["positions"]
             return positions
+
+    def read_log(self, after: int, limit: int) -> list[LogEntry]:
+        """The next entries of the log after a position, in order, never past the horizon.
+
+        Unlike the library's notifications, an entry carries what the store itself
+        recorded: when (`recorded_at`) and the hash chain.
+        """
+        horizon = self.horizon()
+        if horizon <= after:
+            return []
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self.read_log_statement, (after, horizon, limit), prepare=True)
+            return [LogEntry(**row) for row in curs.fetchall()]
 
     def horizon(self, poll_interval: float = 0.0005, timeout: float = 30.0) -> int:
         """The highest position below which nothing can still commit.
@@ -158,7 +198,11 @@ class WriterConnections:
         if conn is not None and not conn.closed:
             return conn
         pool = self._datastore.pool
-        conn = psycopg.Connection.connect(pool.conninfo, **{**pool.kwargs, "autocommit": True})
+        conninfo = pool.conninfo if isinstance(pool.conninfo, str) else pool.conninfo()
+        kwargs: dict[str, Any] = (
+            pool.kwargs if isinstance(pool.kwargs, dict) else (pool.kwargs or dict)()
+        )
+        conn = psycopg.Connection.connect(conninfo, **{**kwargs, "autocommit": True})
         self._local.conn = conn
         with self._guard:
             self._open.add(conn)

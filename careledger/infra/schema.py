@@ -21,6 +21,9 @@ from __future__ import annotations
 
 from psycopg import Connection, sql
 
+from careledger.consumers.projector import TRACKING_DDL
+from careledger.projections import VIEWS_SCHEMA, all_projections
+
 SCHEMA = "careledger"
 EVENTS = "careledger_events"
 SNAPSHOTS = "careledger_snapshots"
@@ -69,6 +72,13 @@ CREATE TABLE IF NOT EXISTS careledger.idempotency (
   position bigint,
   recorded_at timestamptz NOT NULL DEFAULT statement_timestamp(),
   PRIMARY KEY (principal, key)
+);
+
+-- How far the relay has published the log to Kafka (saved only after Kafka confirmed).
+CREATE TABLE IF NOT EXISTS careledger.relay_positions (
+  name text PRIMARY KEY,
+  position bigint NOT NULL,
+  updated_at timestamptz NOT NULL DEFAULT now()
 );
 
 DROP FUNCTION IF EXISTS careledger.event_hash(bytea, uuid, bigint, timestamptz, text, bytea);
@@ -185,12 +195,18 @@ LANGUAGE sql STABLE AS $$
 $$;
 """.replace("{writer_lock}", str(WRITER_LOCK))
 
+VIEW_GRANTS = """
+GRANT USAGE ON SCHEMA {schema} TO {role};
+GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO {role};
+"""
+
 GRANTS = """
 GRANT USAGE ON SCHEMA careledger TO {role};
 REVOKE ALL ON ALL TABLES IN SCHEMA careledger FROM {role};
 GRANT SELECT ON careledger.careledger_events TO {role};
 GRANT SELECT, INSERT ON careledger.careledger_snapshots TO {role};
 GRANT SELECT ON careledger.idempotency TO {role};
+GRANT SELECT, INSERT, UPDATE ON careledger.relay_positions TO {role};
 GRANT SELECT ON SEQUENCE careledger.careledger_events_notification_id_seq TO {role};
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA careledger TO {role};
 """
@@ -212,3 +228,18 @@ def migrate(admin: Connection[object], *, app_role: str, app_password: str) -> N
         )
         admin.execute(DDL.encode())
         admin.execute(sql.SQL(GRANTS).format(role=role))
+        create_views(admin, app_role=app_role, schema=VIEWS_SCHEMA)
+
+
+def create_views(admin: Connection[object], *, app_role: str, schema: str) -> None:
+    """One generation of the read models: its schema, tables, tracking, and grants.
+
+    The views are not the record (the log is), so the application's role may change
+    them freely; rebuilding replays the log into a fresh generation.
+    """
+    admin.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+    for projection in all_projections(schema):
+        admin.execute(projection.ddl().encode())
+    admin.execute(TRACKING_DDL.replace("{v}", schema).encode())
+    admin.execute(sql.SQL(VIEW_GRANTS).format(schema=sql.Identifier(schema),
+                                              role=sql.Identifier(app_role)))

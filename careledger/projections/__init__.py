@@ -1,1 +1,79 @@
-"""Read models, one module each: their tables and their event handlers (issue 3)."""
+"""Read models, one module each: their tables and their event handlers.
+
+A projection turns envelopes into rows. It never decides anything and never reads
+the event store: the consumer hands it events in log order per patient, inside the
+transaction that also records how far it got, so a handler need not be idempotent on
+its own; most are anyway (inserts keyed by log position or record id).
+
+Tables live in one schema per generation (`careledger_views` is the live one), so a
+rebuild can fill a fresh schema while the live one keeps serving.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from psycopg import Cursor
+
+from careledger.projections.envelope import Envelope
+
+VIEWS_SCHEMA = "careledger_views"
+
+Handler = Callable[[Any, Envelope, Cursor[Any]], None]
+
+
+def handles(*kinds: str) -> Callable[[Handler], Handler]:
+    """Mark a method as the handler of some event kinds (`Referral.Made`)."""
+
+    def mark(method: Handler) -> Handler:
+        method.__dict__.setdefault("_kinds", []).extend(kinds)
+        return method
+
+    return mark
+
+
+class Projection:
+    """One read model: `DDL` (with `{v}` for its schema) and `@handles` methods."""
+
+    name: ClassVar[str]
+    tables: ClassVar[tuple[str, ...]]
+    DDL: ClassVar[str]
+    _handlers: ClassVar[dict[str, Handler]]
+
+    def __init_subclass__(cls) -> None:
+        super().__init_subclass__()
+        cls._handlers = {}
+        for value in vars(cls).values():
+            for kind in getattr(value, "_kinds", ()):
+                cls._handlers[kind] = value
+
+    def __init__(self, schema: str = VIEWS_SCHEMA) -> None:
+        self.schema = schema
+        self._sql: dict[str, str] = {}
+
+    def sql(self, text: str) -> str:
+        """The statement with `{v}` naming this generation's schema (formatted once)."""
+        cached = self._sql.get(text)
+        if cached is None:
+            cached = self._sql[text] = text.replace("{v}", self.schema)
+        return cached
+
+    def ddl(self) -> str:
+        return self.DDL.replace("{v}", self.schema)
+
+    def wants(self, kind: str) -> bool:
+        return kind in self._handlers
+
+    def apply(self, event: Envelope, cur: Cursor[Any]) -> None:
+        handler = self._handlers.get(event.kind)
+        if handler is not None:
+            handler(self, event, cur)
+
+
+def all_projections(schema: str = VIEWS_SCHEMA) -> list[Projection]:
+    from careledger.projections.care_team import CareTeam
+    from careledger.projections.caseload import Caseload
+    from careledger.projections.timeline import Timeline
+
+    return [Timeline(schema), CareTeam(schema), Caseload(schema)]

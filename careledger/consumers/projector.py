@@ -1,0 +1,305 @@
+"""A consumer group that applies events to projections, exactly once in effect.
+
+Each batch is one PostgreSQL transaction: the projections' rows and the tracking rows
+(topic, partition, Kafka offset, and the event store's log position) commit together.
+An event whose log position is not past its partition's tracked position was applied
+already (a redelivery, a relay that published again, a broker that restarted empty
+and numbers offsets from 0 again) and changes nothing. Kafka offsets are committed
+only after PostgreSQL, as a hint for where to resume.
+
+A message that cannot be decoded or applied is retried a bounded number of times in a
+savepoint, then goes to the dead-letter topic with the error and its origin in headers;
+the partition keeps flowing. A lost database connection is not the message's fault:
+the batch is rolled back and read again.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
+
+from careledger.projections import VIEWS_SCHEMA, Projection
+from careledger.projections.envelope import Envelope
+
+log = logging.getLogger(__name__)
+
+TRACKING_DDL = """
+CREATE TABLE IF NOT EXISTS {v}.tracking (
+  consumer text NOT NULL,
+  topic text NOT NULL,
+  partition integer NOT NULL,
+  kafka_offset bigint NOT NULL,
+  position bigint NOT NULL,
+  updated_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (consumer, topic, partition)
+);
+CREATE TABLE IF NOT EXISTS {v}.dead_letters (
+  consumer text NOT NULL,
+  topic text NOT NULL,
+  partition integer NOT NULL,
+  kafka_offset bigint NOT NULL,
+  position bigint,
+  error_type text NOT NULL,
+  attempts integer NOT NULL,
+  recorded_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (consumer, topic, partition, kafka_offset)
+);
+"""
+
+#: Most a dead-letter header says about an error: enough to act on, not a data dump.
+ERROR_HEADER_CHARS = 300
+
+
+def where(message: Message) -> tuple[str, int, int]:
+    """Topic, partition and offset of a message that came from a partition."""
+    topic, partition, offset = message.topic(), message.partition(), message.offset()
+    assert topic is not None and partition is not None and offset is not None
+    return topic, partition, offset
+
+
+@dataclass
+class Outcome:
+    applied: int = 0
+    skipped: int = 0
+    dead: int = 0
+    positions: dict[int, int] = field(default_factory=dict)
+
+
+@dataclass
+class _Tracked:
+    offset: int
+    position: int
+
+
+class Projector:
+    """Applies batches of Kafka messages to projections with tracking, in one transaction."""
+
+    def __init__(
+        self,
+        conninfo: str,
+        *,
+        projections: Sequence[Projection],
+        consumer: str,
+        schema: str = VIEWS_SCHEMA,
+        max_attempts: int = 3,
+        dead_letters: Producer | None = None,
+        dead_letter_topic: str | None = None,
+    ) -> None:
+        self.conninfo = conninfo
+        self.projections = list(projections)
+        self.consumer = consumer
+        self.schema = schema
+        self.max_attempts = max_attempts
+        self.dead_letters = dead_letters
+        self.dead_letter_topic = dead_letter_topic
+        self._conn: psycopg.Connection[Any] | None = None
+
+    def connection(self) -> psycopg.Connection[Any]:
+        if self._conn is None or self._conn.closed or self._conn.broken:
+            self._conn = psycopg.connect(self.conninfo)
+        return self._conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+
+    def apply(self, messages: Sequence[Message]) -> Outcome:
+        """One transaction for the batch; raises (and stores nothing) if PostgreSQL fails."""
+        outcome = Outcome()
+        conn = self.connection()
+        try:
+            with conn.transaction(), conn.cursor() as cur:
+                tracked = self._lock_tracking(cur, messages)
+                dead: list[tuple[Message, Envelope | None, BaseException, int]] = []
+                for message in messages:
+                    topic, partition, offset = where(message)
+                    mark = tracked.setdefault((topic, partition), _Tracked(offset=-1, position=0))
+                    try:
+                        envelope = Envelope.from_json(message.value() or b"")
+                    except ValueError as e:
+                        dead.append((message, None, e, 1))
+                        mark.offset = max(mark.offset, offset)
+                        continue
+                    if envelope.position <= mark.position:
+                        outcome.skipped += 1
+                    else:
+                        error, attempts = self._apply_one(cur, envelope)
+                        if error is None:
+                            outcome.applied += 1
+                        else:
+                            dead.append((message, envelope, error, attempts))
+                        mark.position = envelope.position
+                    mark.offset = max(mark.offset, offset)
+                self._save_tracking(cur, tracked)
+                for message, dead_envelope, error, attempts in dead:
+                    self._record_dead(cur, message, dead_envelope, error, attempts)
+                self._send_dead(dead)  # before commit: a crash here sends them again
+                outcome.dead = len(dead)
+        except psycopg.OperationalError:
+            self.close()
+            raise
+        outcome.positions = {p: t.position for (_, p), t in tracked.items()}
+        return outcome
+
+    def _apply_one(self, cur: psycopg.Cursor[Any], envelope: Envelope
+                   ) -> tuple[BaseException | None, int]:
+        error: BaseException | None = None
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                with cur.connection.transaction():  # a savepoint per attempt
+                    for projection in self.projections:
+                        projection.apply(envelope, cur)
+                return None, attempt
+            except psycopg.OperationalError:
+                raise
+            except Exception as e:
+                error = e
+        assert error is not None
+        return error, self.max_attempts
+
+    def _lock_tracking(self, cur: psycopg.Cursor[Any], messages: Sequence[Message]
+                       ) -> dict[tuple[str, int], _Tracked]:
+        keys = sorted({where(m)[:2] for m in messages})
+        if not keys:
+            return {}
+        cur.execute(self._sql(
+            "SELECT topic, partition, kafka_offset, position FROM {v}.tracking"
+            " WHERE consumer = %s AND (topic, partition) IN (SELECT * FROM unnest(%s::text[],"
+            " %s::int[])) ORDER BY topic, partition FOR UPDATE"
+        ), (self.consumer, [k[0] for k in keys], [k[1] for k in keys]))
+        return {(row[0], row[1]): _Tracked(offset=row[2], position=row[3])
+                for row in cur.fetchall()}
+
+    def _save_tracking(self, cur: psycopg.Cursor[Any],
+                       tracked: dict[tuple[str, int], _Tracked]) -> None:
+        cur.executemany(self._sql(
+            "INSERT INTO {v}.tracking (consumer, topic, partition, kafka_offset, position)"
+            " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (consumer, topic, partition) DO UPDATE"
+            " SET kafka_offset = EXCLUDED.kafka_offset, position = EXCLUDED.position,"
+            " updated_at = now()"
+        ), [(self.consumer, t, p, mark.offset, mark.position)
+            for (t, p), mark in tracked.items() if mark.offset >= 0])
+
+    def _record_dead(self, cur: psycopg.Cursor[Any], message: Message,
+                     envelope: Envelope | None, error: BaseException, attempts: int) -> None:
+        log.error("dead letter: %s/%s@%s after %d attempt(s): %s", message.topic(),
+                  message.partition(), message.offset(), attempts, type(error).__name__)
+        cur.execute(self._sql(
+            "INSERT INTO {v}.dead_letters (consumer, topic, partition, kafka_offset, position,"
+            " error_type, attempts) VALUES (%s, %s, %s, %s, %s, %s, %s)"
+            " ON CONFLICT DO NOTHING"
+        ), (self.consumer, message.topic(), message.partition(), message.offset(),
+            envelope.position if envelope else None, type(error).__name__, attempts))
+
+    def _send_dead(self, dead: list[tuple[Message, Envelope | None, BaseException, int]]
+                   ) -> None:
+        if not dead or self.dead_letters is None or self.dead_letter_topic is None:
+            return
+        failures: list[KafkaError] = []
+        for message, _envelope, error, attempts in dead:
+            headers = [*(message.headers() or []),
+                       ("careledger-dlq-error",
+                        f"{type(error).__name__}: {error}"[:ERROR_HEADER_CHARS].encode()),
+                       ("careledger-dlq-origin",
+                        f"{message.topic()}/{message.partition()}/{message.offset()}".encode()),
+                       ("careledger-dlq-consumer", self.consumer.encode()),
+                       ("careledger-dlq-attempts", str(attempts).encode())]
+            self.dead_letters.produce(
+                self.dead_letter_topic, key=message.key(), value=message.value(),
+                headers=headers,
+                on_delivery=lambda err, _m: failures.append(err) if err else None,
+            )
+        remaining = self.dead_letters.flush(30)
+        if remaining or failures:
+            raise RuntimeError("the dead-letter topic did not confirm; the batch will be retried")
+
+    def _sql(self, text: str) -> str:
+        return text.replace("{v}", self.schema)
+
+
+class ProjectionConsumer:
+    """The Kafka side: a consumer group member feeding batches to a Projector."""
+
+    def __init__(
+        self,
+        projector: Projector,
+        *,
+        bootstrap: str,
+        topic: str,
+        group: str,
+        batch_size: int = 500,
+        poll_timeout_s: float = 0.2,
+    ) -> None:
+        self.projector = projector
+        self.topic = topic
+        self.batch_size = batch_size
+        self.poll_timeout_s = poll_timeout_s
+        self.consumer = Consumer({
+            "bootstrap.servers": bootstrap,
+            "group.id": group,
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            "session.timeout.ms": 6000,
+            "heartbeat.interval.ms": 1000,
+            "logger": log,
+        })
+        self.consumer.subscribe([topic])
+
+    def poll_once(self) -> Outcome:
+        messages = [m for m in self.consumer.consume(self.batch_size, self.poll_timeout_s)
+                    if m.error() is None or _report(m)]
+        if not messages:
+            return Outcome()
+        try:
+            outcome = self.projector.apply(messages)
+        except (psycopg.OperationalError, RuntimeError):
+            self._rewind(messages)
+            raise
+        last: dict[tuple[str, int], int] = {}
+        for m in messages:
+            topic, partition, offset = where(m)
+            last[(topic, partition)] = max(last.get((topic, partition), -1), offset)
+        self.consumer.commit(offsets=[TopicPartition(t, p, o + 1)
+                                      for (t, p), o in last.items()], asynchronous=True)
+        return outcome
+
+    def _rewind(self, messages: Sequence[Message]) -> None:
+        """Read the failed batch again: seek each partition back to its first message."""
+        first: dict[tuple[str, int], int] = {}
+        for m in messages:
+            topic, partition, offset = where(m)
+            first[(topic, partition)] = min(first.get((topic, partition), offset), offset)
+        for (t, p), offset in first.items():
+            try:
+                self.consumer.seek(TopicPartition(t, p, offset))
+            except Exception:
+                log.info("partition %s/%s was revoked before it could be rewound", t, p)
+
+    def run(self, stop: threading.Event) -> None:
+        backoff = 0.5
+        while not stop.is_set():
+            try:
+                self.poll_once()
+                backoff = 0.5
+            except (psycopg.OperationalError, RuntimeError) as e:
+                log.warning("consumer: batch not applied (%s); retrying in %.1f s",
+                            type(e).__name__, backoff)
+                stop.wait(backoff)
+                backoff = min(backoff * 2, 10.0)
+
+    def close(self) -> None:
+        self.consumer.close()
+        self.projector.close()
+
+
+def _report(message: Message) -> bool:
+    error = message.error()
+    if error is not None and error.code() != KafkaError._PARTITION_EOF:
+        log.warning("consumer: %s", error.str())
+    return False

@@ -1,0 +1,249 @@
+"""The relay: the event store's log, in order, onto Kafka (DESIGN.md section 3).
+
+The event store is the outbox. The relay reads the log after its saved position (never
+past the horizon, so it cannot skip a late commit), publishes each event with an
+idempotent producer, waits until Kafka has confirmed every one, and only then saves
+the new position. A crash in between publishes the batch again on restart: consumers
+recognise an event they already applied by its log position. While the broker is
+unreachable, commands keep landing in the store; the relay keeps retrying the same
+batch and catches up when the broker returns.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from typing import Any
+from uuid import UUID
+
+import psycopg
+from confluent_kafka import KafkaError, Producer
+from opentelemetry import propagate
+
+from careledger.domain.application import CareLedger
+from careledger.domain.referral import Referral
+from careledger.infra.eventstore import CareLedgerRecorder, LogEntry
+from careledger.projections.envelope import Envelope, event_data, event_id
+
+log = logging.getLogger(__name__)
+
+RELAY_NAME = "relay"
+
+
+class BrokerUnavailable(RuntimeError):
+    """Kafka did not confirm a batch; it will be published again."""
+
+
+class Streams:
+    """Whom each record concerns: its patient (the Kafka key) and its clinics.
+
+    Later events of a referral do not repeat the patient, so the relay remembers it
+    from the event that made the referral; after a restart it reconstructs the
+    referral as it stood at that version instead.
+    """
+
+    def __init__(self, app: CareLedger, maxsize: int = 100_000) -> None:
+        self._app = app
+        self._maxsize = maxsize
+        self._known: OrderedDict[UUID, tuple[UUID, UUID]] = OrderedDict()
+
+    def concerns(self, entry: LogEntry, kind: str, data: dict[str, object]
+                 ) -> tuple[UUID | None, tuple[UUID, ...]]:
+        record, _, _event = kind.partition(".")
+        if record == "Patient":
+            return entry.originator_id, ()
+        if record == "Clinic":
+            return None, (entry.originator_id,)
+        if record != "Referral":
+            return None, ()
+        if kind == "Referral.Made":
+            patient, clinic = UUID(str(data["patient_id"])), UUID(str(data["clinic_id"]))
+            self._remember(entry.originator_id, patient, clinic)
+            return patient, (clinic,)
+        known = self._known.get(entry.originator_id)
+        if known is None or kind == "Referral.Redirected":
+            referral: Referral = self._app.repository.get(entry.originator_id,
+                                                          version=entry.originator_version)
+            patient, clinic = referral.patient_id, referral.clinic_id
+            if kind == "Referral.Redirected" and known is not None:
+                self._remember(entry.originator_id, patient, clinic)
+                return patient, (known[1], clinic)
+            known = self._remember(entry.originator_id, patient, clinic)
+        self._known.move_to_end(entry.originator_id)
+        return known[0], (known[1],)
+
+    def _remember(self, referral: UUID, patient: UUID, clinic: UUID) -> tuple[UUID, UUID]:
+        self._known[referral] = (patient, clinic)
+        self._known.move_to_end(referral)
+        while len(self._known) > self._maxsize:
+            self._known.popitem(last=False)
+        return patient, clinic
+
+
+def envelope_of(app: CareLedger, streams: Streams, entry: LogEntry) -> Envelope:
+    event = app.mapper.to_domain_event(entry.stored_event())
+    kind = entry.topic.split(":", 1)[-1]
+    data = event_data(event)
+    patient, clinics = streams.concerns(entry, kind, data)
+    return Envelope(
+        event_id=event_id(entry.originator_id, entry.originator_version),
+        type=entry.topic,
+        schema_version=int(getattr(type(event), "class_version", 1)),
+        aggregate_id=entry.originator_id,
+        aggregate_version=entry.originator_version,
+        patient_id=patient,
+        clinic_ids=clinics,
+        occurred_at=getattr(event, "occurred_at", None),
+        recorded_at=entry.recorded_at,
+        actor=getattr(event, "actor", None),
+        data=data,
+        position=entry.position,
+        hash=entry.event_hash.hex(),
+        previous_hash=entry.previous_hash.hex(),
+    )
+
+
+class Relay:
+    """Follows the log from the saved position and publishes it, batch by batch."""
+
+    def __init__(
+        self,
+        app: CareLedger,
+        *,
+        bootstrap: str,
+        topic: str,
+        batch_size: int = 1000,
+        delivery_timeout_s: float = 10.0,
+        name: str = RELAY_NAME,
+    ) -> None:
+        self.app = app
+        recorder = app.recorder
+        assert isinstance(recorder, CareLedgerRecorder), "the relay needs CareLedger's recorder"
+        self.recorder = recorder
+        self.topic = topic
+        self.batch_size = batch_size
+        self.delivery_timeout_s = delivery_timeout_s
+        self.name = name
+        self.streams = Streams(app)
+        self._producer_config: dict[str, Any] = {
+            "bootstrap.servers": bootstrap,
+            "enable.idempotence": True,
+            "acks": "all",
+            "linger.ms": 2,
+            "compression.type": "lz4",
+            "message.timeout.ms": int(delivery_timeout_s * 1000),
+            "partitioner": "murmur2_random",  # the same key lands where Java clients put it
+            "logger": log,
+        }
+        self.producer = Producer(self._producer_config)
+
+    # ------------------------------------------------------------------ position
+
+    def position(self) -> int:
+        with self.recorder.datastore.get_connection() as conn:
+            row = conn.execute(
+                "SELECT position FROM careledger.relay_positions WHERE name = %s", (self.name,)
+            ).fetchone()
+        return int(row["position"]) if row else 0
+
+    def save_position(self, position: int) -> None:
+        with self.recorder.datastore.get_connection() as conn:
+            conn.execute(
+                "INSERT INTO careledger.relay_positions (name, position) VALUES (%s, %s)"
+                " ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position,"
+                " updated_at = now()",
+                (self.name, position),
+            )
+
+    def rewind(self, position: int) -> None:
+        """Publish again from a position (recovery): duplicates, never losses."""
+        self.save_position(position)
+
+    # ------------------------------------------------------------------ the loop
+
+    def step(self) -> int:
+        """Publish the next batch after the saved position; answer how many."""
+        entries = self.recorder.read_log(self.position(), self.batch_size)
+        if not entries:
+            return 0
+        self.publish([envelope_of(self.app, self.streams, e) for e in entries])
+        self.save_position(entries[-1].position)
+        return len(entries)
+
+    def publish(self, envelopes: Sequence[Envelope]) -> None:
+        failures: list[KafkaError] = []
+
+        def delivered(err: KafkaError | None, _msg: object) -> None:
+            if err is not None:
+                failures.append(err)
+
+        for envelope in envelopes:
+            headers: dict[str, str] = {}
+            propagate.inject(headers)
+            headers["careledger-type"] = envelope.type
+            headers["careledger-position"] = str(envelope.position)
+            while True:
+                try:
+                    self.producer.produce(self.topic, key=envelope.key, value=envelope.to_json(),
+                                          headers=list(headers.items()), on_delivery=delivered)
+                    break
+                except BufferError:
+                    self.producer.poll(0.05)
+        # Every message ends delivered or failed within message.timeout.ms.
+        remaining = self.producer.flush(self.delivery_timeout_s + 5)
+        if remaining or failures:
+            reason = failures[0].str() if failures else f"{remaining} messages unconfirmed"
+            # A fresh producer (new producer id) instead of one whose sequence numbers the
+            # broker may no longer accept after timeouts; any duplicate it causes is
+            # recognised downstream by its log position.
+            self._renew_producer()
+            raise BrokerUnavailable(f"Kafka did not confirm the batch ({reason})")
+
+    def _renew_producer(self) -> None:
+        self.producer.purge()
+        self.producer.flush(1)
+        self.producer = Producer(self._producer_config)
+
+    def run(self, stop: threading.Event, *, idle_s: float = 0.05,
+            on_batch: Callable[[int, int], None] | None = None) -> None:
+        """Until `stop` is set: publish, wait when idle, back off while Kafka is away."""
+        backoff = 0.5
+        while not stop.is_set():
+            try:
+                published = self.step()
+                backoff = 0.5
+            except BrokerUnavailable as e:
+                log.warning("relay: %s; retrying in %.1f s", e, backoff)
+                stop.wait(backoff)
+                backoff = min(backoff * 2, 10.0)
+                continue
+            except psycopg.OperationalError as e:
+                log.warning("relay: PostgreSQL unreachable (%s); retrying in %.1f s",
+                            type(e).__name__, backoff)
+                stop.wait(backoff)
+                backoff = min(backoff * 2, 10.0)
+                continue
+            if on_batch is not None and published:
+                on_batch(published, self.position())
+            if not published:
+                stop.wait(idle_s)
+
+    def close(self) -> None:
+        self.producer.flush(5)
+
+
+def lag(relay: Relay) -> tuple[int, float]:
+    """How far the relay is behind: positions, and seconds since the oldest unpublished."""
+    with relay.recorder.datastore.get_connection() as conn:
+        row = conn.execute(
+            "SELECT coalesce(max(e.notification_id), 0) AS head,"
+            " coalesce(extract(epoch FROM now() - min(e.recorded_at)), 0) AS seconds"
+            " FROM careledger.careledger_events e WHERE e.notification_id > %s",
+            (relay.position(),),
+        ).fetchone()
+    assert row is not None
+    head = int(row["head"])
+    return max(0, head - relay.position()), float(row["seconds"]) if head else 0.0
+

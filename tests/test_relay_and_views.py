@@ -1,0 +1,293 @@
+"""The log reaches the views through a real broker, exactly once in effect.
+
+Each test gets its own topic, its own generation of views and its own relay position,
+starting at the log's current head, so it sees only the events it causes. What a view
+must equal is a replay of the same part of the log straight into a fresh generation.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+import pytest
+from confluent_kafka import Consumer, Producer
+
+from careledger.consumers.projector import Outcome, ProjectionConsumer, Projector
+from careledger.consumers.relay import BrokerUnavailable, Relay
+from careledger.consumers.replay import checksums, replay
+from careledger.domain.application import CareLedger
+from careledger.infra import bootstrap
+from careledger.infra.embedded_broker import ensure_topics
+from careledger.infra.schema import create_views
+from careledger.infra.seed import seed_network
+from careledger.infra.settings import APP_ROLE
+from careledger.projections import Projection, all_projections
+from tests.conftest import NOW, Network, open_episode
+
+KAFKA_LOG = logging.getLogger("kafka")
+
+
+@dataclass
+class Pipeline:
+    app: CareLedger
+    db: bootstrap.Database
+    bootstrap: str
+    topic: str
+    schema: str
+    start: int
+    relay: Relay
+    name: str
+
+    @property
+    def dead_letter_topic(self) -> str:
+        return self.topic + ".dlq"
+
+    def projections(self, schema: str | None = None) -> list[Projection]:
+        return all_projections(schema or self.schema)
+
+    def consumer(self, group: str | None = None, **projector: Any) -> ProjectionConsumer:
+        producer = Producer({"bootstrap.servers": self.bootstrap, "logger": KAFKA_LOG})
+        return ProjectionConsumer(
+            Projector(self.db.app_url, projections=self.projections(), consumer=self.name,
+                      schema=self.schema, dead_letters=producer,
+                      dead_letter_topic=self.dead_letter_topic, **projector),
+            bootstrap=self.bootstrap, topic=self.topic, group=group or self.name,
+        )
+
+    def publish_all(self) -> int:
+        published = 0
+        while n := self.relay.step():
+            published += n
+        return published
+
+    def rebuilt(self) -> dict[str, str]:
+        """A replay of this test's part of the log into a fresh generation."""
+        schema = f"{self.schema}_replay_{uuid.uuid4().hex[:6]}"
+        with psycopg.connect(self.db.admin_url, autocommit=True) as admin:
+            create_views(admin, app_role=APP_ROLE, schema=schema)
+        replay(self.app, self.db.app_url, self.projections(schema), after=self.start)
+        return checksums(self.db.app_url, self.projections(schema))
+
+    def live(self) -> dict[str, str]:
+        return checksums(self.db.app_url, self.projections())
+
+
+def consume(consumer: ProjectionConsumer, messages: int, timeout: float = 60) -> Outcome:
+    """Poll until `messages` have been handled (applied, skipped or dead-lettered)."""
+    total = Outcome()
+    deadline = time.monotonic() + timeout
+    while total.applied + total.skipped + total.dead < messages:
+        assert time.monotonic() < deadline, f"handled {total} of {messages} messages"
+        outcome = consumer.poll_once()
+        total.applied += outcome.applied
+        total.skipped += outcome.skipped
+        total.dead += outcome.dead
+    return total
+
+
+@pytest.fixture()
+def pipeline(app: CareLedger, db: bootstrap.Database, kafka_bootstrap: str
+             ) -> Iterator[Pipeline]:
+    tag = uuid.uuid4().hex[:8]
+    topic = f"careledger.events.test{tag}"
+    ensure_topics(kafka_bootstrap, {topic: 3, topic + ".dlq": 1})
+    schema = f"views_{tag}"
+    with psycopg.connect(db.admin_url, autocommit=True) as admin:
+        create_views(admin, app_role=APP_ROLE, schema=schema)
+    relay = Relay(app, bootstrap=kafka_bootstrap, topic=topic, name=f"relay-{tag}",
+                  delivery_timeout_s=3)
+    start = app.recorder.horizon()  # type: ignore[attr-defined]
+    relay.save_position(start)
+    yield Pipeline(app, db, kafka_bootstrap, topic, schema, start, relay, f"views-{tag}")
+    relay.close()
+
+
+def rows(db: bootstrap.Database, query: str, *params: object) -> list[tuple[Any, ...]]:
+    with psycopg.connect(db.app_url) as conn:
+        return conn.execute(query, params).fetchall()
+
+
+def test_a_seeded_network_reaches_every_view_it_should(pipeline: Pipeline) -> None:
+    demo = seed_network(pipeline.app, patients=12)
+    published = pipeline.publish_all()
+    consumer = pipeline.consumer()
+    try:
+        outcome = consume(consumer, published)
+    finally:
+        consumer.close()
+    assert outcome.dead == 0 and outcome.skipped == 0
+    v, db = pipeline.schema, pipeline.db
+    referrals = rows(db, f"SELECT referral_id, status, visits_used FROM {v}.referrals")
+    assert {str(r[0]) for r in referrals} == set(demo.referral_ids)
+    assert {r[1] for r in referrals} >= {"discharged", "accepted"}
+    patient = uuid.UUID(demo.demo_patient)
+    kinds = [r[0] for r in rows(db, f"SELECT kind FROM {v}.timeline WHERE patient_id = %s"
+                                " ORDER BY position", patient)]
+    assert kinds[:3] == ["Patient.Registered", "Patient.ConsentGranted", "Referral.Made"]
+    assert "Referral.SessionCompleted" in kinds
+    team = rows(db, f"SELECT member_kind FROM {v}.care_team WHERE patient_id = %s", patient)
+    assert sorted(r[0] for r in team) == ["clinic", "physician"]
+    assert rows(db, f"SELECT granted FROM {v}.consent WHERE patient_id = %s", patient) == [
+        (True,)]
+    completed = rows(db, f"SELECT count(*) FROM {v}.sessions WHERE status = 'completed'")[0][0]
+    assert completed == sum(r[2] for r in referrals) > 0
+    assert pipeline.live() == pipeline.rebuilt()
+
+
+def test_a_relay_killed_between_delivery_and_its_position_publishes_again(
+    network: Network, pipeline: Pipeline
+) -> None:
+    for _ in range(3):
+        open_episode(pipeline.app, network, accept=True)
+
+    class Crashes(Relay):
+        def save_position(self, position: int) -> None:
+            raise SystemExit("killed after Kafka confirmed, before the position was saved")
+
+    crashing = Crashes(pipeline.app, bootstrap=pipeline.bootstrap, topic=pipeline.topic,
+                       name=pipeline.relay.name)
+    with pytest.raises(SystemExit):
+        crashing.step()
+    crashing.close()
+    assert pipeline.relay.position() == pipeline.start
+    republished = pipeline.publish_all()  # the restarted relay: the same batch again
+    assert republished == 6
+    consumer = pipeline.consumer()
+    try:
+        outcome = consume(consumer, 12)
+    finally:
+        consumer.close()
+    assert (outcome.applied, outcome.skipped) == (6, 6)
+    assert pipeline.live() == pipeline.rebuilt()
+
+
+def test_a_consumer_killed_mid_batch_leaves_nothing_half_applied(
+    network: Network, pipeline: Pipeline
+) -> None:
+    for _ in range(4):
+        open_episode(pipeline.app, network, accept=True)
+    published = pipeline.publish_all()
+
+    class PowerCut(Projection):
+        """Fails the whole transaction on the fifth event, as a killed process would."""
+
+        name, tables, DDL, seen = "power_cut", (), "", 0
+
+        def apply(self, event: Any, cur: Any) -> None:
+            PowerCut.seen += 1
+            if PowerCut.seen == 5:
+                raise psycopg.OperationalError("server closed the connection unexpectedly")
+
+    dying = pipeline.consumer()
+    dying.projector.projections.append(PowerCut())
+    with pytest.raises(psycopg.OperationalError):
+        consume(dying, published)
+    assert rows(pipeline.db, f"SELECT count(*) FROM {pipeline.schema}.timeline") == [(0,)]
+    dying.close()
+    restarted = pipeline.consumer()
+    try:
+        outcome = consume(restarted, published)
+    finally:
+        restarted.close()
+    assert outcome.applied == published
+    assert pipeline.live() == pipeline.rebuilt()
+
+
+def test_commands_succeed_while_the_broker_is_down_and_nothing_is_lost(
+    network: Network, pipeline: Pipeline, broker: Any
+) -> None:
+    if broker is None:
+        pytest.skip("pausing the broker needs the embedded one")
+    open_episode(pipeline.app, network, accept=True)
+    assert pipeline.publish_all() == 2
+    broker.pause()
+    try:
+        for _ in range(3):  # the store is the outbox: commands do not need Kafka
+            open_episode(pipeline.app, network, accept=True)
+        with pytest.raises(BrokerUnavailable):
+            pipeline.relay.step()
+    finally:
+        broker.resume()
+    deadline = time.monotonic() + 60
+    published = 0
+    while published < 6:
+        assert time.monotonic() < deadline
+        try:
+            published += pipeline.publish_all()
+        except BrokerUnavailable:
+            time.sleep(0.5)
+    consumer = pipeline.consumer()
+    try:
+        consume(consumer, 8)
+    finally:
+        consumer.close()
+    assert rows(pipeline.db, f"SELECT count(*) FROM {pipeline.schema}.referrals") == [(4,)]
+    assert pipeline.live() == pipeline.rebuilt()
+
+
+def test_poison_goes_to_the_dead_letter_topic_and_other_patients_still_apply(
+    network: Network, pipeline: Pipeline
+) -> None:
+    producer = Producer({"bootstrap.servers": pipeline.bootstrap, "logger": KAFKA_LOG})
+    producer.produce(pipeline.topic, key=b"not-a-patient", value=b"{not json")
+    unknown = {"envelope_version": 1, "event_id": str(uuid.uuid4()),
+               "type": "careledger:Referral.Made", "schema_version": 2,
+               "aggregate_id": str(uuid.uuid4()), "aggregate_version": 1,
+               "patient_id": str(uuid.uuid4()), "clinic_ids": [], "occurred_at": None,
+               "recorded_at": NOW.isoformat(), "actor": "x", "data": {"physician_id": "x"},
+               "position": 1, "hash": "", "previous_hash": ""}
+    producer.produce(pipeline.topic, key=b"p", value=json.dumps(unknown).encode())
+    producer.flush(10)
+    open_episode(pipeline.app, network, accept=True)
+    published = pipeline.publish_all()
+    consumer = pipeline.consumer()
+    try:
+        outcome = consume(consumer, published + 2)
+    finally:
+        consumer.close()
+    assert (outcome.applied, outcome.dead) == (published, 2)
+    assert rows(pipeline.db, f"SELECT count(*) FROM {pipeline.schema}.referrals") == [(1,)]
+    dead = Consumer({"bootstrap.servers": pipeline.bootstrap, "group.id": uuid.uuid4().hex,
+                     "auto.offset.reset": "earliest", "logger": KAFKA_LOG})
+    dead.subscribe([pipeline.dead_letter_topic])
+    letters: list[Any] = []
+    deadline = time.monotonic() + 30
+    while len(letters) < 2 and time.monotonic() < deadline:
+        letters += [m for m in dead.consume(10, 1.0) if m.error() is None]
+    dead.close()
+    assert b"{not json" in {m.value() for m in letters}
+    for letter in letters:
+        headers = dict(letter.headers())
+        assert headers["careledger-dlq-origin"].startswith(pipeline.topic.encode() + b"/")
+        assert headers["careledger-dlq-error"]
+    errors = {dict(m.headers())["careledger-dlq-error"].split(b":")[0] for m in letters}
+    assert errors == {b"ValueError", b"InvalidTextRepresentation"}  # unparsable; bad id
+
+
+def test_redelivering_a_whole_partition_changes_nothing(
+    network: Network, pipeline: Pipeline
+) -> None:
+    for _ in range(3):
+        open_episode(pipeline.app, network, accept=True)
+    published = pipeline.publish_all()
+    first = pipeline.consumer()
+    try:
+        consume(first, published)
+    finally:
+        first.close()
+    before = pipeline.live()
+    # A new group starts from the earliest offset: every message arrives a second time.
+    again = pipeline.consumer(group=f"{pipeline.name}-again")
+    try:
+        outcome = consume(again, published)
+    finally:
+        again.close()
+    assert (outcome.applied, outcome.skipped) == (0, published)
+    assert pipeline.live() == before == pipeline.rebuilt()
