@@ -20,6 +20,7 @@ from uuid import UUID
 
 import psycopg
 from confluent_kafka import KafkaError, Producer
+from eventsourcing.persistence import OperationalError
 from opentelemetry import propagate
 
 from careledger.domain.application import CareLedger
@@ -219,7 +220,7 @@ class Relay:
                 stop.wait(backoff)
                 backoff = min(backoff * 2, 10.0)
                 continue
-            except psycopg.OperationalError as e:
+            except (psycopg.OperationalError, OperationalError) as e:
                 log.warning("relay: PostgreSQL unreachable (%s); retrying in %.1f s",
                             type(e).__name__, backoff)
                 stop.wait(backoff)

@@ -5,7 +5,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
+import subprocess
 import sys
+import threading
+from dataclasses import replace
 from datetime import timedelta
 from typing import Annotated
 from uuid import UUID
@@ -117,13 +121,89 @@ def serve(
     run_server(settings, workers=workers, threads=threads)
 
 
+def _bootstrap(settings: Settings) -> str:
+    from careledger.infra.embedded_broker import ensure_topics, wait_until_ready
+
+    if settings.kafka_bootstrap is None:
+        _fail("set CARELEDGER_KAFKA_BOOTSTRAP to a Kafka cluster, or run `careledger up`, "
+              "which starts the embedded broker")
+    assert settings.kafka_bootstrap is not None
+    try:
+        wait_until_ready(settings.kafka_bootstrap, 30)
+        ensure_topics(settings.kafka_bootstrap, {
+            settings.events_topic: settings.topic_partitions, settings.dead_letter_topic: 1})
+    except RuntimeError as e:
+        _fail(str(e))
+    return settings.kafka_bootstrap
+
+
+def _stop_on_signals() -> threading.Event:
+    """SIGTERM and Ctrl-C finish the batch in hand, then stop."""
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    return stop
+
+
+@cli.command()
+def relay(
+    from_position: Annotated[int | None, typer.Option(
+        help="Publish again from this log position (recovery): duplicates, never losses."
+    )] = None,
+) -> None:
+    """Follow the event store's log and publish it to Kafka, in order."""
+    from careledger.consumers.relay import Relay
+    from careledger.infra import bootstrap
+
+    settings = Settings.from_env()
+    db = _database(settings)
+    servers = _bootstrap(settings)
+    app = bootstrap.application(db, settings)
+    publisher = Relay(app, bootstrap=servers, topic=settings.events_topic)
+    if from_position is not None:
+        publisher.rewind(from_position)
+    stop = _stop_on_signals()
+    console.print(f"relay: publishing from position {publisher.position()} "
+                  f"to {settings.events_topic} at {servers}")
+    publisher.run(stop, on_batch=lambda n, at: console.print(
+        f"relay: published {n} events, now at position {at}"))
+    publisher.close()
+    app.close()
+
+
+@cli.command()
+def consume(
+    group: Annotated[str, typer.Option(help="Consumer group (one per set of views).")] = "views",
+) -> None:
+    """Apply the events on Kafka to the views, with tracking, until stopped."""
+    from confluent_kafka import Producer
+
+    from careledger.consumers.projector import ProjectionConsumer, Projector
+    from careledger.projections import all_projections
+
+    settings = Settings.from_env()
+    db = _database(settings)
+    servers = _bootstrap(settings)
+    projector = Projector(
+        db.app_url, projections=all_projections(), consumer=group,
+        dead_letters=Producer({"bootstrap.servers": servers}),
+        dead_letter_topic=settings.dead_letter_topic,
+    )
+    consumer = ProjectionConsumer(projector, bootstrap=servers, topic=settings.events_topic,
+                                  group=f"careledger-{group}")
+    stop = _stop_on_signals()
+    console.print(f"consume: group careledger-{group} on {settings.events_topic} at {servers}")
+    consumer.run(stop)
+    consumer.close()
+
+
 @cli.command()
 def up(
     demo: Annotated[bool, typer.Option(help="Seed the demo network on first start.")] = False,
     fresh: Annotated[bool, typer.Option(help="Delete the local data and start over.")] = False,
     patients: Annotated[int, typer.Option(help="Demo patients.")] = 200,
 ) -> None:
-    """Start everything on this machine: PostgreSQL, migrations, demo data, the API."""
+    """Start everything on this machine: PostgreSQL, the broker, demo data, API, relay, views."""
     from careledger.gateways.auth import Role, TokenService
     from careledger.infra import bootstrap, embedded_pg
 
@@ -160,13 +240,37 @@ def up(
             "\"Doe\",\"birth_date\":\"1980-02-03\",\"sex\":\"female\"}'",
             soft_wrap=True,
         )
-    out.print("\nCtrl-C stops the API; the data stays for next time (`--fresh` starts over).")
+    broker = None
+    if settings.kafka_bootstrap is None:
+        from careledger.infra.embedded_broker import EmbeddedBroker
+
+        broker = EmbeddedBroker(settings.data_dir / "broker")
+        broker.start()
+        settings = replace(settings, kafka_bootstrap=broker.bootstrap)
+    servers = _bootstrap(settings)
+    out.print(f"  Kafka          {servers} ({'embedded' if broker else 'configured'}), "
+              f"topic {settings.events_topic}")
+    out.print("\nCtrl-C stops everything; the data stays for next time (`--fresh` starts over).")
     sys.stdout.flush()
     from careledger.infra.server import serve as run_server
 
+    env = {**os.environ, "CARELEDGER_KAFKA_BOOTSTRAP": servers,
+           "CARELEDGER_DATA_DIR": str(settings.data_dir)}
+    workers = [subprocess.Popen([sys.executable, "-m", "careledger.infra.cli", command],
+                                env=env, start_new_session=True)
+               for command in ("relay", "consume")]
     try:
         run_server(settings, workers=int(os.environ.get("CARELEDGER_WORKERS", "2")), threads=8)
     finally:
+        for worker in workers:
+            worker.terminate()  # SIGTERM: each finishes its batch in hand
+        for worker in workers:
+            try:
+                worker.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+        if broker is not None:
+            broker.stop()
         if settings.database_url is None:
             embedded_pg.EmbeddedPostgres(settings.data_dir, 0, "").stop()
 

@@ -18,6 +18,9 @@ ENVIRONMENT_VARIABLES = (
     "CARELEDGER_MAX_BODY_BYTES",
     "CARELEDGER_DB_POOL_SIZE",
     "CARELEDGER_DEBUG",
+    "CARELEDGER_KAFKA_BOOTSTRAP",
+    "CARELEDGER_EVENTS_TOPIC",
+    "CARELEDGER_TOPIC_PARTITIONS",
 )
 
 APP_ROLE = "careledger_app"
@@ -41,6 +44,14 @@ class Settings:
     max_body_bytes: int = 256 * 1024
     db_pool_size: int = 10
     debug: bool = False
+    #: A Kafka cluster; unset, `careledger up` and the tests start the embedded broker.
+    kafka_bootstrap: str | None = None
+    events_topic: str = "careledger.events"
+    topic_partitions: int = 6
+
+    @property
+    def dead_letter_topic(self) -> str:
+        return self.events_topic + ".dlq"
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -58,6 +69,9 @@ class Settings:
             max_body_bytes=int(env.get("CARELEDGER_MAX_BODY_BYTES") or 256 * 1024),
             db_pool_size=int(env.get("CARELEDGER_DB_POOL_SIZE") or 10),
             debug=(env.get("CARELEDGER_DEBUG") or "").lower() in {"1", "true", "yes", "y"},
+            kafka_bootstrap=env.get("CARELEDGER_KAFKA_BOOTSTRAP") or None,
+            events_topic=env.get("CARELEDGER_EVENTS_TOPIC") or "careledger.events",
+            topic_partitions=int(env.get("CARELEDGER_TOPIC_PARTITIONS") or 6),
         )
 
 
