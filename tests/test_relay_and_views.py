@@ -138,6 +138,28 @@ def test_a_seeded_network_reaches_every_view_it_should(pipeline: Pipeline) -> No
         (True,)]
     completed = rows(db, f"SELECT count(*) FROM {v}.sessions WHERE status = 'completed'")[0][0]
     assert completed == sum(r[2] for r in referrals) > 0
+    # Goals: every discharged referral has a verdict on each goal, and progress toward it.
+    verdicts = rows(db, f"SELECT g.outcome, g.percent_of_way FROM {v}.goals g JOIN"
+                    f" {v}.referrals r USING (referral_id) WHERE r.status = 'discharged'")
+    assert verdicts and all(o in {"met", "not_met", "partially_met"} for o, _ in verdicts)
+    assert any(p is not None and p >= 100 for o, p in verdicts if o == "met")
+    # Directory: every practitioner the network registered, therapists with a license date.
+    therapists = rows(db, f"SELECT license_valid_until, clinic_ids FROM {v}.practitioners"
+                      " WHERE profession <> 'physician'")
+    assert therapists and all(until and clinics for until, clinics in therapists)
+    assert len(rows(db, f"SELECT 1 FROM {v}.clinics")) == len(demo.clinic_ids)
+    # Billing: units of certified visits; worklist: reports sent and pain measured.
+    billed = rows(db, f"SELECT sum(units), count(*) FILTER (WHERE certified) FROM"
+                  f" {v}.billing_lines")
+    assert billed[0][0] > 0 and billed[0][1] > 0
+    wrong = rows(db, f"SELECT count(*) FROM {v}.billing_lines b WHERE b.certified <> EXISTS"
+                 f" (SELECT 1 FROM {v}.certifications c WHERE c.referral_id = b.referral_id"
+                 " AND b.service_date BETWEEN c.certified_from AND c.certified_until)")
+    assert wrong == [(0,)]
+    assert rows(db, f"SELECT count(*) FROM {v}.progress_reports")[0][0] > 0
+    improving = rows(db, f"SELECT count(*) FROM {v}.referral_progress"
+                     " WHERE visits_measured > 0 AND latest_pain < baseline_pain")
+    assert improving[0][0] > 0
     assert pipeline.live() == pipeline.rebuilt()
 
 

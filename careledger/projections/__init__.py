@@ -72,8 +72,13 @@ class Projection:
 
 
 def all_projections(schema: str = VIEWS_SCHEMA) -> list[Projection]:
+    from careledger.projections.billing import Billing
     from careledger.projections.care_team import CareTeam
     from careledger.projections.caseload import Caseload
+    from careledger.projections.directory import Directory
+    from careledger.projections.goals import Goals
     from careledger.projections.timeline import Timeline
+    from careledger.projections.worklist import Worklist
 
-    return [Timeline(schema), CareTeam(schema), Caseload(schema)]
+    return [Timeline(schema), CareTeam(schema), Caseload(schema), Worklist(schema),
+            Goals(schema), Directory(schema), Billing(schema)]

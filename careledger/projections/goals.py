@@ -1,0 +1,79 @@
+"""Goal outcomes per plan: baseline, latest measurement, target, how far, met or not.
+
+Goals come from the plan (drafted or revised), measurements from completed sessions,
+and the verdict from discharge. "Percent of the way" is measured from baseline toward
+target, whichever direction the target lies (pain falls, range of motion rises).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from psycopg import Cursor
+
+from careledger.projections import Projection, handles
+from careledger.projections.envelope import Envelope
+
+
+class Goals(Projection):
+    name = "goals"
+    tables = ("goals",)
+    DDL = """
+    CREATE TABLE IF NOT EXISTS {v}.goals (
+      referral_id uuid NOT NULL,
+      goal_id text NOT NULL,
+      plan_id text NOT NULL,
+      patient_id uuid NOT NULL,
+      description text NOT NULL,
+      metric text NOT NULL,
+      unit text NOT NULL,
+      baseline double precision NOT NULL,
+      target double precision NOT NULL,
+      due date,
+      latest double precision,
+      measured_at timestamptz,
+      percent_of_way double precision,
+      outcome text,
+      position bigint NOT NULL,
+      PRIMARY KEY (referral_id, goal_id)
+    );
+    CREATE INDEX IF NOT EXISTS goals_patient ON {v}.goals (patient_id);
+    """
+
+    PROGRESS = ("CASE WHEN target = baseline THEN NULL"
+                " ELSE round(((%s - baseline) / (target - baseline) * 100)::numeric, 1) END")
+
+    @handles("Referral.PlanDrafted", "Referral.PlanRevised")
+    def planned(self, e: Envelope, cur: Cursor[Any]) -> None:
+        d = e.data
+        for goal in d["goals"]:
+            cur.execute(self.sql(
+                "INSERT INTO {v}.goals (referral_id, goal_id, plan_id, patient_id, description,"
+                " metric, unit, baseline, target, due, position)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                " ON CONFLICT (referral_id, goal_id) DO UPDATE SET plan_id = EXCLUDED.plan_id,"
+                " description = EXCLUDED.description, metric = EXCLUDED.metric,"
+                " unit = EXCLUDED.unit, baseline = EXCLUDED.baseline, target = EXCLUDED.target,"
+                " due = EXCLUDED.due, position = EXCLUDED.position"
+                " WHERE {v}.goals.position < EXCLUDED.position"
+            ), (e.aggregate_id, goal["goal_id"], d.get("plan_id", ""), e.patient_id,
+                goal["description"], goal["metric"], goal["unit"], goal["baseline"],
+                goal["target"], goal.get("due"), e.position))
+
+    @handles("Referral.SessionCompleted")
+    def measured(self, e: Envelope, cur: Cursor[Any]) -> None:
+        for m in e.data.get("goal_measurements") or []:
+            cur.execute(self.sql(
+                f"UPDATE {{v}}.goals SET latest = %s, measured_at = %s,"
+                f" percent_of_way = {self.PROGRESS}, position = %s"
+                " WHERE referral_id = %s AND goal_id = %s AND position < %s"
+            ), (m["value"], e.occurred_at, m["value"], e.position, e.aggregate_id,
+                m["goal_id"], e.position))
+
+    @handles("Referral.Discharged")
+    def discharged(self, e: Envelope, cur: Cursor[Any]) -> None:
+        for outcome in e.data.get("outcomes") or []:
+            cur.execute(self.sql(
+                "UPDATE {v}.goals SET outcome = %s, position = %s"
+                " WHERE referral_id = %s AND goal_id = %s AND position < %s"
+            ), (outcome["outcome"], e.position, e.aggregate_id, outcome["goal_id"], e.position))
