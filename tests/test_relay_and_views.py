@@ -55,8 +55,8 @@ class Pipeline:
     def consumer(self, group: str | None = None, **projector: Any) -> ProjectionConsumer:
         producer = Producer({"bootstrap.servers": self.bootstrap, "logger": KAFKA_LOG})
         return ProjectionConsumer(
-            Projector(self.db.app_url, projections=self.projections(), consumer=self.name,
-                      schema=self.schema, dead_letters=producer,
+            Projector(self.db.app_url, consumer=self.name, schema=self.schema,
+                      dead_letters=producer,
                       dead_letter_topic=self.dead_letter_topic, **projector),
             bootstrap=self.bootstrap, topic=self.topic, group=group or self.name,
         )

@@ -24,7 +24,7 @@ from typing import Any
 import psycopg
 from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
 
-from careledger.projections import VIEWS_SCHEMA, Projection
+from careledger.projections import VIEWS_LOCK, VIEWS_SCHEMA, Projection, all_projections
 from careledger.projections.envelope import Envelope
 
 log = logging.getLogger(__name__)
@@ -84,17 +84,21 @@ class Projector:
         self,
         conninfo: str,
         *,
-        projections: Sequence[Projection],
         consumer: str,
-        schema: str = VIEWS_SCHEMA,
+        schema: str | None = None,
+        projections: Sequence[Projection] | None = None,
         max_attempts: int = 3,
         dead_letters: Producer | None = None,
         dead_letter_topic: str | None = None,
     ) -> None:
+        """`schema` None follows the live generation, switching when a rebuild does."""
         self.conninfo = conninfo
-        self.projections = list(projections)
         self.consumer = consumer
-        self.schema = schema
+        self.follows_live = schema is None
+        self.schema = schema or VIEWS_SCHEMA
+        self.projections = list(projections) if projections is not None else all_projections(
+            self.schema)
+        self.floor = 0
         self.max_attempts = max_attempts
         self.dead_letters = dead_letters
         self.dead_letter_topic = dead_letter_topic
@@ -115,11 +119,14 @@ class Projector:
         conn = self.connection()
         try:
             with conn.transaction(), conn.cursor() as cur:
+                if self.follows_live:
+                    self._follow_live(cur)
                 tracked = self._lock_tracking(cur, messages)
                 dead: list[tuple[Message, Envelope | None, BaseException, int]] = []
                 for message in messages:
                     topic, partition, offset = where(message)
-                    mark = tracked.setdefault((topic, partition), _Tracked(offset=-1, position=0))
+                    mark = tracked.setdefault((topic, partition),
+                                              _Tracked(offset=-1, position=self.floor))
                     try:
                         envelope = Envelope.from_json(message.value() or b"")
                     except ValueError as e:
@@ -146,6 +153,20 @@ class Projector:
             raise
         outcome.positions = {p: t.position for (_, p), t in tracked.items()}
         return outcome
+
+    def _follow_live(self, cur: psycopg.Cursor[Any]) -> None:
+        """Wait out a switch in progress, then write to whichever generation is live."""
+        cur.execute("SELECT pg_advisory_xact_lock_shared(%s)", (VIEWS_LOCK,))
+        cur.execute("SELECT schema, floor_position FROM careledger.view_generations"
+                    " WHERE name = 'live'")
+        row = cur.fetchone()
+        if row is None:
+            raise RuntimeError("no live generation of the views: run `careledger migrate`")
+        schema, self.floor = str(row[0]), int(row[1])
+        if schema != self.schema:
+            log.info("consumer: the views switched to %s", schema)
+            self.schema = schema
+            self.projections = all_projections(schema)
 
     def _apply_one(self, cur: psycopg.Cursor[Any], envelope: Envelope
                    ) -> tuple[BaseException | None, int]:

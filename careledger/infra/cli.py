@@ -24,6 +24,8 @@ cli = typer.Typer(help="CareLedger: event-sourced care coordination.", no_args_i
                   pretty_exceptions_enable=False)
 token_cli = typer.Typer(help="Bearer tokens for the API.", no_args_is_help=True)
 cli.add_typer(token_cli, name="token")
+projections_cli = typer.Typer(help="The read models.", no_args_is_help=True)
+cli.add_typer(projections_cli, name="projections")
 console = Console(stderr=True)
 
 DEMO_FILE = "demo.json"
@@ -179,13 +181,12 @@ def consume(
     from confluent_kafka import Producer
 
     from careledger.consumers.projector import ProjectionConsumer, Projector
-    from careledger.projections import all_projections
 
     settings = Settings.from_env()
     db = _database(settings)
     servers = _bootstrap(settings)
     projector = Projector(
-        db.app_url, projections=all_projections(), consumer=group,
+        db.app_url, consumer=group,
         dead_letters=Producer({"bootstrap.servers": servers}),
         dead_letter_topic=settings.dead_letter_topic,
     )
@@ -195,6 +196,30 @@ def consume(
     console.print(f"consume: group careledger-{group} on {settings.events_topic} at {servers}")
     consumer.run(stop)
     consumer.close()
+
+
+@projections_cli.command("rebuild")
+def projections_rebuild(
+    keep_old: Annotated[bool, typer.Option(help="Keep the previous generation's schema.")] = False,
+) -> None:
+    """Replay the log into fresh views while the live ones keep serving, then switch."""
+    from careledger.consumers.rebuild import rebuild
+    from careledger.infra import bootstrap
+
+    settings = Settings.from_env()
+    db = _database(settings)
+    bootstrap.run_migrations(db)
+    app = bootstrap.application(db, settings)
+    with Progress("[progress.description]{task.description}", BarColumn(),
+                  MofNCompleteColumn(), TimeElapsedColumn(), console=console) as bar:
+        task = bar.add_task("replaying the log into a fresh generation", total=None)
+        result = rebuild(app, db, keep_old=keep_old, progress=lambda _n, at, head: bar.update(
+            task, completed=at, total=head))
+    app.close()
+    console.print(f"[green]views rebuilt[/green] from {result.events} events up to position "
+                  f"{result.position}; live generation is now {result.new_schema}"
+                  + (f" ({result.old_schema} kept)" if keep_old else
+                     f" ({result.old_schema} dropped)"))
 
 
 @cli.command()

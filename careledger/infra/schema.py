@@ -19,6 +19,8 @@ Everything here is idempotent, so a migration runs at every start without harm.
 
 from __future__ import annotations
 
+from typing import Any
+
 from psycopg import Connection, sql
 
 from careledger.consumers.projector import TRACKING_DDL
@@ -73,6 +75,18 @@ CREATE TABLE IF NOT EXISTS careledger.idempotency (
   recorded_at timestamptz NOT NULL DEFAULT statement_timestamp(),
   PRIMARY KEY (principal, key)
 );
+
+-- Which generation of the views is live. A rebuild fills a fresh schema, then switches
+-- this pointer; `floor_position` is where the new generation's replay stopped, so a
+-- consumer skips anything at or below it on a partition it has not tracked yet.
+CREATE TABLE IF NOT EXISTS careledger.view_generations (
+  name text PRIMARY KEY,
+  schema text NOT NULL,
+  floor_position bigint NOT NULL DEFAULT 0,
+  switched_at timestamptz NOT NULL DEFAULT now()
+);
+INSERT INTO careledger.view_generations (name, schema) VALUES ('live', 'careledger_views')
+  ON CONFLICT (name) DO NOTHING;
 
 -- How far the relay has published the log to Kafka (saved only after Kafka confirmed).
 CREATE TABLE IF NOT EXISTS careledger.relay_positions (
@@ -207,6 +221,7 @@ GRANT SELECT ON careledger.careledger_events TO {role};
 GRANT SELECT, INSERT ON careledger.careledger_snapshots TO {role};
 GRANT SELECT ON careledger.idempotency TO {role};
 GRANT SELECT, INSERT, UPDATE ON careledger.relay_positions TO {role};
+GRANT SELECT ON careledger.view_generations TO {role};
 GRANT SELECT ON SEQUENCE careledger.careledger_events_notification_id_seq TO {role};
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA careledger TO {role};
 """
@@ -228,7 +243,10 @@ def migrate(admin: Connection[object], *, app_role: str, app_password: str) -> N
         )
         admin.execute(DDL.encode())
         admin.execute(sql.SQL(GRANTS).format(role=role))
-        create_views(admin, app_role=app_role, schema=VIEWS_SCHEMA)
+        live: Any = admin.execute(
+            "SELECT schema FROM careledger.view_generations WHERE name = 'live'"
+        ).fetchone()
+        create_views(admin, app_role=app_role, schema=str(live[0]) if live else VIEWS_SCHEMA)
 
 
 def create_views(admin: Connection[object], *, app_role: str, schema: str) -> None:

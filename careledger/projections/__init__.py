@@ -19,6 +19,8 @@ from psycopg import Cursor
 from careledger.projections.envelope import Envelope
 
 VIEWS_SCHEMA = "careledger_views"
+#: Advisory lock held shared by each consumer batch, exclusively by a rebuild's switch.
+VIEWS_LOCK = 0x0CA30
 
 Handler = Callable[[Any, Envelope, Cursor[Any]], None]
 
