@@ -71,6 +71,10 @@ class Outcome:
     positions: dict[int, int] = field(default_factory=dict)
 
 
+class _HandlerFailed(Exception):
+    """A handler failed somewhere in a fast-path batch: apply it again with savepoints."""
+
+
 @dataclass
 class _Tracked:
     offset: int
@@ -114,7 +118,22 @@ class Projector:
             self._conn.close()
 
     def apply(self, messages: Sequence[Message]) -> Outcome:
-        """One transaction for the batch; raises (and stores nothing) if PostgreSQL fails."""
+        """One transaction for the batch; raises (and stores nothing) if PostgreSQL fails.
+
+        The batch is first applied in one pipeline, without a savepoint per message: a
+        single round trip's worth of waiting. Only if a handler fails is the batch
+        rolled back and applied again message by message, each in a savepoint with
+        bounded retries, so the failing one can go to the dead-letter topic.
+        """
+        try:
+            return self._apply(messages, careful=False)
+        except _HandlerFailed:
+            return self._apply(messages, careful=True)
+        except psycopg.OperationalError:
+            self.close()
+            raise
+
+    def _apply(self, messages: Sequence[Message], *, careful: bool) -> Outcome:
         outcome = Outcome()
         conn = self.connection()
         try:
@@ -123,34 +142,47 @@ class Projector:
                     self._follow_live(cur)
                 tracked = self._lock_tracking(cur, messages)
                 dead: list[tuple[Message, Envelope | None, BaseException, int]] = []
-                for message in messages:
-                    topic, partition, offset = where(message)
-                    mark = tracked.setdefault((topic, partition),
-                                              _Tracked(offset=-1, position=self.floor))
-                    try:
-                        envelope = Envelope.from_json(message.value() or b"")
-                    except ValueError as e:
-                        dead.append((message, None, e, 1))
-                        mark.offset = max(mark.offset, offset)
-                        continue
-                    if envelope.position <= mark.position:
-                        outcome.skipped += 1
-                    else:
-                        error, attempts = self._apply_one(cur, envelope)
-                        if error is None:
-                            outcome.applied += 1
+                with conn.pipeline():
+                    for message in messages:
+                        topic, partition, offset = where(message)
+                        mark = tracked.setdefault((topic, partition),
+                                                  _Tracked(offset=-1, position=self.floor))
+                        try:
+                            envelope = Envelope.from_json(message.value() or b"")
+                        except ValueError as e:
+                            dead.append((message, None, e, 1))
+                            mark.offset = max(mark.offset, offset)
+                            continue
+                        if envelope.position <= mark.position:
+                            outcome.skipped += 1
+                        elif careful:
+                            error, attempts = self._apply_one(cur, envelope)
+                            if error is None:
+                                outcome.applied += 1
+                            else:
+                                dead.append((message, envelope, error, attempts))
                         else:
-                            dead.append((message, envelope, error, attempts))
-                        mark.position = envelope.position
-                    mark.offset = max(mark.offset, offset)
-                self._save_tracking(cur, tracked)
-                for message, dead_envelope, error, attempts in dead:
-                    self._record_dead(cur, message, dead_envelope, error, attempts)
+                            try:
+                                for projection in self.projections:
+                                    projection.apply(envelope, cur)
+                            except psycopg.OperationalError:
+                                raise
+                            except Exception as e:
+                                raise _HandlerFailed from e
+                            outcome.applied += 1
+                        mark.position = max(mark.position, envelope.position)
+                        mark.offset = max(mark.offset, offset)
+                    self._save_tracking(cur, tracked)
+                    for message, dead_envelope, error, attempts in dead:
+                        self._record_dead(cur, message, dead_envelope, error, attempts)
                 self._send_dead(dead)  # before commit: a crash here sends them again
                 outcome.dead = len(dead)
         except psycopg.OperationalError:
-            self.close()
             raise
+        except psycopg.Error as e:
+            if careful:
+                raise
+            raise _HandlerFailed from e  # a statement failed at the pipeline's sync
         outcome.positions = {p: t.position for (_, p), t in tracked.items()}
         return outcome
 

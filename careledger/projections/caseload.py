@@ -118,9 +118,15 @@ class Caseload(Projection):
     @handles("Referral.SessionCompleted")
     def session_completed(self, e: Envelope, cur: Cursor[Any]) -> None:
         d = e.data
-        if self._session(e, cur, "status = 'completed', location = %s, units = %s",
-                         d["location"], d["total_units"]):
-            self._update(e, cur, "visits_used = visits_used + 1")
+        # One statement (no round trip to ask whether the session row changed).
+        cur.execute(self.sql(
+            "WITH done AS (UPDATE {v}.sessions SET status = 'completed', location = %s,"
+            " units = %s, position = %s WHERE referral_id = %s AND session_id = %s"
+            " AND position < %s RETURNING 1)"
+            " UPDATE {v}.referrals SET visits_used = visits_used + (SELECT count(*) FROM done),"
+            " updated_at = %s, position = %s WHERE referral_id = %s AND position < %s"
+        ), (d["location"], d["total_units"], e.position, e.aggregate_id, d["session_id"],
+            e.position, e.occurred_at, e.position, e.aggregate_id, e.position))
 
     @handles("Referral.SessionCancelled")
     def session_cancelled(self, e: Envelope, cur: Cursor[Any]) -> None:
@@ -130,9 +136,8 @@ class Caseload(Projection):
     def no_show(self, e: Envelope, cur: Cursor[Any]) -> None:
         self._session(e, cur, "status = 'no_show'")
 
-    def _session(self, e: Envelope, cur: Cursor[Any], assignments: str, *params: object) -> bool:
+    def _session(self, e: Envelope, cur: Cursor[Any], assignments: str, *params: object) -> None:
         cur.execute(self.sql(
             f"UPDATE {{v}}.sessions SET {assignments}, position = %s"
             " WHERE referral_id = %s AND session_id = %s AND position < %s"
         ), (*params, e.position, e.aggregate_id, e.data["session_id"], e.position))
-        return cur.rowcount == 1
