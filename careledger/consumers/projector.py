@@ -300,13 +300,22 @@ class ProjectionConsumer:
             "auto.offset.reset": "earliest",
             "session.timeout.ms": 6000,
             "heartbeat.interval.ms": 1000,
+            "fetch.wait.max.ms": 20,  # a fresh event is worth a fetch request
+            "fetch.min.bytes": 1,
             "logger": log,
         })
         self.consumer.subscribe([topic])
 
     def poll_once(self) -> Outcome:
-        messages = [m for m in self.consumer.consume(self.batch_size, self.poll_timeout_s)
-                    if m.error() is None or _report(m)]
+        # Whatever is already fetched, without waiting for a full batch; if nothing is,
+        # wait for the first message only, then take what arrived with it.
+        received = self.consumer.consume(self.batch_size, 0)
+        if not received:
+            first = self.consumer.poll(self.poll_timeout_s)
+            if first is None:
+                return Outcome()
+            received = [first, *self.consumer.consume(self.batch_size - 1, 0)]
+        messages = [m for m in received if m.error() is None or _report(m)]
         if not messages:
             return Outcome()
         try:

@@ -207,7 +207,7 @@ class Relay:
         self.producer.flush(1)
         self.producer = Producer(self._producer_config)
 
-    def run(self, stop: threading.Event, *, idle_s: float = 0.05,
+    def run(self, stop: threading.Event, *, idle_s: float = 0.02,
             on_batch: Callable[[int, int], None] | None = None) -> None:
         """Until `stop` is set: publish, wait when idle, back off while Kafka is away."""
         backoff = 0.5

@@ -1,0 +1,265 @@
+"""`python -m bench.views`: the relay and the views against their raw baselines, in one run.
+
+  (a) projection catch-up: events/s applied by the consumer's batches vs raw COPY rows/s
+      of the same rows into the same tables;
+  (b) the same events applied one per transaction with its tracking row (the unit of
+      work of the library's ProjectionRunner) vs our batches;
+  (c) freshness at a steady command rate: milliseconds from a command's commit to its
+      row in the timeline, with the relay and the consumer running as their own
+      processes, as `careledger up` runs them;
+  (d) relay publish rate vs raw confluent-kafka produce of the same payloads.
+
+BENCH_PATIENTS (default 200) sizes the log; BENCH_RATE (200/s) and BENCH_FRESHNESS_SECONDS
+(60) the freshness run.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from confluent_kafka import Consumer, Message, Producer
+
+from careledger.consumers.projector import Projector
+from careledger.consumers.relay import Relay, Streams, envelope_of
+from careledger.domain.clinical import SessionLocation
+from careledger.infra import bootstrap, embedded_pg
+from careledger.infra.embedded_broker import EmbeddedBroker, ensure_topics
+from careledger.infra.schema import create_views
+from careledger.infra.seed import seed_network
+from careledger.infra.settings import APP_ROLE, Settings
+from careledger.projections import all_projections
+
+PATIENTS = int(os.environ.get("BENCH_PATIENTS", "200"))
+RATE = float(os.environ.get("BENCH_RATE", "200"))
+FRESHNESS_SECONDS = float(os.environ.get("BENCH_FRESHNESS_SECONDS", "60"))
+QUIET = logging.getLogger("bench.kafka")
+
+
+def fetch_all(bootstrap: str, topic: str, count: int) -> list[Message]:
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": uuid.uuid4().hex,
+                         "auto.offset.reset": "earliest", "enable.auto.commit": False,
+                         "session.timeout.ms": 6000, "logger": QUIET})
+    consumer.subscribe([topic])
+    messages: list[Message] = []
+    deadline = time.monotonic() + 120
+    while len(messages) < count and time.monotonic() < deadline:
+        messages += [m for m in consumer.consume(1000, 0.5) if m.error() is None]
+    consumer.close()
+    return messages
+
+
+def fresh_schema(db: bootstrap.Database, name: str) -> str:
+    with psycopg.connect(db.admin_url, autocommit=True) as admin:
+        create_views(admin, app_role=APP_ROLE, schema=name)
+    return name
+
+
+def apply_rate(db: bootstrap.Database, messages: list[Message], batch: int, name: str) -> float:
+    schema = fresh_schema(db, name)
+    projector = Projector(db.app_url, consumer=name, schema=schema)
+    started = time.perf_counter()
+    for i in range(0, len(messages), batch):
+        projector.apply(messages[i:i + batch])
+    elapsed = time.perf_counter() - started
+    projector.close()
+    return len(messages) / elapsed
+
+
+def copy_rate(db: bootstrap.Database, source: str) -> tuple[float, int]:
+    """Raw COPY of the rows `source` holds into an empty twin of its tables."""
+    twin = fresh_schema(db, source + "_copy")
+    tables = [t for p in all_projections(source) for t in p.tables]
+    dumps: dict[str, bytes] = {}
+    with psycopg.connect(db.admin_url) as conn:
+        for table in tables:
+            buffer = io.BytesIO()
+            with conn.cursor().copy(f"COPY {source}.{table} TO STDOUT (FORMAT binary)") as copy:
+                for chunk in copy:
+                    buffer.write(chunk)
+            dumps[table] = buffer.getvalue()
+        rows = sum(conn.execute(f"SELECT count(*) FROM {source}.{t}").fetchone()[0]  # type: ignore[index]
+                   for t in tables)
+        started = time.perf_counter()
+        with conn.transaction():
+            for table in tables:
+                with conn.cursor().copy(f"COPY {twin}.{table} FROM STDIN (FORMAT binary)") as copy:
+                    copy.write(dumps[table])
+        elapsed = time.perf_counter() - started
+    return rows / elapsed, rows
+
+
+def raw_produce_rate(bootstrap: str, payloads: list[tuple[bytes, bytes]]) -> float:
+    topic = f"bench.raw.{uuid.uuid4().hex[:6]}"
+    ensure_topics(bootstrap, {topic: 6})
+    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True,
+                         "acks": "all", "linger.ms": 2, "compression.type": "lz4",
+                         "partitioner": "murmur2_random", "logger": QUIET})
+    started = time.perf_counter()
+    for key, value in payloads:
+        while True:
+            try:
+                producer.produce(topic, key=key, value=value)
+                break
+            except BufferError:
+                producer.poll(0.05)
+    producer.flush(60)
+    return len(payloads) / (time.perf_counter() - started)
+
+
+def freshness(settings: Settings, db: bootstrap.Database, bootstrap_servers: str,
+              net: Any) -> tuple[list[float], int]:
+    """Commands at a steady rate; the time each one's row takes to reach the timeline."""
+    from bench.__main__ import commands_episode
+
+    app = bootstrap.application(db, settings)
+    env = {**os.environ, "CARELEDGER_DATABASE_URL": settings.database_url or "",
+           "CARELEDGER_APP_DB_PASSWORD": settings.app_db_password,
+           "CARELEDGER_TOKEN_SECRET": settings.token_secret,
+           "CARELEDGER_DATA_DIR": str(settings.data_dir),
+           "CARELEDGER_KAFKA_BOOTSTRAP": bootstrap_servers,
+           "CARELEDGER_EVENTS_TOPIC": "bench.fresh." + uuid.uuid4().hex[:6]}
+    # Start the live views where the log is now: only the commands below are measured.
+    with psycopg.connect(db.admin_url, autocommit=True) as admin:
+        head = app.recorder.horizon()  # type: ignore[attr-defined]
+        admin.execute("INSERT INTO careledger.relay_positions (name, position) VALUES"
+                      " ('relay', %s) ON CONFLICT (name) DO UPDATE SET position = %s",
+                      (head, head))
+        admin.execute("UPDATE careledger.view_generations SET floor_position = %s"
+                      " WHERE name = 'live'", (head,))
+    workers = [subprocess.Popen([sys.executable, "-m", "careledger.infra.cli", command],
+                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+               for command in ("relay", "consume")]
+    committed: dict[int, float] = {}
+    seen: dict[int, float] = {}
+    stop = threading.Event()
+
+    def watch() -> None:
+        with psycopg.connect(db.app_url, autocommit=True) as conn:
+            last = head
+            while not stop.is_set():
+                for (position,) in conn.execute(
+                        "SELECT position FROM careledger_views.timeline WHERE position > %s",
+                        (last,)).fetchall():
+                    seen.setdefault(position, time.perf_counter())
+                if seen:
+                    last = max(last, min(p for p in committed if p not in seen) - 1
+                               if any(p not in seen for p in committed) else max(seen))
+                time.sleep(0.005)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    time.sleep(8)  # the consumer joins its group
+    episode, used = commands_episode(app, net), 0
+    interval, next_at = 1 / RATE, time.perf_counter()
+    end = next_at + FRESHNESS_SECONDS
+    while time.perf_counter() < end:
+        if used >= 190:
+            episode, used = commands_episode(app, net), 0
+        used += 1
+        recorded = app.schedule_session(episode, practitioner_id=net.therapist,
+                                        scheduled_for=net_now(), location=SessionLocation.CLINIC,
+                                        occurred_at=net_now(), actor="bench")
+        assert recorded.position is not None
+        committed[recorded.position] = time.perf_counter()
+        next_at += interval
+        time.sleep(max(0.0, next_at - time.perf_counter()))
+    deadline = time.perf_counter() + 30
+    while time.perf_counter() < deadline and any(p not in seen for p in committed):
+        time.sleep(0.05)
+    stop.set()
+    watcher.join()
+    for w in workers:
+        w.terminate()
+        w.wait(timeout=30)
+    app.close()
+    lags = [(seen[p] - t) * 1000 for p, t in committed.items() if p in seen]
+    return lags, len(committed) - len(lags)
+
+
+def net_now() -> Any:
+    from tests.conftest import NOW
+
+    return NOW
+
+
+def main() -> None:
+    from careledger.gateways.auth import TokenService
+    from tests.conftest import build_network
+
+    work = Path(tempfile.mkdtemp(prefix="careledger-bench-views-"))
+    server_url = os.environ.get("CARELEDGER_DATABASE_URL") or embedded_pg.ensure_running(work).url
+    dbname = f"careledger_bench_{uuid.uuid4().hex[:6]}"
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{dbname}"')
+    url = urlunsplit(urlsplit(server_url)._replace(path=f"/{dbname}"))
+    settings = Settings(database_url=url, data_dir=work, app_db_password="bench-app-password",
+                        token_secret="bench-secret-" + "y" * 20, db_pool_size=8)
+    db = bootstrap.database(settings)
+    bootstrap.run_migrations(db)
+    app = bootstrap.application(db, settings)
+    broker = None
+    servers = os.environ.get("CARELEDGER_KAFKA_BOOTSTRAP")
+    if not servers:
+        broker = EmbeddedBroker(work / "broker")
+        servers = broker.start()
+    try:
+        seed_network(app, patients=PATIENTS)
+        net = build_network(app, TokenService(settings.token_secret))
+        events = app.recorder.horizon()  # type: ignore[attr-defined]
+        print(f"CareLedger views benchmarks ({events} events from {PATIENTS} patients)\n")
+
+        # (d) relay vs raw produce of the same payloads
+        topic = f"bench.events.{uuid.uuid4().hex[:6]}"
+        ensure_topics(servers, {topic: 6, topic + ".dlq": 1})
+        relay = Relay(app, bootstrap=servers, topic=topic, name="bench", batch_size=1000)
+        started = time.perf_counter()
+        while relay.step():
+            pass
+        relay_rate = events / (time.perf_counter() - started)
+        streams = Streams(app)
+        payloads = [(e.key, e.to_json()) for e in (
+            envelope_of(app, streams, entry)
+            for entry in app.recorder.read_log(0, events))]  # type: ignore[attr-defined]
+        raw = raw_produce_rate(servers, payloads)
+        print(f"[d] relay publish {relay_rate:8.0f} events/s vs raw confluent-kafka produce "
+              f"{raw:8.0f} msgs/s = {relay_rate / raw:.2f}")
+
+        # (a) and (b): the same messages, applied in batches and one per transaction
+        messages = fetch_all(servers, topic, events)
+        batched = apply_rate(db, messages, 500, "bench_batched")
+        copy, rows = copy_rate(db, "bench_batched")
+        print(f"[a] catch-up {batched:8.0f} events/s vs raw COPY {copy:8.0f} rows/s "
+              f"({rows} rows) = {batched / copy:.2f}")
+        single = apply_rate(db, messages, 1, "bench_single")
+        print(f"[b] batches of 500 {batched:8.0f} events/s vs one event per transaction "
+              f"{single:8.0f} events/s = {batched / single:.1f}x")
+
+        # (c) freshness at a steady rate
+        lags, missing = freshness(settings, db, servers, net)
+        q = statistics.quantiles(lags, n=100)
+        print(f"[c] freshness at {RATE:.0f} commands/s for {FRESHNESS_SECONDS:.0f} s: "
+              f"p50 {q[49]:.0f} ms, p99 {q[98]:.0f} ms, max {max(lags):.0f} ms "
+              f"({len(lags)} commands, {missing} not seen)")
+    finally:
+        app.close()
+        if broker is not None:
+            broker.stop()
+        if "CARELEDGER_DATABASE_URL" not in os.environ:
+            embedded_pg.EmbeddedPostgres(work, 0, "").stop("immediate")
+
+
+if __name__ == "__main__":
+    main()
