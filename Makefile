@@ -29,6 +29,7 @@ lint: $(STAMP)
 ## Benchmarks print ratios measured side by side in one run.
 bench: $(STAMP)
 	$(BIN)/python -m bench
+	$(BIN)/python -m bench.views
 
 clean:
 	rm -rf $(VENV) .careledger
