@@ -315,3 +315,23 @@ def test_redelivering_a_whole_partition_changes_nothing(
         again.close()
     assert (outcome.applied, outcome.skipped) == (0, published)
     assert pipeline.live() == before == pipeline.rebuilt()
+
+
+def test_an_entry_this_version_cannot_read_is_published_without_data(
+    network: Network, pipeline: Pipeline
+) -> None:
+    """A foreign or future event in the log must not stall everything after it."""
+    from eventsourcing.persistence import StoredEvent
+
+    pipeline.app.recorder.insert_events([StoredEvent(
+        originator_id=uuid.uuid4(), originator_version=1, topic="elsewhere:Unknown.Happened",
+        state=b"{}")])
+    open_episode(pipeline.app, network)
+    assert pipeline.publish_all() == 2
+    consumer = pipeline.consumer()
+    try:
+        outcome = consume(consumer, 2)
+    finally:
+        consumer.close()
+    assert (outcome.applied, outcome.dead) == (2, 0)
+    assert rows(pipeline.db, f"SELECT count(*) FROM {pipeline.schema}.referrals") == [(1,)]

@@ -21,6 +21,7 @@ from uuid import UUID
 import psycopg
 from confluent_kafka import KafkaError, Producer
 from eventsourcing.persistence import OperationalError
+from eventsourcing.utils import TopicError
 from opentelemetry import propagate
 
 from careledger.domain.application import CareLedger
@@ -84,7 +85,14 @@ class Streams:
 
 
 def envelope_of(app: CareLedger, streams: Streams, entry: LogEntry) -> Envelope:
-    event = app.mapper.to_domain_event(entry.stored_event())
+    try:
+        event = app.mapper.to_domain_event(entry.stored_event())
+    except (TopicError, ValueError, TypeError, KeyError) as e:
+        # The log is the record: an entry this version cannot read still goes out (with
+        # its position and hashes, without data) rather than stalling everything after it.
+        log.warning("relay: position %d (%s) cannot be decoded by this version (%s)",
+                    entry.position, entry.topic, type(e).__name__)
+        return _undecodable(entry)
     kind = entry.topic.split(":", 1)[-1]
     data = event_data(event)
     patient, clinics = streams.concerns(entry, kind, data)
@@ -102,6 +110,17 @@ def envelope_of(app: CareLedger, streams: Streams, entry: LogEntry) -> Envelope:
         data=data,
         position=entry.position,
         hash=entry.event_hash.hex(),
+        previous_hash=entry.previous_hash.hex(),
+    )
+
+
+def _undecodable(entry: LogEntry) -> Envelope:
+    return Envelope(
+        event_id=event_id(entry.originator_id, entry.originator_version), type=entry.topic,
+        schema_version=0, aggregate_id=entry.originator_id,
+        aggregate_version=entry.originator_version, patient_id=None, clinic_ids=(),
+        occurred_at=None, recorded_at=entry.recorded_at, actor=None, data={},
+        position=entry.position, hash=entry.event_hash.hex(),
         previous_hash=entry.previous_hash.hex(),
     )
 
