@@ -192,7 +192,8 @@ def main() -> None:
             (lambda: bootstrap.application(bootstrap.database(settings), settings))
             if processes else in_process(app), net))
         lib = measure(writers, commands(
-            (lambda: LibraryPath(env=default_env)) if processes else in_process(library),
+            (lambda: LibraryPath(env={**default_env, "CREATE_TABLE": "n"}))
+            if processes else in_process(library),
             library_net))
         rows.append((writers, raw, ours, lib))
         how = f"{writers} processes" if processes else f"{writers} thread{'s' * (writers > 1)}"
