@@ -39,6 +39,8 @@ from careledger.infra.settings import Settings
 from tests.conftest import NOW, build_network
 
 SECONDS = float(os.environ.get("BENCH_SECONDS", "4"))
+#: Alternating rounds per figure of [1]; each figure is the median of its rounds.
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 #: Sessions per bench episode before a writer opens a new one.
 AUTHORIZED = 190
 
@@ -181,20 +183,25 @@ def main() -> None:
     library = LibraryPath(env=default_env)
     library_net = build_network(library, tokens)
 
-    print(f"CareLedger benchmarks ({SECONDS:.0f} s per figure, PostgreSQL "
+    print(f"CareLedger benchmarks ({SECONDS:.0f} s per measurement, medians of {ROUNDS} "
+          "alternating rounds in [1], PostgreSQL "
           f"{'embedded' if 'CARELEDGER_DATABASE_URL' not in os.environ else 'external'})\n")
     rows = []
     in_process = lambda _app: (lambda: _app)  # noqa: E731
     for writers, processes in ((1, False), (8, False), (8, True)):
         measure = rate_in_processes if processes else rate
-        raw = measure(writers, raw_insert(url))
-        ours = measure(writers, commands(
-            (lambda: bootstrap.application(bootstrap.database(settings), settings))
-            if processes else in_process(app), net))
-        lib = measure(writers, commands(
-            (lambda: LibraryPath(env={**default_env, "CREATE_TABLE": "n"}))
-            if processes else in_process(library),
-            library_net))
+        # Alternating rounds, medians: the machine's speed drifts between figures.
+        raws, ourss, libs = [], [], []
+        for _round in range(ROUNDS):
+            raws.append(measure(writers, raw_insert(url)))
+            ourss.append(measure(writers, commands(
+                (lambda: bootstrap.application(bootstrap.database(settings), settings))
+                if processes else in_process(app), net)))
+            libs.append(measure(writers, commands(
+                (lambda: LibraryPath(env={**default_env, "CREATE_TABLE": "n"}))
+                if processes else in_process(library),
+                library_net)))
+        raw, ours, lib = (statistics.median(x) for x in (raws, ourss, libs))
         rows.append((writers, raw, ours, lib))
         how = f"{writers} processes" if processes else f"{writers} thread{'s' * (writers > 1)}"
         print(f"[1] {how:11s}: raw INSERT+COMMIT {raw:7.0f}/s | CareLedger {ours:6.0f}/s = "
