@@ -42,7 +42,7 @@ def test_a_follower_never_skips_a_late_committing_position(
                             conn.execute(
                                 "SELECT careledger.append_events(ARRAY[%s::uuid], ARRAY[1::bigint],"
                                 " ARRAY['test:Probe'], ARRAY[%s::bytea], NULL, NULL, NULL, NULL,"
-                                " NULL, NULL)",
+                                " NULL, NULL, NULL)",
                                 (uuid.uuid4(), b"{}"),
                             )
                             time.sleep(rng.choice([0, 0, 0.001, 0.005, 0.02]))

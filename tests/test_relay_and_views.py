@@ -335,3 +335,27 @@ def test_an_entry_this_version_cannot_read_is_published_without_data(
         consumer.close()
     assert (outcome.applied, outcome.dead) == (2, 0)
     assert rows(pipeline.db, f"SELECT count(*) FROM {pipeline.schema}.referrals") == [(1,)]
+
+
+def test_the_commands_trace_continues_in_the_kafka_headers(
+    network: Network, pipeline: Pipeline
+) -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+
+    tracer = TracerProvider().get_tracer("test")
+    with tracer.start_as_current_span("POST /api/v1/referrals") as span:
+        open_episode(pipeline.app, network)
+    open_episode(pipeline.app, network)  # no trace around this one
+    assert pipeline.publish_all() == 2
+    reader = Consumer({"bootstrap.servers": pipeline.bootstrap, "group.id": uuid.uuid4().hex,
+                       "auto.offset.reset": "earliest", "logger": KAFKA_LOG})
+    reader.subscribe([pipeline.topic])
+    messages: list[Any] = []
+    deadline = time.monotonic() + 30
+    while len(messages) < 2 and time.monotonic() < deadline:
+        messages += [m for m in reader.consume(10, 1.0) if m.error() is None]
+    reader.close()
+    parents = sorted((dict(m.headers()).get("traceparent") or b"").decode() for m in messages)
+    trace_id = format(span.get_span_context().trace_id, "032x")
+    assert parents[0] == ""
+    assert parents[1].startswith(f"00-{trace_id}-")

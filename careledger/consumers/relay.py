@@ -11,6 +11,7 @@ batch and catches up when the broker returns.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections import OrderedDict
@@ -188,20 +189,24 @@ class Relay:
         entries = self.recorder.read_log(self.position(), self.batch_size)
         if not entries:
             return 0
-        self.publish([envelope_of(self.app, self.streams, e) for e in entries])
+        self.publish([envelope_of(self.app, self.streams, e) for e in entries],
+                     [e.trace_context for e in entries])
         self.save_position(entries[-1].position)
         return len(entries)
 
-    def publish(self, envelopes: Sequence[Envelope]) -> None:
+    def publish(self, envelopes: Sequence[Envelope],
+                traces: Sequence[str | None] | None = None) -> None:
         failures: list[KafkaError] = []
 
         def delivered(err: KafkaError | None, _msg: object) -> None:
             if err is not None:
                 failures.append(err)
 
-        for envelope in envelopes:
-            headers: dict[str, str] = {}
-            propagate.inject(headers)
+        for envelope, trace in zip(envelopes, traces or [None] * len(envelopes), strict=True):
+            # The command's own trace continues through Kafka; else the relay's, if any.
+            headers: dict[str, str] = json.loads(trace) if trace else {}
+            if not headers:
+                propagate.inject(headers)
             headers["careledger-type"] = envelope.type
             headers["careledger-position"] = str(envelope.position)
             while True:

@@ -9,6 +9,7 @@ follower skip an event.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import weakref
@@ -21,6 +22,7 @@ from uuid import UUID
 import psycopg
 from eventsourcing.persistence import IntegrityError, Notification, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from opentelemetry import propagate
 from psycopg.sql import SQL, Identifier
 
 from careledger.domain.application import Idempotency
@@ -39,6 +41,8 @@ class LogEntry:
     recorded_at: datetime
     previous_hash: bytes
     event_hash: bytes
+    #: The W3C trace context (JSON: traceparent, tracestate) of the appending command.
+    trace_context: str | None = None
 
     def stored_event(self) -> StoredEvent:
         return StoredEvent(originator_id=self.originator_id,
@@ -59,11 +63,12 @@ class CareLedgerRecorder(PostgresApplicationRecorder):
         schema = Identifier(self.datastore.schema)
         self.append_statement = SQL(
             "SELECT {schema}.append_events(%b, %b, %b, %b, %b::uuid[], %b::bigint[],"
-            " %s, %s, %s, %s) AS positions"
+            " %s, %s, %s, %s, %s) AS positions"
         ).format(schema=schema)
         self.read_log_statement = SQL(
             "SELECT notification_id AS position, originator_id, originator_version, topic,"
-            " state, recorded_at, previous_hash, event_hash FROM {schema}.{table}"
+            " state, recorded_at, previous_hash, event_hash, trace_context"
+            " FROM {schema}.{table}"
             " WHERE notification_id > %s AND notification_id <= %s"
             " ORDER BY notification_id LIMIT %s"
         ).format(schema=schema, table=Identifier(events_table_name))
@@ -98,6 +103,7 @@ class CareLedgerRecorder(PostgresApplicationRecorder):
             idempotency.key if idempotency else None,
             idempotency.request_hash if idempotency else None,
             idempotency.command if idempotency else None,
+            _trace_context(),
         )
         # Not retried on a lost connection: the append may have committed, and only the
         # Idempotency-Key (looked up by the caller) can tell a retry from a new command.
@@ -222,3 +228,10 @@ class WriterConnections:
             conns, self._open = self._open, set()
         for conn in conns:
             conn.close()
+
+
+def _trace_context() -> str | None:
+    """The current W3C trace context, so the relay can continue the command's trace."""
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return json.dumps(carrier, separators=(",", ":")) if carrier else None

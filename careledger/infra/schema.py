@@ -51,6 +51,9 @@ CREATE TABLE IF NOT EXISTS careledger.careledger_events (
   event_hash bytea NOT NULL,
   PRIMARY KEY (originator_id, originator_version)
 );
+-- The W3C trace context of the command that appended the event (not part of its hash:
+-- it says how the event was traced, not what the record says).
+ALTER TABLE careledger.careledger_events ADD COLUMN IF NOT EXISTS trace_context text;
 CREATE UNIQUE INDEX IF NOT EXISTS careledger_events_notification_id_idx
   ON careledger.careledger_events (notification_id);
 CREATE INDEX IF NOT EXISTS careledger_events_recorded_at_idx
@@ -124,10 +127,13 @@ DROP FUNCTION IF EXISTS careledger.append_events(
 -- its stream, and stores the Idempotency-Key record, all in the caller's transaction.
 DROP FUNCTION IF EXISTS careledger.append_events(
   uuid[], bigint[], text[], bytea[], uuid[], bigint[], text, text, text, text);
+DROP FUNCTION IF EXISTS careledger.append_events(
+  uuid[], bigint[], text[], bytea[], uuid[], bigint[], text, text, text, text, text);
 CREATE FUNCTION careledger.append_events(
   ids uuid[], versions bigint[], topics text[], states bytea[],
   read_ids uuid[], read_versions bigint[],
-  idem_principal text, idem_key text, idem_request_hash text, idem_command text)
+  idem_principal text, idem_key text, idem_request_hash text, idem_command text,
+  trace text)
 RETURNS bigint[] LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -172,8 +178,8 @@ BEGIN
   PERFORM pg_advisory_xact_lock_shared({writer_lock});
   WITH inserted AS (
     INSERT INTO careledger.careledger_events (originator_id, originator_version, topic, state,
-      recorded_at, previous_hash, event_hash)
-    SELECT e.id, e.version, e.topic, e.state, recorded, e.previous_hash, e.event_hash
+      recorded_at, previous_hash, event_hash, trace_context)
+    SELECT e.id, e.version, e.topic, e.state, recorded, e.previous_hash, e.event_hash, trace
       FROM unnest(ids, versions, topics, states, previous_hashes, event_hashes)
         AS e(id, version, topic, state, previous_hash, event_hash)
     RETURNING notification_id)
