@@ -1,14 +1,20 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.staticfiles.views import serve as serve_static
 from django.http import HttpRequest, HttpResponse
 from django.urls import path, re_path
+from django.views.decorators.csrf import csrf_exempt
 
 from careledger.gateways.api import api
 from careledger.gateways.problems import problem
+from careledger.graphql.schema import schema
+from careledger.graphql.view import CareLedgerGraphQLView
 
 urlpatterns = [
     path("api/v1/", api.urls),
+    path("graphql", csrf_exempt(CareLedgerGraphQLView.as_view(
+        schema=schema, graphql_ide="graphiql" if settings.DEBUG else None))),
     # The OpenAPI page's own scripts, served locally: the docs work with no network.
     re_path(r"^static/(?P<path>.*)$", serve_static, {"insecure": True}),
 ]

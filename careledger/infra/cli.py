@@ -248,6 +248,7 @@ def up(
     out.print(f"[bold]CareLedger[/bold] is starting at {base}")
     out.print(f"  OpenAPI docs   {base}/api/v1/docs")
     out.print(f"  OpenAPI schema {base}/api/v1/openapi.json")
+    out.print(f"  GraphQL        {base}/graphql (GraphiQL with CARELEDGER_DEBUG=1)")
     out.print(f"  PostgreSQL     {db.host}:{db.port} (data in {settings.data_dir})")
     if demo_path.exists():
         network = json.loads(demo_path.read_text())
@@ -258,6 +259,15 @@ def up(
         out.print("\nDemo tokens (valid 12 hours):")
         out.print(f"  physician  {physician}", soft_wrap=True)
         out.print(f"  therapist  {therapist}", soft_wrap=True)
+        out.print("\nRead the demo patient's shared timeline:")
+        patient = network["demo_patient"]
+        query = (f'{{ patient(id: \\"{patient}\\") {{ timeline(first: 5) {{ events '
+                 '{ kind occurredAt clinicId } } } }')
+        out.print(
+            f"  curl -s {base}/graphql -H 'Authorization: Bearer {physician}' "
+            f"-H 'Content-Type: application/json' -d '{{\"query\": \"{query}\"}}'",
+            soft_wrap=True, markup=False,
+        )
         out.print("\nTry a command (register a patient):")
         out.print(
             f"  curl -s -X POST {base}/api/v1/patients -H 'Authorization: Bearer {physician}' "

@@ -103,8 +103,8 @@ DROP FUNCTION IF EXISTS careledger.event_hash(bytea, uuid, bigint, timestamptz, 
 CREATE OR REPLACE FUNCTION careledger.refuse_change() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-  RAISE EXCEPTION 'the event log is append-only: % is refused; record an amendment instead',
-    TG_OP USING ERRCODE = 'insufficient_privilege';
+  RAISE EXCEPTION '% is append-only: % is refused; a correction is a new entry',
+    TG_TABLE_NAME, TG_OP USING ERRCODE = 'insufficient_privilege';
 END $$;
 
 -- Events enter only through append_events(), which chains them: no per-row trigger.
@@ -213,7 +213,57 @@ LANGUAGE sql STABLE AS $$
      WHERE l.locktype = 'advisory' AND l.classid = 0 AND l.objid = {writer_lock}
        AND l.objsubid = 1 AND l.granted AND l.virtualtransaction = ANY(candidates))
 $$;
-""".replace("{writer_lock}", str(WRITER_LOCK))
+
+-- Every read of patient data, allowed or denied: who, which patient, what was asked,
+-- on what basis, and why (for emergency access). Hash-chained like the event log, and
+-- written only through log_access(): the application's role cannot touch the rows.
+CREATE TABLE IF NOT EXISTS careledger.access_log (
+  id bigserial PRIMARY KEY,
+  at timestamptz NOT NULL,
+  principal uuid NOT NULL,
+  role text NOT NULL,
+  patient_id uuid,
+  fields text NOT NULL,
+  allowed boolean NOT NULL,
+  basis text,
+  reason text,
+  previous_hash bytea NOT NULL,
+  hash bytea NOT NULL
+);
+CREATE INDEX IF NOT EXISTS access_log_patient ON careledger.access_log (patient_id, at);
+DROP TRIGGER IF EXISTS append_only ON careledger.access_log;
+CREATE TRIGGER append_only BEFORE UPDATE OR DELETE ON careledger.access_log
+  FOR EACH ROW EXECUTE FUNCTION careledger.refuse_change();
+DROP TRIGGER IF EXISTS append_only_truncate ON careledger.access_log;
+CREATE TRIGGER append_only_truncate BEFORE TRUNCATE ON careledger.access_log
+  FOR EACH STATEMENT EXECUTE FUNCTION careledger.refuse_change();
+
+-- hash = sha256(previous hash ‖ the row's fields, '|'-separated, time in µs since epoch).
+CREATE OR REPLACE FUNCTION careledger.log_access(
+  who uuid, who_role text, patient uuid, asked text, was_allowed boolean,
+  on_basis text, because text)
+RETURNS bigint LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  previous bytea;
+  stamped timestamptz := clock_timestamp();
+  new_id bigint;
+BEGIN
+  PERFORM pg_advisory_xact_lock({access_lock});  -- one chain: appends take turns
+  SELECT a.hash INTO previous FROM careledger.access_log a ORDER BY a.id DESC LIMIT 1;
+  previous := coalesce(previous,
+    '\x0000000000000000000000000000000000000000000000000000000000000000'::bytea);
+  INSERT INTO careledger.access_log (at, principal, role, patient_id, fields, allowed, basis,
+    reason, previous_hash, hash)
+  VALUES (stamped, who, who_role, patient, asked, was_allowed, on_basis, because, previous,
+    sha256(previous || convert_to(concat_ws('|', who::text, who_role,
+      coalesce(patient::text, ''), asked, was_allowed::text, coalesce(on_basis, ''),
+      coalesce(because, ''), ((extract(epoch FROM stamped) * 1000000)::bigint)::text), 'UTF8')))
+  RETURNING id INTO new_id;
+  RETURN new_id;
+END $$;
+
+""".replace("{writer_lock}", str(WRITER_LOCK)).replace("{access_lock}", str(WRITER_LOCK + 3))
 
 VIEW_GRANTS = """
 GRANT USAGE ON SCHEMA {schema} TO {role};
@@ -228,6 +278,7 @@ GRANT SELECT, INSERT ON careledger.careledger_snapshots TO {role};
 GRANT SELECT ON careledger.idempotency TO {role};
 GRANT SELECT, INSERT, UPDATE ON careledger.relay_positions TO {role};
 GRANT SELECT ON careledger.view_generations TO {role};
+GRANT SELECT ON careledger.access_log TO {role};
 GRANT SELECT ON SEQUENCE careledger.careledger_events_notification_id_seq TO {role};
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA careledger TO {role};
 """

@@ -1,0 +1,165 @@
+"""The read API over the views (Strawberry): a patient's shared timeline, so far.
+
+Errors carry a code in `extensions` (NOT_FOUND, UNAUTHENTICATED, BAD_INPUT); anything
+unexpected is masked, so no error ever echoes patient data.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import strawberry
+from graphql import GraphQLError
+from psycopg import sql
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+from strawberry.extensions import MaskErrors, QueryDepthLimiter
+from strawberry.scalars import JSON
+from strawberry.types import Info
+
+from careledger.gateways.auth import Principal
+from careledger.graphql.access import Grant, PatientNotFound, authorize
+
+#: The most timeline events one page returns.
+MAX_PAGE = 100
+
+
+@dataclass
+class Context:
+    principal: Principal | None
+    pool: ConnectionPool
+
+
+class PublicError(GraphQLError):
+    """An error whose message is safe to show: it names no patient data."""
+
+    def __init__(self, message: str, code: str) -> None:
+        super().__init__(message, extensions={"code": code})
+
+
+def not_found() -> PublicError:
+    return PublicError("no patient with that id", "NOT_FOUND")
+
+
+@strawberry.type
+class TimelineEvent:
+    position: int
+    kind: str
+    occurred_at: datetime | None
+    recorded_at: datetime
+    actor: str | None
+    clinic_id: UUID | None
+    practitioner_id: UUID | None
+    referral_id: UUID | None
+    record_id: str | None
+    amends_record_id: str | None
+    data: JSON
+
+
+@strawberry.type
+class TimelinePage:
+    events: list[TimelineEvent]
+    end_cursor: str | None
+    has_next_page: bool
+
+
+@strawberry.type
+class Patient:
+    id: UUID
+    grant: strawberry.Private[Grant]
+
+    @strawberry.field(  # type: ignore[untyped-decorator]
+        description="Every event of the patient's care across clinics, in valid-time "
+        "order. `asOf`: as the record stood at that moment (transaction time); "
+        "`validAt`: what had happened by then.")
+    def timeline(self, info: Info[Context, None], as_of: datetime | None = None,
+                 valid_at: datetime | None = None, kinds: list[str] | None = None,
+                 first: int = 50, after: str | None = None) -> TimelinePage:
+        if not 1 <= first <= MAX_PAGE:
+            raise PublicError(f"first must be between 1 and {MAX_PAGE}", "BAD_INPUT")
+        start = _decode_cursor(after)
+        query = sql.SQL(
+            "SELECT position, kind, occurred_at, recorded_at, actor, clinic_id, practitioner_id,"
+            " referral_id, record_id, amends_record_id, data FROM {v}.timeline"
+            " WHERE patient_id = %(patient)s"
+            " AND (%(as_of)s::timestamptz IS NULL OR recorded_at <= %(as_of)s)"
+            " AND (%(valid_at)s::timestamptz IS NULL OR occurred_at <= %(valid_at)s)"
+            " AND (%(kinds)s::text[] IS NULL OR kind = ANY(%(kinds)s))"
+            " AND (%(after_at)s::timestamptz IS NULL OR (occurred_at, position) >"
+            " (%(after_at)s, %(after_position)s))"
+            " ORDER BY occurred_at, position LIMIT %(limit)s"
+        )
+        with info.context.pool.connection() as conn:
+            views = _live_views(conn)
+            rows = conn.cursor(row_factory=dict_row).execute(query.format(
+                v=sql.Identifier(views)), {
+                "patient": self.id, "as_of": as_of, "valid_at": valid_at, "kinds": kinds,
+                "after_at": start[0] if start else None,
+                "after_position": start[1] if start else None, "limit": first + 1,
+            }).fetchall()
+        events = [TimelineEvent(**row) for row in rows[:first]]
+        last = events[-1] if events else None
+        return TimelinePage(
+            events=events,
+            end_cursor=_encode_cursor(last.occurred_at, last.position) if last else None,
+            has_next_page=len(rows) > first,
+        )
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(  # type: ignore[untyped-decorator]
+        description="A patient you may see; anyone else is 'not found'.")
+    def patient(self, info: Info[Context, None], id: UUID) -> Patient:
+        principal = _principal(info)
+        asked = ",".join(sorted(f.name for f in info.selected_fields[0].selections
+                                if hasattr(f, "name")))
+        with info.context.pool.connection() as conn:
+            try:
+                grant = authorize(conn, _live_views(conn), principal, id, f"patient:{asked}")
+            except PatientNotFound:
+                raise not_found() from None
+        return Patient(id=id, grant=grant)
+
+
+def _principal(info: Info[Context, None]) -> Principal:
+    if info.context.principal is None:
+        raise PublicError("a valid bearer token is required", "UNAUTHENTICATED")
+    return info.context.principal
+
+
+def _live_views(conn: Any) -> str:
+    row = conn.execute(
+        "SELECT schema FROM careledger.view_generations WHERE name = 'live'").fetchone()
+    return str(row[0])
+
+
+def _encode_cursor(occurred_at: datetime | None, position: int) -> str:
+    raw = f"{occurred_at.isoformat() if occurred_at else ''}|{position}"
+    return base64.urlsafe_b64encode(raw.encode()).decode()
+
+
+def _decode_cursor(cursor: str | None) -> tuple[datetime, int] | None:
+    if cursor is None:
+        return None
+    try:
+        at, position = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
+        return datetime.fromisoformat(at), int(position)
+    except ValueError:
+        raise PublicError("after is not a cursor this API returned", "BAD_INPUT") from None
+
+
+schema = strawberry.Schema(
+    query=Query,
+    extensions=[
+        lambda: QueryDepthLimiter(max_depth=8),
+        # Unexpected failures become "Unexpected error."; ours, and the validation
+        # errors about the query text itself, pass through.
+        lambda: MaskErrors(should_mask_error=lambda error: error.original_error is not None
+                           and not isinstance(error.original_error, PublicError)),
+    ],
+)

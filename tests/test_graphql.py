@@ -1,0 +1,171 @@
+"""GraphQL over the views: who may read a patient, and a log of every read.
+
+The views are filled by replaying the log into the live generation (what the consumers
+would have applied), so these tests need no broker.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import psycopg
+import pytest
+
+from careledger.consumers.rebuild import live_generation
+from careledger.consumers.replay import replay
+from careledger.domain.application import CareLedger
+from careledger.gateways.auth import Role
+from careledger.infra import bootstrap
+from careledger.projections import all_projections
+from tests.conftest import NOW, Network, open_episode
+
+TIMELINE = """
+query ($id: UUID!, $asOf: DateTime, $first: Int = 50, $after: String) {
+  patient(id: $id) {
+    id
+    timeline(asOf: $asOf, first: $first, after: $after) {
+      events { position kind occurredAt recordedAt clinicId }
+      endCursor hasNextPage
+    }
+  }
+}
+"""
+_synced = [0]
+
+
+def sync_views(app: CareLedger, db: bootstrap.Database) -> None:
+    with psycopg.connect(db.admin_url) as conn:
+        schema, _ = live_generation(conn)
+    _synced[0] = replay(app, db.app_url, all_projections(schema), after=_synced[0])
+
+
+def ask(client: Any, token: str | None, query: str, **variables: Any) -> dict[str, Any]:
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"} if token else {}
+    response = client.post("/graphql", data=json.dumps({"query": query, "variables": variables}),
+                           content_type="application/json", **headers)
+    assert response.status_code == 200, response.content
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def kinds(body: dict[str, Any]) -> list[str]:
+    return [e["kind"] for e in body["data"]["patient"]["timeline"]["events"]]
+
+
+@pytest.fixture()
+def episode(app: CareLedger, db: bootstrap.Database, network: Network) -> UUID:
+    rid = open_episode(app, network, accept=True)
+    sync_views(app, db)
+    return rid
+
+
+def test_the_referring_physician_reads_the_shared_timeline(
+    client: Any, network: Network, episode: UUID
+) -> None:
+    body = ask(client, network.token(Role.PHYSICIAN, network.physician), TIMELINE,
+               id=str(network.patient))
+    assert "errors" not in body
+    assert kinds(body) == ["Patient.Registered", "Patient.ConsentGranted", "Referral.Made",
+                           "Referral.Accepted"]
+
+
+def test_a_denied_read_looks_exactly_like_a_patient_that_does_not_exist(
+    client: Any, network: Network, episode: UUID
+) -> None:
+    stranger = network.token(Role.PHYSICIAN, uuid.uuid4())
+    denied = ask(client, stranger, TIMELINE, id=str(network.patient))
+    missing = ask(client, stranger, TIMELINE, id=str(uuid.uuid4()))
+    assert denied == missing
+    assert denied["data"] is None
+    assert denied["errors"][0]["extensions"] == {"code": "NOT_FOUND"}
+    assert denied["errors"][0]["message"] == "no patient with that id"
+
+
+def test_clinics_see_their_referrals_patients_and_no_one_else(
+    client: Any, network: Network, episode: UUID
+) -> None:
+    own = ask(client, network.token(Role.THERAPIST, network.therapist, [network.clinic]),
+              TIMELINE, id=str(network.patient))
+    assert "Referral.Made" in kinds(own)
+    admin = ask(client, network.token(Role.CLINIC_ADMIN, uuid.uuid4(), [network.clinic]),
+                TIMELINE, id=str(network.patient))
+    assert "Referral.Made" in kinds(admin)
+    other = ask(client, network.token(Role.THERAPIST, network.other_therapist,
+                                      [network.other_clinic]), TIMELINE, id=str(network.patient))
+    assert other["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+
+
+def test_revoked_consent_closes_the_care_team_but_not_the_auditor(
+    app: CareLedger, db: bootstrap.Database, client: Any, network: Network, episode: UUID
+) -> None:
+    app.revoke_consent(network.patient, reason="moving away", occurred_at=NOW, actor="patient")
+    sync_views(app, db)
+    physician = ask(client, network.token(Role.PHYSICIAN, network.physician), TIMELINE,
+                    id=str(network.patient))
+    assert physician["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    auditor = ask(client, network.token(Role.AUDITOR, uuid.uuid4()), TIMELINE,
+                  id=str(network.patient))
+    assert kinds(auditor)[-1] == "Patient.ConsentRevoked"
+
+
+def test_every_read_allowed_or_denied_is_logged_in_a_chain_the_app_cannot_change(
+    db: bootstrap.Database, client: Any, network: Network, episode: UUID
+) -> None:
+    stranger = uuid.uuid4()
+    ask(client, network.token(Role.PHYSICIAN, network.physician), TIMELINE,
+        id=str(network.patient))
+    ask(client, network.token(Role.PHYSICIAN, stranger), TIMELINE, id=str(network.patient))
+    with psycopg.connect(db.app_url) as conn:
+        rows = conn.execute(
+            "SELECT principal, allowed, basis, fields FROM careledger.access_log"
+            " WHERE patient_id = %s ORDER BY id", (network.patient,)).fetchall()
+        assert rows == [(network.physician, True, "care_team", "patient:id,timeline"),
+                        (stranger, False, None, "patient:id,timeline")]
+        chain = conn.execute(
+            "SELECT at, principal, role, patient_id, fields, allowed, basis, reason,"
+            " previous_hash, hash FROM careledger.access_log ORDER BY id").fetchall()
+        for statement in ("UPDATE careledger.access_log SET allowed = true",
+                          "DELETE FROM careledger.access_log",
+                          "INSERT INTO careledger.access_log (at, principal, role, fields,"
+                          " allowed, previous_hash, hash) VALUES (now(), gen_random_uuid(),"
+                          " 'x', 'x', true, '', '')"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(statement)
+            conn.rollback()
+    previous = bytes(32)
+    for at, who, role, patient, fields, allowed, basis, reason, prev, digest in chain:
+        assert prev == previous
+        micros = round((at - datetime(1970, 1, 1, tzinfo=at.tzinfo)).total_seconds() * 1e6)
+        text = "|".join([str(who), role, str(patient or ""), fields, str(allowed).lower(),
+                         basis or "", reason or "", str(micros)])
+        assert digest == hashlib.sha256(prev + text.encode()).digest()
+        previous = digest
+
+
+def test_as_of_shows_the_record_as_it_stood_and_pages_are_bounded(
+    client: Any, network: Network, episode: UUID
+) -> None:
+    token = network.token(Role.PHYSICIAN, network.physician)
+    full = ask(client, token, TIMELINE, id=str(network.patient))["data"]["patient"]["timeline"]
+    made = next(e for e in full["events"] if e["kind"] == "Referral.Made")
+    then = ask(client, token, TIMELINE, id=str(network.patient), asOf=made["recordedAt"])
+    assert kinds(then)[-1] == "Referral.Made"  # the acceptance was recorded after
+    first = ask(client, token, TIMELINE, id=str(network.patient), first=2)
+    page = first["data"]["patient"]["timeline"]
+    assert len(page["events"]) == 2 and page["hasNextPage"]
+    rest = ask(client, token, TIMELINE, id=str(network.patient), after=page["endCursor"])
+    assert kinds(first) + kinds(rest) == kinds(
+        ask(client, token, TIMELINE, id=str(network.patient)))
+    too_many = ask(client, token, TIMELINE, id=str(network.patient), first=1000)
+    assert too_many["errors"][0]["extensions"]["code"] == "BAD_INPUT"
+
+
+def test_no_token_no_data(client: Any, network: Network, episode: UUID) -> None:
+    body = ask(client, None, TIMELINE, id=str(network.patient))
+    assert body["data"] is None
+    assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
