@@ -169,3 +169,45 @@ def test_no_token_no_data(client: Any, network: Network, episode: UUID) -> None:
     body = ask(client, None, TIMELINE, id=str(network.patient))
     assert body["data"] is None
     assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+AUDIT = """
+query ($id: UUID!) {
+  auditTrail(aggregateId: $id) { position version type occurredAt recordedAt actor hash previousHash }
+}
+"""
+REPORT = """
+query ($id: UUID!) { accessReport(patientId: $id) { principal role fields allowed basis } }
+"""
+
+
+def test_auditors_replay_a_records_raw_events_with_their_hash_chain(
+    client: Any, network: Network, episode: UUID
+) -> None:
+    body = ask(client, network.token(Role.AUDITOR, uuid.uuid4()), AUDIT, id=str(episode))
+    trail = body["data"]["auditTrail"]
+    assert [e["type"] for e in trail] == ["careledger:Referral.Made",
+                                          "careledger:Referral.Accepted"]
+    assert trail[0]["previousHash"] == "00" * 32
+    assert trail[1]["previousHash"] == trail[0]["hash"]
+    assert trail[0]["occurredAt"].startswith(NOW.date().isoformat())
+    assert trail[0]["actor"] == "physician:t"
+    physician = ask(client, network.token(Role.PHYSICIAN, network.physician), AUDIT,
+                    id=str(episode))
+    assert physician["data"] is None
+    assert physician["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+
+
+def test_an_auditor_accounts_for_every_disclosure_of_a_patient(
+    client: Any, network: Network, episode: UUID
+) -> None:
+    stranger = uuid.uuid4()
+    ask(client, network.token(Role.PHYSICIAN, network.physician), TIMELINE,
+        id=str(network.patient))
+    ask(client, network.token(Role.PHYSICIAN, stranger), TIMELINE, id=str(network.patient))
+    auditor = network.token(Role.AUDITOR, uuid.uuid4())
+    report = ask(client, auditor, REPORT, id=str(network.patient))["data"]["accessReport"]
+    assert [(r["principal"], r["allowed"], r["basis"]) for r in report] == [
+        (str(network.physician), True, "care_team"), (str(stranger), False, None)]
+    again = ask(client, auditor, REPORT, id=str(network.patient))["data"]["accessReport"]
+    assert again[-1]["fields"] == "accessReport" and again[-1]["role"] == "auditor"

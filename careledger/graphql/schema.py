@@ -7,6 +7,7 @@ unexpected is masked, so no error ever echoes patient data.
 from __future__ import annotations
 
 import base64
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -21,7 +22,7 @@ from strawberry.extensions import MaskErrors, QueryDepthLimiter
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from careledger.gateways.auth import Principal
+from careledger.gateways.auth import Principal, Role
 from careledger.graphql.access import Grant, PatientNotFound, authorize
 
 #: The most timeline events one page returns.
@@ -111,7 +112,7 @@ class Patient:
 
 
 @strawberry.type
-class Query:
+class PatientQuery:
     @strawberry.field(  # type: ignore[untyped-decorator]
         description="A patient you may see; anyone else is 'not found'.")
     def patient(self, info: Info[Context, None], id: UUID) -> Patient:
@@ -124,6 +125,108 @@ class Query:
             except PatientNotFound:
                 raise not_found() from None
         return Patient(id=id, grant=grant)
+
+
+@strawberry.type
+class AuditEvent:
+    """An event exactly as the log holds it, with the store's stamps and hash chain."""
+
+    position: int
+    version: int
+    type: str
+    occurred_at: datetime | None
+    recorded_at: datetime
+    actor: str | None
+    hash: str
+    previous_hash: str
+    state: JSON
+
+
+@strawberry.type
+class AccessEntry:
+    at: datetime
+    principal: UUID
+    role: str
+    fields: str
+    allowed: bool
+    basis: str | None
+    reason: str | None
+    hash: str
+
+
+@strawberry.type
+class AuditQuery:
+    @strawberry.field(  # type: ignore[untyped-decorator]
+        description="Auditors: the raw events of one record (a patient, a referral, a "
+        "clinic, a practitioner), oldest first.")
+    def audit_trail(self, info: Info[Context, None], aggregate_id: UUID) -> list[AuditEvent]:
+        principal = _auditor(info, "no record with that id")
+        with info.context.pool.connection() as conn:
+            rows = conn.cursor(row_factory=dict_row).execute(
+                "SELECT notification_id AS position, originator_version AS version, topic,"
+                " state, recorded_at, previous_hash, event_hash FROM careledger.careledger_events"
+                " WHERE originator_id = %s ORDER BY originator_version", (aggregate_id,)
+            ).fetchall()
+            if not rows:
+                raise PublicError("no record with that id", "NOT_FOUND")
+            patient = _patient_of(conn, aggregate_id, rows[0]["topic"])
+            conn.execute("SELECT careledger.log_access(%s, %s, %s, %s, true, 'auditor', NULL)",
+                         (principal.subject, principal.role.value, patient,
+                          f"auditTrail:{aggregate_id}"))
+        return [_audit_event(row) for row in rows]
+
+    @strawberry.field(  # type: ignore[untyped-decorator]
+        description="Auditors: every read of a patient's data, allowed or denied (an "
+        "accounting of disclosures), between two instants.")
+    def access_report(self, info: Info[Context, None], patient_id: UUID,
+                      since: datetime | None = None,
+                      until: datetime | None = None) -> list[AccessEntry]:
+        principal = _auditor(info, "no patient with that id")
+        with info.context.pool.connection() as conn:
+            rows = conn.execute(
+                "SELECT at, principal, role, fields, allowed, basis, reason, hash"
+                " FROM careledger.access_log WHERE patient_id = %s"
+                " AND (%s::timestamptz IS NULL OR at >= %s)"
+                " AND (%s::timestamptz IS NULL OR at < %s) ORDER BY id",
+                (patient_id, since, since, until, until),
+            ).fetchall()
+            conn.execute("SELECT careledger.log_access(%s, %s, %s, 'accessReport', true,"
+                         " 'auditor', NULL)", (principal.subject, principal.role.value,
+                                               patient_id))
+        return [AccessEntry(at=r[0], principal=r[1], role=r[2], fields=r[3], allowed=r[4],
+                            basis=r[5], reason=r[6], hash=bytes(r[7]).hex()) for r in rows]
+
+
+def _auditor(info: Info[Context, None], missing: str) -> Principal:
+    principal = _principal(info)
+    if principal.role is not Role.AUDITOR:
+        raise PublicError(missing, "NOT_FOUND")  # as if there were nothing to see
+    return principal
+
+
+def _patient_of(conn: Any, aggregate_id: UUID, topic: str) -> UUID | None:
+    if topic.startswith("careledger:Patient."):
+        return aggregate_id
+    if topic.startswith("careledger:Referral."):
+        row = conn.execute(sql.SQL("SELECT patient_id FROM {v}.referrals WHERE referral_id = %s")
+                           .format(v=sql.Identifier(_live_views(conn))),
+                           (aggregate_id,)).fetchone()
+        return row[0] if row else None
+    return None
+
+
+def _audit_event(row: dict[str, Any]) -> AuditEvent:
+    state = json.loads(bytes(row["state"]))
+    occurred = state.get("occurred_at")
+    if isinstance(occurred, dict):
+        occurred = occurred.get("_data_")
+    return AuditEvent(
+        position=row["position"], version=row["version"], type=row["topic"],
+        occurred_at=datetime.fromisoformat(occurred) if isinstance(occurred, str) else None,
+        recorded_at=row["recorded_at"], actor=state.get("actor"),
+        hash=bytes(row["event_hash"]).hex(), previous_hash=bytes(row["previous_hash"]).hex(),
+        state=state,
+    )
 
 
 def _principal(info: Info[Context, None]) -> Principal:
@@ -151,6 +254,11 @@ def _decode_cursor(cursor: str | None) -> tuple[datetime, int] | None:
         return datetime.fromisoformat(at), int(position)
     except ValueError:
         raise PublicError("after is not a cursor this API returned", "BAD_INPUT") from None
+
+
+@strawberry.type
+class Query(PatientQuery, AuditQuery):
+    """The read API."""
 
 
 schema = strawberry.Schema(
