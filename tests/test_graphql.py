@@ -173,7 +173,9 @@ def test_no_token_no_data(client: Any, network: Network, episode: UUID) -> None:
 
 AUDIT = """
 query ($id: UUID!) {
-  auditTrail(aggregateId: $id) { position version type occurredAt recordedAt actor hash previousHash }
+  auditTrail(aggregateId: $id) {
+    position version type occurredAt recordedAt actor hash previousHash
+  }
 }
 """
 REPORT = """
