@@ -213,3 +213,91 @@ def test_an_auditor_accounts_for_every_disclosure_of_a_patient(
         (str(network.physician), True, "care_team"), (str(stranger), False, None)]
     again = ask(client, auditor, REPORT, id=str(network.patient))["data"]["accessReport"]
     assert again[-1]["fields"] == "accessReport" and again[-1]["role"] == "auditor"
+
+
+WORKLIST = """
+query ($id: UUID!) {
+  physician(id: $id) {
+    referrals { referralId patientId status planStatus }
+    awaitingCertification { referralId planStatus }
+    certificationsDue { referralId certifiedUntil }
+    notImproving { referralId }
+    progressReports { referralId visitsToDate }
+  }
+}
+"""
+CASELOAD = """
+query ($id: UUID!) { clinic(id: $id) { caseload { referralId clinicId status nextSession } } }
+"""
+DAY = """
+query ($id: UUID!) {
+  therapist(id: $id) {
+    caseload { referralId practitionerId }
+    schedule { sessionId scheduledFor status }
+    notesPending { sessionId scheduledFor status }
+  }
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def demo(app: CareLedger, db: bootstrap.Database) -> Any:
+    from careledger.infra.seed import seed_network
+
+    network = seed_network(app, patients=10, seed=11)
+    sync_views(app, db)
+    return network
+
+
+def test_a_physicians_worklist_lists_their_referrals_and_what_awaits_them(
+    app: CareLedger, db: bootstrap.Database, client: Any, network: Network, demo: Any
+) -> None:
+    physician = UUID(demo.demo_physician)
+    token = network.token(Role.PHYSICIAN, physician)
+    worklist = ask(client, token, WORKLIST, id=str(physician))["data"]["physician"]
+    made = {r["referralId"] for r in worklist["referrals"]}
+    assert made and made <= set(demo.referral_ids)
+    with psycopg.connect(db.app_url) as conn:
+        schema, _ = live_generation(conn)
+        expected = {str(r[0]) for r in conn.execute(
+            f"SELECT referral_id FROM {schema}.referrals WHERE physician_id = %s",
+            (physician,)).fetchall()}
+        logged = {r[0] for r in conn.execute(
+            "SELECT patient_id FROM careledger.access_log WHERE principal = %s AND fields ="
+            " 'physician.referrals'", (physician,)).fetchall()}
+    assert made == expected
+    assert logged == {UUID(r["patientId"]) for r in worklist["referrals"]}
+    assert all(r["planStatus"] == "awaiting certification"
+               for r in worklist["awaitingCertification"])
+    # Someone else's worklist is "not found", for a physician; an auditor may read it.
+    other = ask(client, network.token(Role.PHYSICIAN, network.physician), WORKLIST,
+                id=str(physician))
+    assert other["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    audited = ask(client, network.token(Role.AUDITOR, uuid.uuid4()), WORKLIST, id=str(physician))
+    assert {r["referralId"] for r in audited["data"]["physician"]["referrals"]} == made
+    # A patient who revokes consent leaves the physician's lists.
+    leaving = UUID(worklist["referrals"][0]["patientId"])
+    app.revoke_consent(leaving, reason="moved", occurred_at=NOW, actor="patient")
+    sync_views(app, db)
+    after = ask(client, token, WORKLIST, id=str(physician))["data"]["physician"]["referrals"]
+    assert leaving not in {UUID(r["patientId"]) for r in after}
+    assert len(after) < len(worklist["referrals"])
+
+
+def test_a_clinic_sees_its_open_caseload_and_a_therapist_their_day(
+    client: Any, network: Network, demo: Any
+) -> None:
+    clinic, therapist = UUID(demo.demo_therapist_clinic), UUID(demo.demo_therapist)
+    token = network.token(Role.THERAPIST, therapist, [clinic])
+    caseload = ask(client, token, CASELOAD, id=str(clinic))["data"]["clinic"]["caseload"]
+    assert caseload and {c["clinicId"] for c in caseload} == {str(clinic)}
+    assert {c["status"] for c in caseload} <= {"pending", "accepted"}
+    elsewhere = ask(client, token, CASELOAD, id=str(network.clinic))
+    assert elsewhere["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    day = ask(client, token, DAY, id=str(therapist))["data"]["therapist"]
+    assert {c["practitionerId"] for c in day["caseload"]} <= {str(therapist)}
+    now = datetime.now(NOW.tzinfo)
+    assert all(datetime.fromisoformat(s["scheduledFor"]) >= now for s in day["schedule"])
+    assert all(datetime.fromisoformat(s["scheduledFor"]) < now for s in day["notesPending"])
+    not_them = ask(client, token, DAY, id=str(uuid.uuid4()))
+    assert not_them["errors"][0]["extensions"]["code"] == "NOT_FOUND"

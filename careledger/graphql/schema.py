@@ -1,4 +1,4 @@
-"""The read API over the views (Strawberry): a patient's shared timeline, so far.
+"""The read API over the views (Strawberry): patients, worklists, audit.
 
 Errors carry a code in `extensions` (NOT_FOUND, UNAUTHENTICATED, BAD_INPUT); anything
 unexpected is masked, so no error ever echoes patient data.
@@ -8,38 +8,24 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 import strawberry
-from graphql import GraphQLError
 from psycopg import sql
 from psycopg.rows import dict_row
-from psycopg_pool import ConnectionPool
 from strawberry.extensions import MaskErrors, QueryDepthLimiter
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from careledger.gateways.auth import Principal, Role
 from careledger.graphql.access import Grant, PatientNotFound, authorize
+from careledger.graphql.context import Context, PublicError, live_views, principal_of
+from careledger.graphql.worklists import WorklistQuery
 
 #: The most timeline events one page returns.
 MAX_PAGE = 100
-
-
-@dataclass
-class Context:
-    principal: Principal | None
-    pool: ConnectionPool
-
-
-class PublicError(GraphQLError):
-    """An error whose message is safe to show: it names no patient data."""
-
-    def __init__(self, message: str, code: str) -> None:
-        super().__init__(message, extensions={"code": code})
 
 
 def not_found() -> PublicError:
@@ -95,7 +81,7 @@ class Patient:
             " ORDER BY occurred_at, position LIMIT %(limit)s"
         )
         with info.context.pool.connection() as conn:
-            views = _live_views(conn)
+            views = live_views(conn)
             rows = conn.cursor(row_factory=dict_row).execute(query.format(
                 v=sql.Identifier(views)), {
                 "patient": self.id, "as_of": as_of, "valid_at": valid_at, "kinds": kinds,
@@ -116,12 +102,12 @@ class PatientQuery:
     @strawberry.field(  # type: ignore[untyped-decorator]
         description="A patient you may see; anyone else is 'not found'.")
     def patient(self, info: Info[Context, None], id: UUID) -> Patient:
-        principal = _principal(info)
+        principal = principal_of(info)
         asked = ",".join(sorted(f.name for f in info.selected_fields[0].selections
                                 if hasattr(f, "name")))
         with info.context.pool.connection() as conn:
             try:
-                grant = authorize(conn, _live_views(conn), principal, id, f"patient:{asked}")
+                grant = authorize(conn, live_views(conn), principal, id, f"patient:{asked}")
             except PatientNotFound:
                 raise not_found() from None
         return Patient(id=id, grant=grant)
@@ -198,7 +184,7 @@ class AuditQuery:
 
 
 def _auditor(info: Info[Context, None], missing: str) -> Principal:
-    principal = _principal(info)
+    principal = principal_of(info)
     if principal.role is not Role.AUDITOR:
         raise PublicError(missing, "NOT_FOUND")  # as if there were nothing to see
     return principal
@@ -209,7 +195,7 @@ def _patient_of(conn: Any, aggregate_id: UUID, topic: str) -> UUID | None:
         return aggregate_id
     if topic.startswith("careledger:Referral."):
         row = conn.execute(sql.SQL("SELECT patient_id FROM {v}.referrals WHERE referral_id = %s")
-                           .format(v=sql.Identifier(_live_views(conn))),
+                           .format(v=sql.Identifier(live_views(conn))),
                            (aggregate_id,)).fetchone()
         return row[0] if row else None
     return None
@@ -229,18 +215,6 @@ def _audit_event(row: dict[str, Any]) -> AuditEvent:
     )
 
 
-def _principal(info: Info[Context, None]) -> Principal:
-    if info.context.principal is None:
-        raise PublicError("a valid bearer token is required", "UNAUTHENTICATED")
-    return info.context.principal
-
-
-def _live_views(conn: Any) -> str:
-    row = conn.execute(
-        "SELECT schema FROM careledger.view_generations WHERE name = 'live'").fetchone()
-    return str(row[0])
-
-
 def _encode_cursor(occurred_at: datetime | None, position: int) -> str:
     raw = f"{occurred_at.isoformat() if occurred_at else ''}|{position}"
     return base64.urlsafe_b64encode(raw.encode()).decode()
@@ -257,7 +231,7 @@ def _decode_cursor(cursor: str | None) -> tuple[datetime, int] | None:
 
 
 @strawberry.type
-class Query(PatientQuery, AuditQuery):
+class Query(PatientQuery, AuditQuery, WorklistQuery):
     """The read API."""
 
 

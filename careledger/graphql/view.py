@@ -8,7 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from strawberry.django.views import GraphQLView
 
 from careledger.gateways import services
-from careledger.graphql.schema import Context
+from careledger.graphql.context import Context
 
 
 class CareLedgerGraphQLView(GraphQLView):
