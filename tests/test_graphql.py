@@ -301,3 +301,53 @@ def test_a_clinic_sees_its_open_caseload_and_a_therapist_their_day(
     assert all(datetime.fromisoformat(s["scheduledFor"]) < now for s in day["notesPending"])
     not_them = ask(client, token, DAY, id=str(uuid.uuid4()))
     assert not_them["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+
+
+EMERGENCY = """
+query ($id: UUID!, $why: String) {
+  patient(id: $id, emergencyReason: $why) { timeline { events { kind } } }
+}
+"""
+
+
+def test_breaking_the_glass_needs_a_reason_lasts_hours_and_is_flagged(
+    db: bootstrap.Database, client: Any, network: Network, episode: UUID
+) -> None:
+    stranger = uuid.uuid4()
+    token = network.token(Role.PHYSICIAN, stranger)
+    assert ask(client, token, EMERGENCY, id=str(network.patient))["errors"][0][
+        "extensions"]["code"] == "NOT_FOUND"
+    short = ask(client, token, EMERGENCY, id=str(network.patient), why="urgent")
+    assert short["errors"][0]["extensions"]["code"] == "BAD_INPUT"
+    why = "unconscious in the emergency department, allergy history needed"
+    granted = ask(client, token, EMERGENCY, id=str(network.patient), why=why)
+    assert "Referral.Made" in kinds(granted)
+    later = ask(client, token, EMERGENCY, id=str(network.patient))  # within the window
+    assert "Referral.Made" in kinds(later)
+    # A clinic administrator cannot break the glass, and a missing patient stays missing.
+    admin = network.token(Role.CLINIC_ADMIN, uuid.uuid4(), [network.other_clinic])
+    assert ask(client, admin, EMERGENCY, id=str(network.patient), why=why)["errors"][0][
+        "extensions"]["code"] == "NOT_FOUND"
+    assert ask(client, token, EMERGENCY, id=str(uuid.uuid4()), why=why)["errors"][0][
+        "extensions"]["code"] == "NOT_FOUND"
+    review = ask(client, network.token(Role.AUDITOR, uuid.uuid4()),
+                 "{ emergencyAccesses { principal patientId reason } }")
+    flagged = [r for r in review["data"]["emergencyAccesses"] if r["principal"] == str(stranger)]
+    assert flagged == [{"principal": str(stranger), "patientId": str(network.patient),
+                        "reason": why}] * 2
+    with psycopg.connect(db.app_url) as conn:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("UPDATE careledger.emergency_grants SET expires_at = now() + '1 year'")
+        conn.rollback()
+        # The window is the database's (four hours at most), not the caller's.
+        capped = conn.execute("SELECT careledger.grant_emergency(%s, %s, %s, 1000)"
+                              " - clock_timestamp()", (stranger, network.patient, why)
+                              ).fetchone()[0]
+        assert capped.total_seconds() <= 4 * 3600
+        expired = uuid.uuid4()
+        conn.execute("SELECT careledger.grant_emergency(%s, %s, %s, 0)",
+                     (expired, network.patient, why))
+        conn.commit()
+    after_expiry = ask(client, network.token(Role.PHYSICIAN, expired), EMERGENCY,
+                       id=str(network.patient))
+    assert after_expiry["errors"][0]["extensions"]["code"] == "NOT_FOUND"

@@ -3,7 +3,9 @@
 The answer comes from the care-team view and the token, never from arguments: a
 physician who referred the patient; a clinic (its therapists and administrators) with a
 current referral for the patient; an auditor, always (read-only). Revoked consent closes
-the care team's access for new reads; the auditor's stays. Every decision, allowed or
+the care team's access for new reads; the auditor's stays. A practitioner outside the
+care team may "break the glass" with a stated reason, for four hours, flagged in the
+log. Every decision, allowed or
 denied, is appended to the access log before any data is returned, and a denial looks
 exactly like a patient that does not exist.
 """
@@ -24,6 +26,13 @@ from careledger.gateways.auth import Principal, Role
 class Basis(StrEnum):
     CARE_TEAM = "care_team"
     AUDITOR = "auditor"
+    EMERGENCY = "emergency"
+
+
+#: Who may break the glass: practitioners who treat, not administrators.
+MAY_BREAK_GLASS = frozenset({Role.PHYSICIAN, Role.THERAPIST})
+#: The shortest reason accepted for emergency access.
+MIN_REASON = 10
 
 
 class PatientNotFound(Exception):
@@ -36,13 +45,15 @@ class Grant:
     basis: Basis
 
 
+def _exists(conn: psycopg.Connection[Any], views: str, patient_id: UUID) -> bool:
+    return conn.execute(sql.SQL("SELECT 1 FROM {v}.consent WHERE patient_id = %s").format(
+        v=sql.Identifier(views)), (patient_id,)).fetchone() is not None
+
+
 def basis_for(conn: psycopg.Connection[Any], views: str, principal: Principal,
               patient_id: UUID) -> Basis | None:
     if principal.role is Role.AUDITOR:
-        exists = conn.execute(sql.SQL(
-            "SELECT 1 FROM {v}.consent WHERE patient_id = %s"
-        ).format(v=sql.Identifier(views)), (patient_id,)).fetchone()
-        return Basis.AUDITOR if exists else None
+        return Basis.AUDITOR if _exists(conn, views, patient_id) else None
     if principal.role is Role.PHYSICIAN:
         members, kind = [principal.subject], "physician"
     elif principal.role in (Role.THERAPIST, Role.CLINIC_ADMIN):
@@ -58,13 +69,32 @@ def basis_for(conn: psycopg.Connection[Any], views: str, principal: Principal,
 
 
 def authorize(conn: psycopg.Connection[Any], views: str, principal: Principal,
-              patient_id: UUID, asked: str) -> Grant:
-    """Decide, log the decision, and raise PatientNotFound when denied."""
+              patient_id: UUID, asked: str, emergency_reason: str | None = None) -> Grant:
+    """Decide, log the decision, and raise PatientNotFound when denied.
+
+    Outside the care team, a practitioner who states an emergency reason is let in for
+    a few hours (a grant the auditor sees); the reason is logged with every such read.
+    """
     basis = basis_for(conn, views, principal, patient_id)
+    reason = None
+    if basis is None and principal.role in MAY_BREAK_GLASS and _exists(conn, views, patient_id):
+        if emergency_reason is not None:
+            reason = emergency_reason.strip()
+            conn.execute("SELECT careledger.grant_emergency(%s, %s, %s)",
+                         (principal.subject, patient_id, reason))
+            basis = Basis.EMERGENCY
+        else:
+            row = conn.execute(
+                "SELECT reason FROM careledger.emergency_grants WHERE principal = %s"
+                " AND patient_id = %s AND expires_at > clock_timestamp()"
+                " ORDER BY expires_at DESC LIMIT 1", (principal.subject, patient_id),
+            ).fetchone()
+            if row is not None:
+                basis, reason = Basis.EMERGENCY, str(row[0])
     conn.execute(
         "SELECT careledger.log_access(%s, %s, %s, %s, %s, %s, %s)",
         (principal.subject, principal.role.value, patient_id, asked, basis is not None,
-         basis.value if basis else None, None),
+         basis.value if basis else None, reason),
     )
     if basis is None:
         raise PatientNotFound

@@ -20,7 +20,7 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from careledger.gateways.auth import Principal, Role
-from careledger.graphql.access import Grant, PatientNotFound, authorize
+from careledger.graphql.access import MIN_REASON, Grant, PatientNotFound, authorize
 from careledger.graphql.context import Context, PublicError, live_views, principal_of
 from careledger.graphql.worklists import WorklistQuery
 
@@ -100,14 +100,20 @@ class Patient:
 @strawberry.type
 class PatientQuery:
     @strawberry.field(  # type: ignore[untyped-decorator]
-        description="A patient you may see; anyone else is 'not found'.")
-    def patient(self, info: Info[Context, None], id: UUID) -> Patient:
+        description="A patient you may see; anyone else is 'not found'. Outside the "
+        "care team, `emergencyReason` breaks the glass for four hours, flagged for review.")
+    def patient(self, info: Info[Context, None], id: UUID,
+                emergency_reason: str | None = None) -> Patient:
         principal = principal_of(info)
+        if emergency_reason is not None and len(emergency_reason.strip()) < MIN_REASON:
+            raise PublicError(f"an emergency access states why, in at least {MIN_REASON}"
+                              " characters", "BAD_INPUT")
         asked = ",".join(sorted(f.name for f in info.selected_fields[0].selections
                                 if hasattr(f, "name")))
         with info.context.pool.connection() as conn:
             try:
-                grant = authorize(conn, live_views(conn), principal, id, f"patient:{asked}")
+                grant = authorize(conn, live_views(conn), principal, id, f"patient:{asked}",
+                                  emergency_reason)
             except PatientNotFound:
                 raise not_found() from None
         return Patient(id=id, grant=grant)
@@ -183,6 +189,32 @@ class AuditQuery:
                             basis=r[5], reason=r[6], hash=bytes(r[7]).hex()) for r in rows]
 
 
+@strawberry.type
+class EmergencyAccess:
+    at: datetime
+    principal: UUID
+    role: str
+    patient_id: UUID
+    reason: str | None
+
+
+@strawberry.type
+class ReviewQuery:
+    @strawberry.field(  # type: ignore[untyped-decorator]
+        description="Auditors: every emergency (break-the-glass) read since an instant, "
+        "for review.")
+    def emergency_accesses(self, info: Info[Context, None],
+                           since: datetime | None = None) -> list[EmergencyAccess]:
+        _auditor(info, "nothing to review")
+        with info.context.pool.connection() as conn:
+            rows = conn.execute(
+                "SELECT at, principal, role, patient_id, reason FROM careledger.access_log"
+                " WHERE basis = 'emergency' AND (%s::timestamptz IS NULL OR at >= %s)"
+                " ORDER BY id", (since, since)).fetchall()
+        return [EmergencyAccess(at=r[0], principal=r[1], role=r[2], patient_id=r[3],
+                                reason=r[4]) for r in rows]
+
+
 def _auditor(info: Info[Context, None], missing: str) -> Principal:
     principal = principal_of(info)
     if principal.role is not Role.AUDITOR:
@@ -231,7 +263,7 @@ def _decode_cursor(cursor: str | None) -> tuple[datetime, int] | None:
 
 
 @strawberry.type
-class Query(PatientQuery, AuditQuery, WorklistQuery):
+class Query(PatientQuery, AuditQuery, ReviewQuery, WorklistQuery):
     """The read API."""
 
 

@@ -238,6 +238,33 @@ DROP TRIGGER IF EXISTS append_only_truncate ON careledger.access_log;
 CREATE TRIGGER append_only_truncate BEFORE TRUNCATE ON careledger.access_log
   FOR EACH STATEMENT EXECUTE FUNCTION careledger.refuse_change();
 
+-- "Break the glass": a practitioner outside the care team states why and may read the
+-- patient for a few hours. Append-only; every such read is flagged in the access log.
+CREATE TABLE IF NOT EXISTS careledger.emergency_grants (
+  id bigserial PRIMARY KEY,
+  principal uuid NOT NULL,
+  patient_id uuid NOT NULL,
+  reason text NOT NULL CHECK (length(btrim(reason)) >= 10),
+  granted_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+  expires_at timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS emergency_grants_lookup
+  ON careledger.emergency_grants (principal, patient_id, expires_at);
+DROP TRIGGER IF EXISTS append_only ON careledger.emergency_grants;
+CREATE TRIGGER append_only BEFORE UPDATE OR DELETE ON careledger.emergency_grants
+  FOR EACH ROW EXECUTE FUNCTION careledger.refuse_change();
+
+-- At most four hours, whatever the caller asks for.
+CREATE OR REPLACE FUNCTION careledger.grant_emergency(
+  who uuid, patient uuid, because text, hours double precision DEFAULT 4)
+RETURNS timestamptz LANGUAGE sql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp AS $$
+  INSERT INTO careledger.emergency_grants (principal, patient_id, reason, expires_at)
+  VALUES (who, patient, because,
+    clock_timestamp() + make_interval(secs => least(hours, 4) * 3600))
+  RETURNING expires_at
+$$;
+
 -- hash = sha256(previous hash ‖ the row's fields, '|'-separated, time in µs since epoch).
 CREATE OR REPLACE FUNCTION careledger.log_access(
   who uuid, who_role text, patient uuid, asked text, was_allowed boolean,
@@ -279,6 +306,7 @@ GRANT SELECT ON careledger.idempotency TO {role};
 GRANT SELECT, INSERT, UPDATE ON careledger.relay_positions TO {role};
 GRANT SELECT ON careledger.view_generations TO {role};
 GRANT SELECT ON careledger.access_log TO {role};
+GRANT SELECT ON careledger.emergency_grants TO {role};
 GRANT SELECT ON SEQUENCE careledger.careledger_events_notification_id_seq TO {role};
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA careledger TO {role};
 """
