@@ -351,3 +351,54 @@ def test_breaking_the_glass_needs_a_reason_lasts_hours_and_is_flagged(
     after_expiry = ask(client, network.token(Role.PHYSICIAN, expired), EMERGENCY,
                        id=str(network.patient))
     assert after_expiry["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+
+
+AMENDED = """
+query ($id: UUID!, $asOf: DateTime, $clinic: UUID, $kinds: [String!]) {
+  patient(id: $id) {
+    timeline(asOf: $asOf, clinicId: $clinic, kinds: $kinds) {
+      events { kind recordId clinicId recordedAt amendments { kind recordedAt data } }
+    }
+  }
+}
+"""
+
+
+def test_an_amendment_shows_beside_the_original_which_stays_as_recorded(
+    app: CareLedger, db: bootstrap.Database, client: Any, network: Network, demo: Any
+) -> None:
+    patient, physician = demo.demo_patient, UUID(demo.demo_physician)
+    token = network.token(Role.PHYSICIAN, physician)
+    before = ask(client, token, AMENDED, id=patient, kinds=["Referral.AssessmentRecorded"])
+    (assessment,) = before["data"]["patient"]["timeline"]["events"]
+    referral = UUID(demo.referral_ids[0])
+    app.amend(referral, record_id=assessment["recordId"], reason="pain score mistyped",
+              changes={"pain_nprs": 6}, occurred_at=NOW, actor=f"therapist:{demo.demo_therapist}")
+    sync_views(app, db)
+    after = ask(client, token, AMENDED, id=patient, kinds=["Referral.AssessmentRecorded"])
+    (original,) = after["data"]["patient"]["timeline"]["events"]
+    assert original["recordedAt"] == assessment["recordedAt"]
+    assert [a["data"]["changes"] for a in original["amendments"]] == [{"pain_nprs": 6}]
+    then = ask(client, token, AMENDED, id=patient, kinds=["Referral.AssessmentRecorded"],
+               asOf=assessment["recordedAt"])
+    assert then["data"]["patient"]["timeline"]["events"][0]["amendments"] == []
+    clinic = original["clinicId"]
+    only = ask(client, token, AMENDED, id=patient, clinic=clinic)
+    assert {e["clinicId"] for e in only["data"]["patient"]["timeline"]["events"]} == {clinic}
+
+
+def test_aliases_and_nesting_cannot_reach_a_denied_patient_or_flood_the_api(
+    client: Any, network: Network, episode: UUID
+) -> None:
+    stranger = network.token(Role.PHYSICIAN, uuid.uuid4())
+    aliased = ask(client, stranger, f"""{{
+      a: patient(id: "{network.patient}") {{ id }}
+      b: patient(id: "{network.patient}") {{ timeline {{ events {{ kind data }} }} }}
+    }}""")
+    assert aliased["data"] is None
+    assert {e["extensions"]["code"] for e in aliased["errors"]} == {"NOT_FOUND"}
+    assert all("Maria" not in json.dumps(e) for e in aliased["errors"])
+    flood = " ".join(f'p{i}: patient(id: "{uuid.uuid4()}") {{ id }}' for i in range(40))
+    too_many = ask(client, stranger, "{ " + flood + " }")
+    assert too_many["data"] is None
+    assert "aliases" in too_many["errors"][0]["message"].lower()

@@ -8,14 +8,21 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 import strawberry
+from graphql import GraphQLError
 from psycopg import sql
 from psycopg.rows import dict_row
-from strawberry.extensions import MaskErrors, QueryDepthLimiter
+from strawberry.extensions import (
+    MaskErrors,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+)
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
@@ -24,8 +31,13 @@ from careledger.graphql.access import MIN_REASON, Grant, PatientNotFound, author
 from careledger.graphql.context import Context, PublicError, live_views, principal_of
 from careledger.graphql.worklists import WorklistQuery
 
+log = logging.getLogger(__name__)
+
 #: The most timeline events one page returns.
 MAX_PAGE = 100
+#: Bounds on one query's size: a few aliases are handy, hundreds are a scraping attempt.
+MAX_ALIASES = 15
+MAX_TOKENS = 2000
 
 
 def not_found() -> PublicError:
@@ -45,6 +57,9 @@ class TimelineEvent:
     record_id: str | None
     amends_record_id: str | None
     data: JSON
+    amendments: list[TimelineEvent] = strawberry.field(
+        default_factory=list, description="Later amendments of this record, oldest first: "
+        "the original stays as it was recorded.")
 
 
 @strawberry.type
@@ -65,6 +80,8 @@ class Patient:
         "`validAt`: what had happened by then.")
     def timeline(self, info: Info[Context, None], as_of: datetime | None = None,
                  valid_at: datetime | None = None, kinds: list[str] | None = None,
+                 clinic_id: UUID | None = None, practitioner_id: UUID | None = None,
+                 since: datetime | None = None, until: datetime | None = None,
                  first: int = 50, after: str | None = None) -> TimelinePage:
         if not 1 <= first <= MAX_PAGE:
             raise PublicError(f"first must be between 1 and {MAX_PAGE}", "BAD_INPUT")
@@ -76,6 +93,10 @@ class Patient:
             " AND (%(as_of)s::timestamptz IS NULL OR recorded_at <= %(as_of)s)"
             " AND (%(valid_at)s::timestamptz IS NULL OR occurred_at <= %(valid_at)s)"
             " AND (%(kinds)s::text[] IS NULL OR kind = ANY(%(kinds)s))"
+            " AND (%(clinic)s::uuid IS NULL OR clinic_id = %(clinic)s)"
+            " AND (%(practitioner)s::uuid IS NULL OR practitioner_id = %(practitioner)s)"
+            " AND (%(since)s::timestamptz IS NULL OR occurred_at >= %(since)s)"
+            " AND (%(until)s::timestamptz IS NULL OR occurred_at < %(until)s)"
             " AND (%(after_at)s::timestamptz IS NULL OR (occurred_at, position) >"
             " (%(after_at)s, %(after_position)s))"
             " ORDER BY occurred_at, position LIMIT %(limit)s"
@@ -85,16 +106,38 @@ class Patient:
             rows = conn.cursor(row_factory=dict_row).execute(query.format(
                 v=sql.Identifier(views)), {
                 "patient": self.id, "as_of": as_of, "valid_at": valid_at, "kinds": kinds,
+                "clinic": clinic_id, "practitioner": practitioner_id, "since": since,
+                "until": until,
                 "after_at": start[0] if start else None,
                 "after_position": start[1] if start else None, "limit": first + 1,
             }).fetchall()
-        events = [TimelineEvent(**row) for row in rows[:first]]
+            events = [TimelineEvent(**row) for row in rows[:first]]
+            self._attach_amendments(conn, views, events, as_of)
         last = events[-1] if events else None
         return TimelinePage(
             events=events,
             end_cursor=_encode_cursor(last.occurred_at, last.position) if last else None,
             has_next_page=len(rows) > first,
         )
+
+
+    def _attach_amendments(self, conn: Any, views: str, events: list[TimelineEvent],
+                           as_of: datetime | None) -> None:
+        """One query for the whole page (no query per event)."""
+        records = {(e.referral_id, e.record_id): e for e in events if e.record_id}
+        if not records:
+            return
+        rows = conn.cursor(row_factory=dict_row).execute(sql.SQL(
+            "SELECT position, kind, occurred_at, recorded_at, actor, clinic_id, practitioner_id,"
+            " referral_id, record_id, amends_record_id, data FROM {v}.timeline"
+            " WHERE patient_id = %s AND amends_record_id = ANY(%s)"
+            " AND (%s::timestamptz IS NULL OR recorded_at <= %s) ORDER BY position"
+        ).format(v=sql.Identifier(views)), (self.id, [r for _, r in records], as_of, as_of)
+        ).fetchall()
+        for row in rows:
+            original = records.get((row["referral_id"], row["amends_record_id"]))
+            if original is not None:
+                original.amendments.append(TimelineEvent(**row))
 
 
 @strawberry.type
@@ -267,10 +310,28 @@ class Query(PatientQuery, AuditQuery, ReviewQuery, WorklistQuery):
     """The read API."""
 
 
-schema = strawberry.Schema(
+class Schema(strawberry.Schema):
+    """Errors are logged by their code and path only: a query's text may hold patient data."""
+
+    def process_errors(self, errors: list[GraphQLError],
+                       execution_context: Any = None) -> None:
+        for error in errors:
+            original = error.original_error
+            if original is None:
+                log.info("graphql: an invalid query was refused")  # its text may quote data
+            elif isinstance(original, PublicError):
+                log.info("graphql: %s at %s", (original.extensions or {}).get("code"),
+                         error.path)
+            else:
+                log.error("graphql: unexpected %s at %s", type(original).__name__, error.path)
+
+
+schema = Schema(
     query=Query,
     extensions=[
         lambda: QueryDepthLimiter(max_depth=8),
+        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+        lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
         # Unexpected failures become "Unexpected error."; ours, and the validation
         # errors about the query text itself, pass through.
         lambda: MaskErrors(should_mask_error=lambda error: error.original_error is not None
