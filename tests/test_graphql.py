@@ -402,3 +402,50 @@ def test_aliases_and_nesting_cannot_reach_a_denied_patient_or_flood_the_api(
     too_many = ask(client, stranger, "{ " + flood + " }")
     assert too_many["data"] is None
     assert "aliases" in too_many["errors"][0]["message"].lower()
+
+
+MATCH = """
+query ($condition: String!, $discipline: String!, $home: Boolean!) {
+  matchPractitioners(condition: $condition, discipline: $discipline, homeVisit: $home,
+                     near: {latitude: 42.65, longitude: -73.75, withinKm: 80}) {
+    practitionerId profession distanceKm homeVisitRadiusKm
+  }
+}
+"""
+
+
+def test_matching_finds_licensed_experienced_practitioners_nearest_first(
+    client: Any, network: Network, demo: Any
+) -> None:
+    token = network.token(Role.PHYSICIAN, UUID(demo.demo_physician))
+    found = ask(client, token, MATCH, condition="M54", discipline="medical_massage",
+                home=False)["data"]["matchPractitioners"]
+    assert found and {m["profession"] for m in found} == {"medical_massage_therapist"}
+    distances = [m["distanceKm"] for m in found]
+    assert distances == sorted(distances) and distances[-1] <= 80
+    home = ask(client, token, MATCH, condition="M54", discipline="medical_massage",
+               home=True)["data"]["matchPractitioners"]
+    assert all(m["homeVisitRadiusKm"] >= m["distanceKm"] for m in home)
+    assert {m["practitionerId"] for m in home} <= {m["practitionerId"] for m in found}
+    nobody = ask(client, token, MATCH, condition="Z99.9", discipline="medical_massage",
+                 home=False)
+    assert nobody["data"]["matchPractitioners"] == []
+    wrong = ask(client, token, MATCH, condition="M54", discipline="surgery", home=False)
+    assert wrong["errors"][0]["extensions"]["code"] == "BAD_INPUT"
+
+
+def test_a_patients_goals_show_progress_and_outcomes(
+    client: Any, network: Network, demo: Any
+) -> None:
+    token = network.token(Role.AUDITOR, uuid.uuid4())
+    outcomes = []
+    for patient in demo.patient_ids:
+        body = ask(client, token, "query ($id: UUID!) { patient(id: $id) { goals {"
+                   " goalId baseline target latest percentOfWay outcome } } }", id=patient)
+        outcomes += body["data"]["patient"]["goals"]
+    assert outcomes
+    assert {g["outcome"] for g in outcomes} >= {"met", None}
+    for goal in outcomes:
+        if goal["latest"] is not None and goal["percentOfWay"] is not None:
+            expected = (goal["latest"] - goal["baseline"]) / (goal["target"] - goal["baseline"])
+            assert abs(goal["percentOfWay"] - round(expected * 100, 1)) < 0.051

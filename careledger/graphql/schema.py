@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
@@ -29,6 +29,7 @@ from strawberry.types import Info
 from careledger.gateways.auth import Principal, Role
 from careledger.graphql.access import MIN_REASON, Grant, PatientNotFound, authorize
 from careledger.graphql.context import Context, PublicError, live_views, principal_of
+from careledger.graphql.directory import DirectoryQuery
 from careledger.graphql.worklists import WorklistQuery
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,23 @@ class TimelinePage:
     events: list[TimelineEvent]
     end_cursor: str | None
     has_next_page: bool
+
+
+@strawberry.type
+class GoalOutcome:
+    referral_id: UUID
+    plan_id: str
+    goal_id: str
+    description: str
+    metric: str
+    unit: str
+    baseline: float
+    target: float
+    due: date | None
+    latest: float | None
+    measured_at: datetime | None
+    percent_of_way: float | None
+    outcome: str | None
 
 
 @strawberry.type
@@ -120,6 +138,18 @@ class Patient:
             has_next_page=len(rows) > first,
         )
 
+
+    @strawberry.field(  # type: ignore[untyped-decorator]
+        description="Each plan goal: baseline, latest measurement, target, how far along, "
+        "and at discharge whether it was met.")
+    def goals(self, info: Info[Context, None]) -> list[GoalOutcome]:
+        with info.context.pool.connection() as conn:
+            rows = conn.cursor(row_factory=dict_row).execute(sql.SQL(
+                "SELECT referral_id, plan_id, goal_id, description, metric, unit, baseline,"
+                " target, due, latest, measured_at, percent_of_way, outcome FROM {v}.goals"
+                " WHERE patient_id = %s ORDER BY referral_id, goal_id"
+            ).format(v=sql.Identifier(live_views(conn))), (self.id,)).fetchall()
+        return [GoalOutcome(**row) for row in rows]
 
     def _attach_amendments(self, conn: Any, views: str, events: list[TimelineEvent],
                            as_of: datetime | None) -> None:
@@ -306,7 +336,7 @@ def _decode_cursor(cursor: str | None) -> tuple[datetime, int] | None:
 
 
 @strawberry.type
-class Query(PatientQuery, AuditQuery, ReviewQuery, WorklistQuery):
+class Query(PatientQuery, AuditQuery, ReviewQuery, WorklistQuery, DirectoryQuery):
     """The read API."""
 
 
