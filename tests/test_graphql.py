@@ -449,3 +449,29 @@ def test_a_patients_goals_show_progress_and_outcomes(
         if goal["latest"] is not None and goal["percentOfWay"] is not None:
             expected = (goal["latest"] - goal["baseline"]) / (goal["target"] - goal["baseline"])
             assert abs(goal["percentOfWay"] - round(expected * 100, 1)) < 0.051
+
+
+def test_min_position_reads_your_own_writes_or_says_it_is_not_there_yet(
+    app: CareLedger, db: bootstrap.Database, client: Any, network: Network, episode: UUID,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import threading
+
+    from careledger.graphql import context
+
+    token = network.token(Role.PHYSICIAN, network.physician)
+    written = app.cancel_referral(episode, reason="patient moved", occurred_at=NOW, actor="t")
+    query = """query ($id: UUID!, $at: Int) {
+      patient(id: $id, minPosition: $at) { timeline { events { kind } } } }"""
+    monkeypatch.setattr(context, "CATCH_UP_TIMEOUT_S", 0.3)
+    early = ask(client, token, query, id=str(network.patient), at=written.position)
+    assert early["errors"][0]["extensions"]["code"] == "NOT_CAUGHT_UP"
+    monkeypatch.setattr(context, "CATCH_UP_TIMEOUT_S", 10.0)
+    threading.Timer(0.3, sync_views, args=(app, db)).start()  # the consumer, a bit later
+    response = client.post(
+        "/graphql", content_type="application/json",
+        data=json.dumps({"query": query, "variables": {"id": str(network.patient)}}),
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+        HTTP_CARELEDGER_MIN_POSITION=str(written.position),
+    )
+    assert "Referral.Cancelled" in kinds(response.json())

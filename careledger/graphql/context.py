@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
 from graphql import GraphQLError
+from psycopg import sql
 from psycopg_pool import ConnectionPool
 from strawberry.types import Info
 
@@ -16,6 +18,8 @@ from careledger.gateways.auth import Principal
 class Context:
     principal: Principal | None
     pool: ConnectionPool
+    #: From the `CareLedger-Min-Position` header: read your own writes.
+    min_position: int | None = None
 
 
 class PublicError(GraphQLError):
@@ -36,3 +40,46 @@ def live_views(conn: Any) -> str:
     row = conn.execute(
         "SELECT schema FROM careledger.view_generations WHERE name = 'live'").fetchone()
     return str(row[0])
+
+
+#: The longest a query waits for the views to reach a position.
+CATCH_UP_TIMEOUT_S = 5.0
+
+
+def caught_up(info: Info[Context, None], position: int | None = None) -> None:
+    """Wait until the views have applied a log position (a command's answer), or refuse.
+
+    Applied means: the event's own row is in the view its record feeds (the timeline for
+    patient events, the directory for clinics and practitioners), written in the same
+    transaction as every other view's rows for it.
+    """
+    wanted = max(p for p in (position, info.context.min_position, 0) if p is not None)
+    if wanted <= 0:
+        return
+    deadline = time.monotonic() + CATCH_UP_TIMEOUT_S
+    with info.context.pool.connection() as conn:
+        views = sql.Identifier(live_views(conn))
+        while True:
+            if _applied(conn, views, wanted):
+                return
+            if time.monotonic() > deadline:
+                raise PublicError(f"the views have not reached position {wanted} yet; retry "
+                                  "in a moment", "NOT_CAUGHT_UP")
+            time.sleep(0.02)
+
+
+def _applied(conn: Any, views: sql.Identifier, position: int) -> bool:
+    row = conn.execute(
+        "SELECT originator_id, topic FROM careledger.careledger_events"
+        " WHERE notification_id = %s", (position,)).fetchone()
+    if row is None:
+        return False  # not committed yet (or a gap that never will be)
+    record_id, topic = row
+    if topic.startswith(("careledger:Patient.", "careledger:Referral.")):
+        check = sql.SQL("SELECT 1 FROM {v}.timeline WHERE position = %s").format(v=views)
+        return conn.execute(check, (position,)).fetchone() is not None
+    table, key = (("clinics", "clinic_id") if topic.startswith("careledger:Clinic.")
+                  else ("practitioners", "practitioner_id"))
+    check = sql.SQL("SELECT 1 FROM {v}.{t} WHERE {k} = %s AND position >= %s").format(
+        v=views, t=sql.Identifier(table), k=sql.Identifier(key))
+    return conn.execute(check, (record_id, position)).fetchone() is not None

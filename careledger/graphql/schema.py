@@ -28,7 +28,13 @@ from strawberry.types import Info
 
 from careledger.gateways.auth import Principal, Role
 from careledger.graphql.access import MIN_REASON, Grant, PatientNotFound, authorize
-from careledger.graphql.context import Context, PublicError, live_views, principal_of
+from careledger.graphql.context import (
+    Context,
+    PublicError,
+    caught_up,
+    live_views,
+    principal_of,
+)
 from careledger.graphql.directory import DirectoryQuery
 from careledger.graphql.worklists import WorklistQuery
 
@@ -174,10 +180,14 @@ class Patient:
 class PatientQuery:
     @strawberry.field(  # type: ignore[untyped-decorator]
         description="A patient you may see; anyone else is 'not found'. Outside the "
-        "care team, `emergencyReason` breaks the glass for four hours, flagged for review.")
+        "care team, `emergencyReason` breaks the glass for four hours, flagged for review. "
+        "`minPosition` (or the CareLedger-Min-Position header) waits until the views hold "
+        "that log position: read your own writes.")
     def patient(self, info: Info[Context, None], id: UUID,
-                emergency_reason: str | None = None) -> Patient:
+                emergency_reason: str | None = None,
+                min_position: int | None = None) -> Patient:
         principal = principal_of(info)
+        caught_up(info, min_position)
         if emergency_reason is not None and len(emergency_reason.strip()) < MIN_REASON:
             raise PublicError(f"an emergency access states why, in at least {MIN_REASON}"
                               " characters", "BAD_INPUT")

@@ -19,4 +19,6 @@ class CareLedgerGraphQLView(GraphQLView):
         scheme, _, token = header.partition(" ")
         installed = services.get()
         principal = installed.tokens.verify(token) if scheme.lower() == "bearer" else None
-        return Context(principal=principal, pool=installed.idempotency.pool)
+        raw = request.headers.get("CareLedger-Min-Position", "")
+        return Context(principal=principal, pool=installed.idempotency.pool,
+                       min_position=int(raw) if raw.isdigit() else None)

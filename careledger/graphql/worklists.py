@@ -18,7 +18,13 @@ from psycopg.rows import dict_row
 from strawberry.types import Info
 
 from careledger.gateways.auth import Principal, Role
-from careledger.graphql.context import Context, PublicError, live_views, principal_of
+from careledger.graphql.context import (
+    Context,
+    PublicError,
+    caught_up,
+    live_views,
+    principal_of,
+)
 
 #: A certification is "due" when it ends within this many days (or has ended).
 DUE_WITHIN_DAYS = 14
@@ -159,6 +165,7 @@ class WorklistQuery:
         description="A clinic in your token (or any, for an auditor).")
     def clinic(self, info: Info[Context, None], id: UUID) -> Clinic:
         principal = principal_of(info)
+        caught_up(info)
         if principal.role is not Role.AUDITOR and (
             principal.role not in (Role.THERAPIST, Role.CLINIC_ADMIN)
             or id not in principal.clinics
@@ -170,6 +177,7 @@ class WorklistQuery:
         description="Your own worklist as a physician (or any, for an auditor).")
     def physician(self, info: Info[Context, None], id: UUID) -> Physician:
         _self_or_auditor(principal_of(info), id, Role.PHYSICIAN, "no physician with that id")
+        caught_up(info)
         return Physician(id=id)
 
     @strawberry.field(  # type: ignore[untyped-decorator]
@@ -177,6 +185,7 @@ class WorklistQuery:
         "auditor).")
     def therapist(self, info: Info[Context, None], id: UUID) -> Therapist:
         _self_or_auditor(principal_of(info), id, Role.THERAPIST, "no therapist with that id")
+        caught_up(info)
         return Therapist(id=id)
 
 
