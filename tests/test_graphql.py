@@ -475,3 +475,131 @@ def test_min_position_reads_your_own_writes_or_says_it_is_not_there_yet(
         HTTP_CARELEDGER_MIN_POSITION=str(written.position),
     )
     assert "Referral.Cancelled" in kinds(response.json())
+
+
+def test_access_matrix_every_principal_every_patient_every_path(
+    app: CareLedger, db: bootstrap.Database, client: Any, network: Network, demo: Any
+) -> None:
+    """Allowed exactly where the rule says, judged from the domain's own records."""
+    from careledger.domain.patient import Patient
+    from careledger.domain.referral import Referral
+
+    referrals = [app.load(Referral, UUID(r)) for r in demo.referral_ids]
+    consent = {UUID(p): app.load(Patient, UUID(p)).consent_granted for p in demo.patient_ids}
+    principals: list[tuple[Role, UUID, list[UUID]]] = [(Role.AUDITOR, uuid.uuid4(), []),
+                                                        (Role.NETWORK_ADMIN, uuid.uuid4(), [])]
+    principals += [(Role.PHYSICIAN, UUID(p), []) for p in demo.physician_ids]
+    for clinic, therapists in demo.therapist_ids.items():
+        principals += [(Role.THERAPIST, UUID(t.split(":")[0]), [UUID(clinic)])
+                       for t in therapists]
+        principals.append((Role.CLINIC_ADMIN, uuid.uuid4(), [UUID(clinic)]))
+
+    def rule(role: Role, subject: UUID, clinics: list[UUID], patient: UUID) -> bool:
+        if role is Role.AUDITOR:
+            return True
+        mine = [r for r in referrals if r.patient_id == patient and (
+            (role is Role.PHYSICIAN and r.physician_id == subject)
+            or (role in (Role.THERAPIST, Role.CLINIC_ADMIN) and r.clinic_id in clinics))]
+        return bool(mine) and consent[patient]
+
+    paths = {
+        "direct": "query ($id: UUID!) { patient(id: $id) { id } }",
+        "nested": "query ($id: UUID!) { patient(id: $id) { timeline(first: 1) { events {"
+                  " kind } } goals { goalId } } }",
+        "aliased": "query ($id: UUID!) { x: patient(id: $id) { y: id } }",
+    }
+    with psycopg.connect(db.app_url) as conn:
+        start = conn.execute("SELECT coalesce(max(id), 0) FROM careledger.access_log"
+                             ).fetchone()[0]  # type: ignore[index]
+    attempts = []
+    for role, subject, clinics in principals:
+        token = network.token(role, subject, clinics)
+        for patient in consent:
+            expected = rule(role, subject, clinics, patient)
+            for name, query in paths.items():
+                body = ask(client, token, query, id=str(patient))
+                allowed = body["data"] is not None
+                assert allowed == expected, (role, name, patient)
+                if not allowed:
+                    assert body["errors"][0]["extensions"] == {"code": "NOT_FOUND"}
+                attempts.append((subject, patient, expected))
+    assert sum(1 for *_, ok in attempts if ok) > len(paths) * len(consent)  # not all auditor
+    with psycopg.connect(db.app_url) as conn:
+        logged = conn.execute("SELECT principal, patient_id, allowed FROM careledger.access_log"
+                              " WHERE id > %s ORDER BY id", (start,)).fetchall()
+    assert sorted(logged) == sorted(attempts)
+
+
+def _log_count(db: bootstrap.Database) -> int:
+    with psycopg.connect(db.app_url) as conn:
+        return int(conn.execute("SELECT count(*) FROM careledger.access_log").fetchone()[0])  # type: ignore[index]
+
+
+def test_each_limit_refuses_one_over_before_any_resolver_runs(
+    db: bootstrap.Database, client: Any, network: Network, episode: UUID
+) -> None:
+    from careledger.graphql.schema import MAX_ALIASES, MAX_TOKENS
+
+    token = network.token(Role.PHYSICIAN, network.physician)
+    patient = f'patient(id: "{network.patient}")'
+
+    def nested(depth: int) -> str:  # patient, timeline, events, then amendments all the way
+        inner = "kind"
+        for _ in range(depth - 3):
+            inner = f"amendments {{ {inner} }}"
+        return f"{{ {patient} {{ timeline {{ events {{ {inner} }} }} }} }}"
+
+    before = _log_count(db)
+    assert "errors" not in ask(client, token, nested(8))
+    assert _log_count(db) == before + 1
+    deep = ask(client, token, nested(9))
+    assert deep["data"] is None and "depth" in deep["errors"][0]["message"]
+    aliases = " ".join(f"a{i}: {patient} {{ id }}" for i in range(MAX_ALIASES + 1))
+    assert "aliases" in ask(client, token, "{ " + aliases + " }")["errors"][0]["message"].lower()
+    padding = " ".join("id" for _ in range(MAX_TOKENS))
+    tokens = ask(client, token, f"{{ {patient} {{ {padding} }} }}")
+    assert "token" in tokens["errors"][0]["message"].lower()
+    assert _log_count(db) == before + 1  # none of the refused queries reached a resolver
+
+
+def test_an_unexpected_failure_is_masked_and_names_nothing(
+    client: Any, network: Network, episode: UUID, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from careledger.graphql import schema as graphql_schema
+
+    def broken(_conn: Any) -> str:
+        raise RuntimeError("patient Maria Okafor, 9 Elm St: disk on fire")
+
+    monkeypatch.setattr(graphql_schema, "live_views", broken)
+    body = ask(client, network.token(Role.PHYSICIAN, network.physician), TIMELINE,
+               id=str(network.patient))
+    assert body["data"] is None
+    assert body["errors"][0]["message"] == "Unexpected error."
+    assert "Maria" not in json.dumps(body) and "Elm" not in json.dumps(body)
+
+
+def test_valid_time_and_transaction_time_answer_different_questions(
+    app: CareLedger, db: bootstrap.Database, client: Any, network: Network, episode: UUID
+) -> None:
+    """A visit entered late: it happened before t (validAt), but was not known at t (asOf)."""
+    from datetime import timedelta
+
+    from careledger.domain.clinical import SessionLocation
+
+    token = network.token(Role.PHYSICIAN, network.physician)
+    query = """query ($id: UUID!, $asOf: DateTime, $validAt: DateTime) {
+      patient(id: $id) { timeline(asOf: $asOf, validAt: $validAt) { events {
+        kind occurredAt recordedAt } } } }"""
+    known_before = datetime.now(NOW.tzinfo)
+    app.schedule_session(episode, practitioner_id=network.therapist, scheduled_for=NOW,
+                         location=SessionLocation.CLINIC, occurred_at=NOW - timedelta(days=3),
+                         actor="therapist:late")
+    sync_views(app, db)
+    t = (NOW - timedelta(days=1)).isoformat()
+    valid = ask(client, token, query, id=str(network.patient), validAt=t)
+    assert "Referral.SessionScheduled" in kinds(valid)  # it had happened by t
+    asof = ask(client, token, query, id=str(network.patient), asOf=known_before.isoformat())
+    assert "Referral.SessionScheduled" not in kinds(asof)  # but nobody knew it then
+    late = next(e for e in valid["data"]["patient"]["timeline"]["events"]
+                if e["kind"] == "Referral.SessionScheduled")
+    assert late["recordedAt"] > late["occurredAt"]

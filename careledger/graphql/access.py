@@ -99,3 +99,29 @@ def authorize(conn: psycopg.Connection[Any], views: str, principal: Principal,
     if basis is None:
         raise PatientNotFound
     return Grant(patient_id=patient_id, basis=basis)
+
+
+# ---------------------------------------------------------------------------- lists
+
+def may_read_clinic(principal: Principal, clinic_id: UUID) -> bool:
+    """A clinic's caseload: its own therapists and administrators, and auditors."""
+    return principal.role is Role.AUDITOR or (
+        principal.role in (Role.THERAPIST, Role.CLINIC_ADMIN) and clinic_id in principal.clinics
+    )
+
+
+def may_read_own(principal: Principal, subject: UUID, role: Role) -> bool:
+    """A physician's worklist or a therapist's day: themself, and auditors."""
+    return principal.role is Role.AUDITOR or (
+        principal.role is role and principal.subject == subject
+    )
+
+
+def may_audit(principal: Principal) -> bool:
+    """Raw events, access reports, emergency reviews: auditors only."""
+    return principal.role is Role.AUDITOR
+
+
+def list_basis(principal: Principal) -> Basis:
+    """Patients named in a list the caller may read: why the caller sees each of them."""
+    return Basis.AUDITOR if principal.role is Role.AUDITOR else Basis.CARE_TEAM

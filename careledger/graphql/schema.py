@@ -26,8 +26,8 @@ from strawberry.extensions import (
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from careledger.gateways.auth import Principal, Role
-from careledger.graphql.access import MIN_REASON, Grant, PatientNotFound, authorize
+from careledger.gateways.auth import Principal
+from careledger.graphql.access import MIN_REASON, Grant, PatientNotFound, authorize, may_audit
 from careledger.graphql.context import (
     Context,
     PublicError,
@@ -300,7 +300,7 @@ class ReviewQuery:
 
 def _auditor(info: Info[Context, None], missing: str) -> Principal:
     principal = principal_of(info)
-    if principal.role is not Role.AUDITOR:
+    if not may_audit(principal):
         raise PublicError(missing, "NOT_FOUND")  # as if there were nothing to see
     return principal
 

@@ -17,7 +17,8 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from strawberry.types import Info
 
-from careledger.gateways.auth import Principal, Role
+from careledger.gateways.auth import Role
+from careledger.graphql.access import Basis, list_basis, may_read_clinic, may_read_own
 from careledger.graphql.context import (
     Context,
     PublicError,
@@ -164,19 +165,16 @@ class WorklistQuery:
     @strawberry.field(  # type: ignore[untyped-decorator]
         description="A clinic in your token (or any, for an auditor).")
     def clinic(self, info: Info[Context, None], id: UUID) -> Clinic:
-        principal = principal_of(info)
-        caught_up(info)
-        if principal.role is not Role.AUDITOR and (
-            principal.role not in (Role.THERAPIST, Role.CLINIC_ADMIN)
-            or id not in principal.clinics
-        ):
+        if not may_read_clinic(principal_of(info), id):
             raise PublicError("no clinic with that id", "NOT_FOUND")
+        caught_up(info)
         return Clinic(id=id)
 
     @strawberry.field(  # type: ignore[untyped-decorator]
         description="Your own worklist as a physician (or any, for an auditor).")
     def physician(self, info: Info[Context, None], id: UUID) -> Physician:
-        _self_or_auditor(principal_of(info), id, Role.PHYSICIAN, "no physician with that id")
+        if not may_read_own(principal_of(info), id, Role.PHYSICIAN):
+            raise PublicError("no physician with that id", "NOT_FOUND")
         caught_up(info)
         return Physician(id=id)
 
@@ -184,16 +182,10 @@ class WorklistQuery:
         description="Your own caseload and schedule as a practitioner (or any, for an "
         "auditor).")
     def therapist(self, info: Info[Context, None], id: UUID) -> Therapist:
-        _self_or_auditor(principal_of(info), id, Role.THERAPIST, "no therapist with that id")
+        if not may_read_own(principal_of(info), id, Role.THERAPIST):
+            raise PublicError("no therapist with that id", "NOT_FOUND")
         caught_up(info)
         return Therapist(id=id)
-
-
-def _self_or_auditor(principal: Principal, id: UUID, role: Role, missing: str) -> None:
-    if principal.role is Role.AUDITOR:
-        return
-    if principal.role is not role or principal.subject != id:
-        raise PublicError(missing, "NOT_FOUND")
 
 
 def _referrals(info: Info[Context, None], asked: str, where: str, *params: object
@@ -207,10 +199,10 @@ def _visible(info: Info[Context, None], asked: str, query: str, *params: object
              ) -> list[dict[str, Any]]:
     """Rows naming patients, minus revoked consent (unless auditor); each patient logged."""
     principal = principal_of(info)
-    basis = "auditor" if principal.role is Role.AUDITOR else "care_team"
+    basis = list_basis(principal).value
     with info.context.pool.connection() as conn:
         views = sql.Identifier(live_views(conn))
-        consent = "" if basis == "auditor" else (
+        consent = "" if basis == Basis.AUDITOR else (
             " WHERE EXISTS (SELECT 1 FROM {v}.consent c WHERE c.patient_id = q.patient_id"
             " AND c.granted)")
         rows = conn.cursor(row_factory=dict_row).execute(
