@@ -30,6 +30,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench
 	$(BIN)/python -m bench.views
+	$(BIN)/python -m bench.graphql
 
 clean:
 	rm -rf $(VENV) .careledger

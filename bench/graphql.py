@@ -1,0 +1,188 @@
+"""`python -m bench.graphql`: the read API against hand-written SQL served the same way.
+
+Both sides run under the same gunicorn configuration (2 workers x 8 threads) on the
+same data, and 8 clients ask as fast as they can:
+
+  * a patient's timeline page (50 of 1,000 events): GraphQL (token check, care-team
+    authorization, an access-log append, the page query) against a bare WSGI app that
+    runs the same page query with psycopg and answers it with json.dumps;
+  * a physician's worklist (their referrals), likewise.
+
+The ratio is requests/s of the bare app over GraphQL's: the cost of everything the API
+adds. BENCH_SECONDS (default 4) per figure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+import psycopg
+
+from bench.__main__ import _free_port, _wait_for_port
+from careledger.consumers.replay import replay
+from careledger.domain.clinical import Discipline, SessionLocation, Urgency
+from careledger.gateways.auth import Role, TokenService
+from careledger.infra import bootstrap, embedded_pg
+from careledger.infra.settings import Settings
+from careledger.projections import VIEWS_SCHEMA, all_projections
+from tests.conftest import NOW, build_network
+
+SECONDS = float(os.environ.get("BENCH_SECONDS", "4"))
+CLIENTS = 8
+
+PAGE_SQL = (
+    f"SELECT position, kind, occurred_at, recorded_at, actor, clinic_id, practitioner_id,"
+    f" referral_id, record_id, amends_record_id, data FROM {VIEWS_SCHEMA}.timeline"
+    " WHERE patient_id = %s ORDER BY occurred_at, position LIMIT 51"
+)
+WORKLIST_SQL = (
+    f"SELECT referral_id, patient_id, status, plan_status, visits_used, visits_authorized,"
+    f" certified_until FROM {VIEWS_SCHEMA}.referrals WHERE physician_id = %s"
+    " ORDER BY made_at DESC"
+)
+TIMELINE_QUERY = """query ($id: UUID!) { patient(id: $id) { timeline(first: 50) {
+  events { position kind occurredAt recordedAt actor clinicId practitionerId referralId
+           recordId amendsRecordId data } endCursor hasNextPage } } }"""
+WORKLIST_QUERY = """query ($id: UUID!) { physician(id: $id) { referrals {
+  referralId patientId status planStatus visitsUsed visitsAuthorized certifiedUntil } } }"""
+
+
+def bare_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+    """The baseline: the same query, psycopg, json.dumps; nothing else."""
+    pool = _bare_pool()
+    kind, _, key = environ["PATH_INFO"].strip("/").partition("/")
+    with pool.connection() as conn:
+        rows = conn.execute(PAGE_SQL if kind == "timeline" else WORKLIST_SQL,
+                            (uuid.UUID(key),)).fetchall()
+    body = json.dumps(rows, default=str).encode()
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [body]
+
+
+_pool: Any = None
+
+
+def _bare_pool() -> Any:
+    global _pool  # noqa: PLW0603 - one pool per worker process
+    if _pool is None:
+        from psycopg.rows import dict_row
+        from psycopg_pool import ConnectionPool
+
+        _pool = ConnectionPool(os.environ["BENCH_APP_URL"], min_size=2, max_size=8,
+                               kwargs={"autocommit": True, "row_factory": dict_row})
+    return _pool
+
+
+def measure(url: str, make_request: Callable[[httpx.Client], httpx.Response]
+            ) -> tuple[float, float, float]:
+    latencies: list[float] = []
+    lock = threading.Lock()
+    stop = threading.Event()
+    done = [0]
+
+    def client() -> None:
+        with httpx.Client(base_url=url, timeout=30) as http:
+            while not stop.is_set():
+                started = time.perf_counter()
+                response = make_request(http)
+                elapsed = time.perf_counter() - started
+                if response.status_code != 200 or b'"errors"' in response.content[:200]:
+                    raise RuntimeError(f"bad answer: {response.status_code} "
+                                       f"{response.content[:200]!r}")
+                with lock:
+                    latencies.append(elapsed)
+                    done[0] += 1
+
+    threads = [threading.Thread(target=client) for _ in range(CLIENTS)]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    time.sleep(SECONDS)
+    stop.set()
+    for t in threads:
+        t.join()
+    q = statistics.quantiles(latencies, n=100)
+    return done[0] / (time.perf_counter() - started), q[49] * 1000, q[98] * 1000
+
+
+def main() -> None:
+    work = Path(tempfile.mkdtemp(prefix="careledger-bench-graphql-"))
+    server_url = os.environ.get("CARELEDGER_DATABASE_URL") or embedded_pg.ensure_running(work).url
+    dbname = f"careledger_bench_{uuid.uuid4().hex[:6]}"
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{dbname}"')
+    url = urlunsplit(urlsplit(server_url)._replace(path=f"/{dbname}"))
+    settings = Settings(database_url=url, data_dir=work, app_db_password="bench-app-password",
+                        token_secret="bench-secret-" + "y" * 20, db_pool_size=8)
+    db = bootstrap.database(settings)
+    bootstrap.run_migrations(db)
+    app = bootstrap.application(db, settings)
+    tokens = TokenService(settings.token_secret)
+    net = build_network(app, tokens)
+    for _ in range(5):  # five episodes of ~200 events: 1,000 on one patient's timeline
+        rid = app.make_referral(
+            physician_id=net.physician, patient_id=net.patient, clinic_id=net.clinic,
+            discipline=Discipline.MEDICAL_MASSAGE, diagnosis_codes=["M54.50"], precautions=[],
+            contraindications=[], urgency=Urgency.ROUTINE, authorized_visits=200, reason="",
+            occurred_at=NOW, actor="bench").aggregate_id
+        app.accept_referral(rid, practitioner_id=net.therapist, occurred_at=NOW, actor="bench")
+        for _ in range(196):
+            app.schedule_session(rid, practitioner_id=net.therapist, scheduled_for=NOW,
+                                 location=SessionLocation.CLINIC, occurred_at=NOW, actor="bench")
+    replay(app, db.app_url, all_projections(VIEWS_SCHEMA))
+    app.close()
+
+    env = {**os.environ, "CARELEDGER_DATABASE_URL": url,
+           "CARELEDGER_APP_DB_PASSWORD": settings.app_db_password,
+           "CARELEDGER_TOKEN_SECRET": settings.token_secret, "CARELEDGER_DATA_DIR": str(work),
+           "BENCH_APP_URL": db.app_url}
+    api_port, bare_port = _free_port(), _free_port()
+    servers = [
+        subprocess.Popen([sys.executable, "-m", "careledger.infra.cli", "serve", "--workers",
+                          "2", "--threads", "8"],
+                         env={**env, "CARELEDGER_HTTP_PORT": str(api_port)}),
+        subprocess.Popen([sys.executable, "-m", "gunicorn", "--workers", "2", "--threads", "8",
+                          "--worker-class", "gthread", "--bind", f"127.0.0.1:{bare_port}",
+                          "--log-level", "warning", "bench.graphql:bare_app"], env=env),
+    ]
+    try:
+        _wait_for_port(api_port)
+        _wait_for_port(bare_port)
+        token = tokens.issue(subject=net.physician, role=Role.PHYSICIAN)
+        auth = {"Authorization": f"Bearer {token}"}
+        api, bare = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{bare_port}"
+        print(f"CareLedger read benchmarks ({SECONDS:.0f} s per figure, {CLIENTS} clients)\n")
+        for name, query, path in (("timeline page (50 of 1,000)", TIMELINE_QUERY,
+                                   f"/timeline/{net.patient}"),
+                                  ("physician worklist", WORKLIST_QUERY,
+                                   f"/worklist/{net.physician}")):
+            subject = net.patient if "timeline" in path else net.physician
+            ours = measure(api, lambda http, q=query, s=subject: http.post(
+                "/graphql", json={"query": q, "variables": {"id": str(s)}}, headers=auth))
+            raw = measure(bare, lambda http, p=path: http.get(p))
+            print(f"{name:28s} GraphQL {ours[0]:6.0f}/s (p50 {ours[1]:5.1f} ms, p99 "
+                  f"{ours[2]:5.1f} ms) | psycopg + json.dumps {raw[0]:6.0f}/s (p50 "
+                  f"{raw[1]:5.1f} ms, p99 {raw[2]:5.1f} ms) = overhead {raw[0] / ours[0]:.2f}x")
+    finally:
+        for server in servers:
+            server.terminate()
+            server.wait(timeout=20)
+        if "CARELEDGER_DATABASE_URL" not in os.environ:
+            embedded_pg.EmbeddedPostgres(work, 0, "").stop("immediate")
+
+
+if __name__ == "__main__":
+    main()
