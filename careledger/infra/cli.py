@@ -287,27 +287,46 @@ def up(
               f"topic {settings.events_topic}")
     out.print("\nCtrl-C stops everything; the data stays for next time (`--fresh` starts over).")
     sys.stdout.flush()
-    from careledger.infra.server import serve as run_server
-
+    # Each part is its own process and session: `up` supervises; Ctrl-C reaches only it.
     env = {**os.environ, "CARELEDGER_KAFKA_BOOTSTRAP": servers,
            "CARELEDGER_DATA_DIR": str(settings.data_dir)}
-    workers = [subprocess.Popen([sys.executable, "-m", "careledger.infra.cli", command],
-                                env=env, start_new_session=True)
-               for command in ("relay", "consume")]
+    api_workers = os.environ.get("CARELEDGER_WORKERS", "2")
+    commands = {"api": ["serve", "--workers", api_workers, "--threads", "8"],
+                "relay": ["relay"], "consumers": ["consume"]}
+    parts = {name: subprocess.Popen([sys.executable, "-m", "careledger.infra.cli", *args],
+                                    env=env, start_new_session=True)
+             for name, args in commands.items()}
+    stop = _stop_on_signals()
     try:
-        run_server(settings, workers=int(os.environ.get("CARELEDGER_WORKERS", "2")), threads=8)
+        while not stop.is_set():
+            ended = [name for name, part in parts.items() if part.poll() is not None]
+            if ended:
+                console.print(f"[red]error:[/red] the {', '.join(ended)} stopped; stopping the "
+                              "rest (see the messages above)")
+                break
+            stop.wait(0.5)
     finally:
-        for worker in workers:
-            worker.terminate()  # SIGTERM: each finishes its batch in hand
-        for worker in workers:
-            try:
-                worker.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                worker.kill()
-        if broker is not None:
-            broker.stop()
-        if settings.database_url is None:
-            embedded_pg.EmbeddedPostgres(settings.data_dir, 0, "").stop()
+        _stop_all(list(parts.values()), broker, settings)
+
+
+def _stop_all(parts: list[subprocess.Popen[bytes]], broker: object,
+              settings: Settings) -> None:
+    """API first (no new commands), then relay and consumers (each finishes its batch in
+    hand), then the broker and PostgreSQL they use."""
+    from careledger.infra import embedded_pg
+    from careledger.infra.embedded_broker import EmbeddedBroker
+
+    for part in parts:
+        part.terminate()
+        try:
+            part.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            part.kill()
+            part.wait(timeout=10)
+    if isinstance(broker, EmbeddedBroker):
+        broker.stop()
+    if settings.database_url is None:
+        embedded_pg.EmbeddedPostgres(settings.data_dir, 0, "").stop()
 
 
 def main() -> None:

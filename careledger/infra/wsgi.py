@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 from typing import Any
 
@@ -26,9 +27,11 @@ def build(settings: Settings | None = None) -> Any:
     from careledger.infra import bootstrap
 
     db = bootstrap.database(settings)
+    app = bootstrap.application(db, settings)
+    atexit.register(app.close)  # a worker that exits closes its pools itself
     services.install(
         services.Services(
-            app=bootstrap.application(db, settings),
+            app=app,
             idempotency=IdempotencyStore(bootstrap.app_pool(db, settings)),
             tokens=TokenService(settings.token_secret),
         )
