@@ -16,26 +16,24 @@ import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import httpx
 import psycopg
 from eventsourcing.application import AggregateNotFoundError, Application, Repository
 
+from bench.setup import bench_database
 from careledger.domain.application import A, CareLedger
 from careledger.domain.clinical import Discipline, SessionLocation, Urgency
 from careledger.domain.errors import NotFound
 from careledger.domain.working_set import WorkingSet
 from careledger.gateways.auth import Role, TokenService
-from careledger.infra import bootstrap, embedded_pg
-from careledger.infra.settings import Settings
+from careledger.infra import bootstrap
 from tests.conftest import NOW, build_network
 
 SECONDS = float(os.environ.get("BENCH_SECONDS", "4"))
@@ -155,18 +153,8 @@ class LibraryPath(CareLedger):
 
 
 def main() -> None:
-    work = Path(tempfile.mkdtemp(prefix="careledger-bench-"))
-    server_url = os.environ.get("CARELEDGER_DATABASE_URL")
-    if server_url is None:
-        server_url = embedded_pg.ensure_running(work).url
-    dbname = f"careledger_bench_{uuid.uuid4().hex[:6]}"
-    with psycopg.connect(server_url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{dbname}"')
-    url = urlunsplit(urlsplit(server_url)._replace(path=f"/{dbname}"))
-    settings = Settings(database_url=url, data_dir=work, app_db_password="bench-app-password",
-                        token_secret="bench-secret-" + "y" * 20, db_pool_size=16)
-    db = bootstrap.database(settings)
-    bootstrap.run_migrations(db)
+    bench = bench_database("commands", pool_size=16)
+    work, url, settings, db = bench.work, bench.url, bench.settings, bench.db
     app = bootstrap.application(db, settings)
     tokens = TokenService(settings.token_secret)
     net = build_network(app, tokens)
@@ -266,8 +254,7 @@ def main() -> None:
         app.close()
         library.close()
         cold_app.close()
-        if "CARELEDGER_DATABASE_URL" not in os.environ:
-            embedded_pg.EmbeddedPostgres(work, 0, "").stop("immediate")
+        bench.stop()
 
 
 def amend_on_app(app: CareLedger, net, events: int) -> Callable[[int], Callable[[], None]]:  # type: ignore[no-untyped-def]

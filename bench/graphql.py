@@ -19,24 +19,20 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
-import psycopg
 
 from bench.__main__ import _free_port, _wait_for_port
+from bench.setup import bench_database
 from careledger.consumers.replay import replay
 from careledger.domain.clinical import Discipline, SessionLocation, Urgency
 from careledger.gateways.auth import Role, TokenService
-from careledger.infra import bootstrap, embedded_pg
-from careledger.infra.settings import Settings
+from careledger.infra import bootstrap
 from careledger.projections import VIEWS_SCHEMA, all_projections
 from tests.conftest import NOW, build_network
 
@@ -119,16 +115,8 @@ def measure(url: str, make_request: Callable[[httpx.Client], httpx.Response]
 
 
 def main() -> None:
-    work = Path(tempfile.mkdtemp(prefix="careledger-bench-graphql-"))
-    server_url = os.environ.get("CARELEDGER_DATABASE_URL") or embedded_pg.ensure_running(work).url
-    dbname = f"careledger_bench_{uuid.uuid4().hex[:6]}"
-    with psycopg.connect(server_url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{dbname}"')
-    url = urlunsplit(urlsplit(server_url)._replace(path=f"/{dbname}"))
-    settings = Settings(database_url=url, data_dir=work, app_db_password="bench-app-password",
-                        token_secret="bench-secret-" + "y" * 20, db_pool_size=8)
-    db = bootstrap.database(settings)
-    bootstrap.run_migrations(db)
+    bench = bench_database("graphql", pool_size=8)
+    work, url, settings, db = bench.work, bench.url, bench.settings, bench.db
     app = bootstrap.application(db, settings)
     tokens = TokenService(settings.token_secret)
     net = build_network(app, tokens)
@@ -180,8 +168,7 @@ def main() -> None:
         for server in servers:
             server.terminate()
             server.wait(timeout=20)
-        if "CARELEDGER_DATABASE_URL" not in os.environ:
-            embedded_pg.EmbeddedPostgres(work, 0, "").stop("immediate")
+        bench.stop()
 
 
 if __name__ == "__main__":

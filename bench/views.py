@@ -21,21 +21,19 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from confluent_kafka import Consumer, Message, Producer
 
+from bench.setup import bench_database
 from careledger.consumers.projector import Projector
 from careledger.consumers.relay import Relay, Streams, envelope_of
 from careledger.domain.clinical import SessionLocation
-from careledger.infra import bootstrap, embedded_pg
+from careledger.infra import bootstrap
 from careledger.infra.embedded_broker import EmbeddedBroker, ensure_topics
 from careledger.infra.schema import create_views
 from careledger.infra.seed import seed_network
@@ -199,16 +197,8 @@ def main() -> None:
     from careledger.gateways.auth import TokenService
     from tests.conftest import build_network
 
-    work = Path(tempfile.mkdtemp(prefix="careledger-bench-views-"))
-    server_url = os.environ.get("CARELEDGER_DATABASE_URL") or embedded_pg.ensure_running(work).url
-    dbname = f"careledger_bench_{uuid.uuid4().hex[:6]}"
-    with psycopg.connect(server_url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{dbname}"')
-    url = urlunsplit(urlsplit(server_url)._replace(path=f"/{dbname}"))
-    settings = Settings(database_url=url, data_dir=work, app_db_password="bench-app-password",
-                        token_secret="bench-secret-" + "y" * 20, db_pool_size=8)
-    db = bootstrap.database(settings)
-    bootstrap.run_migrations(db)
+    bench = bench_database("views", pool_size=8)
+    work, settings, db = bench.work, bench.settings, bench.db
     app = bootstrap.application(db, settings)
     broker = None
     servers = os.environ.get("CARELEDGER_KAFKA_BOOTSTRAP")
@@ -257,8 +247,7 @@ def main() -> None:
         app.close()
         if broker is not None:
             broker.stop()
-        if "CARELEDGER_DATABASE_URL" not in os.environ:
-            embedded_pg.EmbeddedPostgres(work, 0, "").stop("immediate")
+        bench.stop()
 
 
 if __name__ == "__main__":
