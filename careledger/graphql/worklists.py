@@ -208,7 +208,8 @@ def _visible(info: Info[Context, None], asked: str, query: str, *params: object
         rows = conn.cursor(row_factory=dict_row).execute(
             sql.SQL(f"SELECT * FROM ({query}) q{consent}").format(v=views), params
         ).fetchall()
-        for patient in dict.fromkeys(row["patient_id"] for row in rows):
-            conn.execute("SELECT careledger.log_access(%s, %s, %s, %s, true, %s, NULL)",
-                         (principal.subject, principal.role.value, patient, asked, basis))
+        patients = list(dict.fromkeys(row["patient_id"] for row in rows))
+        if patients:
+            conn.execute("SELECT careledger.log_access_many(%s, %s, %s, %s, true, %s, NULL)",
+                         (principal.subject, principal.role.value, patients, asked, basis))
     return rows

@@ -266,29 +266,46 @@ SET search_path = pg_catalog, pg_temp AS $$
 $$;
 
 -- hash = sha256(previous hash ‖ the row's fields, '|'-separated, time in µs since epoch).
-CREATE OR REPLACE FUNCTION careledger.log_access(
-  who uuid, who_role text, patient uuid, asked text, was_allowed boolean,
+-- One row per patient a read named (a list names many), chained in one turn on the lock.
+CREATE OR REPLACE FUNCTION careledger.log_access_many(
+  who uuid, who_role text, patients uuid[], asked text, was_allowed boolean,
   on_basis text, because text)
 RETURNS bigint LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   previous bytea;
-  stamped timestamptz := clock_timestamp();
+  stamped timestamptz;
   new_id bigint;
+  patient uuid;
 BEGIN
   PERFORM pg_advisory_xact_lock({access_lock});  -- one chain: appends take turns
   SELECT a.hash INTO previous FROM careledger.access_log a ORDER BY a.id DESC LIMIT 1;
   previous := coalesce(previous,
     '\x0000000000000000000000000000000000000000000000000000000000000000'::bytea);
-  INSERT INTO careledger.access_log (at, principal, role, patient_id, fields, allowed, basis,
-    reason, previous_hash, hash)
-  VALUES (stamped, who, who_role, patient, asked, was_allowed, on_basis, because, previous,
-    sha256(previous || convert_to(concat_ws('|', who::text, who_role,
-      coalesce(patient::text, ''), asked, was_allowed::text, coalesce(on_basis, ''),
-      coalesce(because, ''), ((extract(epoch FROM stamped) * 1000000)::bigint)::text), 'UTF8')))
-  RETURNING id INTO new_id;
+  FOREACH patient IN ARRAY patients LOOP
+    stamped := clock_timestamp();
+    INSERT INTO careledger.access_log (at, principal, role, patient_id, fields, allowed,
+      basis, reason, previous_hash, hash)
+    VALUES (stamped, who, who_role, patient, asked, was_allowed, on_basis, because, previous,
+      sha256(previous || convert_to(concat_ws('|', who::text, who_role,
+        coalesce(patient::text, ''), asked, was_allowed::text, coalesce(on_basis, ''),
+        coalesce(because, ''), ((extract(epoch FROM stamped) * 1000000)::bigint)::text),
+        'UTF8')))
+    RETURNING id, hash INTO new_id, previous;
+  END LOOP;
   RETURN new_id;
 END $$;
+
+-- One read of one patient (a plain wrapper: the definer function does the writing).
+CREATE OR REPLACE FUNCTION careledger.log_access(
+  who uuid, who_role text, patient uuid, asked text, was_allowed boolean,
+  on_basis text, because text)
+RETURNS bigint LANGUAGE plpgsql AS $$
+BEGIN
+  RETURN careledger.log_access_many(who, who_role, ARRAY[patient], asked, was_allowed,
+    on_basis, because);
+END $$;
+
 
 """.replace("{writer_lock}", str(WRITER_LOCK)).replace("{access_lock}", str(WRITER_LOCK + 3))
 
