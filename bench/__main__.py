@@ -34,6 +34,7 @@ from careledger.domain.errors import NotFound
 from careledger.domain.working_set import WorkingSet
 from careledger.gateways.auth import Role, TokenService
 from careledger.infra import bootstrap
+from careledger.infra.embedded_pg import free_port
 from tests.conftest import NOW, build_network
 
 SECONDS = float(os.environ.get("BENCH_SECONDS", "4"))
@@ -208,7 +209,7 @@ def main() -> None:
           f"fresh {fresh_cold:6.0f}/s = {long_cold / fresh_cold:.2f}")
 
     # [3] HTTP against the served API, same commands, 8 clients.
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "CARELEDGER_DATABASE_URL": url,
            "CARELEDGER_APP_DB_PASSWORD": settings.app_db_password,
            "CARELEDGER_TOKEN_SECRET": settings.token_secret, "CARELEDGER_DATA_DIR": str(work),
@@ -283,12 +284,6 @@ def commands_episode(app: CareLedger, net) -> uuid.UUID:  # type: ignore[no-unty
         occurred_at=NOW, actor="bench").aggregate_id
     app.accept_referral(rid, practitioner_id=net.therapist, occurred_at=NOW, actor="bench")
     return rid
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _wait_for_port(port: int) -> None:

@@ -27,12 +27,14 @@ from typing import Any
 
 import httpx
 
-from bench.__main__ import _free_port, _wait_for_port
+from bench.__main__ import _wait_for_port, rate
 from bench.setup import bench_database
 from careledger.consumers.replay import replay
 from careledger.domain.clinical import Discipline, SessionLocation, Urgency
 from careledger.gateways.auth import Role, TokenService
+from careledger.graphql.schema import TIMELINE_COLUMNS
 from careledger.infra import bootstrap
+from careledger.infra.embedded_pg import free_port
 from careledger.projections import VIEWS_SCHEMA, all_projections
 from tests.conftest import NOW, build_network
 
@@ -40,8 +42,7 @@ SECONDS = float(os.environ.get("BENCH_SECONDS", "4"))
 CLIENTS = 8
 
 PAGE_SQL = (
-    f"SELECT position, kind, occurred_at, recorded_at, actor, clinic_id, practitioner_id,"
-    f" referral_id, record_id, amends_record_id, data FROM {VIEWS_SCHEMA}.timeline"
+    f"SELECT {TIMELINE_COLUMNS} FROM {VIEWS_SCHEMA}.timeline"
     " WHERE patient_id = %s ORDER BY occurred_at, position LIMIT 51"
 )
 WORKLIST_SQL = (
@@ -84,34 +85,27 @@ def _bare_pool() -> Any:
 
 def measure(url: str, make_request: Callable[[httpx.Client], httpx.Response]
             ) -> tuple[float, float, float]:
+    """Requests/s with CLIENTS clients (bench's own timing loop), and p50/p99 in ms."""
     latencies: list[float] = []
     lock = threading.Lock()
-    stop = threading.Event()
-    done = [0]
 
-    def client() -> None:
-        with httpx.Client(base_url=url, timeout=30) as http:
-            while not stop.is_set():
-                started = time.perf_counter()
-                response = make_request(http)
-                elapsed = time.perf_counter() - started
-                if response.status_code != 200 or b'"errors"' in response.content[:200]:
-                    raise RuntimeError(f"bad answer: {response.status_code} "
-                                       f"{response.content[:200]!r}")
-                with lock:
-                    latencies.append(elapsed)
-                    done[0] += 1
+    def client(_i: int) -> Callable[[], None]:
+        http = httpx.Client(base_url=url, timeout=30)
 
-    threads = [threading.Thread(target=client) for _ in range(CLIENTS)]
-    started = time.perf_counter()
-    for t in threads:
-        t.start()
-    time.sleep(SECONDS)
-    stop.set()
-    for t in threads:
-        t.join()
+        def request() -> None:
+            started = time.perf_counter()
+            response = make_request(http)
+            elapsed = time.perf_counter() - started
+            if response.status_code != 200 or b'"errors"' in response.content[:200]:
+                raise RuntimeError(f"bad answer: {response.status_code} "
+                                   f"{response.content[:200]!r}")
+            with lock:
+                latencies.append(elapsed)
+        return request
+
+    per_second = rate(CLIENTS, client)
     q = statistics.quantiles(latencies, n=100)
-    return done[0] / (time.perf_counter() - started), q[49] * 1000, q[98] * 1000
+    return per_second, q[49] * 1000, q[98] * 1000
 
 
 def main() -> None:
@@ -137,7 +131,7 @@ def main() -> None:
            "CARELEDGER_APP_DB_PASSWORD": settings.app_db_password,
            "CARELEDGER_TOKEN_SECRET": settings.token_secret, "CARELEDGER_DATA_DIR": str(work),
            "BENCH_APP_URL": db.app_url}
-    api_port, bare_port = _free_port(), _free_port()
+    api_port, bare_port = free_port(), free_port()
     servers = [
         subprocess.Popen([sys.executable, "-m", "careledger.infra.cli", "serve", "--workers",
                           "2", "--threads", "8"],

@@ -27,6 +27,7 @@ from careledger.domain.application import CareLedger
 from careledger.domain.clinical import CredentialKind, Discipline, Profession
 from careledger.gateways.auth import Role, TokenService
 from careledger.infra import bootstrap, embedded_pg
+from careledger.infra.embedded_pg import free_port
 from careledger.infra.settings import Settings
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -193,12 +194,6 @@ def open_episode(app: CareLedger, network: Network, *, authorized_visits: int = 
 @pytest.fixture()
 def network(app: CareLedger, tokens: TokenService) -> Network:
     return build_network(app, tokens)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

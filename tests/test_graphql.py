@@ -16,12 +16,11 @@ from uuid import UUID
 import psycopg
 import pytest
 
-from careledger.consumers.rebuild import live_generation
 from careledger.consumers.replay import replay
 from careledger.domain.application import CareLedger
 from careledger.gateways.auth import Role
 from careledger.infra import bootstrap
-from careledger.projections import all_projections
+from careledger.projections import all_projections, live_generation
 from tests.conftest import NOW, Network, open_episode
 
 TIMELINE = """

@@ -11,7 +11,7 @@ import psycopg
 from confluent_kafka import Producer
 
 from careledger.consumers.projector import ProjectionConsumer, Projector
-from careledger.consumers.rebuild import live_generation, rebuild
+from careledger.consumers.rebuild import rebuild
 from careledger.consumers.relay import Relay
 from careledger.consumers.replay import checksums, replay
 from careledger.domain.application import CareLedger
@@ -20,7 +20,7 @@ from careledger.infra import bootstrap
 from careledger.infra.embedded_broker import ensure_topics
 from careledger.infra.schema import create_views
 from careledger.infra.settings import APP_ROLE
-from careledger.projections import all_projections
+from careledger.projections import all_projections, live_generation
 from tests.conftest import NOW, Network, open_episode
 
 

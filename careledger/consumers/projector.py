@@ -24,7 +24,13 @@ from typing import Any
 import psycopg
 from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
 
-from careledger.projections import VIEWS_LOCK, VIEWS_SCHEMA, Projection, all_projections
+from careledger.projections import (
+    VIEWS_LOCK,
+    VIEWS_SCHEMA,
+    Projection,
+    all_projections,
+    live_generation,
+)
 from careledger.projections.envelope import Envelope
 
 log = logging.getLogger(__name__)
@@ -189,12 +195,7 @@ class Projector:
     def _follow_live(self, cur: psycopg.Cursor[Any]) -> None:
         """Wait out a switch in progress, then write to whichever generation is live."""
         cur.execute("SELECT pg_advisory_xact_lock_shared(%s)", (VIEWS_LOCK,))
-        cur.execute("SELECT schema, floor_position FROM careledger.view_generations"
-                    " WHERE name = 'live'")
-        row = cur.fetchone()
-        if row is None:
-            raise RuntimeError("no live generation of the views: run `careledger migrate`")
-        schema, self.floor = str(row[0]), int(row[1])
+        schema, self.floor = live_generation(cur)
         if schema != self.schema:
             log.info("consumer: the views switched to %s", schema)
             self.schema = schema

@@ -17,7 +17,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -28,7 +27,7 @@ from careledger.infra.bootstrap import Database
 from careledger.infra.eventstore import CareLedgerRecorder
 from careledger.infra.schema import create_views
 from careledger.infra.settings import APP_ROLE
-from careledger.projections import VIEWS_LOCK, all_projections
+from careledger.projections import VIEWS_LOCK, all_projections, live_generation
 
 Progress = Callable[[int, int, int], None]  # events just applied, position, head
 
@@ -39,15 +38,6 @@ class Rebuilt:
     new_schema: str
     position: int
     events: int
-
-
-def live_generation(conn: psycopg.Connection[Any]) -> tuple[str, int]:
-    row = conn.execute(
-        "SELECT schema, floor_position FROM careledger.view_generations WHERE name = 'live'"
-    ).fetchone()
-    if row is None:
-        raise RuntimeError("no live generation of the views: run `careledger migrate` first")
-    return str(row[0]), int(row[1])
 
 
 def rebuild(

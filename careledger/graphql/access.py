@@ -12,7 +12,6 @@ exactly like a patient that does not exist.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 from uuid import UUID
@@ -39,12 +38,6 @@ class PatientNotFound(Exception):
     """No such patient, or none this caller may see: the two are never told apart."""
 
 
-@dataclass(frozen=True)
-class Grant:
-    patient_id: UUID
-    basis: Basis
-
-
 def _exists(conn: psycopg.Connection[Any], views: str, patient_id: UUID) -> bool:
     return conn.execute(sql.SQL("SELECT 1 FROM {v}.consent WHERE patient_id = %s").format(
         v=sql.Identifier(views)), (patient_id,)).fetchone() is not None
@@ -69,7 +62,7 @@ def basis_for(conn: psycopg.Connection[Any], views: str, principal: Principal,
 
 
 def authorize(conn: psycopg.Connection[Any], views: str, principal: Principal,
-              patient_id: UUID, asked: str, emergency_reason: str | None = None) -> Grant:
+              patient_id: UUID, asked: str, emergency_reason: str | None = None) -> Basis:
     """Decide, log the decision, and raise PatientNotFound when denied.
 
     Outside the care team, a practitioner who states an emergency reason is let in for
@@ -98,7 +91,7 @@ def authorize(conn: psycopg.Connection[Any], views: str, principal: Principal,
     )
     if basis is None:
         raise PatientNotFound
-    return Grant(patient_id=patient_id, basis=basis)
+    return basis
 
 
 # ---------------------------------------------------------------------------- lists

@@ -12,6 +12,7 @@ from psycopg_pool import ConnectionPool
 from strawberry.types import Info
 
 from careledger.gateways.auth import Principal
+from careledger.projections import live_generation
 
 
 @dataclass
@@ -37,9 +38,7 @@ def principal_of(info: Info[Context, None]) -> Principal:
 
 def live_views(conn: Any) -> str:
     """The schema of the live generation of the views (a rebuild may switch it)."""
-    row = conn.execute(
-        "SELECT schema FROM careledger.view_generations WHERE name = 'live'").fetchone()
-    return str(row[0])
+    return live_generation(conn)[0]
 
 
 #: The longest a query waits for the views to reach a position.

@@ -27,7 +27,7 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from careledger.gateways.auth import Principal
-from careledger.graphql.access import MIN_REASON, Grant, PatientNotFound, authorize, may_audit
+from careledger.graphql.access import MIN_REASON, PatientNotFound, authorize, may_audit
 from careledger.graphql.context import (
     Context,
     PublicError,
@@ -39,6 +39,10 @@ from careledger.graphql.directory import DirectoryQuery
 from careledger.graphql.worklists import WorklistQuery
 
 log = logging.getLogger(__name__)
+
+#: What a timeline event shows, in the order of TimelineEvent's fields.
+TIMELINE_COLUMNS = ("position, kind, occurred_at, recorded_at, actor, clinic_id, practitioner_id,"
+                    " referral_id, record_id, amends_record_id, data")
 
 #: The most timeline events one page returns.
 MAX_PAGE = 100
@@ -96,7 +100,6 @@ class GoalOutcome:
 @strawberry.type
 class Patient:
     id: UUID
-    grant: strawberry.Private[Grant]
 
     @strawberry.field(  # type: ignore[untyped-decorator]
         description="Every event of the patient's care across clinics, in valid-time "
@@ -111,8 +114,7 @@ class Patient:
             raise PublicError(f"first must be between 1 and {MAX_PAGE}", "BAD_INPUT")
         start = _decode_cursor(after)
         query = sql.SQL(
-            "SELECT position, kind, occurred_at, recorded_at, actor, clinic_id, practitioner_id,"
-            " referral_id, record_id, amends_record_id, data FROM {v}.timeline"
+            f"SELECT {TIMELINE_COLUMNS} FROM {{v}}.timeline"
             " WHERE patient_id = %(patient)s"
             " AND (%(as_of)s::timestamptz IS NULL OR recorded_at <= %(as_of)s)"
             " AND (%(valid_at)s::timestamptz IS NULL OR occurred_at <= %(valid_at)s)"
@@ -164,8 +166,7 @@ class Patient:
         if not records:
             return
         rows = conn.cursor(row_factory=dict_row).execute(sql.SQL(
-            "SELECT position, kind, occurred_at, recorded_at, actor, clinic_id, practitioner_id,"
-            " referral_id, record_id, amends_record_id, data FROM {v}.timeline"
+            f"SELECT {TIMELINE_COLUMNS} FROM {{v}}.timeline"
             " WHERE patient_id = %s AND amends_record_id = ANY(%s)"
             " AND (%s::timestamptz IS NULL OR recorded_at <= %s) ORDER BY position"
         ).format(v=sql.Identifier(views)), (self.id, [r for _, r in records], as_of, as_of)
@@ -195,11 +196,11 @@ class PatientQuery:
                                 if hasattr(f, "name")))
         with info.context.pool.connection() as conn:
             try:
-                grant = authorize(conn, live_views(conn), principal, id, f"patient:{asked}",
-                                  emergency_reason)
+                authorize(conn, live_views(conn), principal, id, f"patient:{asked}",
+                          emergency_reason)
             except PatientNotFound:
                 raise not_found() from None
-        return Patient(id=id, grant=grant)
+        return Patient(id=id)
 
 
 @strawberry.type

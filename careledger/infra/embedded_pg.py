@@ -67,7 +67,7 @@ def ensure_running(data_dir: Path) -> EmbeddedPostgres:
     if port and _accepts_connections(port):
         return server
     if not port or not _port_is_free(port):
-        port = _free_port()
+        port = free_port()
         port_file.write_text(str(port))
         server = EmbeddedPostgres(data_dir=data_dir, port=port, password=password)
     _start(pgdata, port)
@@ -185,7 +185,8 @@ def _port_is_free(port: int) -> bool:
         return True
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A loopback port nothing listens on right now."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])

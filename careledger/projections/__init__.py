@@ -73,6 +73,16 @@ class Projection:
             handler(self, event, cur)
 
 
+def live_generation(conn: Any) -> tuple[str, int]:
+    """The live generation's schema, and the log position its replay stopped at."""
+    row = conn.execute(
+        "SELECT schema, floor_position FROM careledger.view_generations WHERE name = 'live'"
+    ).fetchone()
+    if row is None:
+        raise RuntimeError("no live generation of the views: run `careledger migrate` first")
+    return str(row[0]), int(row[1])
+
+
 def all_projections(schema: str = VIEWS_SCHEMA) -> list[Projection]:
     from careledger.projections.billing import Billing
     from careledger.projections.care_team import CareTeam
