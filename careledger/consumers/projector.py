@@ -29,6 +29,7 @@ from careledger.projections import (
     VIEWS_SCHEMA,
     Projection,
     all_projections,
+    apply_all,
     live_generation,
 )
 from careledger.projections.envelope import Envelope
@@ -142,6 +143,8 @@ class Projector:
     def _apply(self, messages: Sequence[Message], *, careful: bool) -> Outcome:
         outcome = Outcome()
         conn = self.connection()
+        for projection in self.projections:
+            projection.discard()
         try:
             with conn.transaction(), conn.cursor() as cur:
                 if self.follows_live:
@@ -178,6 +181,14 @@ class Projector:
                             outcome.applied += 1
                         mark.position = max(mark.position, envelope.position)
                         mark.offset = max(mark.offset, offset)
+                    if not careful:
+                        try:
+                            for projection in self.projections:
+                                projection.flush(cur)
+                        except psycopg.OperationalError:
+                            raise
+                        except Exception as e:
+                            raise _HandlerFailed from e
                     self._save_tracking(cur, tracked)
                     for message, dead_envelope, error, attempts in dead:
                         self._record_dead(cur, message, dead_envelope, error, attempts)
@@ -207,8 +218,7 @@ class Projector:
         for attempt in range(1, self.max_attempts + 1):
             try:
                 with cur.connection.transaction():  # a savepoint per attempt
-                    for projection in self.projections:
-                        projection.apply(envelope, cur)
+                    apply_all(self.projections, [envelope], cur)
                 return None, attempt
             except psycopg.OperationalError:
                 raise

@@ -14,7 +14,7 @@ import psycopg
 from careledger.consumers.relay import Streams, envelope_of
 from careledger.domain.application import CareLedger
 from careledger.infra.eventstore import CareLedgerRecorder
-from careledger.projections import Projection
+from careledger.projections import Projection, apply_all
 
 
 def replay(
@@ -40,10 +40,8 @@ def replay(
             if not entries:
                 return position
             with conn.transaction(), conn.cursor() as cur:
-                for entry in entries:
-                    envelope = envelope_of(app, streams, entry)
-                    for projection in projections:
-                        projection.apply(envelope, cur)
+                apply_all(projections, (envelope_of(app, streams, entry) for entry in entries),
+                          cur)
             position = entries[-1].position
             if progress is not None:
                 progress(len(entries), position)

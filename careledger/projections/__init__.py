@@ -11,7 +11,7 @@ rebuild can fill a fresh schema while the live one keeps serving.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, ClassVar
 
 from psycopg import Cursor
@@ -71,6 +71,28 @@ class Projection:
         handler = self._handlers.get(event.kind)
         if handler is not None:
             handler(self, event, cur)
+
+    def flush(self, cur: Cursor[Any]) -> None:
+        """Write what handlers held back to write as one set; called before each commit.
+
+        Only rows that no handler reads and whose order does not matter (keyed inserts)
+        may wait here: everything else is written by the handler itself, in log order.
+        """
+
+    def discard(self) -> None:
+        """Forget what was held back: its transaction is being rolled back."""
+
+
+def apply_all(projections: Sequence[Projection], events: Iterable[Envelope],
+              cur: Cursor[Any]) -> None:
+    """Apply events in order to every projection, then write their held-back sets."""
+    for projection in projections:
+        projection.discard()
+    for event in events:
+        for projection in projections:
+            projection.apply(event, cur)
+    for projection in projections:
+        projection.flush(cur)
 
 
 def live_generation(conn: Any) -> tuple[str, int]:

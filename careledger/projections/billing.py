@@ -59,16 +59,20 @@ class Billing(Projection):
     def billed(self, e: Envelope, cur: Cursor[Any]) -> None:
         assert e.occurred_at is not None
         d = e.data
-        for line in d.get("billing_lines") or []:
-            if not line["units"]:
-                continue
-            cur.execute(self.sql(
-                "INSERT INTO {v}.billing_lines (referral_id, session_id, cpt_code, patient_id,"
-                " clinic_id, practitioner_id, minutes, units, service_date, certified, position)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, EXISTS (SELECT 1 FROM"
-                " {v}.certifications c WHERE c.referral_id = %s AND %s BETWEEN c.certified_from"
-                " AND c.certified_until), %s) ON CONFLICT DO NOTHING"
-            ), (e.aggregate_id, d["session_id"], line["cpt"], e.patient_id,
-                e.clinic_ids[-1] if e.clinic_ids else None, d["practitioner_id"],
-                line["minutes"], line["units"], e.occurred_at.date(), e.aggregate_id,
-                e.occurred_at.date(), e.position))
+        lines = [line for line in d.get("billing_lines") or [] if line["units"]]
+        if not lines:
+            return
+        service_date = e.occurred_at.date()
+        # One statement for all of a session's lines.
+        cur.execute(self.sql(
+            "INSERT INTO {v}.billing_lines (referral_id, session_id, cpt_code, patient_id,"
+            " clinic_id, practitioner_id, minutes, units, service_date, certified, position)"
+            " SELECT %s, %s, l.cpt, %s, %s, %s, l.minutes, l.units, %s, EXISTS (SELECT 1 FROM"
+            " {v}.certifications c WHERE c.referral_id = %s AND %s BETWEEN c.certified_from"
+            " AND c.certified_until), %s"
+            " FROM unnest(%s::text[], %s::int[], %s::int[]) AS l(cpt, minutes, units)"
+            " ON CONFLICT DO NOTHING"
+        ), (e.aggregate_id, d["session_id"], e.patient_id,
+            e.clinic_ids[-1] if e.clinic_ids else None, d["practitioner_id"], service_date,
+            e.aggregate_id, service_date, e.position, [line["cpt"] for line in lines],
+            [line["minutes"] for line in lines], [line["units"] for line in lines]))

@@ -40,9 +40,6 @@ class Goals(Projection):
     CREATE INDEX IF NOT EXISTS goals_patient ON {v}.goals (patient_id);
     """
 
-    PROGRESS = ("CASE WHEN target = baseline THEN NULL"
-                " ELSE round(((%s - baseline) / (target - baseline) * 100)::numeric, 1) END")
-
     @handles("Referral.PlanDrafted", "Referral.PlanRevised")
     def planned(self, e: Envelope, cur: Cursor[Any]) -> None:
         d = e.data
@@ -62,13 +59,21 @@ class Goals(Projection):
 
     @handles("Referral.SessionCompleted")
     def measured(self, e: Envelope, cur: Cursor[Any]) -> None:
+        # A goal measured twice in one session keeps its first value, one row per goal
+        # being all one UPDATE can change.
+        first: dict[str, float] = {}
         for m in e.data.get("goal_measurements") or []:
-            cur.execute(self.sql(
-                f"UPDATE {{v}}.goals SET latest = %s, measured_at = %s,"
-                f" percent_of_way = {self.PROGRESS}, position = %s"
-                " WHERE referral_id = %s AND goal_id = %s AND position < %s"
-            ), (m["value"], e.occurred_at, m["value"], e.position, e.aggregate_id,
-                m["goal_id"], e.position))
+            first.setdefault(str(m["goal_id"]), float(m["value"]))
+        if not first:
+            return
+        cur.execute(self.sql(
+            "UPDATE {v}.goals g SET latest = m.value, measured_at = %s, percent_of_way ="
+            " CASE WHEN g.target = g.baseline THEN NULL ELSE round(((m.value - g.baseline)"
+            " / (g.target - g.baseline) * 100)::numeric, 1) END, position = %s"
+            " FROM unnest(%s::text[], %s::float8[]) AS m(goal_id, value)"
+            " WHERE g.referral_id = %s AND g.goal_id = m.goal_id AND g.position < %s"
+        ), (e.occurred_at, e.position, list(first), list(first.values()), e.aggregate_id,
+            e.position))
 
     @handles("Referral.Discharged")
     def discharged(self, e: Envelope, cur: Cursor[Any]) -> None:

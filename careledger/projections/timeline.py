@@ -12,7 +12,7 @@ from typing import Any
 from psycopg import Cursor
 from psycopg.types.json import Jsonb
 
-from careledger.projections import Projection, handles
+from careledger.projections import VIEWS_SCHEMA, Projection, handles
 from careledger.projections.envelope import Envelope
 
 #: The id a clinical record carries in its events, by field name.
@@ -45,13 +45,21 @@ class Timeline(Projection):
       ON {v}.timeline (patient_id, recorded_at, position);
     """
 
+    #: One statement for a whole batch: rows keyed by log position, read by no handler,
+    #: so they may wait for the end of the batch and go in as one set.
     INSERT = """
     INSERT INTO {v}.timeline (position, event_id, patient_id, referral_id, aggregate_version,
       kind, occurred_at, recorded_at, actor, clinic_id, practitioner_id, record_id,
       amends_record_id, data)
-    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+    SELECT * FROM unnest(%s::bigint[], %s::uuid[], %s::uuid[], %s::uuid[], %s::bigint[],
+      %s::text[], %s::timestamptz[], %s::timestamptz[], %s::text[], %s::uuid[], %s::uuid[],
+      %s::text[], %s::text[], %s::jsonb[])
     ON CONFLICT (position) DO NOTHING
     """
+
+    def __init__(self, schema: str = VIEWS_SCHEMA) -> None:
+        super().__init__(schema)
+        self._rows: list[tuple[Any, ...]] = []
 
     @handles(
         "Patient.Registered", "Patient.ConsentGranted", "Patient.ConsentRevoked",
@@ -69,7 +77,7 @@ class Timeline(Projection):
         amended = e.kind == "Referral.Amended"
         record_id = next((str(data[f]) for f in RECORD_FIELDS if data.get(f)), None)
         practitioner = data.get("practitioner_id") or data.get("physician_id")
-        cur.execute(self.sql(self.INSERT), (
+        self._rows.append((
             e.position, e.event_id, e.patient_id,
             e.aggregate_id if e.kind.startswith("Referral.") else None,
             e.aggregate_version, e.kind, e.occurred_at, e.recorded_at, e.actor,
@@ -79,3 +87,11 @@ class Timeline(Projection):
             str(data["record_id"]) if amended else None,
             Jsonb(data),
         ))
+
+    def discard(self) -> None:
+        self._rows = []
+
+    def flush(self, cur: Cursor[Any]) -> None:
+        rows, self._rows = self._rows, []
+        if rows:
+            cur.execute(self.sql(self.INSERT), [list(column) for column in zip(*rows, strict=True)])
