@@ -173,9 +173,7 @@ class Projector:
                         else:
                             try:
                                 for projection in self.projections:
-                                    projection.apply(envelope, cur)
-                            except psycopg.OperationalError:
-                                raise
+                                    projection.apply(envelope)  # held until the flush
                             except Exception as e:
                                 raise _HandlerFailed from e
                             outcome.applied += 1

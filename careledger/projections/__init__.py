@@ -22,7 +22,39 @@ VIEWS_SCHEMA = "careledger_views"
 #: Advisory lock held shared by each consumer batch, exclusively by a rebuild's switch.
 VIEWS_LOCK = 0x0CA30
 
-Handler = Callable[[Any, Envelope, Cursor[Any]], None]
+
+
+class Writes:
+    """One projection's statements for a batch, kept in order and sent at its end.
+
+    Each projection writes only its own tables and reads no other's, so the statements
+    of different projections commute and each projection's may wait for the end of the
+    batch. Within one projection the order is kept; a run of the same statement goes as
+    one `executemany`, which psycopg sends in a single pipeline without re-preparing.
+    """
+
+    def __init__(self) -> None:
+        self.statements: list[tuple[str, Sequence[Any]]] = []
+
+    def execute(self, query: str, params: Sequence[Any]) -> None:
+        self.statements.append((query, params))
+
+    def send(self, cur: Cursor[Any]) -> None:
+        statements, self.statements = self.statements, []
+        start = 0
+        while start < len(statements):
+            query = statements[start][0]
+            end = start + 1
+            while end < len(statements) and statements[end][0] is query:
+                end += 1
+            if end - start == 1:
+                cur.execute(query, statements[start][1])
+            else:
+                cur.executemany(query, [params for _, params in statements[start:end]])
+            start = end
+
+
+Handler = Callable[[Any, Envelope, Writes], None]
 
 
 def handles(*kinds: str) -> Callable[[Handler], Handler]:
@@ -53,6 +85,7 @@ class Projection:
     def __init__(self, schema: str = VIEWS_SCHEMA) -> None:
         self.schema = schema
         self._sql: dict[str, str] = {}
+        self.writes = Writes()
 
     def sql(self, text: str) -> str:
         """The statement with `{v}` naming this generation's schema (formatted once)."""
@@ -67,20 +100,19 @@ class Projection:
     def wants(self, kind: str) -> bool:
         return kind in self._handlers
 
-    def apply(self, event: Envelope, cur: Cursor[Any]) -> None:
+    def apply(self, event: Envelope) -> None:
+        """Hold the event's statements; `flush` sends them."""
         handler = self._handlers.get(event.kind)
         if handler is not None:
-            handler(self, event, cur)
+            handler(self, event, self.writes)
 
     def flush(self, cur: Cursor[Any]) -> None:
-        """Write what handlers held back to write as one set; called before each commit.
-
-        Only rows that no handler reads and whose order does not matter (keyed inserts)
-        may wait here: everything else is written by the handler itself, in log order.
-        """
+        """Send the held statements, in the transaction that records how far it got."""
+        self.writes.send(cur)
 
     def discard(self) -> None:
-        """Forget what was held back: its transaction is being rolled back."""
+        """Forget what was held: its transaction is being rolled back."""
+        self.writes.statements.clear()
 
 
 def apply_all(projections: Sequence[Projection], events: Iterable[Envelope],
@@ -90,7 +122,7 @@ def apply_all(projections: Sequence[Projection], events: Iterable[Envelope],
         projection.discard()
     for event in events:
         for projection in projections:
-            projection.apply(event, cur)
+            projection.apply(event)
     for projection in projections:
         projection.flush(cur)
 

@@ -7,11 +7,7 @@ a certification signed after the visit marks the lines of its period certified.
 
 from __future__ import annotations
 
-from typing import Any
-
-from psycopg import Cursor
-
-from careledger.projections import Projection, handles
+from careledger.projections import Projection, Writes, handles
 from careledger.projections.envelope import Envelope
 
 
@@ -44,19 +40,19 @@ class Billing(Projection):
     """
 
     @handles("Referral.PlanCertified", "Referral.PlanRecertified")
-    def certified(self, e: Envelope, cur: Cursor[Any]) -> None:
-        cur.execute(self.sql(
+    def certified(self, e: Envelope, out: Writes) -> None:
+        out.execute(self.sql(
             "INSERT INTO {v}.certifications (referral_id, certified_from, certified_until,"
             " position) VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING"
         ), (e.aggregate_id, e.data["certified_from"], e.data["certified_until"], e.position))
         # A certification signed late covers the visits already given in its period.
-        cur.execute(self.sql(
+        out.execute(self.sql(
             "UPDATE {v}.billing_lines SET certified = true WHERE referral_id = %s"
             " AND NOT certified AND service_date BETWEEN %s AND %s"
         ), (e.aggregate_id, e.data["certified_from"], e.data["certified_until"]))
 
     @handles("Referral.SessionCompleted")
-    def billed(self, e: Envelope, cur: Cursor[Any]) -> None:
+    def billed(self, e: Envelope, out: Writes) -> None:
         assert e.occurred_at is not None
         d = e.data
         lines = [line for line in d.get("billing_lines") or [] if line["units"]]
@@ -64,7 +60,7 @@ class Billing(Projection):
             return
         service_date = e.occurred_at.date()
         # One statement for all of a session's lines.
-        cur.execute(self.sql(
+        out.execute(self.sql(
             "INSERT INTO {v}.billing_lines (referral_id, session_id, cpt_code, patient_id,"
             " clinic_id, practitioner_id, minutes, units, service_date, certified, position)"
             " SELECT %s, %s, l.cpt, %s, %s, %s, l.minutes, l.units, %s, EXISTS (SELECT 1 FROM"

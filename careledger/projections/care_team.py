@@ -7,11 +7,7 @@ referral was redirected away from keeps the history it saw, with the day it ende
 
 from __future__ import annotations
 
-from typing import Any
-
-from psycopg import Cursor
-
-from careledger.projections import Projection, handles
+from careledger.projections import Projection, Writes, handles
 from careledger.projections.envelope import Envelope
 
 
@@ -49,43 +45,43 @@ class CareTeam(Projection):
     """
 
     @handles("Referral.Made")
-    def referral_made(self, e: Envelope, cur: Cursor[Any]) -> None:
+    def referral_made(self, e: Envelope, out: Writes) -> None:
         assert e.patient_id is not None
         for member, kind, basis in (
             (e.data["physician_id"], "physician", "referring physician"),
             (e.data["clinic_id"], "clinic", "referred clinic"),
         ):
-            cur.execute(self.sql(self.JOIN), (
+            out.execute(self.sql(self.JOIN), (
                 e.patient_id, member, kind, e.aggregate_id, basis, e.occurred_at, e.position,
             ))
 
     @handles("Referral.Redirected")
-    def referral_redirected(self, e: Envelope, cur: Cursor[Any]) -> None:
+    def referral_redirected(self, e: Envelope, out: Writes) -> None:
         assert e.patient_id is not None
-        cur.execute(self.sql(
+        out.execute(self.sql(
             "UPDATE {v}.care_team SET until = %s, position = %s WHERE referral_id = %s"
             " AND member_kind = 'clinic' AND until IS NULL AND member_id <> %s"
             " AND position < %s"
         ), (e.occurred_at, e.position, e.aggregate_id, e.data["clinic_id"], e.position))
-        cur.execute(self.sql(self.JOIN), (
+        out.execute(self.sql(self.JOIN), (
             e.patient_id, e.data["clinic_id"], "clinic", e.aggregate_id, "redirected referral",
             e.occurred_at, e.position,
         ))
 
     @handles("Patient.Registered")
-    def registered(self, e: Envelope, cur: Cursor[Any]) -> None:
-        self._consent(e, cur, granted=False)
+    def registered(self, e: Envelope, out: Writes) -> None:
+        self._consent(e, out, granted=False)
 
     @handles("Patient.ConsentGranted")
-    def consent_granted(self, e: Envelope, cur: Cursor[Any]) -> None:
-        self._consent(e, cur, granted=True)
+    def consent_granted(self, e: Envelope, out: Writes) -> None:
+        self._consent(e, out, granted=True)
 
     @handles("Patient.ConsentRevoked")
-    def consent_revoked(self, e: Envelope, cur: Cursor[Any]) -> None:
-        self._consent(e, cur, granted=False)
+    def consent_revoked(self, e: Envelope, out: Writes) -> None:
+        self._consent(e, out, granted=False)
 
-    def _consent(self, e: Envelope, cur: Cursor[Any], *, granted: bool) -> None:
-        cur.execute(self.sql(
+    def _consent(self, e: Envelope, out: Writes, *, granted: bool) -> None:
+        out.execute(self.sql(
             "INSERT INTO {v}.consent (patient_id, granted, changed_at, position)"
             " VALUES (%s, %s, %s, %s) ON CONFLICT (patient_id) DO UPDATE SET"
             " granted = EXCLUDED.granted, changed_at = EXCLUDED.changed_at,"

@@ -7,11 +7,7 @@ older event arriving after a newer one never moves a row backwards.
 
 from __future__ import annotations
 
-from typing import Any
-
-from psycopg import Cursor
-
-from careledger.projections import Projection, handles
+from careledger.projections import Projection, Writes, handles
 from careledger.projections.envelope import Envelope
 
 
@@ -55,16 +51,16 @@ class Caseload(Projection):
       ON {v}.sessions (practitioner_id, scheduled_for);
     """
 
-    def _update(self, e: Envelope, cur: Cursor[Any], assignments: str, *params: object) -> None:
-        cur.execute(self.sql(
+    def _update(self, e: Envelope, out: Writes, assignments: str, *params: object) -> None:
+        out.execute(self.sql(
             f"UPDATE {{v}}.referrals SET {assignments}, updated_at = %s, position = %s"
             " WHERE referral_id = %s AND position < %s"
         ), (*params, e.occurred_at, e.position, e.aggregate_id, e.position))
 
     @handles("Referral.Made")
-    def made(self, e: Envelope, cur: Cursor[Any]) -> None:
+    def made(self, e: Envelope, out: Writes) -> None:
         d = e.data
-        cur.execute(self.sql(
+        out.execute(self.sql(
             "INSERT INTO {v}.referrals (referral_id, patient_id, physician_id, clinic_id,"
             " discipline, urgency, status, visits_authorized, made_at, updated_at, position)"
             " VALUES (%s, %s, %s, %s, %s, %s, 'pending', %s, %s, %s, %s)"
@@ -73,41 +69,41 @@ class Caseload(Projection):
             d["urgency"], d["authorized_visits"], e.occurred_at, e.occurred_at, e.position))
 
     @handles("Referral.Accepted")
-    def accepted(self, e: Envelope, cur: Cursor[Any]) -> None:
-        self._update(e, cur, "status = 'accepted', practitioner_id = %s",
+    def accepted(self, e: Envelope, out: Writes) -> None:
+        self._update(e, out, "status = 'accepted', practitioner_id = %s",
                      e.data["practitioner_id"])
 
     @handles("Referral.Declined")
-    def declined(self, e: Envelope, cur: Cursor[Any]) -> None:
-        self._update(e, cur, "status = 'declined'")
+    def declined(self, e: Envelope, out: Writes) -> None:
+        self._update(e, out, "status = 'declined'")
 
     @handles("Referral.Redirected")
-    def redirected(self, e: Envelope, cur: Cursor[Any]) -> None:
-        self._update(e, cur, "status = 'pending', clinic_id = %s, practitioner_id = NULL",
+    def redirected(self, e: Envelope, out: Writes) -> None:
+        self._update(e, out, "status = 'pending', clinic_id = %s, practitioner_id = NULL",
                      e.data["clinic_id"])
 
     @handles("Referral.Cancelled")
-    def cancelled(self, e: Envelope, cur: Cursor[Any]) -> None:
-        self._update(e, cur, "status = 'cancelled'")
+    def cancelled(self, e: Envelope, out: Writes) -> None:
+        self._update(e, out, "status = 'cancelled'")
 
     @handles("Referral.Discharged")
-    def discharged(self, e: Envelope, cur: Cursor[Any]) -> None:
-        self._update(e, cur, "status = 'discharged'")
+    def discharged(self, e: Envelope, out: Writes) -> None:
+        self._update(e, out, "status = 'discharged'")
 
     @handles("Referral.PlanDrafted", "Referral.PlanRevised")
-    def plan_written(self, e: Envelope, cur: Cursor[Any]) -> None:
-        self._update(e, cur, "plan_status = 'awaiting certification'")
+    def plan_written(self, e: Envelope, out: Writes) -> None:
+        self._update(e, out, "plan_status = 'awaiting certification'")
 
     @handles("Referral.PlanCertified", "Referral.PlanRecertified")
-    def plan_certified(self, e: Envelope, cur: Cursor[Any]) -> None:
-        self._update(e, cur, "plan_status = 'certified', certified_until = %s",
+    def plan_certified(self, e: Envelope, out: Writes) -> None:
+        self._update(e, out, "plan_status = 'certified', certified_until = %s",
                      e.data["certified_until"])
 
     @handles("Referral.SessionScheduled")
-    def session_scheduled(self, e: Envelope, cur: Cursor[Any]) -> None:
+    def session_scheduled(self, e: Envelope, out: Writes) -> None:
         d = e.data
         assert e.patient_id is not None
-        cur.execute(self.sql(
+        out.execute(self.sql(
             "INSERT INTO {v}.sessions (referral_id, session_id, patient_id, practitioner_id,"
             " scheduled_for, location, status, position)"
             " VALUES (%s, %s, %s, %s, %s, %s, 'scheduled', %s)"
@@ -116,10 +112,10 @@ class Caseload(Projection):
             d["scheduled_for"], d["location"], e.position))
 
     @handles("Referral.SessionCompleted")
-    def session_completed(self, e: Envelope, cur: Cursor[Any]) -> None:
+    def session_completed(self, e: Envelope, out: Writes) -> None:
         d = e.data
         # One statement (no round trip to ask whether the session row changed).
-        cur.execute(self.sql(
+        out.execute(self.sql(
             "WITH done AS (UPDATE {v}.sessions SET status = 'completed', location = %s,"
             " units = %s, position = %s WHERE referral_id = %s AND session_id = %s"
             " AND position < %s RETURNING 1)"
@@ -129,15 +125,15 @@ class Caseload(Projection):
             e.position, e.occurred_at, e.position, e.aggregate_id, e.position))
 
     @handles("Referral.SessionCancelled")
-    def session_cancelled(self, e: Envelope, cur: Cursor[Any]) -> None:
-        self._session(e, cur, "status = 'cancelled'")
+    def session_cancelled(self, e: Envelope, out: Writes) -> None:
+        self._session(e, out, "status = 'cancelled'")
 
     @handles("Referral.PatientDidNotAttend")
-    def no_show(self, e: Envelope, cur: Cursor[Any]) -> None:
-        self._session(e, cur, "status = 'no_show'")
+    def no_show(self, e: Envelope, out: Writes) -> None:
+        self._session(e, out, "status = 'no_show'")
 
-    def _session(self, e: Envelope, cur: Cursor[Any], assignments: str, *params: object) -> None:
-        cur.execute(self.sql(
+    def _session(self, e: Envelope, out: Writes, assignments: str, *params: object) -> None:
+        out.execute(self.sql(
             f"UPDATE {{v}}.sessions SET {assignments}, position = %s"
             " WHERE referral_id = %s AND session_id = %s AND position < %s"
         ), (*params, e.position, e.aggregate_id, e.data["session_id"], e.position))

@@ -6,12 +6,9 @@ visits) is a query over these rows; the rows only hold what the network register
 
 from __future__ import annotations
 
-from typing import Any
-
-from psycopg import Cursor
 from psycopg.types.json import Jsonb
 
-from careledger.projections import Projection, handles
+from careledger.projections import Projection, Writes, handles
 from careledger.projections.envelope import Envelope
 
 
@@ -44,9 +41,9 @@ class Directory(Projection):
     """
 
     @handles("Clinic.Registered")
-    def clinic(self, e: Envelope, cur: Cursor[Any]) -> None:
+    def clinic(self, e: Envelope, out: Writes) -> None:
         d = e.data
-        cur.execute(self.sql(
+        out.execute(self.sql(
             "INSERT INTO {v}.clinics (clinic_id, name, disciplines, address, latitude, longitude,"
             " home_visit_radius_km, position) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
             " ON CONFLICT DO NOTHING"
@@ -54,24 +51,24 @@ class Directory(Projection):
             d["longitude"], d["home_visit_radius_km"], e.position))
 
     @handles("Practitioner.Registered")
-    def registered(self, e: Envelope, cur: Cursor[Any]) -> None:
-        cur.execute(self.sql(
+    def registered(self, e: Envelope, out: Writes) -> None:
+        out.execute(self.sql(
             "INSERT INTO {v}.practitioners (practitioner_id, name, profession, position)"
             " VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING"
         ), (e.aggregate_id, e.data["name"], e.data["profession"], e.position))
 
-    def _update(self, e: Envelope, cur: Cursor[Any], assignments: str, *params: object) -> None:
-        cur.execute(self.sql(
+    def _update(self, e: Envelope, out: Writes, assignments: str, *params: object) -> None:
+        out.execute(self.sql(
             f"UPDATE {{v}}.practitioners SET {assignments}, position = %s"
             " WHERE practitioner_id = %s AND position < %s"
         ), (*params, e.position, e.aggregate_id, e.position))
 
     @handles("Practitioner.CredentialAdded")
-    def credential(self, e: Envelope, cur: Cursor[Any]) -> None:
+    def credential(self, e: Envelope, out: Writes) -> None:
         d = e.data
         license_until = d["expires_on"] if d["kind"] == "state_license" else None
         self._update(
-            e, cur,
+            e, out,
             "credentials = credentials || %s, license_valid_until ="
             " CASE WHEN %s::date IS NULL THEN license_valid_until"
             " ELSE greatest(license_valid_until, %s::date) END",
@@ -79,18 +76,18 @@ class Directory(Projection):
         )
 
     @handles("Practitioner.Affiliated")
-    def affiliated(self, e: Envelope, cur: Cursor[Any]) -> None:
-        self._update(e, cur, "clinic_ids = array_append(array_remove(clinic_ids, %s), %s)",
+    def affiliated(self, e: Envelope, out: Writes) -> None:
+        self._update(e, out, "clinic_ids = array_append(array_remove(clinic_ids, %s), %s)",
                      e.data["clinic_id"], e.data["clinic_id"])
 
     @handles("Practitioner.AffiliationEnded")
-    def affiliation_ended(self, e: Envelope, cur: Cursor[Any]) -> None:
-        self._update(e, cur, "clinic_ids = array_remove(clinic_ids, %s)", e.data["clinic_id"])
+    def affiliation_ended(self, e: Envelope, out: Writes) -> None:
+        self._update(e, out, "clinic_ids = array_remove(clinic_ids, %s)", e.data["clinic_id"])
 
     @handles("Practitioner.ExperienceRecorded")
-    def experience(self, e: Envelope, cur: Cursor[Any]) -> None:
-        self._update(e, cur, "conditions = %s", e.data["conditions"])
+    def experience(self, e: Envelope, out: Writes) -> None:
+        self._update(e, out, "conditions = %s", e.data["conditions"])
 
     @handles("Practitioner.HomeVisitsOffered")
-    def home_visits(self, e: Envelope, cur: Cursor[Any]) -> None:
-        self._update(e, cur, "home_visit_radius_km = %s", e.data["radius_km"])
+    def home_visits(self, e: Envelope, out: Writes) -> None:
+        self._update(e, out, "home_visit_radius_km = %s", e.data["radius_km"])

@@ -7,11 +7,7 @@ target, whichever direction the target lies (pain falls, range of motion rises).
 
 from __future__ import annotations
 
-from typing import Any
-
-from psycopg import Cursor
-
-from careledger.projections import Projection, handles
+from careledger.projections import Projection, Writes, handles
 from careledger.projections.envelope import Envelope
 
 
@@ -41,10 +37,10 @@ class Goals(Projection):
     """
 
     @handles("Referral.PlanDrafted", "Referral.PlanRevised")
-    def planned(self, e: Envelope, cur: Cursor[Any]) -> None:
+    def planned(self, e: Envelope, out: Writes) -> None:
         d = e.data
         for goal in d["goals"]:
-            cur.execute(self.sql(
+            out.execute(self.sql(
                 "INSERT INTO {v}.goals (referral_id, goal_id, plan_id, patient_id, description,"
                 " metric, unit, baseline, target, due, position)"
                 " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
@@ -58,7 +54,7 @@ class Goals(Projection):
                 goal["target"], goal.get("due"), e.position))
 
     @handles("Referral.SessionCompleted")
-    def measured(self, e: Envelope, cur: Cursor[Any]) -> None:
+    def measured(self, e: Envelope, out: Writes) -> None:
         # A goal measured twice in one session keeps its first value, one row per goal
         # being all one UPDATE can change.
         first: dict[str, float] = {}
@@ -66,7 +62,7 @@ class Goals(Projection):
             first.setdefault(str(m["goal_id"]), float(m["value"]))
         if not first:
             return
-        cur.execute(self.sql(
+        out.execute(self.sql(
             "UPDATE {v}.goals g SET latest = m.value, measured_at = %s, percent_of_way ="
             " CASE WHEN g.target = g.baseline THEN NULL ELSE round(((m.value - g.baseline)"
             " / (g.target - g.baseline) * 100)::numeric, 1) END, position = %s"
@@ -76,9 +72,9 @@ class Goals(Projection):
             e.position))
 
     @handles("Referral.Discharged")
-    def discharged(self, e: Envelope, cur: Cursor[Any]) -> None:
+    def discharged(self, e: Envelope, out: Writes) -> None:
         for outcome in e.data.get("outcomes") or []:
-            cur.execute(self.sql(
+            out.execute(self.sql(
                 "UPDATE {v}.goals SET outcome = %s, position = %s"
                 " WHERE referral_id = %s AND goal_id = %s AND position < %s"
             ), (outcome["outcome"], e.position, e.aggregate_id, outcome["goal_id"], e.position))

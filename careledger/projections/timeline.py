@@ -12,7 +12,7 @@ from typing import Any
 from psycopg import Cursor
 from psycopg.types.json import Jsonb
 
-from careledger.projections import VIEWS_SCHEMA, Projection, handles
+from careledger.projections import VIEWS_SCHEMA, Projection, Writes, handles
 from careledger.projections.envelope import Envelope
 
 #: The id a clinical record carries in its events, by field name.
@@ -70,7 +70,7 @@ class Timeline(Projection):
         "Referral.PatientDidNotAttend", "Referral.ProgressReported", "Referral.Discharged",
         "Referral.Amended",
     )
-    def record(self, e: Envelope, cur: Cursor[Any]) -> None:
+    def record(self, e: Envelope, out: Writes) -> None:
         if e.patient_id is None:
             return
         data = e.data
@@ -89,9 +89,12 @@ class Timeline(Projection):
         ))
 
     def discard(self) -> None:
+        super().discard()
         self._rows = []
 
     def flush(self, cur: Cursor[Any]) -> None:
         rows, self._rows = self._rows, []
         if rows:
-            cur.execute(self.sql(self.INSERT), [list(column) for column in zip(*rows, strict=True)])
+            cur.execute(self.sql(self.INSERT),
+                        [list(column) for column in zip(*rows, strict=True)])
+        super().flush(cur)

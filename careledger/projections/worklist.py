@@ -8,11 +8,7 @@ so "not improving" is a comparison, not a replay.
 
 from __future__ import annotations
 
-from typing import Any
-
-from psycopg import Cursor
-
-from careledger.projections import Projection, handles
+from careledger.projections import Projection, Writes, handles
 from careledger.projections.envelope import Envelope
 
 
@@ -47,9 +43,9 @@ class Worklist(Projection):
     """
 
     @handles("Referral.ProgressReported")
-    def reported(self, e: Envelope, cur: Cursor[Any]) -> None:
+    def reported(self, e: Envelope, out: Writes) -> None:
         d = e.data
-        cur.execute(self.sql(
+        out.execute(self.sql(
             "INSERT INTO {v}.progress_reports (referral_id, report_id, patient_id, physician_id,"
             " practitioner_id, visits_to_date, sent_at, position)"
             " VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"
@@ -57,9 +53,9 @@ class Worklist(Projection):
             d["practitioner_id"], d["visits_to_date"], e.occurred_at, e.position))
 
     @handles("Referral.AssessmentRecorded")
-    def assessed(self, e: Envelope, cur: Cursor[Any]) -> None:
+    def assessed(self, e: Envelope, out: Writes) -> None:
         d = e.data
-        cur.execute(self.sql(
+        out.execute(self.sql(
             "INSERT INTO {v}.referral_progress (referral_id, patient_id, instrument, baseline_pain,"
             " latest_pain, baseline_function, latest_function, position)"
             " VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (referral_id) DO UPDATE SET"
@@ -70,9 +66,9 @@ class Worklist(Projection):
             d["pain_nprs"], d["functional_score"], d["functional_score"], e.position))
 
     @handles("Referral.SessionCompleted")
-    def measured(self, e: Envelope, cur: Cursor[Any]) -> None:
+    def measured(self, e: Envelope, out: Writes) -> None:
         d = e.data
-        cur.execute(self.sql(
+        out.execute(self.sql(
             "UPDATE {v}.referral_progress SET latest_pain = %s,"
             " latest_function = coalesce(%s, latest_function),"
             " visits_measured = visits_measured + 1, position = %s"
