@@ -1,7 +1,8 @@
 """`python -m bench.views`: the relay and the views against their raw baselines, in one run.
 
   (a) projection catch-up: events/s applied by the consumer's batches vs raw COPY rows/s
-      of the same rows into the same tables;
+      of the same rows into the same tables, and beside it the consumer's own ceiling:
+      decoding the envelopes and running the handlers with no database at all;
   (b) the same events applied one per transaction with its tracking row (the unit of
       work of the library's ProjectionRunner) vs our batches;
   (c) freshness at a steady command rate: milliseconds from a command's commit to its
@@ -74,6 +75,19 @@ def apply_rate(db: bootstrap.Database, messages: list[Message], batch: int, name
     elapsed = time.perf_counter() - started
     projector.close()
     return len(messages) / elapsed
+
+
+def python_ceiling(messages: list[Message]) -> float:
+    """Events/s of decoding and handling alone, no database: no consumer can beat it."""
+    from careledger.projections.envelope import Envelope
+
+    projections = all_projections("ceiling")
+    started = time.perf_counter()
+    for message in messages:
+        envelope = Envelope.from_json(message.value() or b"")
+        for projection in projections:
+            projection.apply(envelope)
+    return len(messages) / (time.perf_counter() - started)
 
 
 def copy_rate(db: bootstrap.Database, source: str) -> tuple[float, int]:
@@ -233,6 +247,9 @@ def main() -> None:
         copy, rows = copy_rate(db, "bench_batched")
         print(f"[a] catch-up {batched:8.0f} events/s vs raw COPY {copy:8.0f} rows/s "
               f"({rows} rows) = {batched / copy:.2f}")
+        ceiling = python_ceiling(messages)
+        print(f"    decoding and handlers alone, no database: {ceiling:8.0f} events/s "
+              f"= {ceiling / copy:.2f} of COPY (the most any Python consumer could reach)")
         single = apply_rate(db, messages, 1, "bench_single")
         print(f"[b] batches of 500 {batched:8.0f} events/s vs one event per transaction "
               f"{single:8.0f} events/s = {batched / single:.1f}x")

@@ -66,7 +66,7 @@ class Billing(Projection):
             " SELECT %s, %s, l.cpt, %s, %s, %s, l.minutes, l.units, %s, EXISTS (SELECT 1 FROM"
             " {v}.certifications c WHERE c.referral_id = %s AND %s BETWEEN c.certified_from"
             " AND c.certified_until), %s"
-            " FROM unnest(%s::text[], %s::int[], %s::int[]) AS l(cpt, minutes, units)"
+            " FROM unnest(%b::text[], %b::int[], %b::int[]) AS l(cpt, minutes, units)"
             " ON CONFLICT DO NOTHING"
         ), (e.aggregate_id, d["session_id"], e.patient_id,
             e.clinic_ids[-1] if e.clinic_ids else None, d["practitioner_id"], service_date,

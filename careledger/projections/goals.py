@@ -66,7 +66,7 @@ class Goals(Projection):
             "UPDATE {v}.goals g SET latest = m.value, measured_at = %s, percent_of_way ="
             " CASE WHEN g.target = g.baseline THEN NULL ELSE round(((m.value - g.baseline)"
             " / (g.target - g.baseline) * 100)::numeric, 1) END, position = %s"
-            " FROM unnest(%s::text[], %s::float8[]) AS m(goal_id, value)"
+            " FROM unnest(%b::text[], %b::float8[]) AS m(goal_id, value)"
             " WHERE g.referral_id = %s AND g.goal_id = m.goal_id AND g.position < %s"
         ), (e.occurred_at, e.position, list(first), list(first.values()), e.aggregate_id,
             e.position))

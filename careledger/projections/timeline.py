@@ -51,9 +51,9 @@ class Timeline(Projection):
     INSERT INTO {v}.timeline (position, event_id, patient_id, referral_id, aggregate_version,
       kind, occurred_at, recorded_at, actor, clinic_id, practitioner_id, record_id,
       amends_record_id, data)
-    SELECT * FROM unnest(%s::bigint[], %s::uuid[], %s::uuid[], %s::uuid[], %s::bigint[],
-      %s::text[], %s::timestamptz[], %s::timestamptz[], %s::text[], %s::uuid[], %s::uuid[],
-      %s::text[], %s::text[], %s::jsonb[])
+    SELECT * FROM unnest(%b::bigint[], %b::uuid[], %b::uuid[], %b::uuid[], %b::bigint[],
+      %b::text[], %b::timestamptz[], %b::timestamptz[], %b::text[], %b::uuid[], %b::uuid[],
+      %b::text[], %b::text[], %b::jsonb[])
     ON CONFLICT (position) DO NOTHING
     """
 
