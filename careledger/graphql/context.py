@@ -21,6 +21,8 @@ class Context:
     pool: ConnectionPool
     #: From the `CareLedger-Min-Position` header: read your own writes.
     min_position: int | None = None
+    #: The live generation's schema, read once: a request reads one generation.
+    views: str | None = None
 
 
 class PublicError(GraphQLError):
@@ -36,9 +38,11 @@ def principal_of(info: Info[Context, None]) -> Principal:
     return info.context.principal
 
 
-def live_views(conn: Any) -> str:
+def live_views(info: Info[Context, None], conn: Any) -> str:
     """The schema of the live generation of the views (a rebuild may switch it)."""
-    return live_generation(conn)[0]
+    if info.context.views is None:
+        info.context.views = live_generation(conn)[0]
+    return info.context.views
 
 
 #: The longest a query waits for the views to reach a position.
@@ -57,7 +61,7 @@ def caught_up(info: Info[Context, None], position: int | None = None) -> None:
         return
     deadline = time.monotonic() + CATCH_UP_TIMEOUT_S
     with info.context.pool.connection() as conn:
-        views = sql.Identifier(live_views(conn))
+        views = sql.Identifier(live_views(info, conn))
         while True:
             if _applied(conn, views, wanted):
                 return

@@ -76,7 +76,7 @@ class DirectoryQuery:
         )
         with info.context.pool.connection() as conn:
             rows = conn.cursor(row_factory=dict_row).execute(
-                query.format(v=sql.Identifier(live_views(conn))),
+                query.format(v=sql.Identifier(live_views(info, conn))),
                 {"professions": professions, "code": code, "category": code + ".%",
                  "lat": near.latitude, "lon": near.longitude, "within": near.within_km,
                  "home": home_visit, "limit": MAX_MATCHES},

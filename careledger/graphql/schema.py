@@ -14,15 +14,18 @@ from typing import Any
 from uuid import UUID
 
 import strawberry
-from graphql import GraphQLError
+from graphql import ASTValidationRule, GraphQLError
 from psycopg import sql
 from psycopg.rows import dict_row
 from strawberry.extensions import (
+    AddValidationRules,
     MaskErrors,
-    MaxAliasesLimiter,
     MaxTokensLimiter,
-    QueryDepthLimiter,
+    ParserCache,
+    ValidationCache,
 )
+from strawberry.extensions.max_aliases import create_validator as aliases_rule
+from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
@@ -49,6 +52,10 @@ MAX_PAGE = 100
 #: Bounds on one query's size: a few aliases are handy, hundreds are a scraping attempt.
 MAX_ALIASES = 15
 MAX_TOKENS = 2000
+MAX_DEPTH = 8
+#: Distinct query texts whose parse and validation are kept: clients send a few
+#: dozen; a bound keeps made-up ones from growing memory.
+CACHED_QUERIES = 256
 
 
 def not_found() -> PublicError:
@@ -128,7 +135,7 @@ class Patient:
             " ORDER BY occurred_at, position LIMIT %(limit)s"
         )
         with info.context.pool.connection() as conn:
-            views = live_views(conn)
+            views = live_views(info, conn)
             rows = conn.cursor(row_factory=dict_row).execute(query.format(
                 v=sql.Identifier(views)), {
                 "patient": self.id, "as_of": as_of, "valid_at": valid_at, "kinds": kinds,
@@ -138,7 +145,8 @@ class Patient:
                 "after_position": start[1] if start else None, "limit": first + 1,
             }).fetchall()
             events = [TimelineEvent(**row) for row in rows[:first]]
-            self._attach_amendments(conn, views, events, as_of)
+            if _selects(info.selected_fields, ("timeline", "events", "amendments")):
+                self._attach_amendments(conn, views, events, as_of)
         last = events[-1] if events else None
         return TimelinePage(
             events=events,
@@ -156,7 +164,7 @@ class Patient:
                 "SELECT referral_id, plan_id, goal_id, description, metric, unit, baseline,"
                 " target, due, latest, measured_at, percent_of_way, outcome FROM {v}.goals"
                 " WHERE patient_id = %s ORDER BY referral_id, goal_id"
-            ).format(v=sql.Identifier(live_views(conn))), (self.id,)).fetchall()
+            ).format(v=sql.Identifier(live_views(info, conn))), (self.id,)).fetchall()
         return [GoalOutcome(**row) for row in rows]
 
     def _attach_amendments(self, conn: Any, views: str, events: list[TimelineEvent],
@@ -196,7 +204,7 @@ class PatientQuery:
                                 if hasattr(f, "name")))
         with info.context.pool.connection() as conn:
             try:
-                authorize(conn, live_views(conn), principal, id, f"patient:{asked}",
+                authorize(conn, live_views(info, conn), principal, id, f"patient:{asked}",
                           emergency_reason)
             except PatientNotFound:
                 raise not_found() from None
@@ -245,7 +253,7 @@ class AuditQuery:
             ).fetchall()
             if not rows:
                 raise PublicError("no record with that id", "NOT_FOUND")
-            patient = _patient_of(conn, aggregate_id, rows[0]["topic"])
+            patient = _patient_of(info, conn, aggregate_id, rows[0]["topic"])
             conn.execute("SELECT careledger.log_access(%s, %s, %s, %s, true, 'auditor', NULL)",
                          (principal.subject, principal.role.value, patient,
                           f"auditTrail:{aggregate_id}"))
@@ -306,12 +314,13 @@ def _auditor(info: Info[Context, None], missing: str) -> Principal:
     return principal
 
 
-def _patient_of(conn: Any, aggregate_id: UUID, topic: str) -> UUID | None:
+def _patient_of(info: Info[Context, None], conn: Any, aggregate_id: UUID,
+                topic: str) -> UUID | None:
     if topic.startswith("careledger:Patient."):
         return aggregate_id
     if topic.startswith("careledger:Referral."):
         row = conn.execute(sql.SQL("SELECT patient_id FROM {v}.referrals WHERE referral_id = %s")
-                           .format(v=sql.Identifier(live_views(conn))),
+                           .format(v=sql.Identifier(live_views(info, conn))),
                            (aggregate_id,)).fetchone()
         return row[0] if row else None
     return None
@@ -329,6 +338,19 @@ def _audit_event(row: dict[str, Any]) -> AuditEvent:
         hash=bytes(row["event_hash"]).hex(), previous_hash=bytes(row["previous_hash"]).hex(),
         state=state,
     )
+
+
+def _selects(selections: Any, path: tuple[str, ...]) -> bool:
+    """Whether the query asks for a nested field (through fragments, too)."""
+    for selection in selections:
+        name = getattr(selection, "name", None)
+        if name is None:  # a fragment: look inside it
+            if _selects(selection.selections, path):
+                return True
+        elif name == path[0] and (len(path) == 1
+                                  or _selects(selection.selections, path[1:])):
+            return True
+    return False
 
 
 def _encode_cursor(occurred_at: datetime | None, position: int) -> str:
@@ -367,12 +389,26 @@ class Schema(strawberry.Schema):
                 log.error("graphql: unexpected %s at %s", type(original).__name__, error.path)
 
 
+#: Made once, so that a query's validation is cached under the same rules every time
+#: (Strawberry's limiter extensions make new rule classes per request: never a hit).
+LIMITS: list[type[ASTValidationRule]] = [depth_rule(MAX_DEPTH, None),
+                                          aliases_rule(MAX_ALIASES)]
+
+
+class Limits(AddValidationRules):
+    """Depth and alias limits, checked before any resolver runs."""
+
+    def __init__(self) -> None:
+        super().__init__(LIMITS)
+
+
 schema = Schema(
     query=Query,
     extensions=[
-        lambda: QueryDepthLimiter(max_depth=8),
-        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+        Limits,
+        lambda: ParserCache(maxsize=CACHED_QUERIES),
+        lambda: ValidationCache(maxsize=CACHED_QUERIES),
         # Unexpected failures become "Unexpected error."; ours, and the validation
         # errors about the query text itself, pass through.
         lambda: MaskErrors(should_mask_error=lambda error: error.original_error is not None

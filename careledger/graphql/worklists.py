@@ -201,7 +201,7 @@ def _visible(info: Info[Context, None], asked: str, query: str, *params: object
     principal = principal_of(info)
     basis = list_basis(principal).value
     with info.context.pool.connection() as conn:
-        views = sql.Identifier(live_views(conn))
+        views = sql.Identifier(live_views(info, conn))
         consent = "" if basis == Basis.AUDITOR else (
             " WHERE EXISTS (SELECT 1 FROM {v}.consent c WHERE c.patient_id = q.patient_id"
             " AND c.granted)")
