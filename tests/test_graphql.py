@@ -604,3 +604,57 @@ def test_valid_time_and_transaction_time_answer_different_questions(
     late = next(e for e in valid["data"]["patient"]["timeline"]["events"]
                 if e["kind"] == "Referral.SessionScheduled")
     assert late["recordedAt"] > late["occurredAt"]
+
+
+PAGE = """
+query ($id: UUID!, $first: Int!) {
+  patient(id: $id) {
+    timeline(first: $first) {
+      events { position kind recordId referralId amendments { kind data } }
+    }
+    goals { goalId latest }
+  }
+}
+"""
+
+
+def test_a_timeline_page_costs_the_same_statements_whatever_its_size(
+    app: CareLedger, db: bootstrap.Database, client: Any, network: Network,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from careledger.infra.seed import seed_network
+
+    seeded = seed_network(app, patients=4, seed=97)
+    sync_views(app, db)
+    auditor = network.token(Role.AUDITOR, uuid.uuid4())
+    pages = {p: ask(client, auditor, PAGE, id=p, first=100)["data"]["patient"]["timeline"][
+        "events"] for p in seeded.patient_ids}
+    patient, events = max(pages.items(), key=lambda page: len(page[1]))
+    records = {(e["referralId"], e["recordId"]) for e in events if e["recordId"]}
+    assert len(events) > 10 and len(records) >= 3
+    for referral, record in records:  # every record on the page gets an amendment
+        app.amend(UUID(referral), record_id=record, reason="typing error",
+                  changes={"note": "corrected"}, occurred_at=NOW, actor="therapist:t")
+    sync_views(app, db)
+
+    statements: list[str] = []
+    execute = psycopg.Cursor.execute
+
+    def counted(self: psycopg.Cursor[Any], query: Any, *args: Any, **kwargs: Any) -> Any:
+        statements.append(str(query)[:40])
+        return execute(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.Cursor, "execute", counted)
+    large = ask(client, auditor, PAGE, id=patient, first=100)
+    large_count, statements[:] = len(statements), []
+    large_events = large["data"]["patient"]["timeline"]["events"]
+    assert len(large_events) == len(events) + len(records)
+    assert sum(len(e["amendments"]) for e in large_events) == len(records)
+    # The smallest page that holds an amended record.
+    first = 1 + next(i for i, e in enumerate(large_events) if e["amendments"])
+    small = ask(client, auditor, PAGE, id=patient, first=first)["data"]["patient"]["timeline"]
+    assert len(small["events"]) == first < len(large_events)
+    assert small["events"][-1]["amendments"]
+    # Statements per page: the views' generation, the access check and its log entry,
+    # the page, its amendments (one query for all), the goals. Not one per event.
+    assert len(statements) == large_count <= 7, statements
