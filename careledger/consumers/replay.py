@@ -7,6 +7,7 @@ rebuild fills a fresh generation this way, and the tests compare live views with
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -24,25 +25,35 @@ def replay(
     *,
     after: int = 0,
     until: int | None = None,
+    recorded_until: datetime | None = None,
     batch_size: int = 2000,
     progress: Callable[[int, int], None] | None = None,
 ) -> int:
-    """Apply the log after `after` (up to `until`) to the projections; answer the last position."""
+    """Apply the log after `after` (up to `until`) to the projections; answer the last position.
+
+    `recorded_until` replays the log as it stood at that moment (transaction time):
+    only entries recorded by then, up to the last position recorded by then.
+    """
     recorder = app.recorder
     assert isinstance(recorder, CareLedgerRecorder)
     streams = Streams(app)
     position = after
+    if recorded_until is not None:
+        last = recorder.position_as_of(recorded_until)
+        until = last if until is None else min(until, last)
     with psycopg.connect(conninfo) as conn:
         while True:
-            entries = recorder.read_log(position, batch_size)
-            if until is not None:
-                entries = [e for e in entries if e.position <= until]
-            if not entries:
+            read = [e for e in recorder.read_log(position, batch_size)
+                    if until is None or e.position <= until]
+            if not read:
                 return position
-            with conn.transaction(), conn.cursor() as cur:
-                apply_all(projections, (envelope_of(app, streams, entry) for entry in entries),
-                          cur)
-            position = entries[-1].position
+            entries = [e for e in read
+                       if recorded_until is None or e.recorded_at <= recorded_until]
+            if entries:
+                with conn.transaction(), conn.cursor() as cur:
+                    apply_all(projections,
+                              (envelope_of(app, streams, entry) for entry in entries), cur)
+            position = read[-1].position
             if progress is not None:
                 progress(len(entries), position)
 

@@ -75,6 +75,17 @@ class CareLedgerRecorder(PostgresApplicationRecorder):
         self.horizon_statement = SQL("SELECT * FROM {schema}.log_horizon()").format(
             schema=schema
         )
+        self.position_as_of_statement = SQL(
+            "SELECT coalesce(max(notification_id), 0) AS position FROM {schema}.{table}"
+            " WHERE recorded_at <= %s"
+        ).format(schema=schema, table=Identifier(events_table_name))
+        self.read_streams_statement = SQL(
+            "SELECT notification_id AS position, originator_id, originator_version, topic,"
+            " state, recorded_at, previous_hash, event_hash, trace_context"
+            " FROM {schema}.{table}"
+            " WHERE originator_id = ANY(%s) AND notification_id <= %s AND recorded_at <= %s"
+            " ORDER BY notification_id"
+        ).format(schema=schema, table=Identifier(events_table_name))
         self.writers_open_statement = SQL("SELECT {schema}.writers_open(%s) AS open").format(
             schema=schema
         )
@@ -139,6 +150,26 @@ class CareLedgerRecorder(PostgresApplicationRecorder):
             return []
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(self.read_log_statement, (after, horizon, limit), prepare=True)
+            return [LogEntry(**row) for row in curs.fetchall()]
+
+    def position_as_of(self, moment: datetime) -> int:
+        """The last position recorded at or before a moment (0 before the first).
+
+        Transaction time is the store's `recorded_at`. Two appends racing within a few
+        microseconds may take positions in the other order, so readers as of a moment
+        also filter entries by `recorded_at`, not by position alone.
+        """
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self.position_as_of_statement, (moment,))
+            row = curs.fetchone()
+            assert row is not None
+            return int(row["position"])
+
+    def read_streams(self, stream_ids: Sequence[UUID], *, as_of: datetime) -> list[LogEntry]:
+        """Every entry of some streams recorded by a moment, in log order."""
+        until = min(self.horizon(), self.position_as_of(as_of))
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self.read_streams_statement, (list(stream_ids), until, as_of))
             return [LogEntry(**row) for row in curs.fetchall()]
 
     def horizon(self, poll_interval: float = 0.0005, timeout: float = 30.0) -> int:

@@ -1,0 +1,97 @@
+"""The record as it stood at a moment: replayed views and a patient's diff between moments."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+import psycopg
+import pytest
+
+from careledger.audit.as_of import AsOfError, diff_patient, replay_as_of
+from careledger.consumers.replay import checksums, replay
+from careledger.domain.application import CareLedger
+from careledger.domain.clinical import SessionLocation
+from careledger.infra import bootstrap
+from careledger.infra.schema import create_views
+from careledger.infra.settings import APP_ROLE
+from careledger.projections import all_projections
+from tests.conftest import NOW, Network, open_episode
+
+
+def recorded_at(db: bootstrap.Database, position: int) -> datetime:
+    with psycopg.connect(db.admin_url) as conn:
+        row = conn.execute("SELECT recorded_at FROM careledger.careledger_events"
+                           " WHERE notification_id = %s", (position,)).fetchone()
+    assert row is not None
+    moment: datetime = row[0]
+    return moment
+
+
+def rows(db: bootstrap.Database, query: str, *params: object) -> list[tuple[object, ...]]:
+    with psycopg.connect(db.admin_url) as conn:
+        return conn.execute(query, params).fetchall()
+
+
+def test_the_views_as_of_now_equal_a_replay_and_as_of_earlier_what_was_then(
+    app: CareLedger, db: bootstrap.Database, network: Network
+) -> None:
+    referral = open_episode(app, network, accept=True)
+    accepted = app.recorder.horizon()  # type: ignore[attr-defined]
+    then = recorded_at(db, accepted)
+    app.schedule_session(referral, practitioner_id=network.therapist, scheduled_for=NOW,
+                         location=SessionLocation.CLINIC, occurred_at=NOW, actor="t")
+    app.cancel_referral(referral, reason="patient moved", occurred_at=NOW, actor="physician:t")
+
+    now = replay_as_of(app, db, datetime.now(UTC) + timedelta(seconds=1), schema="asof_now")
+    with psycopg.connect(db.admin_url, autocommit=True) as admin:
+        create_views(admin, app_role=APP_ROLE, schema="asof_expected")
+    replay(app, db.app_url, all_projections("asof_expected"))
+    assert checksums(db.app_url, all_projections(now.schema)) == checksums(
+        db.app_url, all_projections("asof_expected"))
+
+    earlier = replay_as_of(app, db, then, schema="asof_then")
+    assert earlier.position == accepted
+    assert rows(db, "SELECT status, visits_used FROM asof_then.referrals"
+                    " WHERE referral_id = %s", referral) == [("accepted", 0)]
+    assert rows(db, "SELECT count(*) FROM asof_then.sessions WHERE referral_id = %s",
+                referral) == [(0,)]
+    assert [k for (k,) in rows(db, "SELECT kind FROM asof_then.timeline WHERE referral_id = %s"
+                                   " ORDER BY position", referral)] == [
+        "Referral.Made", "Referral.Accepted"]
+    assert rows(db, "SELECT status FROM asof_now.referrals WHERE referral_id = %s",
+                referral) == [("cancelled",)]
+    # The live views were not touched, and a second replay does not overwrite the first.
+    with pytest.raises(AsOfError, match="--replace"):
+        replay_as_of(app, db, then, schema="asof_then")
+    with pytest.raises(AsOfError, match="CareLedger owns"):
+        replay_as_of(app, db, then, schema="careledger_views")
+
+
+def test_a_diff_names_what_changed_between_two_moments_and_who_changed_it(
+    app: CareLedger, db: bootstrap.Database, network: Network
+) -> None:
+    referral = open_episode(app, network, accept=True)
+    since = recorded_at(db, app.recorder.horizon())  # type: ignore[attr-defined]
+    app.schedule_session(referral, practitioner_id=network.therapist, scheduled_for=NOW,
+                         location=SessionLocation.HOME, occurred_at=NOW, actor="therapist:t")
+    app.cancel_referral(referral, reason="patient moved", occurred_at=NOW, actor="physician:p")
+    until = recorded_at(db, app.recorder.horizon())  # type: ignore[attr-defined]
+    app.revoke_consent(network.patient, reason="later", occurred_at=NOW, actor="patient")
+
+    diff = diff_patient(app, db, network.patient, since, until)
+    assert [(e.kind, e.actor) for e in diff.events] == [
+        ("Referral.SessionScheduled", "therapist:t"), ("Referral.Cancelled", "physician:p")]
+    changed = {(c.table, c.change) for c in diff.rows}
+    assert ("sessions", "added") in changed and ("referrals", "changed") in changed
+    status = next(c for c in diff.rows if c.table == "referrals")
+    assert status.before is not None and status.after is not None
+    assert (status.before["status"], status.after["status"]) == ("accepted", "cancelled")
+    assert ("consent", "changed") not in changed  # revoked after the second moment
+    assert diff.rows and all(c.table != "timeline" or c.change == "added" for c in diff.rows)
+    with psycopg.connect(db.admin_url) as conn:  # the scratch schemas are gone
+        assert conn.execute("SELECT count(*) FROM pg_namespace WHERE nspname LIKE"
+                            " 'careledger_diff_%'").fetchone() == (0,)
+    with pytest.raises(AsOfError, match="swap"):
+        diff_patient(app, db, network.patient, until, since)
+    assert isinstance(diff.patient_id, UUID)
