@@ -27,6 +27,7 @@ from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcodin
 
 from careledger.domain.clinical import (
     CredentialKind,
+    DenialBasis,
     Discipline,
     FunctionalInstrument,
     Goal,
@@ -700,6 +701,57 @@ class CareLedger(Application[UUID]):
             referral_id,
             lambda r: r.amend(record_id=record_id, reason=reason, changes=changes,
                               author=actor, occurred_at=occurred_at),
+            expected_version=expected_version, idempotency=idempotency,
+        )
+
+    def request_amendment(
+        self, referral_id: UUID, *, record_id: str, changes: dict[str, Any], reason: str,
+        occurred_at: datetime, actor: str, request_id: str | None = None,
+        expected_version: int | None = None, idempotency: Idempotency | None = None,
+    ) -> Recorded:
+        """Record a patient's request to correct a record, made to the clinic in writing."""
+        new_id = request_id or str(uuid.uuid4())
+        return self.on_referral(
+            referral_id,
+            lambda r: r.request_amendment(request_id=new_id, record_id=record_id,
+                                          changes=changes, reason=reason,
+                                          occurred_at=occurred_at, actor=actor),
+            expected_version=expected_version, idempotency=idempotency,
+        )
+
+    def accept_amendment(
+        self, referral_id: UUID, *, request_id: str, occurred_at: datetime, actor: str,
+        expected_version: int | None = None, idempotency: Idempotency | None = None,
+    ) -> Recorded:
+        return self.on_referral(
+            referral_id,
+            lambda r: r.accept_amendment(request_id=request_id, occurred_at=occurred_at,
+                                         actor=actor),
+            expected_version=expected_version, idempotency=idempotency,
+        )
+
+    def deny_amendment(
+        self, referral_id: UUID, *, request_id: str, basis: DenialBasis, explanation: str,
+        occurred_at: datetime, actor: str, expected_version: int | None = None,
+        idempotency: Idempotency | None = None,
+    ) -> Recorded:
+        return self.on_referral(
+            referral_id,
+            lambda r: r.deny_amendment(request_id=request_id, basis=basis,
+                                       explanation=explanation, occurred_at=occurred_at,
+                                       actor=actor),
+            expected_version=expected_version, idempotency=idempotency,
+        )
+
+    def file_disagreement(
+        self, referral_id: UUID, *, request_id: str, statement: str, occurred_at: datetime,
+        actor: str, expected_version: int | None = None,
+        idempotency: Idempotency | None = None,
+    ) -> Recorded:
+        return self.on_referral(
+            referral_id,
+            lambda r: r.file_disagreement(request_id=request_id, statement=statement,
+                                          occurred_at=occurred_at, actor=actor),
             expected_version=expected_version, idempotency=idempotency,
         )
 

@@ -103,6 +103,15 @@ class GoalOutcome(StrEnum):
     NOT_MET = "not_met"
 
 
+class DenialBasis(StrEnum):
+    """The only grounds on which a request to amend may be denied (45 CFR 164.526(a)(2))."""
+
+    NOT_CREATED_HERE = "not_created_here"
+    NOT_IN_DESIGNATED_RECORD_SET = "not_in_designated_record_set"
+    NOT_AVAILABLE_FOR_INSPECTION = "not_available_for_inspection"
+    ACCURATE_AND_COMPLETE = "accurate_and_complete"
+
+
 class AmendableRecord(StrEnum):
     """The clinical records a correction may point at (HIPAA 164.526)."""
 

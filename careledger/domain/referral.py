@@ -16,6 +16,7 @@ from eventsourcing.domain import Aggregate, event
 from careledger.domain.billing import billing_lines
 from careledger.domain.clinical import (
     AmendableRecord,
+    DenialBasis,
     Diagnosis,
     FunctionalInstrument,
     Goal,
@@ -47,10 +48,25 @@ class Status:
     DISCHARGED = "discharged"
 
 
+class Request:
+    """Where a patient's request to amend a record stands."""
+
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    DENIED = "denied"
+    DISPUTED = "disputed"  # denied, and the patient filed a statement of disagreement
+
+
 class Referral(Aggregate):
     """A referral and the episode of care it opens at one clinic of the network."""
 
     TOPIC = "careledger:Referral"
+    #: Version 2 keeps the patient's amendment requests; older snapshots start with none.
+    class_version = 2
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        state["amendment_requests"] = {}
 
     class Event(Aggregate.Event):
         TOPIC = "careledger:Referral.Event"
@@ -120,6 +136,7 @@ class Referral(Aggregate):
         self.visits_completed = 0
         self.visits_at_last_report = 0
         self.records: dict[str, str] = {str(self.id): AmendableRecord.REFERRAL.value}
+        self.amendment_requests: dict[str, dict[str, Any]] = {}
 
     # ------------------------------------------------------------------ making a referral
 
@@ -760,6 +777,114 @@ class Referral(Aggregate):
         actor: str,
     ) -> None:
         pass
+
+    # A patient may ask for a record to be corrected (HIPAA 164.526). The request is
+    # recorded on the patient's behalf; the clinic accepts it (the record is amended)
+    # or denies it on one of the grounds the rule allows, and the patient may answer a
+    # denial with a statement of disagreement. Every step stays beside the record.
+
+    def request_amendment(
+        self,
+        *,
+        request_id: str,
+        record_id: str,
+        changes: dict[str, Any],
+        reason: str,
+        occurred_at: datetime,
+        actor: str,
+    ) -> None:
+        kind = self.records.get(record_id)
+        if kind is None:
+            raise InvariantViolated("there is no such record in this episode to amend")
+        if request_id in self.amendment_requests:
+            raise InvariantViolated("an amendment request with this id was already made")
+        if not reason.strip():
+            raise InvalidInput("a request to amend states why", field="reason")
+        if not changes:
+            raise InvalidInput("a request to amend states what should change", field="changes")
+        self._amendment_requested(
+            request_id=request_id, record_kind=kind, record_id=record_id, changes=changes,
+            reason=reason, occurred_at=aware(occurred_at), actor=actor,
+        )
+
+    @event("AmendmentRequested", topic="careledger:Referral.AmendmentRequested")
+    def _amendment_requested(
+        self,
+        request_id: str,
+        record_kind: str,
+        record_id: str,
+        changes: dict[str, Any],
+        reason: str,
+        occurred_at: datetime,
+        actor: str,
+    ) -> None:
+        self.amendment_requests[request_id] = {
+            "record_kind": record_kind, "record_id": record_id, "changes": changes,
+            "status": Request.PENDING,
+        }
+
+    def accept_amendment(self, *, request_id: str, occurred_at: datetime, actor: str) -> None:
+        """The clinic agrees: the request is closed and the record amended as asked."""
+        request = self._pending(request_id)
+        at = aware(occurred_at)
+        self._amendment_accepted(request_id=request_id, record_id=request["record_id"],
+                                 occurred_at=at, actor=actor)
+        self._amended(record_kind=request["record_kind"], record_id=request["record_id"],
+                      reason=f"the patient's request {request_id}, accepted",
+                      changes=request["changes"], occurred_at=at, actor=actor)
+
+    @event("AmendmentAccepted", topic="careledger:Referral.AmendmentAccepted")
+    def _amendment_accepted(self, request_id: str, record_id: str, occurred_at: datetime,
+                            actor: str) -> None:
+        self.amendment_requests[request_id]["status"] = Request.ACCEPTED
+
+    def deny_amendment(
+        self,
+        *,
+        request_id: str,
+        basis: DenialBasis,
+        explanation: str,
+        occurred_at: datetime,
+        actor: str,
+    ) -> None:
+        request = self._pending(request_id)
+        if not explanation.strip():
+            raise InvalidInput("a denial explains itself to the patient", field="explanation")
+        self._amendment_denied(request_id=request_id, record_id=request["record_id"],
+                               basis=str(DenialBasis(basis)), explanation=explanation,
+                               occurred_at=aware(occurred_at), actor=actor)
+
+    @event("AmendmentDenied", topic="careledger:Referral.AmendmentDenied")
+    def _amendment_denied(self, request_id: str, record_id: str, basis: str,
+                          explanation: str, occurred_at: datetime, actor: str) -> None:
+        self.amendment_requests[request_id]["status"] = Request.DENIED
+
+    def file_disagreement(self, *, request_id: str, statement: str, occurred_at: datetime,
+                          actor: str) -> None:
+        """The patient's statement of disagreement with a denial, kept with the record."""
+        request = self.amendment_requests.get(request_id)
+        if request is None:
+            raise InvariantViolated("there is no such amendment request in this episode")
+        if request["status"] != Request.DENIED:
+            raise InvariantViolated("a statement of disagreement answers a denied request")
+        if not statement.strip():
+            raise InvalidInput("the statement of disagreement is empty", field="statement")
+        self._disagreement_filed(request_id=request_id, record_id=request["record_id"],
+                                 statement=statement, occurred_at=aware(occurred_at),
+                                 actor=actor)
+
+    @event("DisagreementFiled", topic="careledger:Referral.DisagreementFiled")
+    def _disagreement_filed(self, request_id: str, record_id: str, statement: str,
+                            occurred_at: datetime, actor: str) -> None:
+        self.amendment_requests[request_id]["status"] = Request.DISPUTED
+
+    def _pending(self, request_id: str) -> dict[str, Any]:
+        request = self.amendment_requests.get(request_id)
+        if request is None:
+            raise InvariantViolated("there is no such amendment request in this episode")
+        if request["status"] != Request.PENDING:
+            raise InvariantViolated(f"the amendment request was already {request['status']}")
+        return request
 
     # ------------------------------------------------------------------ rules
 

@@ -10,6 +10,7 @@ import pytest
 from careledger.domain.application import CareLedger
 from careledger.domain.clinical import (
     CredentialKind,
+    DenialBasis,
     Discipline,
     FunctionalInstrument,
     Goal,
@@ -269,6 +270,65 @@ def test_an_amendment_points_at_a_record_of_the_episode(app: CareLedger, net) ->
     with pytest.raises(InvariantViolated, match="no such record"):
         app.amend(rid, record_id="nope", reason="r", changes={"a": 1}, occurred_at=NOW,
                   actor="t")
+
+
+def test_a_patients_request_to_amend_is_accepted_or_denied_and_a_denial_answered(
+    app: CareLedger, net  # type: ignore[no-untyped-def]
+) -> None:
+    rid = accepted(app, net)
+    assess(app, net, rid)
+    plan(app, net, rid)
+    session(app, net, rid, "s1")
+    app.discharge(rid, practitioner_id=net.therapist, outcomes={"pain": GoalOutcome.MET},
+                  summary="goals met", occurred_at=NOW, actor="t")
+    later = NOW + timedelta(days=3)
+    # Requested after discharge, too: the right to amend outlives the episode.
+    app.request_amendment(rid, request_id="r1", record_id="s1", changes={"pain_after": 2},
+                          reason="I told them 2", occurred_at=later, actor="clinic-admin:a")
+    app.accept_amendment(rid, request_id="r1", occurred_at=later, actor="therapist:x")
+    with pytest.raises(InvariantViolated, match="already accepted"):
+        app.deny_amendment(rid, request_id="r1", basis=DenialBasis.ACCURATE_AND_COMPLETE,
+                           explanation="x", occurred_at=later, actor="therapist:x")
+    app.request_amendment(rid, request_id="r2", record_id="s1", changes={"objective": "none"},
+                          reason="no test was done", occurred_at=later, actor="clinic-admin:a")
+    with pytest.raises(InvariantViolated, match="answers a denied request"):
+        app.file_disagreement(rid, request_id="r2", statement="s", occurred_at=later,
+                              actor="clinic-admin:a")
+    with pytest.raises(InvalidInput, match="explains"):
+        app.deny_amendment(rid, request_id="r2", basis=DenialBasis.ACCURATE_AND_COMPLETE,
+                           explanation=" ", occurred_at=later, actor="therapist:x")
+    app.deny_amendment(rid, request_id="r2", basis=DenialBasis.ACCURATE_AND_COMPLETE,
+                       explanation="the range of motion was measured", occurred_at=later,
+                       actor="therapist:x")
+    app.file_disagreement(rid, request_id="r2", statement="no one measured anything",
+                          occurred_at=later, actor="clinic-admin:a")
+    with pytest.raises(InvariantViolated, match="already made"):
+        app.request_amendment(rid, request_id="r2", record_id="s1", changes={"a": 1},
+                              reason="again", occurred_at=later, actor="clinic-admin:a")
+    with pytest.raises(InvariantViolated, match="no such record"):
+        app.request_amendment(rid, record_id="nope", changes={"a": 1}, reason="r",
+                              occurred_at=later, actor="clinic-admin:a")
+    names = [type(e).__name__ for e in app.events.get(rid)]
+    assert names[-6:] == ["AmendmentRequested", "AmendmentAccepted", "Amended",
+                          "AmendmentRequested", "AmendmentDenied", "DisagreementFiled"]
+    assert "SessionCompleted" in names  # the original record stays as it was
+    statuses = {k: v["status"] for k, v in app.load(Referral, rid).amendment_requests.items()}
+    assert statuses == {"r1": "accepted", "r2": "disputed"}
+
+
+def test_a_snapshot_from_before_amendment_requests_still_loads(
+    app: CareLedger, net  # type: ignore[no-untyped-def]
+) -> None:
+    rid = accepted(app, net)
+    referral = app.load(Referral, rid)
+    old = Referral.Snapshot.take(referral)
+    state = dict(old.state)
+    del state["amendment_requests"]
+    state.pop("class_version", None)  # as version 1 stored it
+    restored = Referral.Snapshot(originator_id=old.originator_id,
+                                 originator_version=old.originator_version,
+                                 timestamp=old.timestamp, topic=old.topic, state=state).mutate(None)
+    assert restored.amendment_requests == {}
 
 
 # --- certification ---------------------------------------------------------------------
