@@ -336,6 +336,39 @@ def test_the_last_event_of_a_stream_removed_is_found_by_the_checkpoint(log: Log)
         Kind.REMOVED, first.position + 1, second.position)
 
 
+def test_a_truncated_tail_with_positions_set_back_is_found_by_the_checkpoint(log: Log) -> None:
+    """Positions handed out again after the tail is cut must not hide the checkpoint."""
+    stream, positions = log.episode(1)
+    first = log.checkpoint()
+    log.append(stream, len(positions) + 1)
+    log.append(stream, len(positions) + 2)
+    second = log.checkpoint()
+    log.tamper(("DELETE FROM careledger.careledger_events WHERE notification_id > %s",
+                (first.position,)),
+               ("SELECT setval('careledger.careledger_events_notification_id_seq', %s)",
+                (first.position,)))
+    finding = log.differs()
+    assert (finding.kind, finding.position, finding.last_position) == (
+        Kind.REMOVED, first.position + 1, second.position)
+    result = log.cli("audit", "checkpoint")
+    assert result.exit_code == 1
+    assert f"not signed: the log differs at positions {first.position + 1}-" in result.stderr
+
+
+def test_exported_checkpoints_count_when_their_rows_are_gone(log: Log, tmp_path: Path) -> None:
+    stream, positions = log.episode(1)
+    (appended,) = log.append(stream, len(positions) + 1)
+    log.checkpoint()
+    exported = tmp_path / "checkpoints.json"
+    exported.write_text(log.cli("audit", "checkpoints").stdout)
+    log.tamper(("DELETE FROM careledger.careledger_events WHERE notification_id = %s",
+                (appended,)), ("DELETE FROM careledger.checkpoints", ()))
+    assert log.cli("audit", "verify").exit_code == 0  # nothing left in the database says so
+    result = log.cli("audit", "verify", "--checkpoints", str(exported))
+    assert result.exit_code == LOG_DIFFERS
+    assert f"verification failed at positions 1-{appended}: removed" in result.stderr
+
+
 # -- checkpoints themselves --------------------------------------------------------------
 
 

@@ -105,7 +105,7 @@ class ChainVerifier:
                 self._free_starts.append(last_position + 1)
                 self._free_ends.append(position - 1)
             last_position = position
-            if state is not None:
+            if state is not None:  # hashed_bytes(), inlined: this runs once per event
                 name = names.get(topic)
                 if name is None:
                     name = names[topic] = _name(topic)
@@ -124,7 +124,8 @@ class ChainVerifier:
                     self._found(position, Kind.INSERTED, f"stream {_id(stream_id)} version "
                                 f"{version}: its previous hash is not the event hash of "
                                 + (f"version {seen_version} at position {seen_position}"
-                                   if seen_version else "a stream's start (zeros)"))
+                                   if seen_version else
+                                   "nothing: a stream's first event carries 32 zero bytes"))
             elif version > seen_version:
                 self._gaps.setdefault(stream_id, []).append(_Gap(
                     stream_id, seen_version + 1, version - 1, seen_position, position))
@@ -159,13 +160,15 @@ class ChainVerifier:
         versions = (f"version {gap.first_missing}" if gap.first_missing == gap.last_missing
                     else f"versions {gap.first_missing}-{gap.last_missing}")
         free = self._free_between(gap.after_position, gap.at_position)
+        pronoun = "it" if gap.first_missing == gap.last_missing else "they"
         if free:
-            where = (f"it stood at position {free[0]}, the only free one between"
+            where = (f"{pronoun} stood at position {free[0]}, the only free one between"
                      if len(free) == 1 else
-                     f"it stood at one of the {len(free)} free positions between")
+                     f"{pronoun} stood at one of the free positions (the first named here) "
+                     "between")
             position = free[0]
         else:
-            where, position = "it stood between", gap.at_position
+            where, position = f"{pronoun} stood between", gap.at_position
         self._found(position, Kind.REMOVED, f"stream {_id(gap.stream_id)} {versions} missing; "
                     f"{where} positions {gap.after_position} and {gap.at_position}")
 

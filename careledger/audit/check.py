@@ -141,7 +141,7 @@ class SignedCheckpoint:
 
     @classmethod
     def from_json(cls, body: Mapping[str, Any]) -> SignedCheckpoint:
-        if body.get("format") != CHECKPOINT_FORMAT:
+        if not isinstance(body, Mapping) or body.get("format") != CHECKPOINT_FORMAT:
             raise ProofError(f"the checkpoint is not in format {CHECKPOINT_FORMAT}")
         return cls(id=_int(body, "id"), position=_int(body, "position"),
                    leaf_count=_int(body, "leaf_count"), root=_hash(body, "root"),

@@ -38,13 +38,11 @@ def _from_row(row: Sequence[Any]) -> SignedCheckpoint:
                             signature=bytes(row[6]))
 
 
-def load(conn: psycopg.Connection[Any], *, upto: int | None = None) -> list[SignedCheckpoint]:
-    """Stored checkpoints in position order (at or below `upto`, when given)."""
+def load(conn: psycopg.Connection[Any]) -> list[SignedCheckpoint]:
+    """The stored checkpoints in position order."""
     try:
         rows = conn.execute(
-            f"SELECT {_COLUMNS} FROM {SCHEMA}.checkpoints"
-            " WHERE position <= coalesce(%s, position) ORDER BY position, id", (upto,)
-        ).fetchall()
+            f"SELECT {_COLUMNS} FROM {SCHEMA}.checkpoints ORDER BY position, id").fetchall()
     except psycopg.errors.UndefinedTable:
         raise AuditError("the checkpoints table does not exist yet; run `careledger migrate`"
                          ) from None
@@ -81,11 +79,13 @@ def create(conn: psycopg.Connection[Any], key: Ed25519PrivateKey, *,
     does that): an event whose content changed still carries its original event hash,
     which is what the leaf and so this checkpoint bind.
     """
-    upto = log.horizon(conn)
+    public_key = key.public_key()
+    earlier = [c for c in load(conn) if c.key_id == key_id(public_key)]
+    # A horizon behind an earlier checkpoint means positions were set back: the pass
+    # still reads up to that checkpoint, and its count will tell what went missing.
+    upto = max([log.horizon(conn), *(c.position for c in earlier)])
     if upto == 0:
         raise AuditError("the log is empty: there is nothing to sign yet")
-    public_key = key.public_key()
-    earlier = [c for c in load(conn, upto=upto) if c.key_id == key_id(public_key)]
     for checkpoint in earlier:
         try:
             checkpoint.check_signature(public_key)

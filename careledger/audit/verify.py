@@ -46,16 +46,31 @@ class Report:
 
 
 def verify(conn: psycopg.Connection[Any], public_keys: Sequence[Ed25519PublicKey], *,
-           incremental: bool = False, progress: Progress | None = None) -> Report:
-    """Everything up to the log horizon; `conn` is an autocommit connection."""
-    upto = log.horizon(conn)
-    trusted, findings = _signed(checkpoints.load(conn, upto=upto), public_keys)
-    content_after = trusted[-1].position if incremental and trusted else 0
+           incremental: bool = False, exported: Sequence[SignedCheckpoint] = (),
+           progress: Progress | None = None) -> Report:
+    """Everything up to the log horizon, against the stored and the `exported` checkpoints.
+
+    Checkpoints kept outside the database (`careledger audit checkpoints`) count as
+    much as stored ones, so deleting rows of the table hides nothing from them. The
+    pass reads up to the furthest signed checkpoint even when the horizon is behind it:
+    a sequence set back to hide a truncated tail must not hide that checkpoint too.
+    `conn` is an autocommit connection.
+    """
+    stored = checkpoints.load(conn)
+    trusted, findings = _signed(_distinct([*stored, *exported]), public_keys)
+    upto = max([log.horizon(conn), *(c.position for c in trusted)])
+    content_after = max((c.position for c in trusted), default=0) if incremental else 0
     result = scan(conn, upto=upto, checkpoints=trusted, content_after=content_after,
                   progress=progress)
     return Report(upto=upto, events=result.events, streams=result.streams,
                   checkpoints=result.matched, content_after=content_after,
                   findings=findings + result.findings)
+
+
+def _distinct(found: Sequence[SignedCheckpoint]) -> list[SignedCheckpoint]:
+    """One of each checkpoint (an exported copy of a stored one is the same checkpoint)."""
+    distinct = {(c.message(), c.signature): c for c in found}
+    return sorted(distinct.values(), key=lambda c: (c.position, c.id))
 
 
 def _signed(stored: Sequence[SignedCheckpoint], public_keys: Sequence[Ed25519PublicKey]

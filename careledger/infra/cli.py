@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     import psycopg
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+    from careledger.audit.check import SignedCheckpoint
+
 cli = typer.Typer(help="CareLedger: event-sourced care coordination.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
 token_cli = typer.Typer(help="Bearer tokens for the API.", no_args_is_help=True)
@@ -267,6 +269,21 @@ def _public_keys(settings: Settings, paths: list[Path] | None) -> list[Ed25519Pu
     return []
 
 
+def _exported_checkpoints(paths: list[Path]) -> list[SignedCheckpoint]:
+    from careledger.audit.check import ProofError, SignedCheckpoint
+
+    found: list[SignedCheckpoint] = []
+    for path in paths:
+        try:
+            body = json.loads(path.read_bytes())
+            found += [SignedCheckpoint.from_json(c)
+                      for c in (body if isinstance(body, list) else [body])]
+        except (OSError, ValueError, ProofError) as e:
+            _fail(f"cannot read the checkpoints in {path} ({e}); pass the JSON that "
+                  "`careledger audit checkpoints` printed")
+    return found
+
+
 @audit_cli.command("verify")
 def audit_verify(
     from_checkpoint: Annotated[bool, typer.Option(
@@ -275,6 +292,9 @@ def audit_verify(
     public_key: Annotated[list[Path] | None, typer.Option(
         help="A PEM public key that signed checkpoints; repeat for rotated keys. "
         "Default: the public half of the audit key.")] = None,
+    checkpoints: Annotated[list[Path] | None, typer.Option(
+        help="Checkpoints kept outside the database (JSON of `audit checkpoints` or "
+        "`audit checkpoint`), verified like the stored ones; repeatable.")] = None,
 ) -> None:
     """Recompute every hash chain and every checkpoint's root and signature.
 
@@ -287,10 +307,11 @@ def audit_verify(
 
     settings = Settings.from_env()
     public_keys = _public_keys(settings, public_key)
+    exported = _exported_checkpoints(checkpoints or [])
     try:
         with _audit_connection(settings) as conn, _progress() as bar:
             task = bar.add_task("verifying the log (positions)", total=None)
-            report = verify(conn, public_keys, incremental=from_checkpoint,
+            report = verify(conn, public_keys, incremental=from_checkpoint, exported=exported,
                             progress=lambda at, upto: bar.update(task, completed=at,
                                                                  total=upto))
     except AuditError as e:
