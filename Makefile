@@ -31,6 +31,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench
 	$(BIN)/python -m bench.views
 	$(BIN)/python -m bench.graphql
+	$(BIN)/python -m bench.audit
 
 clean:
 	rm -rf $(VENV) .careledger

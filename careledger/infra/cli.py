@@ -1,4 +1,4 @@
-"""`careledger`: run, migrate, seed and issue tokens. Errors are one line with a next step."""
+"""`careledger`: run, migrate, seed, audit, issue tokens. Errors are one line with a next step."""
 
 from __future__ import annotations
 
@@ -11,14 +11,22 @@ import sys
 import threading
 from dataclasses import replace
 from datetime import timedelta
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 from uuid import UUID
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
 from careledger.infra.settings import Settings
+
+if TYPE_CHECKING:
+    import psycopg
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    from careledger.audit.check import SignedCheckpoint
 
 cli = typer.Typer(help="CareLedger: event-sourced care coordination.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -26,6 +34,9 @@ token_cli = typer.Typer(help="Bearer tokens for the API.", no_args_is_help=True)
 cli.add_typer(token_cli, name="token")
 projections_cli = typer.Typer(help="The read models.", no_args_is_help=True)
 cli.add_typer(projections_cli, name="projections")
+audit_cli = typer.Typer(help="A verifiable log: hash chains, signed checkpoints, proofs.",
+                        no_args_is_help=True)
+cli.add_typer(audit_cli, name="audit")
 console = Console(stderr=True)
 
 DEMO_FILE = "demo.json"
@@ -38,7 +49,8 @@ def _progress() -> Progress:
 
 
 def _fail(message: str) -> None:
-    console.print(f"[red]error:[/red] {message}")
+    """One line (never wrapped), the message printed as is (never read as markup)."""
+    console.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True)
     raise typer.Exit(1)
 
 
@@ -224,6 +236,184 @@ def projections_rebuild(
                   f"{result.position}; live generation is now {result.new_schema}"
                   + (f" ({result.old_schema} kept)" if keep_old else
                      f" ({result.old_schema} dropped)"))
+
+
+#: `audit verify` exits with this when the log differs (1 is for errors, 2 for usage).
+LOG_DIFFERS = 3
+
+
+def _audit_connection(settings: Settings) -> psycopg.Connection[object]:
+    """The application's role: the audit reads the log and adds checkpoints, nothing more."""
+    import psycopg
+
+    db = _database(settings)
+    try:
+        return psycopg.connect(db.app_url, autocommit=True)
+    except psycopg.OperationalError as e:
+        _fail(f"PostgreSQL refused the application's role ({str(e).splitlines()[0][:200]}); "
+              "run `careledger migrate` and check CARELEDGER_APP_DB_PASSWORD")
+        raise
+
+
+def _public_keys(settings: Settings, paths: list[Path] | None) -> list[Ed25519PublicKey]:
+    from careledger.audit import keys
+    from careledger.audit.check import ProofError, load_public_key
+    from careledger.audit.errors import AuditError
+
+    try:
+        if paths:
+            return [load_public_key(path.read_bytes()) for path in paths]
+        if settings.audit_key_path.exists():
+            return [keys.load_private_key(settings.audit_key_path).public_key()]
+    except (OSError, ProofError, AuditError) as e:
+        _fail(f"cannot read a public key ({e}); pass Ed25519 PEM files to --public-key")
+    return []
+
+
+def _exported_checkpoints(paths: list[Path]) -> list[SignedCheckpoint]:
+    from careledger.audit.check import ProofError, SignedCheckpoint
+
+    found: list[SignedCheckpoint] = []
+    for path in paths:
+        try:
+            body = json.loads(path.read_bytes())
+            found += [SignedCheckpoint.from_json(c)
+                      for c in (body if isinstance(body, list) else [body])]
+        except (OSError, ValueError, ProofError) as e:
+            _fail(f"cannot read the checkpoints in {path} ({e}); pass the JSON that "
+                  "`careledger audit checkpoints` printed")
+    return found
+
+
+@audit_cli.command("verify")
+def audit_verify(
+    from_checkpoint: Annotated[bool, typer.Option(
+        "--from-checkpoint", help="Re-hash content only after the latest checkpoint "
+        "(signatures, roots and chain links are still checked throughout).")] = False,
+    public_key: Annotated[list[Path] | None, typer.Option(
+        help="A PEM public key that signed checkpoints; repeat for rotated keys. "
+        "Default: the public half of the audit key.")] = None,
+    checkpoints: Annotated[list[Path] | None, typer.Option(
+        help="Checkpoints kept outside the database (JSON of `audit checkpoints` or "
+        "`audit checkpoint`), verified like the stored ones; repeatable.")] = None,
+) -> None:
+    """Recompute every hash chain and every checkpoint's root and signature.
+
+    Prints one summary line and exits 0, or names the first position where the log
+    differs and exits 3.
+    """
+    from careledger.audit.errors import AuditError
+    from careledger.audit.findings import Kind
+    from careledger.audit.verify import verify
+
+    settings = Settings.from_env()
+    public_keys = _public_keys(settings, public_key)
+    exported = _exported_checkpoints(checkpoints or [])
+    try:
+        with _audit_connection(settings) as conn, _progress() as bar:
+            task = bar.add_task("verifying the log (positions)", total=None)
+            report = verify(conn, public_keys, incremental=from_checkpoint, exported=exported,
+                            progress=lambda at, upto: bar.update(task, completed=at,
+                                                                 total=upto))
+    except AuditError as e:
+        _fail(str(e))
+        return
+    finding = report.first
+    if finding is None:
+        print(report.summary())
+        return
+    next_step = ("" if finding.kind is Kind.UNKNOWN_KEY else "; treat it as an incident: keep "
+                 "this output, and restore from the backup your exported checkpoints vouch for")
+    console.print(f"[red]verification failed at {escape(finding.line())}[/red]{next_step}",
+                  soft_wrap=True)
+    raise typer.Exit(LOG_DIFFERS)
+
+
+@audit_cli.command("checkpoint")
+def audit_checkpoint() -> None:
+    """Sign and store a checkpoint at the log horizon; print it as JSON to keep elsewhere."""
+    from careledger.audit import checkpoints, keys
+    from careledger.audit.errors import AuditError
+    from careledger.infra import bootstrap
+
+    settings = Settings.from_env()
+    bootstrap.run_migrations(_database(settings))
+    try:
+        key = keys.load_or_create(settings.audit_key_path)
+        with _audit_connection(settings) as conn, _progress() as bar:
+            task = bar.add_task("hashing the log's leaves (positions)", total=None)
+            checkpoint = checkpoints.create(conn, key, progress=lambda at, upto: bar.update(
+                task, completed=at, total=upto))
+    except AuditError as e:
+        _fail(str(e))
+        return
+    print(json.dumps(checkpoint.to_json()))
+    console.print(f"checkpoint #{checkpoint.id} signed: {checkpoint.leaf_count} events up to "
+                  f"position {checkpoint.position}, key {checkpoint.key_id}", soft_wrap=True)
+
+
+@audit_cli.command("checkpoints")
+def audit_checkpoints() -> None:
+    """Every stored checkpoint, as a JSON array, oldest first."""
+    from careledger.audit import checkpoints
+    from careledger.audit.errors import AuditError
+
+    settings = Settings.from_env()
+    try:
+        with _audit_connection(settings) as conn:
+            stored = checkpoints.load(conn)
+    except AuditError as e:
+        _fail(str(e))
+        return
+    print(json.dumps([c.to_json() for c in stored], indent=2))
+
+
+@audit_cli.command("prove")
+def audit_prove(
+    position: Annotated[int, typer.Option(help="The event's log position.")],
+    checkpoint: Annotated[int | None, typer.Option(
+        help="The checkpoint to prove against (default: the latest).")] = None,
+) -> None:
+    """Print the inclusion proof of one event (JSON, no event content)."""
+    from careledger.audit.errors import AuditError
+    from careledger.audit.proof import prove
+
+    settings = Settings.from_env()
+    try:
+        with _audit_connection(settings) as conn:
+            proof = prove(conn, position, checkpoint)
+    except AuditError as e:
+        _fail(str(e))
+        return
+    print(json.dumps(proof, indent=2))
+
+
+@audit_cli.command("check-proof")
+def audit_check_proof(
+    proof: Annotated[Path, typer.Argument(help="The proof JSON (`careledger audit prove`).")],
+    public_key: Annotated[Path, typer.Option(help="The signer's PEM public key.")],
+) -> None:
+    """Check a proof with nothing but the public key (what `careledger/audit/check.py`,
+    run on its own, does for an outside auditor). Exits 0 verified, 1 rejected."""
+    from careledger.audit import check
+
+    code = check.main([str(proof), "--public-key", str(public_key)])
+    if code:
+        raise typer.Exit(code)
+
+
+@audit_cli.command("public-key")
+def audit_public_key() -> None:
+    """Print the audit key's public half (PEM), creating the key on first use."""
+    from careledger.audit import keys
+    from careledger.audit.errors import AuditError
+
+    try:
+        key = keys.load_or_create(Settings.from_env().audit_key_path)
+    except AuditError as e:
+        _fail(str(e))
+        return
+    sys.stdout.write(keys.public_key_pem(key.public_key()).decode())
 
 
 @cli.command()

@@ -9,6 +9,7 @@ follower skip an event.
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 import time
@@ -23,7 +24,8 @@ import psycopg
 from eventsourcing.persistence import IntegrityError, Notification, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from opentelemetry import propagate
-from psycopg.sql import SQL, Identifier
+from psycopg.rows import tuple_row
+from psycopg.sql import SQL, Composed, Identifier
 
 from careledger.domain.application import Idempotency
 from careledger.domain.errors import DuplicateRequest, StaleRead
@@ -72,9 +74,6 @@ class CareLedgerRecorder(PostgresApplicationRecorder):
             " WHERE notification_id > %s AND notification_id <= %s"
             " ORDER BY notification_id LIMIT %s"
         ).format(schema=schema, table=Identifier(events_table_name))
-        self.horizon_statement = SQL("SELECT * FROM {schema}.log_horizon()").format(
-            schema=schema
-        )
         self.position_as_of_statement = SQL(
             "SELECT coalesce(max(notification_id), 0) AS position FROM {schema}.{table}"
             " WHERE recorded_at <= %s"
@@ -86,9 +85,6 @@ class CareLedgerRecorder(PostgresApplicationRecorder):
             " WHERE originator_id = ANY(%s) AND notification_id <= %s AND recorded_at <= %s"
             " ORDER BY notification_id"
         ).format(schema=schema, table=Identifier(events_table_name))
-        self.writers_open_statement = SQL("SELECT {schema}.writers_open(%s) AS open").format(
-            schema=schema
-        )
 
     def close(self) -> None:
         self.writers.close()
@@ -173,27 +169,10 @@ class CareLedgerRecorder(PostgresApplicationRecorder):
             return [LogEntry(**row) for row in curs.fetchall()]
 
     def horizon(self, poll_interval: float = 0.0005, timeout: float = 30.0) -> int:
-        """The highest position below which nothing can still commit.
-
-        Waits for the appends open at the moment of asking (usually none, at most a
-        commit's worth of time), never for the ones that start after.
-        """
-        deadline = time.monotonic() + timeout
-        with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(self.horizon_statement, prepare=True)
-            row = curs.fetchone()
-            assert row is not None
-            last_position: int = row["last_position"]
-            writers: list[str] = row["writers"]
-            while writers:
-                curs.execute(self.writers_open_statement, (writers,), prepare=True)
-                still = curs.fetchone()
-                if still is None or not still["open"]:
-                    break
-                if time.monotonic() > deadline:
-                    raise TimeoutError("an append has stayed open too long; is a writer stuck?")
-                time.sleep(poll_interval)
-        return last_position
+        """The highest position below which nothing can still commit."""
+        with self.datastore.get_connection() as conn:
+            return log_horizon(conn, self.datastore.schema, poll_interval=poll_interval,
+                               timeout=timeout)
 
     def select_notifications(
         self,
@@ -213,6 +192,41 @@ class CareLedgerRecorder(PostgresApplicationRecorder):
 
     def max_notification_id(self) -> int | None:
         return self.horizon() or None
+
+
+def log_horizon(conn: psycopg.Connection[Any], schema: str, *, poll_interval: float = 0.0005,
+                timeout: float = 30.0) -> int:
+    """The highest position below which nothing can still commit.
+
+    Waits for the appends open at the moment of asking (usually none, at most a
+    commit's worth of time), never for the ones that start after. Followers of the log
+    read up to it; audit checkpoints sign up to it, since a position below it can no
+    longer appear.
+    """
+    horizon_statement, writers_open_statement = _horizon_statements(schema)
+    deadline = time.monotonic() + timeout
+    with conn.cursor(row_factory=tuple_row) as curs:
+        curs.execute(horizon_statement, prepare=True)
+        row = curs.fetchone()
+        assert row is not None
+        last_position: int = row[0]
+        writers: list[str] = row[1]
+        while writers:
+            curs.execute(writers_open_statement, (writers,), prepare=True)
+            still = curs.fetchone()
+            if still is None or not still[0]:
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError("an append has stayed open too long; is a writer stuck?")
+            time.sleep(poll_interval)
+    return last_position
+
+
+@functools.cache
+def _horizon_statements(schema: str) -> tuple[Composed, Composed]:
+    return (SQL("SELECT last_position, writers FROM {schema}.log_horizon()").format(
+                schema=Identifier(schema)),
+            SQL("SELECT {schema}.writers_open(%s)").format(schema=Identifier(schema)))
 
 
 class WriterConnections:

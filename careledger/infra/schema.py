@@ -9,6 +9,8 @@ Everything here is idempotent, so a migration runs at every start without harm.
   `append_events`, a SECURITY DEFINER function, which stamps and chains them; UPDATE,
   DELETE and TRUNCATE are neither granted nor possible (a trigger refuses them even to
   the owner).
+* Signed audit checkpoints (`careledger.checkpoints`) are append-only the same way:
+  the application's role may INSERT and SELECT them, and the trigger refuses the rest.
 * `append_events` writes a command's events, checks the versions of the records the
   decision read, and stores its idempotency record, in one statement: one round trip,
   one transaction. It takes no table lock; instead each writer holds a shared advisory
@@ -306,6 +308,24 @@ BEGIN
     on_basis, because);
 END $$;
 
+-- Signed checkpoints of the log (careledger/audit): how far it went, how many events,
+-- their Merkle root, when, with which key. Append-only like the log: the application's
+-- role may add one (`careledger audit checkpoint`) and read them, never change one.
+CREATE TABLE IF NOT EXISTS careledger.checkpoints (
+  id bigserial PRIMARY KEY,
+  position bigint NOT NULL CHECK (position > 0),
+  leaf_count bigint NOT NULL CHECK (leaf_count > 0),
+  root bytea NOT NULL CHECK (octet_length(root) = 32),
+  created_at timestamptz NOT NULL,
+  key_id text NOT NULL,
+  signature bytea NOT NULL CHECK (octet_length(signature) = 64)
+);
+DROP TRIGGER IF EXISTS append_only ON careledger.checkpoints;
+CREATE TRIGGER append_only BEFORE UPDATE OR DELETE ON careledger.checkpoints
+  FOR EACH ROW EXECUTE FUNCTION careledger.refuse_change();
+DROP TRIGGER IF EXISTS append_only_truncate ON careledger.checkpoints;
+CREATE TRIGGER append_only_truncate BEFORE TRUNCATE ON careledger.checkpoints
+  FOR EACH STATEMENT EXECUTE FUNCTION careledger.refuse_change();
 
 """.replace("{writer_lock}", str(WRITER_LOCK)).replace("{access_lock}", str(WRITER_LOCK + 3))
 
@@ -324,6 +344,8 @@ GRANT SELECT, INSERT, UPDATE ON careledger.relay_positions TO {role};
 GRANT SELECT ON careledger.view_generations TO {role};
 GRANT SELECT ON careledger.access_log TO {role};
 GRANT SELECT ON careledger.emergency_grants TO {role};
+GRANT SELECT, INSERT ON careledger.checkpoints TO {role};
+GRANT USAGE ON SEQUENCE careledger.checkpoints_id_seq TO {role};
 GRANT SELECT ON SEQUENCE careledger.careledger_events_notification_id_seq TO {role};
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA careledger TO {role};
 """

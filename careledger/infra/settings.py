@@ -21,6 +21,7 @@ ENVIRONMENT_VARIABLES = (
     "CARELEDGER_KAFKA_BOOTSTRAP",
     "CARELEDGER_EVENTS_TOPIC",
     "CARELEDGER_TOPIC_PARTITIONS",
+    "CARELEDGER_AUDIT_KEY",
 )
 
 APP_ROLE = "careledger_app"
@@ -48,10 +49,16 @@ class Settings:
     kafka_bootstrap: str | None = None
     events_topic: str = "careledger.events"
     topic_partitions: int = 6
+    #: The Ed25519 key that signs audit checkpoints; unset, one kept in the data folder.
+    audit_key: Path | None = None
 
     @property
     def dead_letter_topic(self) -> str:
         return self.events_topic + ".dlq"
+
+    @property
+    def audit_key_path(self) -> Path:
+        return self.audit_key or self.data_dir / "secrets" / "audit-ed25519.pem"
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -72,6 +79,8 @@ class Settings:
             kafka_bootstrap=env.get("CARELEDGER_KAFKA_BOOTSTRAP") or None,
             events_topic=env.get("CARELEDGER_EVENTS_TOPIC") or "careledger.events",
             topic_partitions=int(env.get("CARELEDGER_TOPIC_PARTITIONS") or 6),
+            audit_key=Path(env["CARELEDGER_AUDIT_KEY"]).resolve()
+            if env.get("CARELEDGER_AUDIT_KEY") else None,
         )
 
 
