@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 import psycopg
 import pytest
+from typer.testing import Result
+from typer.testing import CliRunner
 
 from careledger.audit.as_of import AsOfError, diff_patient, replay_as_of
 from careledger.consumers.replay import checksums, replay
 from careledger.domain.application import CareLedger
 from careledger.domain.clinical import SessionLocation
 from careledger.infra import bootstrap
+from careledger.infra.cli import cli
 from careledger.infra.schema import create_views
-from careledger.infra.settings import APP_ROLE
+from careledger.infra.settings import APP_ROLE, Settings
 from careledger.projections import all_projections
 from tests.conftest import NOW, Network, open_episode
 
@@ -95,3 +101,60 @@ def test_a_diff_names_what_changed_between_two_moments_and_who_changed_it(
     with pytest.raises(AsOfError, match="swap"):
         diff_patient(app, db, network.patient, until, since)
     assert isinstance(diff.patient_id, UUID)
+
+
+def test_the_audit_commands_replay_diff_and_account_for_disclosures(
+    app: CareLedger, db: bootstrap.Database, network: Network, settings: Settings
+) -> None:
+    env = {"CARELEDGER_DATABASE_URL": settings.database_url or "",
+           "CARELEDGER_APP_DB_PASSWORD": settings.app_db_password,
+           "CARELEDGER_TOKEN_SECRET": settings.token_secret,
+           "CARELEDGER_DATA_DIR": str(settings.data_dir)}
+
+    def run(*args: str) -> Result:
+        return CliRunner().invoke(cli, ["audit", *args], env=env)
+
+    referral = open_episode(app, network, accept=True)
+    since = recorded_at(db, app.recorder.horizon())  # type: ignore[attr-defined]
+    app.cancel_referral(referral, reason="patient moved", occurred_at=NOW, actor="physician:p")
+    until = recorded_at(db, app.recorder.horizon())  # type: ignore[attr-defined]
+
+    replayed = run("replay", "--as-of", since.isoformat(), "--schema", "asof_cli")
+    assert replayed.exit_code == 0, replayed.output
+    assert "asof_cli" in replayed.output
+    assert rows(db, "SELECT status FROM asof_cli.referrals WHERE referral_id = %s",
+                referral) == [("accepted",)]
+    again = run("replay", "--as-of", since.isoformat(), "--schema", "asof_cli")
+    assert again.exit_code == 1 and "--replace" in again.output
+    assert run("replay", "--as-of", "2026-03-02T09:00:00").exit_code == 1  # no zone
+
+    diff = run("diff", "--patient", str(network.patient), "--from", since.isoformat(),
+               "--to", until.isoformat(), "--format", "json")
+    assert diff.exit_code == 0, diff.output
+    body = json.loads(diff.output)
+    assert [(e["kind"], e["actor"]) for e in body["events"]] == [
+        ("Referral.Cancelled", "physician:p")]
+    text = run("diff", "--patient", str(network.patient), "--from", since.isoformat(),
+               "--to", until.isoformat())
+    assert "Referral.Cancelled" in text.output and "referrals" in text.output
+    assert "status" in text.output
+    assert "Maria" not in text.output  # names and notes never: kinds, actors, columns
+
+    with psycopg.connect(db.app_url, autocommit=True) as conn:
+        conn.execute("SELECT careledger.log_access(%s, 'physician', %s, 'patient:timeline',"
+                     " false, NULL, NULL)", (network.physician, network.patient))
+    first = run("disclosures", "--patient", str(network.patient), "--format", "csv")
+    assert first.exit_code == 0, first.output
+    lines = list(csv.DictReader(io.StringIO(first.output)))
+    assert [(r["fields"], r["allowed"]) for r in lines][-3:] == [
+        ("audit:diff", "True"), ("patient:timeline", "False"), ("disclosures", "True")]
+    second = json.loads(run("disclosures", "--patient", str(network.patient), "--format",
+                            "json").output)
+    assert len(second) == len(lines) + 1  # producing the report is itself an access
+    assert second[-1]["fields"] == "disclosures" and second[-1]["role"] == "operator"
+    late = run("disclosures", "--patient", str(network.patient), "--since",
+               datetime.now(UTC).isoformat())
+    assert list(csv.DictReader(io.StringIO(late.output)))[-1]["fields"] == "disclosures"
+    assert run("disclosures", "--patient", "nope").exit_code == 1
+    assert run("disclosures", "--patient", str(network.patient), "--format", "xml"
+               ).exit_code == 1

@@ -9,8 +9,8 @@ import signal
 import subprocess
 import sys
 import threading
-from dataclasses import replace
-from datetime import timedelta
+from dataclasses import asdict, replace
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 from uuid import UUID
@@ -414,6 +414,122 @@ def audit_public_key() -> None:
         _fail(str(e))
         return
     sys.stdout.write(keys.public_key_pem(key.public_key()).decode())
+
+
+def _moment(text: str, option: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        _fail(f"{option} is not a moment: give ISO 8601 with a zone, e.g. "
+              "2026-03-02T09:00:00+00:00")
+        raise
+    if moment.tzinfo is None:
+        _fail(f"{option} needs a time zone, e.g. 2026-03-02T09:00:00+00:00 or ...Z")
+    return moment
+
+
+def _patient(text: str) -> UUID:
+    try:
+        return UUID(text)
+    except ValueError:
+        _fail("--patient is not a patient id (a UUID)")
+        raise
+
+
+@audit_cli.command("replay")
+def audit_replay(
+    as_of: Annotated[str, typer.Option("--as-of", help="Transaction time, ISO 8601 with zone.")],
+    schema: Annotated[str | None, typer.Option(
+        help="Schema to replay into (default careledger_asof_<moment>).")] = None,
+    replace: Annotated[bool, typer.Option(help="Drop that schema first if it exists.")] = False,
+) -> None:
+    """Rebuild every view as it stood at a moment, beside the live ones (never over them)."""
+    from careledger.audit.as_of import AsOfError, replay_as_of
+    from careledger.infra import bootstrap
+
+    moment = _moment(as_of, "--as-of")
+    settings = Settings.from_env()
+    db = _database(settings)
+    app = bootstrap.application(db, settings)
+    try:
+        head = app.recorder.horizon()  # type: ignore[attr-defined]
+        with _progress() as bar:
+            task = bar.add_task("replaying the log as of " + moment.isoformat(), total=head)
+            result = replay_as_of(app, db, moment, schema=schema, replace=replace,
+                                  progress=lambda _n, at: bar.update(task, completed=at))
+    except AsOfError as e:
+        _fail(str(e))
+    finally:
+        app.close()
+    console.print(f"[green]views as of {moment.isoformat()}[/green] in schema {result.schema}:"
+                  f" {result.events} events up to position {result.position}")
+
+
+@audit_cli.command("diff")
+def audit_diff(
+    patient: Annotated[str, typer.Option(help="The patient's id.")],
+    since: Annotated[str, typer.Option("--from", help="First moment, ISO 8601 with zone.")],
+    until: Annotated[str, typer.Option("--to", help="Second moment, ISO 8601 with zone.")],
+    output: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+) -> None:
+    """What changed in a patient's record between two moments, and who changed it."""
+    import psycopg
+
+    from careledger.audit.as_of import AsOfError, diff_patient
+    from careledger.audit.disclosures import operator
+    from careledger.infra import bootstrap
+
+    if output not in ("text", "json"):
+        _fail("--format is text or json")
+    patient_id, first, second = _patient(patient), _moment(since, "--from"), _moment(until, "--to")
+    settings = Settings.from_env()
+    db = _database(settings)
+    app = bootstrap.application(db, settings)
+    try:
+        with psycopg.connect(db.app_url, autocommit=True) as conn:  # a read of the record
+            conn.execute("SELECT careledger.log_access(%s, 'operator', %s, 'audit:diff', true,"
+                         " 'auditor', NULL)", (operator(), patient_id))
+        diff = diff_patient(app, db, patient_id, first, second)
+    except AsOfError as e:
+        _fail(str(e))
+    finally:
+        app.close()
+    if output == "json":
+        print(json.dumps(asdict(diff), default=str, indent=2))
+        return
+    console.print(f"{len(diff.events)} events recorded between {first.isoformat()} and "
+                  f"{second.isoformat()}:", soft_wrap=True, markup=False)
+    for event in diff.events:
+        happened = event.occurred_at.isoformat() if event.occurred_at else "?"
+        console.print(f"  {event.recorded_at.isoformat()}  {event.kind:34s} by "
+                      f"{event.actor or '?'}  (happened {happened}, position {event.position})",
+                      soft_wrap=True, markup=False)
+    console.print(f"{len(diff.rows)} rows of the patient's views changed:", markup=False)
+    for c in diff.rows:
+        changed = (sorted(k for k in (c.after or {}) if (c.before or {}).get(k) != c.after[k])
+                   if c.before and c.after else [])
+        console.print(f"  {c.table:18s} {c.change}" + (f": {', '.join(changed)}" if changed
+                                                        else ""), soft_wrap=True, markup=False)
+
+
+@audit_cli.command("disclosures")
+def audit_disclosures(
+    patient: Annotated[str, typer.Option(help="The patient's id.")],
+    output: Annotated[str, typer.Option("--format", help="csv or json.")] = "csv",
+    since: Annotated[str | None, typer.Option(help="From this moment (ISO 8601, zone).")] = None,
+    until: Annotated[str | None, typer.Option(help="Before this moment.")] = None,
+) -> None:
+    """Every access to one patient's record (an accounting of disclosures), oldest first."""
+    from careledger.audit.disclosures import as_csv, as_json, disclosures
+
+    if output not in ("csv", "json"):
+        _fail("--format is csv or json")
+    patient_id = _patient(patient)
+    first = _moment(since, "--since") if since else None
+    last = _moment(until, "--until") if until else None
+    with _audit_connection(Settings.from_env()) as conn:
+        entries = disclosures(conn, patient_id, since=first, until=last)
+    sys.stdout.write(as_csv(entries) if output == "csv" else as_json(entries) + "\n")
 
 
 @cli.command()
