@@ -10,8 +10,7 @@ from uuid import UUID
 
 import psycopg
 import pytest
-from typer.testing import Result
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from careledger.audit.as_of import AsOfError, diff_patient, replay_as_of
 from careledger.consumers.replay import checksums, replay
