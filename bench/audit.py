@@ -11,7 +11,9 @@ Then measures, on the same log:
       same byte strings, already in memory, no database): the floor of any verifier
       written in Python; and, for where the rest goes, the same rows read alone;
   [2] `audit verify --from-checkpoint` with the whole log under a checkpoint;
-  [3] signing a checkpoint (every leaf, no content) and one inclusion proof.
+  [3] signing a checkpoint (every leaf, no content) and one inclusion proof;
+  [4] a full replay of the log into fresh views: what `careledger audit replay --as-of`
+      and `careledger projections rebuild` do.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import os
 import time
 import uuid
 from collections import defaultdict
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
@@ -100,6 +103,19 @@ def read_rate(conn: psycopg.Connection[Any], upto: int) -> float:
     return count / (time.perf_counter() - started)
 
 
+def full_replay(bench: Any) -> tuple[float, int]:
+    """Every event of the log through the projections, into an empty generation."""
+    from careledger.audit.as_of import replay_as_of
+
+    app = bootstrap.application(bench.db, bench.settings)
+    try:
+        started = time.perf_counter()
+        result = replay_as_of(app, bench.db, datetime.now(UTC), schema="bench_replay")
+        return time.perf_counter() - started, result.events
+    finally:
+        app.close()
+
+
 def main() -> None:
     bench = bench_database("audit", pool_size=4)
     try:
@@ -152,6 +168,9 @@ def main() -> None:
             print(f"[3] audit checkpoint over {checkpoint.leaf_count:,} leaves {signing:.1f} s "
                   f"({checkpoint.leaf_count / signing:,.0f} leaves/s); one inclusion proof "
                   f"{proving:.1f} s ({len(proof['audit_path'])} hashes)")
+        replay_time, applied = full_replay(bench)
+        print(f"[4] full replay into fresh views {replay_time:.0f} s for {applied:,} events "
+              f"({applied / replay_time:,.0f} events/s)")
     finally:
         bench.stop()
 
