@@ -658,3 +658,62 @@ def test_a_timeline_page_costs_the_same_statements_whatever_its_size(
     # Statements per page: the views' generation, the access check and its log entry,
     # the page, its amendments (one query for all), the goals. Not one per event.
     assert len(statements) == large_count <= 7, statements
+
+
+BESIDE = """
+query ($id: UUID!) {
+  patient(id: $id) {
+    timeline(kinds: ["Referral.Made"]) {
+      events { kind recordId amendments { kind actor data } }
+    }
+  }
+}
+"""
+
+
+def test_a_denied_request_to_amend_and_the_disagreement_stand_beside_the_record(
+    app: CareLedger, db: bootstrap.Database, client: Any, network: Network
+) -> None:
+    referral = open_episode(app, network, accept=True)
+    therapist = {"HTTP_AUTHORIZATION": "Bearer " + network.token(
+        Role.THERAPIST, network.therapist, [network.clinic])}
+    admin = {"HTTP_AUTHORIZATION": "Bearer " + network.token(
+        Role.CLINIC_ADMIN, uuid.uuid4(), [network.clinic])}
+
+    def command(path: str, body: dict[str, Any], auth: dict[str, str]) -> Any:
+        return client.post(f"/api/v1/referrals/{referral}/{path}", data=json.dumps(body),
+                           content_type="application/json", **auth)
+
+    asked = command("amendment-requests", {"request_id": "r1", "record_id": str(referral),
+                                           "changes": {"reason": "wrong knee"},
+                                           "reason": "it was the left knee"}, admin)
+    assert asked.status_code == 201, asked.content
+    bad = command("amendment-requests/r1/denial", {"basis": "we_prefer_not",
+                                                   "explanation": "x"}, therapist)
+    assert bad.status_code == 422
+    assert command("amendment-requests/r1/denial", {"basis": "accurate_and_complete",
+                   "explanation": "the referral names the right knee"}, admin
+                   ).status_code == 403  # an administrator records, a clinician decides
+    denied = command("amendment-requests/r1/denial", {"basis": "accurate_and_complete",
+                     "explanation": "the referral names the right knee"}, therapist)
+    assert denied.status_code == 201, denied.content
+    again = command("amendment-requests/r1/acceptance", {}, therapist)
+    assert again.status_code == 409
+    assert again.json()["detail"] == "the amendment request was already denied"
+    disagreed = command("amendment-requests/r1/disagreement",
+                        {"statement": "my left knee was treated"}, admin)
+    assert disagreed.status_code == 201, disagreed.content
+    stranger = {"HTTP_AUTHORIZATION": "Bearer " + network.token(
+        Role.THERAPIST, network.other_therapist, [network.other_clinic])}
+    assert command("amendment-requests/r1/disagreement", {"statement": "s"},
+                   stranger).status_code == 404
+
+    sync_views(app, db)
+    events = ask(client, network.token(Role.PHYSICIAN, network.physician), BESIDE,
+                 id=str(network.patient))["data"]["patient"]["timeline"]["events"]
+    (made,) = [e for e in events if e["recordId"] == str(referral)]
+    assert [(a["kind"], a["data"].get("basis")) for a in made["amendments"]] == [
+        ("Referral.AmendmentRequested", None),
+        ("Referral.AmendmentDenied", "accurate_and_complete"),
+        ("Referral.DisagreementFiled", None)]
+    assert made["amendments"][2]["data"]["statement"] == "my left knee was treated"

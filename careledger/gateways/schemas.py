@@ -11,6 +11,7 @@ from pydantic import AwareDatetime, conlist
 
 from careledger.domain.clinical import (
     CredentialKind,
+    DenialBasis,
     Discipline,
     FunctionalInstrument,
     GoalOutcome,
@@ -241,3 +242,22 @@ class AmendIn(OccurredIn):
     record_id: RecordId
     reason: Reason
     changes: dict[Annotated[str, Field(max_length=64)], Any] = Field(..., max_length=40)
+
+
+class AmendmentRequestIn(OccurredIn):
+    """A patient's written request to correct a record, recorded on their behalf."""
+
+    request_id: RecordId | None = Field(None, description="Yours to choose; else assigned.")
+    record_id: RecordId
+    reason: Reason
+    changes: dict[Annotated[str, Field(max_length=64)], Any] = Field(..., max_length=40)
+
+
+class DenyAmendmentIn(OccurredIn):
+    basis: DenialBasis = Field(..., description="One of the grounds 45 CFR 164.526(a)(2) "
+                               "allows.")
+    explanation: Reason
+
+
+class DisagreementIn(OccurredIn):
+    statement: Reason = Field(..., description="The patient's statement of disagreement.")

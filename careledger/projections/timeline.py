@@ -17,6 +17,12 @@ from careledger.projections.envelope import Envelope
 
 #: The id a clinical record carries in its events, by field name.
 RECORD_FIELDS = ("session_id", "plan_id", "assessment_id", "report_id")
+#: Events that stand beside a record they concern: an amendment, and each step of a
+#: patient's request to amend (HIPAA 164.526) including a denial and the disagreement.
+BESIDE_THE_RECORD = frozenset({
+    "Referral.Amended", "Referral.AmendmentRequested", "Referral.AmendmentAccepted",
+    "Referral.AmendmentDenied", "Referral.DisagreementFiled",
+})
 
 
 class Timeline(Projection):
@@ -68,14 +74,18 @@ class Timeline(Projection):
         "Referral.PlanRevised", "Referral.PlanCertified", "Referral.PlanRecertified",
         "Referral.SessionScheduled", "Referral.SessionCompleted", "Referral.SessionCancelled",
         "Referral.PatientDidNotAttend", "Referral.ProgressReported", "Referral.Discharged",
-        "Referral.Amended",
+        *sorted(BESIDE_THE_RECORD),
     )
     def record(self, e: Envelope, out: Writes) -> None:
         if e.patient_id is None:
             return
         data = e.data
-        amended = e.kind == "Referral.Amended"
+        amended = e.kind in BESIDE_THE_RECORD
         record_id = next((str(data[f]) for f in RECORD_FIELDS if data.get(f)), None)
+        if e.kind == "Referral.Made":
+            record_id = str(e.aggregate_id)  # the referral itself, as an amendment names it
+        elif e.kind == "Referral.Discharged":
+            record_id = "discharge"
         practitioner = data.get("practitioner_id") or data.get("physician_id")
         self._rows.append((
             e.position, e.event_id, e.patient_id,

@@ -20,10 +20,13 @@ from careledger.gateways.problems import COMMAND_ERRORS
 from careledger.gateways.schemas import (
     AcceptReferralIn,
     AmendIn,
+    AmendmentRequestIn,
     CancelIn,
     CertifyPlanIn,
     CompleteSessionIn,
     DeclineReferralIn,
+    DenyAmendmentIn,
+    DisagreementIn,
     DischargeIn,
     GoalIn,
     MakeReferralIn,
@@ -43,6 +46,8 @@ PHYSICIAN = {Role.PHYSICIAN}
 THERAPIST = {Role.THERAPIST}
 CLINIC = {Role.THERAPIST, Role.CLINIC_ADMIN}
 CLINICIANS = {Role.PHYSICIAN, Role.THERAPIST}
+#: Whoever the patient hands a written request or statement to.
+CARE_TEAM = {Role.PHYSICIAN, Role.THERAPIST, Role.CLINIC_ADMIN}
 
 
 def _scoped(request: HttpRequest, referral_id: UUID, roles: set[Role]) -> Principal:
@@ -326,6 +331,69 @@ def amend(request: HttpRequest, referral_id: UUID, body: AmendIn) -> tuple[int, 
         request, command="amend", body=body,
         run=lambda version, idem: services.get().app.amend(
             referral_id, record_id=body.record_id, reason=body.reason, changes=body.changes,
+            occurred_at=occurred(body), actor=who.actor, expected_version=version,
+            idempotency=idem,
+        ),
+    )
+
+
+@router.post("/referrals/{referral_id}/amendment-requests", response=RESPONSES,
+             operation_id="request_amendment")
+def request_amendment(
+    request: HttpRequest, referral_id: UUID, body: AmendmentRequestIn
+) -> tuple[int, RecordedOut]:
+    who = _scoped(request, referral_id, CARE_TEAM)
+    return execute(
+        request, command="request_amendment", body=body,
+        run=lambda version, idem: services.get().app.request_amendment(
+            referral_id, request_id=body.request_id, record_id=body.record_id,
+            changes=body.changes, reason=body.reason, occurred_at=occurred(body),
+            actor=who.actor, expected_version=version, idempotency=idem,
+        ),
+    )
+
+
+@router.post("/referrals/{referral_id}/amendment-requests/{request_id}/acceptance",
+             response=RESPONSES, operation_id="accept_amendment")
+def accept_amendment(
+    request: HttpRequest, referral_id: UUID, request_id: str, body: OccurredIn
+) -> tuple[int, RecordedOut]:
+    who = _scoped(request, referral_id, CLINICIANS)
+    return execute(
+        request, command="accept_amendment", body=body,
+        run=lambda version, idem: services.get().app.accept_amendment(
+            referral_id, request_id=request_id, occurred_at=occurred(body), actor=who.actor,
+            expected_version=version, idempotency=idem,
+        ),
+    )
+
+
+@router.post("/referrals/{referral_id}/amendment-requests/{request_id}/denial",
+             response=RESPONSES, operation_id="deny_amendment")
+def deny_amendment(
+    request: HttpRequest, referral_id: UUID, request_id: str, body: DenyAmendmentIn
+) -> tuple[int, RecordedOut]:
+    who = _scoped(request, referral_id, CLINICIANS)
+    return execute(
+        request, command="deny_amendment", body=body,
+        run=lambda version, idem: services.get().app.deny_amendment(
+            referral_id, request_id=request_id, basis=body.basis,
+            explanation=body.explanation, occurred_at=occurred(body), actor=who.actor,
+            expected_version=version, idempotency=idem,
+        ),
+    )
+
+
+@router.post("/referrals/{referral_id}/amendment-requests/{request_id}/disagreement",
+             response=RESPONSES, operation_id="file_disagreement")
+def file_disagreement(
+    request: HttpRequest, referral_id: UUID, request_id: str, body: DisagreementIn
+) -> tuple[int, RecordedOut]:
+    who = _scoped(request, referral_id, CARE_TEAM)
+    return execute(
+        request, command="file_disagreement", body=body,
+        run=lambda version, idem: services.get().app.file_disagreement(
+            referral_id, request_id=request_id, statement=body.statement,
             occurred_at=occurred(body), actor=who.actor, expected_version=version,
             idempotency=idem,
         ),
