@@ -6,6 +6,7 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import path, re_path
 from django.views.decorators.csrf import csrf_exempt
 
+from careledger.gateways import health
 from careledger.gateways.api import api
 from careledger.gateways.problems import problem
 from careledger.graphql.schema import schema
@@ -13,6 +14,9 @@ from careledger.graphql.view import CareLedgerGraphQLView
 
 urlpatterns = [
     path("api/v1/", api.urls),
+    path("health/live", health.live),
+    path("health/ready", health.ready),
+    path("health/status", health.status),
     path("graphql", csrf_exempt(CareLedgerGraphQLView.as_view(
         schema=schema, graphql_ide="graphiql" if settings.DEBUG else None))),
     # The OpenAPI page's own scripts, served locally: the docs work with no network.

@@ -31,11 +31,15 @@ class Database:
         )
 
 
-def database(settings: Settings) -> Database:
-    """The configured server, or the embedded one started on demand."""
+def database(settings: Settings, *, start_embedded: bool = True) -> Database:
+    """The configured server, or the embedded one (started on demand unless told not to)."""
     url = settings.database_url
     if url is None:
-        url = embedded_pg.ensure_running(settings.data_dir).url
+        server = (embedded_pg.ensure_running(settings.data_dir) if start_embedded
+                  else embedded_pg.running(settings.data_dir))
+        if server is None:
+            raise ConnectionError("the embedded PostgreSQL is not running")
+        url = server.url
     parts = urlsplit(url)
     return Database(
         admin_url=url,

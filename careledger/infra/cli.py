@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
+from careledger.infra.health import BROKER_ADDRESS_FILE
 from careledger.infra.settings import Settings
 
 if TYPE_CHECKING:
@@ -532,6 +533,72 @@ def audit_disclosures(
     sys.stdout.write(as_csv(entries) if output == "csv" else as_json(entries) + "\n")
 
 
+#: The parts `status --ready` can answer for, and whether each needs the broker.
+PARTS = {"api": False, "relay": True, "consume": True}
+
+
+@cli.command()
+def status(
+    ready: Annotated[str | None, typer.Option(
+        help="api, relay or consume: exit 0 only if that part can work now "
+        "(PostgreSQL reachable; for relay and consume, the broker too).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="The figures as JSON.")] = False,
+) -> None:
+    """The log's head, the relay's lag, each consumer partition's lag and freshness."""
+    import psycopg
+
+    from careledger.infra import bootstrap
+    from careledger.infra.health import (
+        broker_address,
+        broker_reachable,
+        high_watermarks,
+        read_status,
+    )
+
+    if ready is not None and ready not in PARTS:
+        _fail("--ready is one of: " + ", ".join(PARTS))
+    settings = Settings.from_env()
+    try:
+        db = bootstrap.database(settings, start_embedded=False)
+        conn = psycopg.connect(db.app_url, autocommit=True, connect_timeout=3)
+    except Exception as e:
+        _fail(f"PostgreSQL is unreachable ({type(e).__name__}); start it (`careledger up`) "
+              "or check CARELEDGER_DATABASE_URL")
+        raise
+    servers = broker_address(settings.kafka_bootstrap, settings.data_dir)
+    if ready is not None:
+        conn.close()
+        if PARTS[ready] and (servers is None or not broker_reachable(servers)):
+            _fail(f"{ready} is not ready: the broker at {servers or '(none configured)'} does "
+                  "not answer; check CARELEDGER_KAFKA_BOOTSTRAP")
+        console.print(f"{ready} ready")
+        return
+    marks: dict[tuple[str, int], int] = {}
+    if servers is not None:
+        try:
+            marks = high_watermarks(servers, settings.events_topic)
+        except Exception:
+            console.print(f"[yellow]the broker at {servers} does not answer: partition lag "
+                          "unknown[/yellow]")
+    with conn:
+        figures = read_status(conn, high_watermarks=marks)
+    if as_json:
+        print(json.dumps(figures.as_json(), default=str, indent=2))
+        return
+    console.print(f"log head        position {figures.head}"
+                  + (f", recorded {figures.head_recorded_at:%Y-%m-%d %H:%M:%S%z}"
+                     if figures.head_recorded_at else ""))
+    console.print(f"relay           position {figures.relay_position}, {figures.relay_behind}"
+                  f" behind, oldest waiting {figures.relay_lag_s:.1f} s")
+    console.print(f"views           {figures.views}, {figures.dead_letters} dead letters")
+    for p in figures.partitions:
+        behind = "?" if p.behind is None else str(p.behind)
+        fresh = "?" if p.freshness_ms is None else f"{p.freshness_ms:.0f} ms"
+        console.print(f"  {p.consumer} {p.topic}/{p.partition}: position {p.position}, "
+                      f"{behind} messages behind, last applied {fresh} after commit",
+                      soft_wrap=True)
+
+
 @cli.command()
 def up(
     demo: Annotated[bool, typer.Option(help="Seed the demo network on first start.")] = False,
@@ -592,6 +659,9 @@ def up(
         broker = EmbeddedBroker(settings.data_dir / "broker")
         broker.start()
         settings = replace(settings, kafka_bootstrap=broker.bootstrap)
+        noted = settings.data_dir / BROKER_ADDRESS_FILE  # for `careledger status`
+        noted.parent.mkdir(parents=True, exist_ok=True)
+        noted.write_text(broker.bootstrap)
     servers = _bootstrap(settings)
     out.print(f"  Kafka          {servers} ({'embedded' if broker else 'configured'}), "
               f"topic {settings.events_topic}")
@@ -635,6 +705,7 @@ def _stop_all(parts: list[subprocess.Popen[bytes]], broker: object,
             part.wait(timeout=10)
     if isinstance(broker, EmbeddedBroker):
         broker.stop()
+        (settings.data_dir / BROKER_ADDRESS_FILE).unlink(missing_ok=True)
     if settings.database_url is None:
         embedded_pg.EmbeddedPostgres(settings.data_dir, 0, "").stop()
 

@@ -78,7 +78,7 @@ class EmbeddedBroker:
 def wait_until_ready(bootstrap: str, timeout: float, alive: object = None) -> None:
     """Until the broker answers a metadata request, or say what to do next."""
     deadline = time.monotonic() + timeout
-    admin = AdminClient(_quiet({"bootstrap.servers": bootstrap, "log_level": 0}))
+    admin = AdminClient(quiet({"bootstrap.servers": bootstrap, "log_level": 0}))
     while True:
         try:
             admin.list_topics(timeout=1)
@@ -100,7 +100,7 @@ def wait_until_ready(bootstrap: str, timeout: float, alive: object = None) -> No
 
 def ensure_topics(bootstrap: str, topics: dict[str, int], timeout: float = 30.0) -> None:
     """Create the topics that do not exist yet, with the given partition counts."""
-    admin = AdminClient(_quiet({"bootstrap.servers": bootstrap}))
+    admin = AdminClient(quiet({"bootstrap.servers": bootstrap}))
     existing = set(admin.list_topics(timeout=timeout).topics)
     wanted = [NewTopic(name, num_partitions=partitions, replication_factor=1)
               for name, partitions in topics.items() if name not in existing]
@@ -122,7 +122,8 @@ def ensure_topics(bootstrap: str, topics: dict[str, int], timeout: float = 30.0)
     raise RuntimeError("the broker did not report the created topics in time")
 
 
-def _quiet(config: dict[str, Any]) -> Any:
+def quiet(config: dict[str, Any]) -> Any:
+    """A client configuration whose librdkafka logging goes nowhere."""
     return {**config, "logger": _Silent()}
 
 

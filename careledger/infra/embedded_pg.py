@@ -53,6 +53,19 @@ class EmbeddedPostgres:
         _pg_ctl(["-w", "-m", mode, "stop"], self.pgdata, check=False)
 
 
+def running(data_dir: Path) -> EmbeddedPostgres | None:
+    """The embedded server if it is up, without starting it (for status and health)."""
+    port_file = data_dir / "postgres-port"
+    password_file = data_dir / "secrets" / "postgres-password"
+    if not (port_file.exists() and password_file.exists()):
+        return None
+    port = int(port_file.read_text())
+    if not _accepts_connections(port):
+        return None
+    return EmbeddedPostgres(data_dir=data_dir, port=port,
+                            password=password_file.read_text().strip())
+
+
 def ensure_running(data_dir: Path) -> EmbeddedPostgres:
     """Start the embedded server if needed and return how to reach it."""
     data_dir.mkdir(parents=True, exist_ok=True)

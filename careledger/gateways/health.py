@@ -1,0 +1,45 @@
+"""Liveness, readiness and the operator's figures over HTTP (for orchestrators and people).
+
+`/health/live` answers as long as the process serves requests; `/health/ready` only
+while PostgreSQL answers too (a load balancer stops sending commands that could not be
+stored); `/health/status` gives the figures `careledger status` prints: positions,
+lags and counts, never patient data.
+"""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+from careledger.gateways import services
+from careledger.gateways.problems import problem
+from careledger.infra.health import read_status
+
+#: How long readiness waits for a pooled connection before saying "not ready".
+READY_TIMEOUT_S = 2.0
+
+
+def live(request: HttpRequest) -> HttpResponse:
+    return JsonResponse({"status": "live"})
+
+
+def ready(request: HttpRequest) -> HttpResponse:
+    try:
+        with services.get().idempotency.pool.connection(timeout=READY_TIMEOUT_S) as conn:
+            conn.execute("SELECT 1")
+    except Exception:
+        return _unavailable()
+    return JsonResponse({"status": "ready"})
+
+
+def status(request: HttpRequest) -> HttpResponse:
+    try:
+        with services.get().idempotency.pool.connection(timeout=READY_TIMEOUT_S) as conn:
+            figures = read_status(conn)
+    except Exception:
+        return _unavailable()
+    return JsonResponse(figures.as_json())
+
+
+def _unavailable() -> HttpResponse:
+    return problem(503, "PostgreSQL is unreachable; retry shortly", code="not_ready",
+                   headers={"Retry-After": "5"})

@@ -1,0 +1,129 @@
+"""How the platform is doing, from what it records: the figures an operator watches.
+
+Everything here is read, never kept: the log's head, the relay's saved position, each
+consumer's tracking rows in the live views, the dead letters. `careledger status`
+prints them, `/health/ready` and `careledger status --ready` answer whether a part
+can work (PostgreSQL reachable; for the relay and the consumers, the broker too), and
+the OpenTelemetry metrics export the same figures (`careledger/infra/telemetry.py`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from psycopg import sql
+
+from careledger.infra.embedded_broker import quiet
+from careledger.projections import live_generation
+
+#: Where `careledger up` notes the embedded broker's address for later commands.
+BROKER_ADDRESS_FILE = "broker/address"
+
+
+@dataclass(frozen=True)
+class PartitionLag:
+    consumer: str
+    topic: str
+    partition: int
+    position: int
+    kafka_offset: int
+    #: Messages on the partition not yet applied (needs the broker; None without it).
+    behind: int | None
+    #: From the commit of the last applied event to its batch's commit, in ms.
+    freshness_ms: float | None
+
+
+@dataclass(frozen=True)
+class Status:
+    head: int
+    head_recorded_at: datetime | None
+    relay_position: int
+    relay_behind: int
+    #: How long the oldest event not yet published has waited, in seconds.
+    relay_lag_s: float
+    views: str
+    partitions: list[PartitionLag] = field(default_factory=list)
+    dead_letters: int = 0
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def read_status(conn: Any, *, relay_name: str = "relay",
+                high_watermarks: dict[tuple[str, int], int] | None = None) -> Status:
+    """One consistent reading (one snapshot) of the figures, from PostgreSQL."""
+    with conn.transaction():
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        head, head_at = conn.execute(
+            "SELECT coalesce(max(notification_id), 0), max(recorded_at)"
+            " FROM careledger.careledger_events").fetchone()
+        row = conn.execute("SELECT position FROM careledger.relay_positions WHERE name = %s",
+                           (relay_name,)).fetchone()
+        relay = int(row[0]) if row else 0
+        (waiting,) = conn.execute(
+            "SELECT extract(epoch FROM now() - min(recorded_at))"
+            " FROM careledger.careledger_events WHERE notification_id > %s",
+            (relay,)).fetchone()
+        views, _ = live_generation(conn)
+        tracked = conn.execute(sql.SQL(
+            "SELECT t.consumer, t.topic, t.partition, t.position, t.kafka_offset,"
+            " extract(epoch FROM t.updated_at - e.recorded_at) * 1000"
+            " FROM {v}.tracking t LEFT JOIN careledger.careledger_events e"
+            " ON e.notification_id = t.position ORDER BY 1, 2, 3"
+        ).format(v=sql.Identifier(views))).fetchall()
+        (dead,) = conn.execute(sql.SQL("SELECT count(*) FROM {v}.dead_letters").format(
+            v=sql.Identifier(views))).fetchone()
+    marks = high_watermarks or {}
+    return Status(
+        head=int(head), head_recorded_at=head_at, relay_position=relay,
+        relay_behind=max(0, int(head) - relay),
+        relay_lag_s=float(waiting or 0.0), views=views,
+        partitions=[PartitionLag(
+            consumer=c, topic=t, partition=p, position=pos, kafka_offset=off,
+            behind=max(0, marks[(t, p)] - off - 1) if (t, p) in marks else None,
+            freshness_ms=float(ms) if ms is not None else None)
+            for c, t, p, pos, off, ms in tracked],
+        dead_letters=int(dead),
+    )
+
+
+def broker_address(configured: str | None, data_dir: Path) -> str | None:
+    """The configured cluster, else the embedded broker `careledger up` started."""
+    if configured:
+        return configured
+    noted = data_dir / BROKER_ADDRESS_FILE
+    return noted.read_text().strip() if noted.exists() else None
+
+
+def high_watermarks(bootstrap: str, topic: str, timeout: float = 3.0
+                    ) -> dict[tuple[str, int], int]:
+    """Each partition's next offset; raises if the broker does not answer in time."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer(quiet({"bootstrap.servers": bootstrap, "group.id": "careledger-status",
+                               "enable.auto.commit": False,
+                               "socket.timeout.ms": int(timeout * 1000)}))
+    try:
+        metadata = consumer.list_topics(topic, timeout=timeout)
+        partitions = metadata.topics[topic].partitions if topic in metadata.topics else {}
+        marks: dict[tuple[str, int], int] = {}
+        for partition in partitions:
+            _low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition),
+                                                        timeout=timeout)
+            marks[(topic, partition)] = high
+        return marks
+    finally:
+        consumer.close()
+
+
+def broker_reachable(bootstrap: str, timeout: float = 3.0) -> bool:
+    from confluent_kafka.admin import AdminClient
+
+    try:
+        AdminClient(quiet({"bootstrap.servers": bootstrap})).list_topics(timeout=timeout)
+        return True
+    except Exception:
+        return False
