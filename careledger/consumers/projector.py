@@ -17,13 +17,18 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
 from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
+from opentelemetry import propagate
+from opentelemetry.trace import SpanKind, use_span
 
+from careledger.infra import telemetry
 from careledger.projections import (
     VIEWS_LOCK,
     VIEWS_SCHEMA,
@@ -151,6 +156,7 @@ class Projector:
                     self._follow_live(cur)
                 tracked = self._lock_tracking(cur, messages)
                 dead: list[tuple[Message, Envelope | None, BaseException, int]] = []
+                recorded: list[datetime] = []
                 with conn.pipeline():
                     for message in messages:
                         topic, partition, offset = where(message)
@@ -165,18 +171,22 @@ class Projector:
                         if envelope.position <= mark.position:
                             outcome.skipped += 1
                         elif careful:
-                            error, attempts = self._apply_one(cur, envelope)
+                            with self._traced(message, envelope):
+                                error, attempts = self._apply_one(cur, envelope)
                             if error is None:
                                 outcome.applied += 1
+                                recorded.append(envelope.recorded_at)
                             else:
                                 dead.append((message, envelope, error, attempts))
                         else:
                             try:
-                                for projection in self.projections:
-                                    projection.apply(envelope)  # held until the flush
+                                with self._traced(message, envelope):
+                                    for projection in self.projections:
+                                        projection.apply(envelope)  # held until the flush
                             except Exception as e:
                                 raise _HandlerFailed from e
                             outcome.applied += 1
+                            recorded.append(envelope.recorded_at)
                         mark.position = max(mark.position, envelope.position)
                         mark.offset = max(mark.offset, offset)
                     if not careful:
@@ -199,7 +209,38 @@ class Projector:
                 raise
             raise _HandlerFailed from e  # a statement failed at the pipeline's sync
         outcome.positions = {p: t.position for (_, p), t in tracked.items()}
+        if telemetry.enabled():
+            self._measure(recorded, tracked, len(dead))
         return outcome
+
+    def _traced(self, message: Message, envelope: Envelope) -> AbstractContextManager[Any]:
+        """A consumer span, child of the relay's producer span, around the projections."""
+        if not telemetry.enabled():
+            return nullcontext()
+        headers: list[tuple[str, bytes | None]] = list(message.headers() or [])  # type: ignore[arg-type]
+        carrier = {k: v.decode() for k, v in headers if v is not None}
+        span = telemetry.tracer.start_span(
+            f"process {message.topic()}", context=propagate.extract(carrier),
+            kind=SpanKind.CONSUMER, attributes={
+                "messaging.system": "kafka", "messaging.operation.type": "process",
+                "messaging.destination.name": message.topic() or "",
+                "messaging.destination.partition.id": str(message.partition()),
+                "careledger.log.position": envelope.position,
+                "careledger.event.type": envelope.kind,
+                "careledger.views": self.schema})
+        return _projecting(span, [p.name for p in self.projections])
+
+    def _measure(self, recorded: list[datetime], tracked: dict[tuple[str, int], _Tracked],
+                 dead: int) -> None:
+        now = datetime.now(UTC)
+        for at in recorded:
+            telemetry.freshness_ms.record((now - at).total_seconds() * 1000,
+                                          {"consumer": self.consumer})
+        for (topic, partition), mark in tracked.items():
+            telemetry.applied_position.set(mark.position, {
+                "consumer": self.consumer, "topic": topic, "partition": partition})
+        if dead:
+            telemetry.dead_letters.add(dead, {"consumer": self.consumer})
 
     def _follow_live(self, cur: psycopg.Cursor[Any]) -> None:
         """Wait out a switch in progress, then write to whichever generation is live."""
@@ -283,6 +324,13 @@ class Projector:
 
     def _sql(self, text: str) -> str:
         return text.replace("{v}", self.schema)
+
+
+@contextmanager
+def _projecting(span: Any, names: list[str]) -> Iterator[None]:
+    with use_span(span, end_on_exit=True), telemetry.tracer.start_as_current_span(
+            "project", attributes={"careledger.projections": names}):
+        yield
 
 
 class ProjectionConsumer:

@@ -16,6 +16,7 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -24,9 +25,11 @@ from confluent_kafka import KafkaError, Producer
 from eventsourcing.persistence import OperationalError
 from eventsourcing.utils import TopicError
 from opentelemetry import propagate
+from opentelemetry.trace import SpanKind, set_span_in_context
 
 from careledger.domain.application import CareLedger
 from careledger.domain.referral import Referral
+from careledger.infra import telemetry
 from careledger.infra.eventstore import CareLedgerRecorder, LogEntry
 from careledger.projections.envelope import Envelope, event_data, event_id
 
@@ -192,6 +195,11 @@ class Relay:
         self.publish([envelope_of(self.app, self.streams, e) for e in entries],
                      [e.trace_context for e in entries])
         self.save_position(entries[-1].position)
+        if telemetry.enabled():
+            age = (datetime.now(UTC) - entries[0].recorded_at).total_seconds()
+            telemetry.relay_lag_seconds.set(max(0.0, age), {"relay": self.name})
+            telemetry.relay_behind.set(max(0, self.recorder.horizon() - entries[-1].position),
+                                       {"relay": self.name})
         return len(entries)
 
     def publish(self, envelopes: Sequence[Envelope],
@@ -202,10 +210,23 @@ class Relay:
             if err is not None:
                 failures.append(err)
 
+        tracing = telemetry.enabled()
         for envelope, trace in zip(envelopes, traces or [None] * len(envelopes), strict=True):
             # The command's own trace continues through Kafka; else the relay's, if any.
             headers: dict[str, str] = json.loads(trace) if trace else {}
-            if not headers:
+            span = None
+            if tracing:  # a producer span, child of the command's append
+                span = telemetry.tracer.start_span(
+                    f"publish {self.topic}", context=propagate.extract(headers),
+                    kind=SpanKind.PRODUCER, attributes={
+                        "messaging.system": "kafka", "messaging.operation.type": "send",
+                        "messaging.destination.name": self.topic,
+                        "careledger.log.position": envelope.position,
+                        "careledger.event.type": envelope.kind,
+                        "careledger.record.id": str(envelope.aggregate_id)})
+                headers = {}
+                propagate.inject(headers, context=set_span_in_context(span))
+            elif not headers:
                 propagate.inject(headers)
             headers["careledger-type"] = envelope.type
             headers["careledger-position"] = str(envelope.position)
@@ -216,6 +237,8 @@ class Relay:
                     break
                 except BufferError:
                     self.producer.poll(0.05)
+            if span is not None:
+                span.end()
         # Every message ends delivered or failed within message.timeout.ms.
         remaining = self.producer.flush(self.delivery_timeout_s + 5)
         if remaining or failures:

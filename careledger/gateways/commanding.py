@@ -7,6 +7,7 @@ the application. A replayed key answers the first result and stores nothing.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Collection
 from datetime import UTC, datetime
 from typing import Any
@@ -23,6 +24,7 @@ from careledger.gateways import services
 from careledger.gateways.auth import Principal, Role
 from careledger.gateways.idempotency import MAX_KEY_LENGTH, request_hash
 from careledger.gateways.schemas import OccurredIn, RecordedOut
+from careledger.infra import telemetry
 
 Run = Callable[[int | None, Idempotency | None], Recorded]
 
@@ -91,15 +93,27 @@ def execute(
         prior = _replay(store.find(idempotency.principal, key), idempotency)
         if prior is not None:
             return prior
-    try:
-        recorded = run(version, idempotency)
-    except DomainError:
-        # A concurrent twin with the same key may have won the race: answer as it did.
-        if idempotency is not None:
-            prior = _replay(store.find(idempotency.principal, idempotency.key), idempotency)
-            if prior is not None:
-                return prior
-        raise
+    started, outcome = time.perf_counter(), "error"
+    with telemetry.tracer.start_as_current_span(f"command {command}") as span:
+        try:
+            recorded = run(version, idempotency)
+            outcome = "recorded"
+        except DomainError as e:
+            outcome = e.code
+            # A concurrent twin with the same key may have won the race: answer as it did.
+            if idempotency is not None:
+                prior = _replay(store.find(idempotency.principal, idempotency.key),
+                                idempotency)
+                if prior is not None:
+                    outcome = "replayed"
+                    return prior
+            raise
+        finally:
+            span.set_attribute("careledger.command.outcome", outcome)
+            telemetry.command_seconds.record(time.perf_counter() - started,
+                                             {"command": command, "outcome": outcome})
+        span.set_attributes({"careledger.record.id": str(recorded.aggregate_id),
+                             "careledger.log.position": recorded.position or 0})
     return 201, RecordedOut(
         id=recorded.aggregate_id, version=recorded.version, position=recorded.position
     )

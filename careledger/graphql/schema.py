@@ -9,6 +9,8 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import time
+from collections.abc import Iterator
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID
@@ -22,6 +24,7 @@ from strawberry.extensions import (
     MaskErrors,
     MaxTokensLimiter,
     ParserCache,
+    SchemaExtension,
     ValidationCache,
 )
 from strawberry.extensions.max_aliases import create_validator as aliases_rule
@@ -40,6 +43,7 @@ from careledger.graphql.context import (
 )
 from careledger.graphql.directory import DirectoryQuery
 from careledger.graphql.worklists import WorklistQuery
+from careledger.infra import telemetry
 
 log = logging.getLogger(__name__)
 
@@ -395,6 +399,22 @@ LIMITS: list[type[ASTValidationRule]] = [depth_rule(MAX_DEPTH, None),
                                           aliases_rule(MAX_ALIASES)]
 
 
+class Observed(SchemaExtension):
+    """A span and a latency figure per operation, named by the operation (never its text)."""
+
+    def on_operation(self) -> Iterator[None]:
+        if not telemetry.enabled():
+            yield
+            return
+        started = time.perf_counter()
+        with telemetry.tracer.start_as_current_span("graphql") as span:
+            yield
+            name = self.execution_context.operation_name or "anonymous"
+            span.update_name(f"graphql {name}")
+            span.set_attribute("graphql.operation.name", name)
+        telemetry.graphql_seconds.record(time.perf_counter() - started, {"operation": name})
+
+
 class Limits(AddValidationRules):
     """Depth and alias limits, checked before any resolver runs."""
 
@@ -405,6 +425,7 @@ class Limits(AddValidationRules):
 schema = Schema(
     query=Query,
     extensions=[
+        Observed,
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
         Limits,
         lambda: ParserCache(maxsize=CACHED_QUERIES),

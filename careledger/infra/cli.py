@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
+from careledger.infra import telemetry
 from careledger.infra.health import BROKER_ADDRESS_FILE
 from careledger.infra.settings import Settings
 
@@ -176,6 +177,7 @@ def relay(
     from careledger.infra import bootstrap
 
     settings = Settings.from_env()
+    telemetry.configure("relay", console=settings.trace_console)
     db = _database(settings)
     servers = _bootstrap(settings)
     app = bootstrap.application(db, settings)
@@ -201,6 +203,7 @@ def consume(
     from careledger.consumers.projector import ProjectionConsumer, Projector
 
     settings = Settings.from_env()
+    telemetry.configure("consumers", console=settings.trace_console)
     db = _database(settings)
     servers = _bootstrap(settings)
     projector = Projector(

@@ -24,11 +24,13 @@ import psycopg
 from eventsourcing.persistence import IntegrityError, Notification, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from opentelemetry import propagate
+from opentelemetry.trace import SpanKind
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composed, Identifier
 
 from careledger.domain.application import Idempotency
 from careledger.domain.errors import DuplicateRequest, StaleRead
+from careledger.infra import telemetry
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,16 @@ class CareLedgerRecorder(PostgresApplicationRecorder):
     ) -> Sequence[int] | None:
         if not stored_events:
             return []
+        with telemetry.tracer.start_as_current_span(
+            "append_events", kind=SpanKind.CLIENT,
+            attributes=telemetry.event_attributes([e.topic for e in stored_events],
+                                                  [e.originator_id for e in stored_events]),
+        ):
+            return self._append(stored_events, **kwargs)
+
+    def _append(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
         idempotency: Idempotency | None = kwargs.get("idempotency")
         reads: dict[UUID, int] = kwargs.get("reads") or {}
         params = (

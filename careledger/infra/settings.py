@@ -51,6 +51,8 @@ class Settings:
     topic_partitions: int = 6
     #: The Ed25519 key that signs audit checkpoints; unset, one kept in the data folder.
     audit_key: Path | None = None
+    #: Print spans to the console (OTLP export is set by OTEL_EXPORTER_OTLP_ENDPOINT).
+    trace_console: bool = False
 
     @property
     def dead_letter_topic(self) -> str:
@@ -81,6 +83,8 @@ class Settings:
             topic_partitions=int(env.get("CARELEDGER_TOPIC_PARTITIONS") or 6),
             audit_key=Path(env["CARELEDGER_AUDIT_KEY"]).resolve()
             if env.get("CARELEDGER_AUDIT_KEY") else None,
+            trace_console=(env.get("CARELEDGER_TRACE_CONSOLE") or "").lower()
+            in {"1", "true", "yes", "y"},
         )
 
 

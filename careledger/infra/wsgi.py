@@ -21,6 +21,11 @@ def build(settings: Settings | None = None) -> Any:
 
     from django.core.wsgi import get_wsgi_application
 
+    from careledger.infra import telemetry
+
+    # Before Django builds its middleware chain, which the instrumentation joins.
+    telemetry.configure("api", console=settings.trace_console, instrument_django=True)
+
     from careledger.gateways import services
     from careledger.gateways.auth import TokenService
     from careledger.gateways.idempotency import IdempotencyStore
