@@ -136,7 +136,7 @@ class PatientRecord:
         handler = self._handlers.get(envelope.kind)
         if handler is None or envelope.occurred_at is None:
             # Not a record of this patient's care this version knows how to map (or an
-            # entry it cannot decode): the log keeps it; the export says how many.
+            # entry it cannot decode): the log keeps it, the server log names it.
             log.warning("fhir export: %s at position %d is not mapped",
                         envelope.type, envelope.position)
             self.skipped += 1
