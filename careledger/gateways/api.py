@@ -36,7 +36,8 @@ api = NinjaAPI(
         "One endpoint per clinical command. Every success answers 201 with the record's id, "
         "new version and log position. Errors are RFC 9457 problem+json. Send "
         "`Idempotency-Key` to make a retry safe and `If-Match: \"<version>\"` to refuse a "
-        "command decided on a stale record."
+        "command decided on a stale record. `GET /patients/{id}/fhir` exports a patient's "
+        "record as a FHIR R4 Bundle."
     ),
     auth=Bearer(),
     urls_namespace="v1",
@@ -94,11 +95,12 @@ def database_unavailable(request: HttpRequest, exc: Exception) -> HttpResponse:
 
 
 def _mount() -> None:
-    from careledger.gateways.routes import network, patients, referrals
+    from careledger.gateways.routes import fhir, network, patients, referrals
 
     api.add_router("/", network.router, tags=["network"])
     api.add_router("/", patients.router, tags=["patients"])
     api.add_router("/", referrals.router, tags=["referrals"])
+    api.add_router("/", fhir.router, tags=["fhir"])
 
 
 _mount()

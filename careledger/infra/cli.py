@@ -713,6 +713,63 @@ def _stop_all(parts: list[subprocess.Popen[bytes]], broker: object,
         embedded_pg.EmbeddedPostgres(settings.data_dir, 0, "").stop()
 
 
+export_cli = typer.Typer(help="Exports of a patient's record.", no_args_is_help=True)
+cli.add_typer(export_cli, name="export")
+
+
+@export_cli.command("fhir")
+def export_fhir(
+    patient: Annotated[str, typer.Option(help="The patient's id.")],
+    operator: Annotated[str, typer.Option(
+        "--as", help="Your id (a UUID): the access log names you, as an auditor, for this read.",
+    )],
+    output: Annotated[Path | None, typer.Option(
+        help="Write the Bundle to this file (readable by you only); else to stdout.")] = None,
+) -> None:
+    """The patient's record as a FHIR R4 Bundle, read from the event log (an auditor's read,
+    in the access log like any other)."""
+    import psycopg
+
+    from careledger.gateways.auth import Principal, Role
+    from careledger.gateways.fhir.export import ASKED_CLI, export_patient
+    from careledger.graphql.access import PatientNotFound
+    from careledger.infra import bootstrap
+    from careledger.projections import live_generation
+
+    try:
+        patient_id, operator_id = UUID(patient), UUID(operator)
+    except ValueError:
+        _fail("--patient and --as take UUIDs")
+        return
+    settings = Settings.from_env()
+    db = _database(settings)
+    app = bootstrap.application(db, settings)
+    auditor = Principal(subject=operator_id, role=Role.AUDITOR, clinics=frozenset())
+    try:
+        with psycopg.connect(db.app_url, autocommit=True) as conn:
+            bundle = export_patient(conn, app, views=live_generation(conn)[0],
+                                    principal=auditor, patient_id=patient_id, asked=ASKED_CLI)
+    except PatientNotFound:
+        _fail(f"no patient {patient_id} in the views (one registered a moment ago appears "
+              "once `careledger consume` has applied it); the attempt is in the access log")
+        return
+    except psycopg.Error as e:
+        _fail(f"the export could not read PostgreSQL ({type(e).__name__}: "
+              f"{str(e).splitlines()[0][:200]}); is the schema migrated (`careledger migrate`)?")
+        return
+    finally:
+        app.close()
+    text = bundle.model_dump_json(indent=2)
+    if output is None:
+        print(text)
+        return
+    fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text + "\n")
+    console.print(f"[green]wrote[/green] {len(bundle.entry or [])} resources of patient "
+                  f"{patient_id} to {output}")
+
+
 def main() -> None:
     cli()
 

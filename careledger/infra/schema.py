@@ -61,6 +61,21 @@ CREATE UNIQUE INDEX IF NOT EXISTS careledger_events_notification_id_idx
 CREATE INDEX IF NOT EXISTS careledger_events_recorded_at_idx
   ON careledger.careledger_events (recorded_at);
 
+-- The patient a referral is for, read from its Referral.Made state (the eventsourcing
+-- library's JSON, where a UUID is {"_type_": "uuid_hex", "_data_": "<hex>"}), so an
+-- export finds a patient's episodes in the log itself, by index, not through the views.
+-- A state it cannot read gives NULL, never an error: no append may fail because of it.
+CREATE OR REPLACE FUNCTION careledger.referral_patient(state bytea) RETURNS text
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+BEGIN
+  RETURN convert_from(state, 'UTF8')::jsonb #>> '{patient_id,_data_}';
+EXCEPTION WHEN others THEN
+  RETURN NULL;
+END $$;
+CREATE INDEX IF NOT EXISTS careledger_events_referral_patient_idx
+  ON careledger.careledger_events (careledger.referral_patient(state))
+  WHERE topic = 'careledger:Referral.Made';
+
 CREATE TABLE IF NOT EXISTS careledger.careledger_snapshots (
   originator_id uuid NOT NULL,
   originator_version bigint NOT NULL,

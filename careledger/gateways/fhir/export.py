@@ -1,0 +1,87 @@
+"""Export a patient's record: authorize and log the read, read the log, build, validate.
+
+The data comes from the event log, the record itself, not from the views: an export
+shows exactly what was recorded, up to the moment it was read. Only the authorization
+reads the views, through the same `authorize()` as GraphQL's `patient(id)`, so a denied
+export is told apart from a patient that does not exist by nobody, and every attempt is
+in the access log before any data leaves.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+import psycopg
+from fhir.resources.R4B import get_fhir_model_class
+from fhir.resources.R4B.bundle import Bundle
+from psycopg.rows import dict_row
+
+from careledger.consumers.relay import Streams, envelope_of
+from careledger.domain.application import CareLedger
+from careledger.gateways.auth import Principal
+from careledger.gateways.fhir.record import PatientRecord
+from careledger.gateways.fhir.vocabulary import SID_EXPORT, resource_id
+from careledger.graphql.access import authorize
+from careledger.infra.eventstore import LogEntry
+
+#: Every event of the patient's own stream and of every referral made for them, in log
+#: order. The referrals are found by the index on Referral.Made's patient (schema.py).
+PATIENT_LOG = """
+SELECT notification_id AS position, originator_id, originator_version, topic, state,
+       recorded_at, previous_hash, event_hash, trace_context
+  FROM careledger.careledger_events
+ WHERE originator_id = ANY(%(patient)s::uuid || ARRAY(
+         SELECT originator_id FROM careledger.careledger_events
+          WHERE topic = 'careledger:Referral.Made'
+            AND careledger.referral_patient(state) = %(key)s))
+ ORDER BY notification_id
+"""
+
+#: What the access log says was read, by each way in.
+ASKED_HTTP = "fhir:export"
+ASKED_CLI = "cli:fhir:export"
+
+
+def read_patient_log(conn: psycopg.Connection[Any], patient_id: UUID) -> list[LogEntry]:
+    """The patient's entries of the log, in order, as one consistent snapshot."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(PATIENT_LOG, {"patient": patient_id, "key": patient_id.hex})
+        return [LogEntry(**row) for row in cur.fetchall()]
+
+
+def build_bundle(app: CareLedger, patient_id: UUID, entries: list[LogEntry],
+                 *, now: datetime | None = None) -> Bundle:
+    """Fold the entries into resources, validate each, and collect them in a Bundle."""
+    streams = Streams(app)
+    record = PatientRecord(str(patient_id))
+    for entry in entries:
+        record.add(envelope_of(app, streams, entry))
+    validated = []
+    for resource in record.resources():
+        model = get_fhir_model_class(resource["resourceType"]).model_validate(resource)
+        validated.append({"fullUrl": f"urn:uuid:{resource['id']}", "resource": model})
+    bundle: dict[str, Any] = {
+        "resourceType": "Bundle",
+        "id": resource_id("Bundle", patient_id, record.last_position),
+        "identifier": {"system": SID_EXPORT, "value": f"{patient_id}@{record.last_position}"},
+        "type": "collection",
+        "timestamp": now or datetime.now(UTC),
+        "entry": validated,
+    }
+    if record.last_recorded is not None:
+        bundle["meta"] = {"lastUpdated": record.last_recorded}
+    result: Bundle = Bundle.model_validate(bundle)
+    return result
+
+
+def export_patient(conn: psycopg.Connection[Any], app: CareLedger, *, views: str,
+                   principal: Principal, patient_id: UUID, asked: str,
+                   emergency_reason: str | None = None) -> Bundle:
+    """The patient's Bundle for this caller; `PatientNotFound` when denied or absent.
+
+    The decision is appended to the access log first, whether or not it allows the read.
+    """
+    authorize(conn, views, principal, patient_id, asked, emergency_reason)
+    return build_bundle(app, patient_id, read_patient_log(conn, patient_id))
