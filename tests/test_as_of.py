@@ -146,14 +146,15 @@ def test_the_audit_commands_replay_diff_and_account_for_disclosures(
     assert first.exit_code == 0, first.output
     lines = list(csv.DictReader(io.StringIO(first.output)))
     assert [(r["fields"], r["allowed"]) for r in lines][-3:] == [
-        ("audit:diff", "True"), ("patient:timeline", "False"), ("disclosures", "True")]
+        ("cli:audit:diff", "True"), ("patient:timeline", "False"),
+        ("cli:audit:disclosures", "True")]
     second = json.loads(run("disclosures", "--patient", str(network.patient), "--format",
                             "json").output)
     assert len(second) == len(lines) + 1  # producing the report is itself an access
-    assert second[-1]["fields"] == "disclosures" and second[-1]["role"] == "operator"
+    assert second[-1]["fields"] == "cli:audit:disclosures" and second[-1]["role"] == "auditor"
     late = run("disclosures", "--patient", str(network.patient), "--since",
                datetime.now(UTC).isoformat())
-    assert list(csv.DictReader(io.StringIO(late.output)))[-1]["fields"] == "disclosures"
+    assert list(csv.DictReader(io.StringIO(late.output)))[-1]["fields"] == "cli:audit:disclosures"
     assert run("disclosures", "--patient", "nope").exit_code == 1
     assert run("disclosures", "--patient", str(network.patient), "--format", "xml"
                ).exit_code == 1

@@ -43,11 +43,11 @@ def operator() -> UUID:
 
 def disclosures(conn: Any, patient_id: UUID, *, since: datetime | None = None,
                 until: datetime | None = None, asked_by: UUID | None = None,
-                asked_as: str = "operator") -> list[Disclosure]:
+                asked_as: str = "auditor") -> list[Disclosure]:
     """The patient's accesses in [since, until), oldest first; the asking is logged first."""
     who = asked_by or operator()
     with conn.transaction():
-        conn.execute("SELECT careledger.log_access(%s, %s, %s, 'disclosures', true,"
+        conn.execute("SELECT careledger.log_access(%s, %s, %s, 'cli:audit:disclosures', true,"
                      " 'auditor', NULL)", (who, asked_as, patient_id))
     rows = conn.execute(
         "SELECT at, principal, role, fields, allowed, basis, reason, hash"

@@ -432,6 +432,25 @@ def _moment(text: str, option: str) -> datetime:
     return moment
 
 
+#: Who a command-line read of patient data is logged under. A command line holds the
+#: database password but no token: the operator names themself, else their account.
+AsOperator = Annotated[str | None, typer.Option(
+    "--as", help="Your id (a UUID), which the access log names for this read; default: "
+    "one derived from this account and host.")]
+
+
+def _operator(text: str | None) -> UUID:
+    from careledger.audit.disclosures import operator
+
+    if text is None:
+        return operator()
+    try:
+        return UUID(text)
+    except ValueError:
+        _fail("--as is your id, a UUID")
+        raise
+
+
 def _patient(text: str) -> UUID:
     try:
         return UUID(text)
@@ -475,12 +494,12 @@ def audit_diff(
     since: Annotated[str, typer.Option("--from", help="First moment, ISO 8601 with zone.")],
     until: Annotated[str, typer.Option("--to", help="Second moment, ISO 8601 with zone.")],
     output: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+    operator: AsOperator = None,
 ) -> None:
     """What changed in a patient's record between two moments, and who changed it."""
     import psycopg
 
     from careledger.audit.as_of import AsOfError, diff_patient
-    from careledger.audit.disclosures import operator
     from careledger.infra import bootstrap
 
     if output not in ("text", "json"):
@@ -491,8 +510,8 @@ def audit_diff(
     app = bootstrap.application(db, settings)
     try:
         with psycopg.connect(db.app_url, autocommit=True) as conn:  # a read of the record
-            conn.execute("SELECT careledger.log_access(%s, 'operator', %s, 'audit:diff', true,"
-                         " 'auditor', NULL)", (operator(), patient_id))
+            conn.execute("SELECT careledger.log_access(%s, 'auditor', %s, 'cli:audit:diff',"
+                         " true, 'auditor', NULL)", (_operator(operator), patient_id))
         diff = diff_patient(app, db, patient_id, first, second)
     except AsOfError as e:
         _fail(str(e))
@@ -522,6 +541,7 @@ def audit_disclosures(
     output: Annotated[str, typer.Option("--format", help="csv or json.")] = "csv",
     since: Annotated[str | None, typer.Option(help="From this moment (ISO 8601, zone).")] = None,
     until: Annotated[str | None, typer.Option(help="Before this moment.")] = None,
+    operator: AsOperator = None,
 ) -> None:
     """Every access to one patient's record (an accounting of disclosures), oldest first."""
     from careledger.audit.disclosures import as_csv, as_json, disclosures
@@ -532,7 +552,8 @@ def audit_disclosures(
     first = _moment(since, "--since") if since else None
     last = _moment(until, "--until") if until else None
     with _audit_connection(Settings.from_env()) as conn:
-        entries = disclosures(conn, patient_id, since=first, until=last)
+        entries = disclosures(conn, patient_id, since=first, until=last,
+                              asked_by=_operator(operator))
     sys.stdout.write(as_csv(entries) if output == "csv" else as_json(entries) + "\n")
 
 
@@ -720,9 +741,7 @@ cli.add_typer(export_cli, name="export")
 @export_cli.command("fhir")
 def export_fhir(
     patient: Annotated[str, typer.Option(help="The patient's id.")],
-    operator: Annotated[str, typer.Option(
-        "--as", help="Your id (a UUID): the access log names you, as an auditor, for this read.",
-    )],
+    operator: AsOperator = None,
     output: Annotated[Path | None, typer.Option(
         help="Write the Bundle to this file (readable by you only); else to stdout.")] = None,
 ) -> None:
@@ -736,11 +755,7 @@ def export_fhir(
     from careledger.infra import bootstrap
     from careledger.projections import live_generation
 
-    try:
-        patient_id, operator_id = UUID(patient), UUID(operator)
-    except ValueError:
-        _fail("--patient and --as take UUIDs")
-        return
+    patient_id, operator_id = _patient(patient), _operator(operator)
     settings = Settings.from_env()
     db = _database(settings)
     app = bootstrap.application(db, settings)
