@@ -18,6 +18,7 @@ from fhir.resources.R4B.bundle import Bundle
 from typer.testing import CliRunner
 
 from careledger.domain.application import CareLedger
+from careledger.domain.clinical import DenialBasis
 from careledger.gateways.auth import Role
 from careledger.infra import bootstrap
 from careledger.infra.settings import Settings
@@ -178,6 +179,37 @@ def test_an_amendment_stands_beside_the_original_record(
     original = amendment["entity"][1]["what"]["reference"].removeprefix("urn:uuid:")
     written = next(p for p in resources(after, "Provenance") if p["id"] == original)
     assert written["activity"]["text"] == "Referral.SessionCompleted"
+
+
+def test_a_denied_request_to_amend_and_the_disagreement_are_in_the_export(
+    app: CareLedger, db: bootstrap.Database, client: Any, network: Network,
+    discharged: tuple[UUID, UUID],
+) -> None:
+    patient, referral = discharged
+    token = auditor(network)
+    request = f"r-{uuid.uuid4().hex[:8]}"
+    app.request_amendment(referral, request_id=request, record_id=str(referral),
+                          changes={"reason": "left knee"}, reason="the wrong knee",
+                          occurred_at=NOW, actor="clinic-admin:a")
+    app.deny_amendment(referral, request_id=request, basis=DenialBasis.ACCURATE_AND_COMPLETE,
+                       explanation="the referral names the right knee", occurred_at=NOW,
+                       actor="therapist:t")
+    app.file_disagreement(referral, request_id=request, statement="it was my left knee",
+                          occurred_at=NOW, actor="clinic-admin:a")
+    sync_views(app, db)
+    bundle = export(client, token, patient).json()
+    Bundle.model_validate(bundle)
+    steps = [p for p in resources(bundle, "Provenance") if any(
+        x["url"].endswith("/amendment-request") for x in p.get("extension", []))]
+    assert [p["activity"]["text"] for p in steps][-3:] == [
+        "Referral.AmendmentRequested", "Referral.AmendmentDenied", "Referral.DisagreementFiled"]
+    assert all(p["activity"]["coding"][0]["code"] == "APPEND" for p in steps)
+    assert {"reference": f"urn:uuid:{referral}"} in steps[-1]["target"]
+    denial = {x["url"]: x.get("valueString") for x in next(
+        x for x in steps[-2]["extension"] if x["url"].endswith("/amendment-request")
+    )["extension"]}
+    assert denial["basis"] == "accurate_and_complete" and denial["request"] == request
+    assert steps[-1]["reason"][0]["text"] == "it was my left knee"
 
 
 def test_the_care_team_reads_it_and_anyone_else_gets_the_404_of_no_patient_at_all(

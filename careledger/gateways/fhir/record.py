@@ -31,6 +31,7 @@ from careledger.gateways.fhir.vocabulary import (
     DISCIPLINE,
     EVENT_TYPE,
     EXT_AMENDMENT,
+    EXT_AMENDMENT_REQUEST,
     EXT_CERTIFICATION,
     EXT_LOG_ENTRY,
     EXT_TIMED_MINUTES,
@@ -63,6 +64,9 @@ from careledger.projections.envelope import Envelope
 log = logging.getLogger(__name__)
 
 CREATE, UPDATE = "CREATE", "UPDATE"
+#: Added to the record without changing it: a request to amend, its denial, a
+#: statement of disagreement (v3 DataOperation).
+APPEND = "APPEND"
 
 
 @dataclass
@@ -128,6 +132,10 @@ class PatientRecord:
             "Referral.ProgressReported": self._progress_reported,
             "Referral.Discharged": self._discharged,
             "Referral.Amended": self._amended,
+            "Referral.AmendmentRequested": self._amendment_step,
+            "Referral.AmendmentAccepted": self._amendment_step,
+            "Referral.AmendmentDenied": self._amendment_step,
+            "Referral.DisagreementFiled": self._amendment_step,
         }
 
     # ------------------------------------------------------------------ feeding
@@ -640,6 +648,30 @@ class PatientRecord:
             {"url": "changes", "valueString": json.dumps(d["changes"], sort_keys=True)},
         ]}
         return Change(UPDATE, list(targets), reason=str(d["reason"]), extensions=[extension],
+                      entities=entities)
+
+
+    def _amendment_step(self, e: Envelope) -> Change:
+        """A step of a patient's request to amend, beside the record it concerns."""
+        d, episode = e.data, self._episode(e)
+        record = str(d["record_id"])
+        targets, original = self._records.get((episode.referral, record),
+                                              ([episode.referral], None))
+        parts: list[JSON] = [
+            {"url": "record", "valueIdentifier": {"system": SID_RECORD,
+                                                  "value": f"{episode.referral}/{record}"}},
+            {"url": "request", "valueString": str(d["request_id"])},
+        ]
+        if "changes" in d:
+            parts.append({"url": "changes",
+                          "valueString": json.dumps(d["changes"], sort_keys=True)})
+        parts += [{"url": key, "valueString": str(d[key])}
+                  for key in ("basis", "explanation", "statement") if d.get(key)]
+        entities = ([{"role": "revision", "what": ref(original)}]
+                    if original is not None else [])
+        reason = d.get("reason") or d.get("explanation") or d.get("statement")
+        return Change(APPEND, list(targets), reason=str(reason) if reason else None,
+                      extensions=[{"url": EXT_AMENDMENT_REQUEST, "extension": parts}],
                       entities=entities)
 
 

@@ -45,6 +45,9 @@ EXT_TIMED_MINUTES = f"{BASE}/StructureDefinition/timed-minutes"
 EXT_CERTIFICATION = f"{BASE}/StructureDefinition/certification"
 EXT_LOG_ENTRY = f"{BASE}/StructureDefinition/log-entry"
 EXT_AMENDMENT = f"{BASE}/StructureDefinition/amendment"
+#: A step of a patient's request to amend (HIPAA 164.526): request, acceptance, denial,
+#: statement of disagreement.
+EXT_AMENDMENT_REQUEST = f"{BASE}/StructureDefinition/amendment-request"
 
 NPRS: JSON = {"system": LOINC, "code": "72514-3",
               "display": "Pain severity - 0-10 verbal numeric rating [Score] - Reported"}
