@@ -190,7 +190,10 @@ def _wait_for(port: int, seconds: float) -> bool:
 
 
 def _port_is_free(port: int) -> bool:
+    """Whether PostgreSQL could listen there. It binds with SO_REUSEADDR, so a port whose
+    last connections linger in TIME_WAIT (just after a restart) still counts as free."""
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:
