@@ -15,11 +15,7 @@ Retry-After, never 500.
 
 from __future__ import annotations
 
-import os
 import random
-import signal
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -34,12 +30,13 @@ import psycopg
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 
+from bench.stack import Stack, own_stack, wait_for
 from careledger.consumers.replay import checksums, replay
 from careledger.gateways.auth import Role, TokenService
-from careledger.infra import bootstrap, embedded_pg
-from careledger.infra.embedded_broker import EmbeddedBroker, ensure_topics
+from careledger.infra import bootstrap
+from careledger.infra.embedded_broker import ensure_topics
 from careledger.infra.schema import create_views
-from careledger.infra.settings import APP_ROLE, Settings
+from careledger.infra.settings import APP_ROLE
 from careledger.projections import all_projections, live_generation
 from tests.conftest import build_network, open_episode
 
@@ -50,79 +47,10 @@ TOPIC = "careledger.events"
 POISON = [b"{not json", b'{"envelope_version": 99}']
 
 
-@dataclass
-class Stack:
-    """This test's own PostgreSQL, broker and CareLedger processes."""
-
-    data: Path
-    settings: Settings
-    broker: EmbeddedBroker
-    port: int
-    logs: Path
-    parts: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
-
-    @property
-    def env(self) -> dict[str, str]:
-        return {**os.environ, "CARELEDGER_DATABASE_URL": self.settings.database_url or "",
-                "CARELEDGER_APP_DB_PASSWORD": self.settings.app_db_password,
-                "CARELEDGER_TOKEN_SECRET": self.settings.token_secret,
-                "CARELEDGER_DATA_DIR": str(self.data),
-                "CARELEDGER_KAFKA_BOOTSTRAP": self.broker.bootstrap,
-                "CARELEDGER_HTTP_PORT": str(self.port), "CARELEDGER_DB_POOL_SIZE": "4"}
-
-    def start(self, name: str) -> None:
-        args = {"api": ["serve", "--workers", "1", "--threads", "4"], "relay": ["relay"],
-                "consumer": ["consume"]}[name]
-        log = (self.logs / f"{name}.log").open("ab")
-        self.parts[name] = subprocess.Popen(
-            [sys.executable, "-m", "careledger.infra.cli", *args], env=self.env,
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-
-    def kill(self, name: str) -> None:
-        """SIGKILL: no cleanup, no last batch, as a crash or an OOM kill."""
-        part = self.parts[name]
-        os.killpg(part.pid, signal.SIGKILL)
-        part.wait(timeout=10)
-
-    def stop_all(self) -> None:
-        for part in self.parts.values():
-            if part.poll() is None:
-                os.killpg(part.pid, signal.SIGTERM)
-        for part in self.parts.values():
-            try:
-                part.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(part.pid, signal.SIGKILL)
-
-    def restart_postgres(self, outage_s: float) -> None:
-        embedded_pg.EmbeddedPostgres(self.data, 0, "").stop("immediate")
-        time.sleep(outage_s)
-        server = embedded_pg.ensure_running(self.data)
-        assert f":{server.port}/" in (self.settings.database_url or ""), "the port moved"
-
-    def unexpected_exits(self) -> list[str]:
-        return [name for name, part in self.parts.items() if part.poll() is not None]
-
-
 @pytest.fixture()
 def stack(tmp_path: Path) -> Iterator[Stack]:
-    data = tmp_path / "data"
-    server = embedded_pg.ensure_running(data)
-    settings = Settings(database_url=server.url, data_dir=data,
-                        app_db_password="faults-app-password",
-                        token_secret="faults-secret-" + "z" * 20, db_pool_size=4)
-    broker = EmbeddedBroker(tmp_path / "broker")
-    broker.start()
-    logs = tmp_path / "logs"
-    logs.mkdir()
-    built = Stack(data=data, settings=settings, broker=broker, port=embedded_pg.free_port(),
-                  logs=logs)
-    try:
+    with own_stack(tmp_path) as built:
         yield built
-    finally:
-        built.stop_all()
-        broker.stop()
-        embedded_pg.EmbeddedPostgres(data, 0, "").stop("immediate")
 
 
 @dataclass
@@ -169,18 +97,6 @@ class Client:
         raise AssertionError("a command found no working API for 60 s")
 
 
-def wait_for(condition: Callable[[], bool], seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            if condition():
-                return
-        except (psycopg.Error, httpx.HTTPError):
-            pass
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def dead_letters(bootstrap_servers: str) -> list[bytes]:
     consumer = Consumer({"bootstrap.servers": bootstrap_servers, "group.id": uuid.uuid4().hex,
                          "enable.auto.commit": False})
@@ -207,10 +123,11 @@ def test_commands_under_faults_are_kept_exactly_once_and_the_views_equal_the_log
                  for _ in range(12)]
     app.close()
     ensure_topics(stack.broker.bootstrap, {TOPIC: 3, TOPIC + ".dlq": 1})
-    for name in ("api", "relay", "consumer"):
-        stack.start(name)
-    base = f"http://127.0.0.1:{stack.port}"
-    wait_for(lambda: httpx.get(f"{base}/health/ready").status_code == 200, 60, "the API")
+    stack.start("api", "serve", "--workers", "1", "--threads", "4")
+    stack.start("relay")
+    stack.start("consumer")
+    base = stack.base
+    stack.wait_until_ready()
     client = Client(base=base, token=tokens.issue(subject=network.therapist,
                                                  role=Role.THERAPIST, clinics=[network.clinic]),
                     referrals=referrals)
