@@ -66,7 +66,7 @@ class Client:
     stop: threading.Event = field(default_factory=threading.Event)
 
     def run(self) -> None:
-        with httpx.Client(base_url=self.base, timeout=5) as http:
+        with httpx.Client(base_url=self.base, timeout=10) as http:
             sent = 0
             while not self.stop.is_set():
                 self.command(http, str(uuid.uuid4()), self.referrals[sent % len(self.referrals)])

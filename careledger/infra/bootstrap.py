@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import psycopg
+from eventsourcing.persistence import OperationalError
 from psycopg_pool import ConnectionPool
 
 from careledger.domain.application import CareLedger
 from careledger.infra import embedded_pg
 from careledger.infra.schema import SCHEMA, migrate
 from careledger.infra.settings import APP_ROLE, Settings
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -55,6 +61,10 @@ def run_migrations(db: Database) -> None:
         migrate(admin, app_role=APP_ROLE, app_password=db.app_password)
 
 
+#: Seconds a request waits for a database connection before it is answered 503.
+POOL_WAIT_S = 3
+
+
 def application_env(db: Database, settings: Settings) -> dict[str, str]:
     return {
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
@@ -67,7 +77,9 @@ def application_env(db: Database, settings: Settings) -> dict[str, str]:
         "POSTGRES_SCHEMA": SCHEMA,
         "POSTGRES_POOL_SIZE": str(settings.db_pool_size),
         "POSTGRES_MAX_OVERFLOW": "0",
-        "POSTGRES_CONNECT_TIMEOUT": "5",
+        # Also how long a command waits for a pooled connection: while PostgreSQL is
+        # away, the API answers 503 within this, not after a client gave up.
+        "POSTGRES_CONNECT_TIMEOUT": str(POOL_WAIT_S),
         # No pre-ping: it costs a round trip per checkout; broken connections surface as
         # OperationalError, answered 503 with Retry-After, and the pool replaces them.
         "POSTGRES_PRE_PING": "n",
@@ -80,10 +92,31 @@ def application(db: Database, settings: Settings) -> CareLedger:
     return CareLedger(env=application_env(db, settings))
 
 
+def application_when_reachable(db: Database, settings: Settings, *, wait_s: float,
+                               stop: threading.Event | None = None) -> CareLedger:
+    """The application, once PostgreSQL takes connections: a part that starts during an
+    outage (or a restart's recovery) waits for it, saying so, instead of exiting."""
+    deadline, backoff = time.monotonic() + wait_s, 0.5
+    while True:
+        try:
+            return application(db, settings)
+        except (OperationalError, psycopg.OperationalError) as e:
+            if time.monotonic() + backoff > deadline or (stop is not None and stop.is_set()):
+                raise
+            log.warning("PostgreSQL is unreachable (%s); retrying in %.1f s",
+                        type(e).__name__, backoff)
+            if stop is not None:
+                stop.wait(backoff)
+            else:
+                time.sleep(backoff)
+            backoff = min(backoff * 2, 5.0)
+
+
 def app_pool(db: Database, settings: Settings) -> ConnectionPool:
     """A pool for the edges' own reads (idempotency look-ups), as the app role."""
     pool: ConnectionPool = ConnectionPool(
         db.app_url, min_size=1, max_size=max(2, settings.db_pool_size // 2),
-        kwargs={"autocommit": True}, open=True,
+        kwargs={"autocommit": True, "connect_timeout": POOL_WAIT_S}, open=True,
+        timeout=POOL_WAIT_S,
     )
     return pool

@@ -180,11 +180,11 @@ def relay(
     telemetry.configure("relay", console=settings.trace_console)
     db = _database(settings)
     servers = _bootstrap(settings)
-    app = bootstrap.application(db, settings)
+    stop = _stop_on_signals()
+    app = bootstrap.application_when_reachable(db, settings, wait_s=float("inf"), stop=stop)
     publisher = Relay(app, bootstrap=servers, topic=settings.events_topic)
     if from_position is not None:
         publisher.rewind(from_position)
-    stop = _stop_on_signals()
     console.print(f"relay: publishing from position {publisher.position()} "
                   f"to {settings.events_topic} at {servers}")
     publisher.run(stop, on_batch=lambda n, at: console.print(

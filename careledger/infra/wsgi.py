@@ -32,7 +32,8 @@ def build(settings: Settings | None = None) -> Any:
     from careledger.infra import bootstrap
 
     db = bootstrap.database(settings)
-    app = bootstrap.application(db, settings)
+    # Within gunicorn's boot timeout: a worker started during an outage waits it out.
+    app = bootstrap.application_when_reachable(db, settings, wait_s=30)
     atexit.register(app.close)  # a worker that exits closes its pools itself
     services.install(
         services.Services(
