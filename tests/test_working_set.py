@@ -7,8 +7,12 @@ decision, a lost event or a wrong refusal.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import date, timedelta
+from uuid import UUID
 
 import psycopg
 import pytest
@@ -113,3 +117,29 @@ def test_a_writer_whose_connection_died_reconnects_on_the_next_command(
         schedule(app, rid, network.therapist)
     assert schedule(app, rid, network.therapist) == 4  # the failed one stored nothing
     assert len(app.load(Referral, rid).sessions) == 2
+
+
+def test_each_answer_names_the_version_its_own_command_wrote(
+    app: CareLedger, network: Network, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Eight threads on one referral: each answer's version is its own, never the next
+    command's (the record is shared in memory; its version is read under its lock)."""
+    rid = open_episode(app, network, accept=True, authorized_visits=200)
+    lock = app.working_set.lock
+
+    @contextmanager
+    def lingering(cls: type, aggregate_id: UUID) -> Iterator[None]:
+        with lock(cls, aggregate_id):
+            yield
+        time.sleep(0.002)  # the moment just after the release, widened: others go first
+
+    monkeypatch.setattr(app.working_set, "lock", lingering)
+
+    def schedule(i: int) -> int:
+        return app.schedule_session(rid, practitioner_id=network.therapist, scheduled_for=NOW,
+                                    location=SessionLocation.CLINIC, occurred_at=NOW,
+                                    actor=f"t{i}").version
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        versions = sorted(pool.map(schedule, range(96)))
+    assert versions == list(range(3, 3 + 96))

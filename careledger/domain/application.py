@@ -133,8 +133,9 @@ class CareLedger(Application[UUID]):
                 except StaleRead:
                     self.working_set.evict(*reads.versions)
                     continue
-            self.working_set.put(aggregate)
-            return Recorded(aggregate.id, aggregate.version, _last_position(recordings))
+            recorded = Recorded(aggregate.id, aggregate.version, _last_position(recordings))
+            self.working_set.put(aggregate)  # from here other commands may change it
+            return recorded
         raise VersionConflict("the records this command reads are changing too fast: try again")
 
     def change(
@@ -197,7 +198,9 @@ class CareLedger(Application[UUID]):
                     self.working_set.evict(aggregate_id)
                     raise
                 self.working_set.put(aggregate)
-            return Recorded(aggregate.id, aggregate.version, _last_position(recordings))
+                # Read under the lock: once it is released, the next command mutates this
+                # same object, and its version would be that command's.
+                return Recorded(aggregate.id, aggregate.version, _last_position(recordings))
         raise VersionConflict("the record is changing too fast: try again")
 
     def _evict_moved_on(self, versions: dict[UUID, int]) -> bool:
