@@ -38,9 +38,10 @@ _synced = [0]
 
 
 def sync_views(app: CareLedger, db: bootstrap.Database) -> None:
+    """Apply what the log holds beyond the live views (a rebuild's switch moves the floor)."""
     with psycopg.connect(db.admin_url) as conn:
-        schema, _ = live_generation(conn)
-    _synced[0] = replay(app, db.app_url, all_projections(schema), after=_synced[0])
+        schema, floor = live_generation(conn)
+    _synced[0] = replay(app, db.app_url, all_projections(schema), after=max(_synced[0], floor))
 
 
 def ask(client: Any, token: str | None, query: str, **variables: Any) -> dict[str, Any]:
