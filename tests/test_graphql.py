@@ -37,11 +37,13 @@ query ($id: UUID!, $asOf: DateTime, $first: Int = 50, $after: String) {
 _synced = [0]
 
 
-def sync_views(app: CareLedger, db: bootstrap.Database) -> None:
-    """Apply what the log holds beyond the live views (a rebuild's switch moves the floor)."""
+def sync_views(app: CareLedger, db: bootstrap.Database) -> int:
+    """Apply what the log holds beyond the live views (a rebuild's switch moves the floor);
+    answer the log position they now hold."""
     with psycopg.connect(db.admin_url) as conn:
         schema, floor = live_generation(conn)
     _synced[0] = replay(app, db.app_url, all_projections(schema), after=max(_synced[0], floor))
+    return _synced[0]
 
 
 def ask(client: Any, token: str | None, query: str, **variables: Any) -> dict[str, Any]:
