@@ -556,7 +556,7 @@ def up(
     base = f"http://{settings.http_host}:{settings.http_port}"
     out = Console()
     out.print(f"[bold]CareLedger[/bold] is starting at {base}")
-    out.print(f"  Web timeline   {base}/app/ (sign in with a token printed below)")
+    out.print(f"  Web timeline   {base}/app/ (sign in with a token below)")
     out.print(f"  OpenAPI docs   {base}/api/v1/docs")
     out.print(f"  OpenAPI schema {base}/api/v1/openapi.json")
     out.print(f"  GraphQL        {base}/graphql (GraphiQL with CARELEDGER_DEBUG=1)")

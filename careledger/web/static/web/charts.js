@@ -17,10 +17,10 @@ export function progressFigure(plan, clinicName) {
   const titleId = uid("plan");
   return h("figure", { class: "plan", "aria-labelledby": titleId, dataset: { referral: plan.referralId } },
     h("figcaption", { id: titleId },
-      h("h3", {}, `${clinicName || "A clinic"}: ${instrument === "NDI" ? "neck" : "low back"} (${instrument})`,
-        plan.planId ? "" : ", no plan yet"),
-      plan.goals.length ? h("p", { class: "hint" }, "Goals: ", plan.goals.map((g) =>
-        `${g.metric} ${g.baseline} → ${g.target}`).join(", "), ". Dashed green lines mark each target.") : null),
+      h("h3", {}, clinicName || "A clinic", plan.planId ? "" : " (no plan yet)"),
+      h("p", { class: "hint" }, `Functional score: ${instrument}. `,
+        plan.goals.length ? ["Goals: ", plan.goals.map((g) => `${g.metric} ${g.baseline} → ${g.target}`).join(", "),
+          ". Dashed green lines mark each target."] : "No goals yet.")),
     h("div", { class: "charts" },
       chart({
         title: "Pain (NPRS, 0–10)", max: 10, step: 2, unit: "", labels,
