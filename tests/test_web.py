@@ -48,19 +48,21 @@ def find_chromium() -> str | None:
     return None
 
 
+CHROMIUM = find_chromium()
+if CHROMIUM is None:
+    pytest.skip("browser tests skipped: no Chromium found (make test installs Debian's "
+                "chromium with apt-get when it runs as root; or set CARELEDGER_CHROMIUM)",
+                allow_module_level=True)
+playwright_api = pytest.importorskip(
+    "playwright.sync_api", reason="browser tests skipped: the playwright package is missing "
+    "(pip install -e '.[dev]')")
+sync_playwright, expect = playwright_api.sync_playwright, playwright_api.expect
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    path = find_chromium()
-    if path is None:
-        pytest.skip("browser tests skipped: no Chromium found (make test installs Debian's "
-                    "chromium with apt-get when run as root; or set CARELEDGER_CHROMIUM)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip("browser tests skipped: the playwright package is missing "
-                    "(pip install -e '.[dev]')")
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=path, headless=True)
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
         yield chromium
         chromium.close()
 
@@ -184,8 +186,6 @@ def events(page: Any, **attributes: str) -> Any:
 def test_a_physician_signs_in_and_reads_the_shared_timeline_of_two_clinics(
     tab: Tab, chart: Chart, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from playwright.sync_api import expect
-
     page = tab.page
     tab.sign_in(chart.physician_token)
     row = page.locator(f'#patients tr[data-patient="{chart.network.patient}"]')
@@ -232,8 +232,6 @@ def test_a_physician_signs_in_and_reads_the_shared_timeline_of_two_clinics(
 def test_as_of_a_moment_before_a_late_note_the_note_is_not_there(
     tab: Tab, chart: Chart
 ) -> None:
-    from playwright.sync_api import expect
-
     page = tab.page
     tab.sign_in(chart.physician_token)
     page.goto(f"{tab.base}/app/#/patient/{chart.network.patient}")
@@ -255,8 +253,6 @@ def test_as_of_a_moment_before_a_late_note_the_note_is_not_there(
 def test_certifying_a_plan_issues_the_command_and_the_worklist_updates(
     db: bootstrap.Database, tab: Tab, chart: Chart, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from playwright.sync_api import expect
-
     page = tab.page
     tab.sign_in(chart.physician_token)
     waiting = page.locator(f'#awaiting-list li[data-referral="{chart.care.hudson}"]')
@@ -279,8 +275,6 @@ def test_certifying_a_plan_issues_the_command_and_the_worklist_updates(
 def test_a_physician_outside_the_care_team_finds_no_patient(
     tab: Tab, chart: Chart
 ) -> None:
-    from playwright.sync_api import expect
-
     page = tab.page
     stranger = chart.network.token(Role.PHYSICIAN, uuid.uuid4())
     tab.sign_in(stranger)
@@ -292,8 +286,6 @@ def test_a_physician_outside_the_care_team_finds_no_patient(
 
 
 def test_the_token_stays_in_the_tab_and_out_of_every_address(tab: Tab, chart: Chart) -> None:
-    from playwright.sync_api import expect
-
     page = tab.page
     page.goto(f"{tab.base}/app/")
     page.get_by_label("Bearer token").fill("not-a-token")
