@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: up test lint bench install clean
+.PHONY: up test lint browser bench install clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,8 +19,20 @@ up: $(STAMP)
 	$(BIN)/careledger up --demo
 
 ## Run the tests: lint and types, then the whole suite against real PostgreSQL.
-test: $(STAMP) lint
+test: $(STAMP) lint browser
 	$(BIN)/pytest
+
+## Debian's Chromium for the web page's browser tests, installed when it is missing and
+## apt-get is usable (root, non-interactive); otherwise those tests skip, saying why.
+browser:
+	@if command -v chromium >/dev/null 2>&1 || [ -n "$$CARELEDGER_CHROMIUM" ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing Debian's chromium for the browser tests (apt-get)"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  { apt-get update -qq && apt-get install -y -qq --no-install-recommends \
+	      chromium fonts-dejavu-core >/dev/null; } \
+	    || echo "chromium could not be installed: the browser tests will be skipped"; \
+	else echo "no chromium and no apt-get as root: the browser tests will be skipped"; fi
 
 lint: $(STAMP)
 	$(BIN)/ruff check careledger tests bench

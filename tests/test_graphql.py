@@ -37,10 +37,13 @@ query ($id: UUID!, $asOf: DateTime, $first: Int = 50, $after: String) {
 _synced = [0]
 
 
-def sync_views(app: CareLedger, db: bootstrap.Database) -> None:
+def sync_views(app: CareLedger, db: bootstrap.Database) -> int:
+    """Apply what the log holds beyond the live views (a rebuild's switch moves the floor);
+    answer the log position they now hold."""
     with psycopg.connect(db.admin_url) as conn:
-        schema, _ = live_generation(conn)
-    _synced[0] = replay(app, db.app_url, all_projections(schema), after=_synced[0])
+        schema, floor = live_generation(conn)
+    _synced[0] = replay(app, db.app_url, all_projections(schema), after=max(_synced[0], floor))
+    return _synced[0]
 
 
 def ask(client: Any, token: str | None, query: str, **variables: Any) -> dict[str, Any]:
@@ -370,18 +373,22 @@ def test_an_amendment_shows_beside_the_original_which_stays_as_recorded(
 ) -> None:
     patient, physician = demo.demo_patient, UUID(demo.demo_physician)
     token = network.token(Role.PHYSICIAN, physician)
-    before = ask(client, token, AMENDED, id=patient, kinds=["Referral.AssessmentRecorded"])
+    # The demo patient's episode at the first clinic (they are treated at a second, too).
+    first_clinic = demo.demo_therapist_clinic
+    before = ask(client, token, AMENDED, id=patient, kinds=["Referral.AssessmentRecorded"],
+                 clinic=first_clinic)
     (assessment,) = before["data"]["patient"]["timeline"]["events"]
     referral = UUID(demo.referral_ids[0])
     app.amend(referral, record_id=assessment["recordId"], reason="pain score mistyped",
               changes={"pain_nprs": 6}, occurred_at=NOW, actor=f"therapist:{demo.demo_therapist}")
     sync_views(app, db)
-    after = ask(client, token, AMENDED, id=patient, kinds=["Referral.AssessmentRecorded"])
+    after = ask(client, token, AMENDED, id=patient, kinds=["Referral.AssessmentRecorded"],
+                clinic=first_clinic)
     (original,) = after["data"]["patient"]["timeline"]["events"]
     assert original["recordedAt"] == assessment["recordedAt"]
     assert [a["data"]["changes"] for a in original["amendments"]] == [{"pain_nprs": 6}]
     then = ask(client, token, AMENDED, id=patient, kinds=["Referral.AssessmentRecorded"],
-               asOf=assessment["recordedAt"])
+               clinic=first_clinic, asOf=assessment["recordedAt"])
     assert then["data"]["patient"]["timeline"]["events"][0]["amendments"] == []
     clinic = original["clinicId"]
     only = ask(client, token, AMENDED, id=patient, clinic=clinic)

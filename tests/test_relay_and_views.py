@@ -133,7 +133,9 @@ def test_a_seeded_network_reaches_every_view_it_should(pipeline: Pipeline) -> No
     assert kinds[:3] == ["Patient.Registered", "Patient.ConsentGranted", "Referral.Made"]
     assert "Referral.SessionCompleted" in kinds
     team = rows(db, f"SELECT member_kind FROM {v}.care_team WHERE patient_id = %s", patient)
-    assert sorted(r[0] for r in team) == ["clinic", "physician"]
+    # Two referrals (the demo patient is treated at two clinics), each naming its clinic
+    # and the physician.
+    assert sorted(r[0] for r in team) == ["clinic", "clinic", "physician", "physician"]
     assert rows(db, f"SELECT granted FROM {v}.consent WHERE patient_id = %s", patient) == [
         (True,)]
     completed = rows(db, f"SELECT count(*) FROM {v}.sessions WHERE status = 'completed'")[0][0]

@@ -11,6 +11,7 @@ from careledger.gateways.api import api
 from careledger.gateways.problems import problem
 from careledger.graphql.schema import schema
 from careledger.graphql.view import CareLedgerGraphQLView
+from careledger.web import views as web
 
 urlpatterns = [
     path("api/v1/", api.urls),
@@ -19,6 +20,9 @@ urlpatterns = [
     path("health/status", health.status),
     path("graphql", csrf_exempt(CareLedgerGraphQLView.as_view(
         schema=schema, graphql_ide="graphiql" if settings.DEBUG else None))),
+    # The physician's web page; its scripts and styles are static files like the docs'.
+    path("app/", web.page),
+    path("app", web.to_page),
     # The OpenAPI page's own scripts, served locally: the docs work with no network.
     re_path(r"^static/(?P<path>.*)$", serve_static, {"insecure": True}),
 ]

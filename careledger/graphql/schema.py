@@ -34,6 +34,7 @@ from strawberry.types import Info
 
 from careledger.gateways.auth import Principal
 from careledger.graphql.access import MIN_REASON, PatientNotFound, authorize, may_audit
+from careledger.graphql.chart import PatientChart
 from careledger.graphql.context import (
     Context,
     PublicError,
@@ -42,6 +43,7 @@ from careledger.graphql.context import (
     principal_of,
 )
 from careledger.graphql.directory import DirectoryQuery
+from careledger.graphql.viewer import ViewerQuery
 from careledger.graphql.worklists import WorklistQuery
 from careledger.infra import telemetry
 
@@ -109,7 +111,7 @@ class GoalOutcome:
 
 
 @strawberry.type
-class Patient:
+class Patient(PatientChart):
     id: UUID
 
     @strawberry.field(  # type: ignore[untyped-decorator]
@@ -373,7 +375,7 @@ def _decode_cursor(cursor: str | None) -> tuple[datetime, int] | None:
 
 
 @strawberry.type
-class Query(PatientQuery, AuditQuery, ReviewQuery, WorklistQuery, DirectoryQuery):
+class Query(PatientQuery, AuditQuery, ReviewQuery, WorklistQuery, DirectoryQuery, ViewerQuery):
     """The read API."""
 
 

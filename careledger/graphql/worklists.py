@@ -8,7 +8,8 @@ read of that patient's data, so each one is appended to the access log.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
+from enum import Enum
 from typing import Any
 from uuid import UUID
 
@@ -17,6 +18,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from strawberry.types import Info
 
+from careledger.domain.referral import CERTIFICATION_GRACE_DAYS
 from careledger.gateways.auth import Role
 from careledger.graphql.access import Basis, list_basis, may_read_clinic, may_read_own
 from careledger.graphql.context import (
@@ -53,6 +55,87 @@ class CaseloadEntry:
     visits_authorized: int
     certified_until: date | None
     next_session: datetime | None
+
+
+@strawberry.enum(description="Where an episode stands, from the referring physician's side.")
+class CareStatus(Enum):
+    REFERRAL_PENDING = "referral pending"
+    IN_TREATMENT = "in treatment"
+    AWAITING_CERTIFICATION = "plan awaiting certification"
+    CERTIFICATION_OVERDUE = "certification overdue"
+    DISCHARGED = "discharged"
+    DECLINED = "declined"
+    CANCELLED = "cancelled"
+
+
+#: Which status a patient's list entry shows when several episodes differ: the one
+#: that most needs the physician comes first.
+ATTENTION = (CareStatus.CERTIFICATION_OVERDUE, CareStatus.AWAITING_CERTIFICATION,
+             CareStatus.REFERRAL_PENDING, CareStatus.IN_TREATMENT, CareStatus.DISCHARGED,
+             CareStatus.DECLINED, CareStatus.CANCELLED)
+
+
+def care_status(status: str, plan_status: str | None, certified_until: date | None,
+                first_treatment: datetime | None, today: date) -> CareStatus:
+    """The episode's status; overdue as the domain has it (`Referral.certification_overdue`):
+    past the certified period, or uncertified 30 days after the first treatment."""
+    if status != "accepted":
+        return {"pending": CareStatus.REFERRAL_PENDING, "discharged": CareStatus.DISCHARGED,
+                "declined": CareStatus.DECLINED}.get(status, CareStatus.CANCELLED)
+    if plan_status == "certified":
+        if certified_until is not None and certified_until < today:
+            return CareStatus.CERTIFICATION_OVERDUE
+        return CareStatus.IN_TREATMENT
+    if plan_status == "awaiting certification":
+        if first_treatment is not None and today > (
+                first_treatment.astimezone(UTC).date()
+                + timedelta(days=CERTIFICATION_GRACE_DAYS)):
+            return CareStatus.CERTIFICATION_OVERDUE
+        return CareStatus.AWAITING_CERTIFICATION
+    return CareStatus.IN_TREATMENT  # accepted, assessment under way, no plan yet
+
+
+@strawberry.type
+class PatientReferral:
+    referral_id: UUID
+    clinic_id: UUID
+    clinic_name: str | None
+    discipline: str
+    status: CareStatus
+    plan_status: str | None
+    certified_until: date | None
+    made_at: datetime | None
+    first_treatment: datetime | None
+
+
+@strawberry.type
+class PhysicianPatient:
+    """A patient this physician referred, with each episode's status."""
+
+    patient_id: UUID
+    given_name: str | None
+    family_name: str | None
+    birth_date: date | None
+    status: CareStatus = strawberry.field(description="The status that most needs the "
+                                          "physician, across the patient's episodes.")
+    referrals: list[PatientReferral] = strawberry.field(description="Newest first.")
+
+
+#: One row per referral, with the clinic's name, the patient's registration (name and
+#: birth date) and the first treatment's valid time: one statement for the whole list.
+PATIENTS_QUERY = (
+    "SELECT r.patient_id, r.referral_id, r.clinic_id, c.name AS clinic_name, r.discipline,"
+    " r.status, r.plan_status, r.certified_until, r.made_at,"
+    " reg.data->>'given_name' AS given_name, reg.data->>'family_name' AS family_name,"
+    " reg.data->>'birth_date' AS birth_date,"
+    " (SELECT min(t.occurred_at) FROM {v}.timeline t WHERE t.patient_id = r.patient_id"
+    " AND t.referral_id = r.referral_id AND t.kind = 'Referral.SessionCompleted')"
+    " AS first_treatment"
+    " FROM {v}.referrals r LEFT JOIN {v}.clinics c ON c.clinic_id = r.clinic_id"
+    " LEFT JOIN LATERAL (SELECT t.data FROM {v}.timeline t WHERE t.patient_id = r.patient_id"
+    " AND t.kind = 'Patient.Registered' ORDER BY t.position LIMIT 1) reg ON true"
+    " WHERE r.physician_id = %s"
+)
 
 
 @strawberry.type
@@ -119,6 +202,13 @@ class Physician:
                           " FROM {v}.referral_progress p WHERE p.referral_id = r.referral_id"
                           " AND p.visits_measured >= 2 AND (p.latest_pain >= p.baseline_pain"
                           " OR p.latest_function >= p.baseline_function))", self.id)
+
+    @strawberry.field(  # type: ignore[untyped-decorator]
+        description="The patients this physician referred, each with the status of every "
+        "episode; the ones needing a signature first.")
+    def patients(self, info: Info[Context, None]) -> list[PhysicianPatient]:
+        rows = _visible(info, "physician.patients", PATIENTS_QUERY, self.id)
+        return _patients(rows, datetime.now(UTC).date())
 
     @strawberry.field(  # type: ignore[untyped-decorator]
         description="Progress reports sent to this physician, newest first.")
@@ -193,6 +283,39 @@ def _referrals(info: Info[Context, None], asked: str, where: str, *params: objec
     rows = _visible(info, asked, f"SELECT {REFERRAL_COLUMNS} FROM {{v}}.referrals r"
                     f" WHERE {where} ORDER BY r.made_at DESC", *params)
     return [CaseloadEntry(**row) for row in rows]
+
+
+def _patients(rows: list[dict[str, Any]], today: date) -> list[PhysicianPatient]:
+    """Group the referral rows by patient; each patient's referrals newest first."""
+    oldest = datetime.min.replace(tzinfo=UTC)
+    rows = sorted(rows, key=lambda r: r["made_at"] or oldest, reverse=True)
+    patients: dict[UUID, PhysicianPatient] = {}
+    for row in rows:
+        referral = PatientReferral(
+            referral_id=row["referral_id"], clinic_id=row["clinic_id"],
+            clinic_name=row["clinic_name"], discipline=row["discipline"],
+            status=care_status(row["status"], row["plan_status"], row["certified_until"],
+                               row["first_treatment"], today),
+            plan_status=row["plan_status"], certified_until=row["certified_until"],
+            made_at=row["made_at"], first_treatment=row["first_treatment"])
+        patient = patients.get(row["patient_id"])
+        if patient is None:
+            patient = patients[row["patient_id"]] = PhysicianPatient(
+                patient_id=row["patient_id"], given_name=row["given_name"],
+                family_name=row["family_name"], birth_date=_date(row["birth_date"]),
+                status=referral.status, referrals=[])
+        patient.referrals.append(referral)
+        patient.status = min(patient.status, referral.status, key=ATTENTION.index)
+    return sorted(patients.values(), key=lambda p: (
+        ATTENTION.index(p.status), (p.family_name or "").lower(), (p.given_name or "").lower(),
+        str(p.patient_id)))
+
+
+def _date(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
 
 
 def _visible(info: Info[Context, None], asked: str, query: str, *params: object

@@ -647,6 +647,7 @@ def up(
     base = f"http://{settings.http_host}:{settings.http_port}"
     out = Console()
     out.print(f"[bold]CareLedger[/bold] is starting at {base}")
+    out.print(f"  Web timeline   {base}/app/ (sign in with a token below)")
     out.print(f"  OpenAPI docs   {base}/api/v1/docs")
     out.print(f"  OpenAPI schema {base}/api/v1/openapi.json")
     out.print(f"  GraphQL        {base}/graphql (GraphiQL with CARELEDGER_DEBUG=1)")
@@ -657,7 +658,7 @@ def up(
         physician = tokens.issue(subject=UUID(network["demo_physician"]), role=Role.PHYSICIAN)
         therapist = tokens.issue(subject=UUID(network["demo_therapist"]), role=Role.THERAPIST,
                                  clinics=[UUID(network["demo_therapist_clinic"])])
-        out.print("\nDemo tokens (valid 12 hours):")
+        out.print("\nDemo tokens (valid 12 hours; paste the physician's into the web page):")
         out.print(f"  physician  {physician}", soft_wrap=True)
         out.print(f"  therapist  {therapist}", soft_wrap=True)
         out.print("\nRead the demo patient's shared timeline:")

@@ -162,6 +162,7 @@ def seed_network(
         _episode(app, net, rng, n, start, today, run)
         tick(1)
 
+    _second_clinic(app, net, today, run)
     net.demo_physician = net.physician_ids[0]
     first_clinic = net.clinic_ids[0]
     net.demo_therapist, _ = net.therapist_ids[first_clinic][0].split(":")
@@ -295,6 +296,69 @@ def _episode(
         run(app.discharge(referral, practitioner_id=therapist, outcomes=outcome,
                           summary="discharged to home program", occurred_at=moment,
                           actor=therapist_actor))
+
+
+def _second_clinic(app: CareLedger, net: DemoNetwork, today: date,
+                   run: Callable[[Any], Any]) -> None:
+    """The demo patient is also in physical therapy at the second clinic, referred by the
+    same physician: the shared timeline spans two clinics, and that plan waits for the
+    physician's signature. Made after every other episode, so the seed's random draws (and
+    with them the rest of the network) stay as they were."""
+    if not net.demo_patient:
+        return  # no patients seeded
+    patient = UUID(net.demo_patient)
+    physician = UUID(net.physician_ids[0])
+    clinic = net.clinic_ids[1]
+    therapist = next(UUID(t.split(":")[0]) for t in net.therapist_ids[clinic]
+                     if t.endswith(":" + Discipline.PHYSICAL_THERAPY.value))
+    began = datetime.combine(today - timedelta(days=21), datetime.min.time(), UTC) + timedelta(
+        hours=10)
+    therapist_actor = f"therapist:{therapist}"
+    referral = run(app.make_referral(
+        physician_id=physician, patient_id=patient, clinic_id=UUID(clinic),
+        discipline=Discipline.PHYSICAL_THERAPY, diagnosis_codes=["M54.50"], precautions=[],
+        contraindications=[], urgency=Urgency.ROUTINE, authorized_visits=8,
+        reason="low back pain: strengthening and a home program", occurred_at=began,
+        actor=f"physician:{physician}")).aggregate_id
+    net.referral_ids.append(str(referral))
+    run(app.accept_referral(referral, practitioner_id=therapist, occurred_at=began
+                            + timedelta(days=1), actor=therapist_actor))
+    assessed = began + timedelta(days=2)
+    run(app.record_assessment(
+        referral, practitioner_id=therapist, history="low back pain for 10 weeks",
+        pain_nprs=6, range_of_motion=[{"joint": "lumbar spine", "movement": "flexion",
+                                       "degrees": 35, "normal_degrees": 60}],
+        muscle_tests=[{"muscle": "gluteus medius", "grade": 4}],
+        functional_instrument=FunctionalInstrument.ODI, functional_score=38.0,
+        findings="weak hip abductors", red_flags=[], occurred_at=assessed,
+        actor=therapist_actor))
+    run(app.draft_plan(
+        referral, practitioner_id=therapist, goals=[
+            Goal(goal_id="pain", description="Reduce pain at rest", metric="NPRS",
+                 baseline=6, target=2, unit="points", due=(assessed + timedelta(days=42)).date()),
+            Goal(goal_id="function", description="Improve ODI", metric="ODI", baseline=38.0,
+                 target=18.0, unit="%", due=(assessed + timedelta(days=42)).date()),
+        ], techniques=[Technique.THERAPEUTIC_EXERCISE, Technique.STRETCHING],
+        frequency_per_week=2, duration_weeks=6, override_reason=None, occurred_at=assessed,
+        actor=therapist_actor))
+    for visit, (day, pain, score) in enumerate([(5, 5, 35.0), (9, 5, 32.0), (13, 4, 30.0),
+                                                 (17, 3, 27.0)]):
+        moment = began + timedelta(days=day)
+        session_id = f"pt{visit + 1:02d}"
+        location = SessionLocation.HOME if visit == 2 else SessionLocation.CLINIC
+        run(app.schedule_session(
+            referral, practitioner_id=therapist, scheduled_for=moment, location=location,
+            occurred_at=moment - timedelta(days=2), actor=therapist_actor,
+            session_id=session_id))
+        run(app.complete_session(
+            referral, session_id=session_id, practitioner_id=therapist,
+            soap={"subjective": "less pain bending", "objective": "hip abduction 4+/5",
+                  "assessment": "progressing toward goals", "plan": "progress the exercises"},
+            techniques=[(Technique.THERAPEUTIC_EXERCISE, 25), (Technique.STRETCHING, 10)],
+            pain_before=pain + 1, pain_after=pain, location=location, functional_score=score,
+            goal_measurements=[{"goal_id": "pain", "value": pain},
+                               {"goal_id": "function", "value": score}],
+            override_reason=None, occurred_at=moment, actor=therapist_actor))
 
 
 def _npi(base: int) -> str:

@@ -1,0 +1,47 @@
+"""Serve the page with a strict Content-Security-Policy: scripts, styles, images and
+requests from this origin only, no inline code, no framing, no form posts elsewhere."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.views.decorators.http import require_GET
+
+PAGE = Path(__file__).with_name("page.html")
+
+CONTENT_SECURITY_POLICY = "; ".join([
+    "default-src 'none'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self'",
+    "connect-src 'self'",
+    "base-uri 'none'",
+    "form-action 'none'",
+    "frame-ancestors 'none'",
+])
+HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Cache-Control": "no-store",
+}
+
+
+@cache
+def _page() -> bytes:
+    return PAGE.read_bytes()
+
+
+@require_GET
+def page(request: HttpRequest) -> HttpResponse:
+    response = HttpResponse(_page(), content_type="text/html; charset=utf-8")
+    for name, value in HEADERS.items():
+        response[name] = value
+    return response
+
+
+def to_page(request: HttpRequest) -> HttpResponse:
+    return HttpResponseRedirect("/app/")
