@@ -136,7 +136,8 @@ def diff_patient(app: CareLedger, db: Database, patient_id: UUID, since: datetim
         try:
             for name in (before, after):
                 create_views(admin, app_role=APP_ROLE, schema=name)
-            with psycopg.connect(db.app_url) as conn, conn.transaction(), conn.cursor() as cur:
+            with psycopg.connect(db.app_url) as conn, conn.transaction(), \
+                    conn.cursor() as cur, conn.pipeline():
                 apply_all(all_projections(before),
                           [e for e in envelopes if e.recorded_at <= since], cur)
                 apply_all(all_projections(after), envelopes, cur)

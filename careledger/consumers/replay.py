@@ -50,7 +50,7 @@ def replay(
             entries = [e for e in read
                        if recorded_until is None or e.recorded_at <= recorded_until]
             if entries:
-                with conn.transaction(), conn.cursor() as cur:
+                with conn.transaction(), conn.cursor() as cur, conn.pipeline():
                     apply_all(projections,
                               (envelope_of(app, streams, entry) for entry in entries), cur)
             position = read[-1].position
