@@ -14,7 +14,8 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## Run the platform: embedded PostgreSQL, migrations, demo data, API; prints URLs and tokens.
+## Run the platform: embedded PostgreSQL and broker, migrations, demo data, API, relay and
+## consumers; prints URLs, tokens and example queries. Ctrl-C stops it; the data stays.
 up: $(STAMP)
 	$(BIN)/careledger up --demo
 

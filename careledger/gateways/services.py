@@ -24,6 +24,13 @@ def install(services: Services) -> None:
     _installed = services
 
 
+def uninstall() -> Services | None:
+    """Take the services out (a worker that exits); returns what was installed."""
+    global _installed
+    installed, _installed = _installed, None
+    return installed
+
+
 def get() -> Services:
     if _installed is None:
         raise RuntimeError("services are not installed: start the API through `careledger serve`")

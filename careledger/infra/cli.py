@@ -21,6 +21,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
 from careledger.infra import telemetry
+from careledger.infra.demo import banner as demo_banner
 from careledger.infra.health import BROKER_ADDRESS_FILE
 from careledger.infra.settings import Settings
 
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
     from careledger.audit.check import SignedCheckpoint
+    from careledger.infra.bootstrap import Database
 
 cli = typer.Typer(help="CareLedger: event-sourced care coordination.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -625,93 +627,147 @@ def status(
 
 @cli.command()
 def up(
-    demo: Annotated[bool, typer.Option(help="Seed the demo network on first start.")] = False,
+    demo: Annotated[bool, typer.Option(help="Seed the demo network on first start; GraphiQL "
+                                            "on loopback.")] = False,
     fresh: Annotated[bool, typer.Option(help="Delete the local data and start over.")] = False,
     patients: Annotated[int, typer.Option(help="Demo patients.")] = 200,
 ) -> None:
-    """Start everything on this machine: PostgreSQL, the broker, demo data, API, relay, views."""
-    from careledger.gateways.auth import Role, TokenService
+    """Start everything on this machine: PostgreSQL, the broker, demo data, API, relay, views.
+
+    Prints the URLs, the demo's tokens and examples once the API answers and the views
+    have caught up with the log. Ctrl-C stops everything; the data stays for next time.
+    """
     from careledger.infra import bootstrap, embedded_pg
 
     settings = Settings.from_env()
-    if fresh and settings.database_url is None and settings.data_dir.exists():
-        server = embedded_pg.EmbeddedPostgres(settings.data_dir, 0, "")
-        server.stop("immediate")
-        shutil.rmtree(settings.data_dir)
+    if fresh:
+        if settings.database_url is not None:
+            _fail("--fresh deletes the embedded server's data folder; with "
+                  "CARELEDGER_DATABASE_URL set, drop and recreate that database yourself")
+        if settings.data_dir.exists():
+            embedded_pg.EmbeddedPostgres(settings.data_dir, 0, "").stop("immediate")
+            shutil.rmtree(settings.data_dir)
         settings = Settings.from_env()
     db = _database(settings)
     bootstrap.run_migrations(db)
     demo_path = settings.data_dir / DEMO_FILE
     if demo and not demo_path.exists():
-        _seed(settings, patients=patients, seed_value=7)
-    base = f"http://{settings.http_host}:{settings.http_port}"
-    out = Console()
-    out.print(f"[bold]CareLedger[/bold] is starting at {base}")
-    out.print(f"  Web timeline   {base}/app/ (sign in with a token below)")
-    out.print(f"  OpenAPI docs   {base}/api/v1/docs")
-    out.print(f"  OpenAPI schema {base}/api/v1/openapi.json")
-    out.print(f"  GraphQL        {base}/graphql (GraphiQL with CARELEDGER_DEBUG=1)")
-    out.print(f"  PostgreSQL     {db.host}:{db.port} (data in {settings.data_dir})")
-    if demo_path.exists():
-        network = json.loads(demo_path.read_text())
-        tokens = TokenService(settings.token_secret)
-        physician = tokens.issue(subject=UUID(network["demo_physician"]), role=Role.PHYSICIAN)
-        therapist = tokens.issue(subject=UUID(network["demo_therapist"]), role=Role.THERAPIST,
-                                 clinics=[UUID(network["demo_therapist_clinic"])])
-        out.print("\nDemo tokens (valid 12 hours; paste the physician's into the web page):")
-        out.print(f"  physician  {physician}", soft_wrap=True)
-        out.print(f"  therapist  {therapist}", soft_wrap=True)
-        out.print("\nRead the demo patient's shared timeline:")
-        patient = network["demo_patient"]
-        query = (f'{{ patient(id: \\"{patient}\\") {{ timeline(first: 5) {{ events '
-                 '{ kind occurredAt clinicId } } } }')
-        out.print(
-            f"  curl -s {base}/graphql -H 'Authorization: Bearer {physician}' "
-            f"-H 'Content-Type: application/json' -d '{{\"query\": \"{query}\"}}'",
-            soft_wrap=True, markup=False,
-        )
-        out.print("\nTry a command (register a patient):")
-        out.print(
-            f"  curl -s -X POST {base}/api/v1/patients -H 'Authorization: Bearer {physician}' "
-            "-H 'Content-Type: application/json' -d '{\"given_name\":\"Jo\",\"family_name\":"
-            "\"Doe\",\"birth_date\":\"1980-02-03\",\"sex\":\"female\"}'",
-            soft_wrap=True,
-        )
-    broker = None
-    if settings.kafka_bootstrap is None:
-        from careledger.infra.embedded_broker import EmbeddedBroker
+        _seed_demo(settings, patients)
+    from careledger.infra.embedded_broker import EmbeddedBroker
 
-        broker = EmbeddedBroker(settings.data_dir / "broker")
-        broker.start()
-        settings = replace(settings, kafka_bootstrap=broker.bootstrap)
-        noted = settings.data_dir / BROKER_ADDRESS_FILE  # for `careledger status`
-        noted.parent.mkdir(parents=True, exist_ok=True)
-        noted.write_text(broker.bootstrap)
-    servers = _bootstrap(settings)
-    out.print(f"  Kafka          {servers} ({'embedded' if broker else 'configured'}), "
-              f"topic {settings.events_topic}")
-    out.print("\nCtrl-C stops everything; the data stays for next time (`--fresh` starts over).")
-    sys.stdout.flush()
-    # Each part is its own process and session: `up` supervises; Ctrl-C reaches only it.
-    env = {**os.environ, "CARELEDGER_KAFKA_BOOTSTRAP": servers,
-           "CARELEDGER_DATA_DIR": str(settings.data_dir)}
-    api_workers = os.environ.get("CARELEDGER_WORKERS", "2")
-    commands = {"api": ["serve", "--workers", api_workers, "--threads", "8"],
-                "relay": ["relay"], "consumers": ["consume"]}
-    parts = {name: subprocess.Popen([sys.executable, "-m", "careledger.infra.cli", *args],
-                                    env=env, start_new_session=True)
-             for name, args in commands.items()}
     stop = _stop_on_signals()
+    broker = EmbeddedBroker(settings.data_dir / "broker") if not settings.kafka_bootstrap \
+        else None
+    parts: dict[str, subprocess.Popen[bytes]] = {}
     try:
-        while not stop.is_set():
-            ended = [name for name, part in parts.items() if part.poll() is not None]
-            if ended:
-                console.print(f"[red]error:[/red] the {', '.join(ended)} stopped; stopping the "
-                              "rest (see the messages above)")
-                break
-            stop.wait(0.5)
+        if broker is not None:
+            try:
+                broker.start()
+            except RuntimeError as e:
+                _fail(str(e))
+            settings = replace(settings, kafka_bootstrap=broker.bootstrap)
+            noted = settings.data_dir / BROKER_ADDRESS_FILE  # for `careledger status`
+            noted.parent.mkdir(parents=True, exist_ok=True)
+            noted.write_text(broker.bootstrap)
+        servers = _bootstrap(settings)
+        # GraphiQL (Django's debug mode) only where no one else can reach it.
+        graphiql = settings.debug or (demo and "CARELEDGER_DEBUG" not in os.environ
+                                      and settings.http_host in LOOPBACK)
+        # Each part is its own process and session: `up` supervises; Ctrl-C reaches only it.
+        env = {**os.environ, "CARELEDGER_KAFKA_BOOTSTRAP": servers,
+               "CARELEDGER_DATA_DIR": str(settings.data_dir),
+               **({"CARELEDGER_DEBUG": "1"} if graphiql else {})}
+        api_workers = os.environ.get("CARELEDGER_WORKERS", "2")
+        commands = {"API": ["serve", "--workers", api_workers, "--threads", "8"],
+                    "relay": ["relay"], "consumers": ["consume"]}
+        console.print("starting the API, the relay and the consumers")
+        for name, args in commands.items():
+            parts[name] = subprocess.Popen([sys.executable, "-m", "careledger.infra.cli", *args],
+                                           env=env, start_new_session=True)
+        host = "127.0.0.1" if settings.http_host in ("0.0.0.0", "::") else settings.http_host
+        base = f"http://{host}:{settings.http_port}"
+        if _wait_until_ready(base, db, settings, parts, stop):
+            network = json.loads(demo_path.read_text()) if demo_path.exists() else None
+            print(demo_banner(
+                base=base, graphiql=graphiql, network=network,
+                token_secret=settings.token_secret,
+                postgres=f"{db.host}:{db.port} (data in {settings.data_dir})",
+                kafka=f"{servers} ({'embedded' if broker else 'configured'}), topic "
+                      f"{settings.events_topic}"))
+            print("\nCtrl-C stops everything; the data stays for next time "
+                  "(`careledger up --fresh` starts over).", flush=True)
+            while not stop.is_set() and not _ended(parts):
+                stop.wait(0.5)
     finally:
         _stop_all(list(parts.values()), broker, settings)
+    if not stop.is_set():  # a part stopped on its own
+        raise typer.Exit(1)
+
+
+#: Hosts only this machine reaches.
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+#: How long `up` waits for the API to answer and the views to catch up with the log.
+READY_TIMEOUT_S = 180
+
+
+def _seed_demo(settings: Settings, patients: int) -> None:
+    """Seed once: an interrupted seeding is never silently seeded again on top."""
+    marker = settings.data_dir / (DEMO_FILE + ".seeding")
+    if marker.exists():
+        _fail("an earlier demo seeding was interrupted, so the data holds part of a demo "
+              "network; `careledger up --demo --fresh` starts over")
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.touch()
+    _seed(settings, patients=patients, seed_value=7)
+    marker.unlink()
+
+
+def _ended(parts: dict[str, subprocess.Popen[bytes]]) -> bool:
+    ended = [name for name, part in parts.items() if part.poll() is not None]
+    if ended:
+        console.print(f"[red]error:[/red] the {', '.join(ended)} stopped; stopping the rest "
+                      "(see the messages above)")
+    return bool(ended)
+
+
+def _wait_until_ready(base: str, db: Database, settings: Settings,
+                      parts: dict[str, subprocess.Popen[bytes]], stop: threading.Event) -> bool:
+    """Until the API answers /health/ready and the views hold everything the log holds;
+    False if a part stopped or Ctrl-C came first."""
+    import time
+    import urllib.request
+
+    import psycopg
+
+    from careledger.infra.health import caught_up
+
+    assert settings.kafka_bootstrap is not None
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    api = views = False
+    with console.status("waiting for the API and for the views to catch up with the log"):
+        while not (api and views):
+            if stop.is_set() or _ended(parts):
+                return False
+            if time.monotonic() > deadline:
+                console.print(f"[yellow]after {READY_TIMEOUT_S} s the "
+                              f"{'views are' if api else 'API is'} still not ready: reads may "
+                              "answer 'not found' until they are ([bold]careledger status"
+                              "[/bold] shows the lag)[/yellow]")
+                return True
+            try:
+                if not api:
+                    with urllib.request.urlopen(f"{base}/health/ready", timeout=2):
+                        api = True
+                if not views:
+                    with psycopg.connect(db.app_url, autocommit=True,
+                                         connect_timeout=3) as conn:
+                        views = caught_up(conn, settings.kafka_bootstrap,
+                                          settings.events_topic)
+            except Exception:  # not up yet: the next round asks again
+                pass
+            stop.wait(0.3)
+    return True
 
 
 def _stop_all(parts: list[subprocess.Popen[bytes]], broker: object,

@@ -127,3 +127,18 @@ def broker_reachable(bootstrap: str, timeout: float = 3.0) -> bool:
         return True
     except Exception:
         return False
+
+
+def caught_up(conn: Any, bootstrap: str, topic: str) -> bool:
+    """The relay has published the whole log and the consumers applied all it published.
+
+    Partitions are compared by Kafka offset: every partition holding messages has a
+    tracking row at its last message. The embedded broker restarts empty, and tracking
+    rows from before hold higher offsets than its new log: what the relay publishes
+    after such a restart may count as applied a moment early.
+    """
+    marks = high_watermarks(bootstrap, topic)
+    figures = read_status(conn, high_watermarks=marks)
+    behind = {(p.topic, p.partition): p.behind for p in figures.partitions}
+    return figures.relay_behind == 0 and all(
+        high == 0 or behind.get(partition) == 0 for partition, high in marks.items())

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from careledger.domain.application import CareLedger
 from careledger.domain.clinical import (
@@ -81,6 +81,9 @@ class DemoNetwork:
     demo_therapist: str = ""
     demo_therapist_clinic: str = ""
     demo_patient: str = ""
+    #: Principals without a record of their own in the network: they exist as tokens.
+    demo_clinic_admin: str = ""
+    demo_auditor: str = ""
     commands: int = 0
 
     def as_dict(self) -> dict[str, Any]:
@@ -167,6 +170,7 @@ def seed_network(
     first_clinic = net.clinic_ids[0]
     net.demo_therapist, _ = net.therapist_ids[first_clinic][0].split(":")
     net.demo_therapist_clinic = first_clinic
+    net.demo_clinic_admin, net.demo_auditor = str(uuid4()), str(uuid4())
     return net
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-#: Every variable the settings read; the compose-file test checks against this list.
+#: Every variable the settings read (tests/test_compose.py checks `from_env` reads these).
 ENVIRONMENT_VARIABLES = (
     "CARELEDGER_DATABASE_URL",
     "CARELEDGER_APP_DB_PASSWORD",
@@ -63,8 +64,10 @@ class Settings:
         return self.audit_key or self.data_dir / "secrets" / "audit-ed25519.pem"
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
-        env = dict(os.environ if environ is None else environ)
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        # Read through, not copied: what this reads is exactly what a recording mapping
+        # sees (tests/test_compose.py checks the compose file's variables that way).
+        env = os.environ if environ is None else environ
         data_dir = Path(env.get("CARELEDGER_DATA_DIR") or ".careledger").resolve()
         return cls(
             database_url=env.get("CARELEDGER_DATABASE_URL") or None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import gc
 import os
 from typing import Any
 
@@ -34,7 +35,7 @@ def build(settings: Settings | None = None) -> Any:
     db = bootstrap.database(settings)
     # Within gunicorn's boot timeout: a worker started during an outage waits it out.
     app = bootstrap.application_when_reachable(db, settings, wait_s=30)
-    atexit.register(app.close)  # a worker that exits closes its pools itself
+    atexit.register(_close)  # a worker that exits closes its pools itself
     services.install(
         services.Services(
             app=app,
@@ -43,3 +44,19 @@ def build(settings: Settings | None = None) -> Any:
         )
     )
     return get_wsgi_application()
+
+
+def _close() -> None:
+    """Close the application and let it be collected now, while every module is loaded.
+
+    The library's datastore closes itself again when collected; left to the interpreter's
+    teardown, that happens after the modules it uses are gone, and prints a traceback.
+    """
+    from careledger.gateways import services
+
+    installed = services.uninstall()
+    if installed is not None:
+        installed.app.close()
+        installed.idempotency.pool.close()
+    del installed
+    gc.collect()
