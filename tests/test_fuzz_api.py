@@ -1,0 +1,230 @@
+"""Fuzzing the command API with schemathesis, against its own OpenAPI document.
+
+Every operation gets generated requests, valid and invalid by the schema, sent to the
+real WSGI application over the real PostgreSQL: with a token of a role that may issue
+the command, with none, with a forged one; against ids that exist or not. Whatever comes
+back must be documented (status, content type, body), never a 5xx, and every error is
+RFC 9457 problem+json that does not echo what was sent. Bounded and seeded
+(`derandomize`), so a run is the same every time and fits in CI.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
+
+import hypothesis
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, Phase
+from hypothesis import strategies as st
+from schemathesis import GenerationMode
+from schemathesis.specs.openapi.checks import positive_data_acceptance
+
+import careledger
+from careledger.domain.application import CareLedger
+from careledger.gateways.auth import Role, TokenService
+from tests.conftest import NOW, TOKEN_SECRET, Network, build_network, open_episode
+
+#: Who issues each command in the fuzz runs: a role the route lets through.
+ROLES: dict[str, Role] = {
+    **dict.fromkeys(("register_clinic", "register_practitioner", "add_credential",
+                     "affiliate_practitioner", "record_experience", "offer_home_visits"),
+                    Role.NETWORK_ADMIN),
+    **dict.fromkeys(("register_patient", "grant_consent", "revoke_consent", "make_referral",
+                     "redirect_referral", "cancel_referral", "certify_plan", "recertify_plan",
+                     "amend", "request_amendment", "accept_amendment", "deny_amendment",
+                     "file_disagreement", "export_patient_fhir"), Role.PHYSICIAN),
+    **dict.fromkeys(("accept_referral", "decline_referral", "record_assessment", "draft_plan",
+                     "revise_plan", "schedule_session", "complete_session", "cancel_session",
+                     "record_no_show", "send_progress_report", "discharge"), Role.THERAPIST),
+}
+#: Generated requests per operation and mode (valid and invalid by the schema).
+EXAMPLES = 20
+#: How a request authenticates: mostly as the role, sometimes not at all or forged.
+AUTH = ("role", "role", "role", "role", "none", "forged", "expired")
+#: Where path ids come from: generated (almost always unknown) or records that exist.
+IDS = ("generated", "real", "real")
+
+SETTINGS = hypothesis.settings(
+    max_examples=EXAMPLES,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    phases=[Phase.explicit, Phase.generate, Phase.shrink],
+    suppress_health_check=list(HealthCheck),
+    print_blob=False,
+)
+
+
+@pytest.fixture(scope="session")
+def api_schema(wsgi: Any) -> Any:
+    return schemathesis.openapi.from_wsgi("/api/v1/openapi.json", wsgi)
+
+
+#: Hypothesis also sends string constants it finds in the code under test: a value found
+#: in our own source is a fixed text of the API, not an echo of the request.
+SOURCE = "\n".join(p.read_text() for p in Path(careledger.__file__).parent.rglob("*.py"))
+
+
+def vocabulary(document: Any) -> set[str]:
+    """Every enum value and property name of the document: an error may name those."""
+    words: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            words.update(str(v) for v in node.get("enum", ()))
+            words.update(node.get("properties", {}))
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(document)
+    return words
+
+
+def sent_strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield str(k)
+            yield from sent_strings(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from sent_strings(v)
+
+
+def assert_problem(response: Any, case: Any, words: set[str]) -> None:
+    """A 4xx is RFC 9457 problem+json and quotes nothing the request carried."""
+    assert response.headers["content-type"] == ["application/problem+json"], (
+        response.status_code, response.headers)
+    body = json.loads(response.content)
+    assert body["status"] == response.status_code
+    assert body["type"].startswith("https://careledger.dev/problems/")
+    assert body["title"] and body["detail"] and body["code"]
+    text = response.content.decode()
+    escaped = json.dumps(body)
+    sent = [*sent_strings(case.body), *sent_strings(case.path_parameters)]
+    for value in sent:
+        if len(value.strip()) >= 8 and value not in words and value not in SOURCE:
+            assert value not in text and json.dumps(value)[1:-1] not in escaped, (
+                f"the error echoes the input {value!r}: {text}")
+
+
+class Tokens:
+    """Tokens for the fuzz runs: each role scoped to the network's records."""
+
+    def __init__(self, tokens: TokenService, network: Network) -> None:
+        self.tokens, self.network = tokens, network
+
+    def bearer(self, role: Role) -> str:
+        n = self.network
+        subject = {Role.PHYSICIAN: n.physician, Role.THERAPIST: n.therapist}.get(role, uuid4())
+        clinics = [n.clinic] if role in (Role.THERAPIST, Role.CLINIC_ADMIN) else []
+        return self.tokens.issue(subject=subject, role=role, clinics=clinics)
+
+    def headers(self, kind: str, role: Role) -> dict[str, str]:
+        if kind == "none":
+            return {}
+        if kind == "forged":
+            return {"Authorization": "Bearer " + self.bearer(role)[:-4] + "AAAA"}
+        if kind == "expired":
+            return {"Authorization": "Bearer " + self.tokens.issue(
+                subject=self.network.physician, role=role, ttl=timedelta(seconds=-1))}
+        return {"Authorization": "Bearer " + self.bearer(role)}
+
+
+def real_ids(app: CareLedger, network: Network, case: Any) -> None:
+    """Point the case's path at records that exist and the caller may act on."""
+    params = case.path_parameters
+    if "referral_id" in params:
+        params["referral_id"] = str(open_episode(app, network, accept=True))
+    if "patient_id" in params:
+        params["patient_id"] = str(network.patient)
+    if "practitioner_id" in params:
+        params["practitioner_id"] = str(app.register_practitioner(
+            name="Fuzz", profession=network_profession(), occurred_at=NOW,
+            actor="network_admin:fuzz").aggregate_id)
+
+
+def network_profession() -> Any:
+    from careledger.domain.clinical import Profession
+
+    return Profession.MEDICAL_MASSAGE_THERAPIST
+
+
+def operation_ids(document: dict[str, Any]) -> set[str]:
+    return {op["operationId"] for path in document["paths"].values() for op in path.values()}
+
+
+def test_every_operation_has_a_fuzzing_role(api_schema: Any) -> None:
+    assert operation_ids(api_schema.raw_schema) == set(ROLES)
+
+
+@pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
+@pytest.mark.parametrize("operation_id", sorted(ROLES))
+def test_fuzz_operation(operation_id: str, mode: GenerationMode, api_schema: Any,
+                        app: CareLedger, tokens: TokenService) -> None:
+    operation = api_schema.find_operation_by_id(operation_id)
+    network = build_network(app, tokens)
+    issuer = Tokens(tokens, network)
+    words = vocabulary(api_schema.raw_schema)
+    role = ROLES[operation_id]
+
+    # The token is the test's to choose: schemathesis must not count it as the invalid part.
+    strategy = operation.as_strategy(generation_mode=mode,
+                                     headers={"Authorization": "Bearer set-below"})
+
+    @SETTINGS
+    @hypothesis.given(case=strategy,
+                      auth=st.sampled_from(AUTH), ids=st.sampled_from(IDS))
+    def fuzz(case: Any, auth: str, ids: str) -> None:
+        if ids == "real":
+            real_ids(app, network, case)
+        headers = issuer.headers(auth, role)
+        case.headers.pop("Authorization", None)
+        if auth != "role":
+            response = case.call(headers=headers)
+            assert response.status_code == 401, (auth, response.status_code, response.text)
+            assert_problem(response, case, words)
+            return
+        response = case.call_and_validate(headers=headers,
+                                          excluded_checks=[positive_data_acceptance])
+        assert response.status_code < 500
+        if response.status_code >= 400:
+            assert_problem(response, case, words)
+        else:
+            assert response.status_code in (200, 201)
+
+    fuzz()
+
+
+# ---------------------------------------------------------------- what the fuzzers found
+
+
+def test_a_body_that_is_not_json_is_a_documented_400_problem(client: Any) -> None:
+    network_admin = TokenService(TOKEN_SECRET).issue(subject=uuid4(), role=Role.NETWORK_ADMIN)
+    response = client.post("/api/v1/clinics", data=b"\x00", content_type="application/json",
+                           HTTP_AUTHORIZATION=f"Bearer {network_admin}")
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/problem+json"
+    assert response.json()["code"] == "malformed_request"
+    document = client.get("/api/v1/openapi.json").json()
+    assert "400" in document["paths"]["/api/v1/clinics"]["post"]["responses"]
+
+
+def test_every_documented_error_is_problem_json(client: Any) -> None:
+    document = client.get("/api/v1/openapi.json").json()
+    for path in document["paths"].values():
+        for operation in path.values():
+            for status, response in operation["responses"].items():
+                if int(status) >= 400:
+                    assert list(response["content"]) == ["application/problem+json"], (
+                        operation["operationId"], status)
