@@ -11,6 +11,7 @@ RFC 9457 problem+json that does not echo what was sent. Bounded and seeded
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -23,7 +24,7 @@ import schemathesis
 from hypothesis import HealthCheck, Phase
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
-from schemathesis.specs.openapi.checks import positive_data_acceptance
+from schemathesis.specs.openapi.checks import ignored_auth, positive_data_acceptance
 
 import careledger
 from careledger.domain.application import CareLedger
@@ -206,6 +207,102 @@ def test_fuzz_operation(operation_id: str, mode: GenerationMode, api_schema: Any
     fuzz()
 
 
+#: Stateful runs: scenarios, and calls per scenario, following the document's links.
+SCENARIOS = 60
+STEPS = 20
+#: Each stateful run covers one area, so that one area's loops do not starve another's:
+#: its operations, and those that must have answered 201 at least once (on linked ids).
+#: The episode's scenarios start from a patient's registration (its one reliable root).
+NETWORK = {"register_clinic", "register_practitioner", "add_credential",
+           "affiliate_practitioner", "record_experience", "offer_home_visits"}
+AREAS = {
+    "network": (NETWORK, NETWORK - {"register_clinic"}),
+    "episode": (set(ROLES) - NETWORK,
+                {"register_patient", "grant_consent", "revoke_consent", "make_referral",
+                 "accept_referral", "decline_referral", "cancel_referral",
+                 "record_assessment"}),
+}
+
+
+def steer(network: Network, operation_id: str, body: Any) -> None:
+    """Keep a chain going: the records a body names are the network's, dates sensible.
+
+    Only what links cannot carry (a clinic in a body, a certification's 90-day window,
+    an ICD-10-CM code that exists, the ids a later link reads from this request);
+    every other field stays as generated.
+    """
+    if not isinstance(body, dict):
+        return
+    today = NOW.date()
+    match operation_id:
+        case "make_referral":  # the patient comes by the link from their consent
+            body.update(clinic_id=str(network.clinic), discipline="medical_massage",
+                        diagnoses=["M54.50"], contraindications=[])
+        case "accept_referral":
+            body["practitioner_id"] = str(network.therapist)
+        case "redirect_referral":
+            body["clinic_id"] = str(network.other_clinic)
+        case "affiliate_practitioner":
+            body["clinic_id"] = str(network.clinic)
+        case "draft_plan" | "revise_plan" if not body.get("goals"):
+            body["goals"] = [{"goal_id": "pain", "description": "less pain", "metric": "NPRS",
+                              "baseline": 7, "target": 3, "unit": "points",
+                              "due": str(today + timedelta(42))}]
+        case "certify_plan" | "recertify_plan":
+            body.update(certified_from=str(today), certified_until=str(today + timedelta(60)))
+        case "schedule_session" | "request_amendment":
+            key = "session_id" if operation_id == "schedule_session" else "request_id"
+            if not body.get(key):
+                body[key] = f"fuzz-{uuid4().hex[:8]}"
+
+
+@pytest.mark.parametrize("area", sorted(AREAS))
+def test_stateful_chains_follow_the_links_on_real_ids(area: str, wsgi: Any, app: CareLedger,
+                                                      tokens: TokenService) -> None:
+    """Scenarios of linked commands: register, consent, refer, accept, assess, plan, ...
+
+    Valid requests only: the invalid ones, and missing or forged tokens, are
+    test_fuzz_operation's; here every step should have a chance to move the episode on.
+    """
+    operations, must_succeed = AREAS[area]
+    api_schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", wsgi)
+    api_schema.config.generation.update(modes=[GenerationMode.POSITIVE])
+    network = build_network(app, tokens)
+    issuer = Tokens(tokens, network)
+    words = vocabulary(api_schema.raw_schema)
+    by_label = {f"{method.upper()} {path}": op["operationId"]
+                for path, ops in api_schema.raw_schema["paths"].items()
+                for method, op in ops.items()}
+    answered: Counter[tuple[str, int]] = Counter()
+    machine = api_schema.include(operation_id=sorted(operations)).as_state_machine()
+
+    class Chains(machine):  # type: ignore[misc, valid-type]
+        def before_call(self, case: Any) -> None:
+            operation_id = by_label[case.operation.label]
+            if case.meta is None or case.meta.generation.mode.is_positive:
+                steer(network, operation_id, case.body)
+            case.headers["Authorization"] = issuer.headers("role", ROLES[operation_id])[
+                "Authorization"]
+
+        def validate_response(self, response: Any, case: Any,
+                              additional_checks: Any = None, **kwargs: Any) -> None:
+            answered[by_label[case.operation.label], response.status_code] += 1
+            # Tokens are set here, not by schemathesis's auth, so its ignored_auth replay
+            # would resend ours: test_fuzz_operation sends none, forged and expired ones.
+            case.validate_response(response, excluded_checks=[positive_data_acceptance,
+                                                              ignored_auth],
+                                   transport_kwargs=kwargs)
+            assert response.status_code < 500
+            if response.status_code >= 400:
+                assert_problem(response, case, words)
+
+    Chains.run(settings=hypothesis.settings(
+        SETTINGS, max_examples=SCENARIOS, stateful_step_count=STEPS,
+        phases=[Phase.generate, Phase.shrink]))
+    recorded = {operation for (operation, status) in answered if status == 201}
+    assert must_succeed <= recorded, answered
+
+
 # ---------------------------------------------------------------- what the fuzzers found
 
 
@@ -228,3 +325,29 @@ def test_every_documented_error_is_problem_json(client: Any) -> None:
                 if int(status) >= 400:
                     assert list(response["content"]) == ["application/problem+json"], (
                         operation["operationId"], status)
+
+
+def test_a_number_is_not_a_time(client: Any) -> None:
+    """Pydantic alone reads 1700000000 as seconds since 1970: a time nobody stated."""
+    physician = TokenService(TOKEN_SECRET).issue(subject=uuid4(), role=Role.PHYSICIAN)
+    for body in ({"given_name": "A", "family_name": "B", "birth_date": "1970-01-01",
+                  "sex": "female", "occurred_at": -1062735},
+                 {"given_name": "A", "family_name": "B", "birth_date": 0, "sex": "female"}):
+        response = client.post("/api/v1/patients", data=json.dumps(body),
+                               content_type="application/json",
+                               HTTP_AUTHORIZATION=f"Bearer {physician}")
+        assert response.status_code == 422, response.content
+        assert response.json()["code"] == "invalid_request"
+
+
+def test_a_body_that_is_not_an_object_is_refused(client: Any, network: Network) -> None:
+    """Ninja's schemas read attributes of anything: `true` passed as an empty command."""
+    for body in ("true", "[]", '"x"', "1", "null"):
+        response = client.post(f"/api/v1/patients/{network.patient}/consent", data=body,
+                               content_type="application/json", **network.physician_auth)
+        assert response.status_code == 422, (body, response.content)
+        assert response["Content-Type"] == "application/problem+json"
+    nested = client.post(f"/api/v1/referrals/{uuid4()}/assessments", data=json.dumps({
+        "history": "x", "pain_nprs": 3, "functional_instrument": "ODI", "functional_score": 3,
+        "range_of_motion": [True]}), content_type="application/json", **network.therapist_auth)
+    assert nested.status_code == 422, nested.content
