@@ -22,6 +22,7 @@ from careledger.domain.errors import (
 from careledger.gateways import services
 from careledger.gateways.auth import Principal
 from careledger.gateways.problems import PROBLEM_JSON, problem
+from careledger.gateways.schemas import FREE_KEYS
 
 log = logging.getLogger("careledger.api")
 
@@ -65,14 +66,20 @@ api = CommandAPI(
 
 @api.exception_handler(ValidationError)
 def invalid_request(request: HttpRequest, exc: ValidationError) -> HttpResponse:
-    errors = [
-        # loc is (source, parameter, *path): name the field as the client wrote it.
-        {"field": ".".join(str(p) for p in e.get("loc", ())[2:]) or str(e.get("loc", ("",))[0]),
-         "message": e.get("msg", "")}
-        for e in exc.errors
-    ]
+    errors = [{"field": _field(e.get("loc", ())), "message": e.get("msg", "")}
+              for e in exc.errors]
     return problem(422, "the request does not match the command's schema",
                    code="invalid_request", errors=errors)
+
+
+def _field(loc: Any) -> str:
+    """loc is (source, parameter, *path): the field as the client wrote it, except a key
+    the client chose (a goal id, a changed field), which is data and never echoed."""
+    parts = [str(p) for p in loc[2:]]
+    for i in range(len(parts) - 1):
+        if parts[i] in FREE_KEYS:
+            parts[i + 1] = "*"
+    return ".".join(parts) or (str(loc[0]) if loc else "")
 
 
 @api.exception_handler(AuthenticationError)

@@ -54,9 +54,28 @@ class In(Schema):
     @model_validator(mode="before")
     @classmethod
     def _an_object(cls, value: Any) -> Any:
-        if not isinstance(getattr(value, "_obj", value), dict):
+        raw = getattr(value, "_obj", value)
+        if not isinstance(raw, dict):
             raise ValueError("the body is a JSON object")
+        if _holds_nul(raw):
+            raise ValueError("text may not contain U+0000")
         return value
+
+
+def _holds_nul(value: Any) -> bool:
+    """PostgreSQL text and jsonb cannot hold U+0000: the event would be stored, and then
+    no view could apply it (found by fuzzing)."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(v) for v in value)
+    return False
+
+
+#: Fields whose keys the client chooses (goal ids, changed fields): data, not schema.
+FREE_KEYS = frozenset({"outcomes", "changes"})
 
 
 class RecordedOut(Schema):
