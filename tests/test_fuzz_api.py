@@ -373,3 +373,29 @@ def test_a_key_the_client_chose_is_not_echoed(client: Any, network: Network) -> 
     assert response.status_code == 422
     assert "Quintessa" not in response.content.decode()
     assert response.json()["errors"][0]["field"].startswith("outcomes.*")
+
+
+def test_a_zone_offset_postgresql_cannot_hold_is_refused(client: Any, network: Network) -> None:
+    """+20:13 passed pydantic, entered the log, and no view could apply the event."""
+    for at in ("0297-06-13T19:18:24.4+20:13", "2026-03-02T09:00:00-16:00"):
+        response = client.post(f"/api/v1/patients/{network.patient}/consent",
+                               data=json.dumps({"occurred_at": at}),
+                               content_type="application/json", **network.physician_auth)
+        assert response.status_code == 422, (at, response.content)
+    ok = client.post(f"/api/v1/patients/{network.patient}/consent",
+                     data=json.dumps({"occurred_at": "2026-03-02T09:00:00+14:00"}),
+                     content_type="application/json", **network.physician_auth)
+    assert ok.status_code == 409, ok.content  # valid: on to the rule (consent is granted)
+
+
+def test_nan_is_not_a_number_the_log_takes(client: Any, network: Network) -> None:
+    body = ('{"history": "h", "pain_nprs": 3, "functional_instrument": "ODI",'
+            ' "functional_score": NaN}')
+    response = client.post(f"/api/v1/referrals/{uuid4()}/assessments", data=body,
+                           content_type="application/json", **network.therapist_auth)
+    assert response.status_code == 422, response.content
+    from careledger.gateways.schemas import GoalIn
+
+    with pytest.raises(ValueError):
+        GoalIn(goal_id="g", description="d", metric="m", baseline=float("nan"), target=1,
+               unit="u", due="2026-05-01")

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 from uuid import UUID
 
 from ninja import Field, Schema
-from pydantic import AwareDatetime, BeforeValidator, conlist, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BeforeValidator,
+    ConfigDict,
+    conlist,
+    model_validator,
+)
 
 from careledger.domain.clinical import (
     CredentialKind,
@@ -30,8 +37,21 @@ def _iso_text(value: Any) -> Any:
     return value
 
 
+#: The widest zone offset in use (UTC+14:00, Kiribati); PostgreSQL refuses past 15:59.
+MAX_OFFSET = timedelta(hours=14)
+
+
+def _real_zone(value: datetime) -> datetime:
+    """Python takes offsets up to 24 hours; one past PostgreSQL's range was stored in the
+    log, and then no view could apply the event (found by fuzzing)."""
+    offset = value.utcoffset()
+    if offset is not None and abs(offset) > MAX_OFFSET:
+        raise ValueError("a zone offset is between -14:00 and +14:00")
+    return value
+
+
 #: An instant with its zone, as ISO 8601 text.
-Moment = Annotated[AwareDatetime, BeforeValidator(_iso_text)]
+Moment = Annotated[AwareDatetime, BeforeValidator(_iso_text), AfterValidator(_real_zone)]
 #: A calendar day, as ISO 8601 text.
 Day = Annotated[date, BeforeValidator(_iso_text)]
 Text = Annotated[str, Field(max_length=4000)]
@@ -48,8 +68,11 @@ class In(Schema):
     """A request body, or an object in one: a JSON object and nothing else.
 
     Ninja's schemas read attributes of whatever they are given, so without this a body
-    of `true` or `[]` passed for a command whose fields are all optional.
+    of `true` or `[]` passed for a command whose fields are all optional. NaN and
+    Infinity (which Python's JSON parser reads) have no place in jsonb either.
     """
+
+    model_config = ConfigDict(allow_inf_nan=False)
 
     @model_validator(mode="before")
     @classmethod
