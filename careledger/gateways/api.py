@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import psycopg
 from django.http import HttpRequest, HttpResponse
 from eventsourcing.persistence import InterfaceError, OperationalError
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.openapi.schema import OpenAPISchema
 from ninja.security import HttpBearer
 
 from careledger.domain.errors import (
@@ -19,7 +21,8 @@ from careledger.domain.errors import (
 )
 from careledger.gateways import services
 from careledger.gateways.auth import Principal
-from careledger.gateways.problems import problem
+from careledger.gateways.problems import PROBLEM_JSON, problem
+from careledger.gateways.schemas import FREE_KEYS
 
 log = logging.getLogger("careledger.api")
 
@@ -29,7 +32,23 @@ class Bearer(HttpBearer):
         return services.get().tokens.verify(token)
 
 
-api = NinjaAPI(
+class CommandAPI(NinjaAPI):
+    """Ninja declares every response as application/json; our errors are problem+json."""
+
+    def get_openapi_schema(self, *, path_prefix: str | None = None,
+                           path_params: dict[str, Any] | None = None) -> OpenAPISchema:
+        document = super().get_openapi_schema(path_prefix=path_prefix,
+                                              path_params=path_params)
+        for operations in document["paths"].values():
+            for operation in operations.values():
+                for status, response in operation.get("responses", {}).items():
+                    content = response.get("content", {})
+                    if int(status) >= 400 and "application/json" in content:
+                        content[PROBLEM_JSON] = content.pop("application/json")
+        return document
+
+
+api = CommandAPI(
     title="CareLedger command API",
     version="1",
     description=(
@@ -47,14 +66,20 @@ api = NinjaAPI(
 
 @api.exception_handler(ValidationError)
 def invalid_request(request: HttpRequest, exc: ValidationError) -> HttpResponse:
-    errors = [
-        # loc is (source, parameter, *path): name the field as the client wrote it.
-        {"field": ".".join(str(p) for p in e.get("loc", ())[2:]) or str(e.get("loc", ("",))[0]),
-         "message": e.get("msg", "")}
-        for e in exc.errors
-    ]
+    errors = [{"field": _field(e.get("loc", ())), "message": e.get("msg", "")}
+              for e in exc.errors]
     return problem(422, "the request does not match the command's schema",
                    code="invalid_request", errors=errors)
+
+
+def _field(loc: Any) -> str:
+    """loc is (source, parameter, *path): the field as the client wrote it, except a key
+    the client chose (a goal id, a changed field), which is data and never echoed."""
+    parts = [str(p) for p in loc[2:]]
+    for i in range(len(parts) - 1):
+        if parts[i] in FREE_KEYS:
+            parts[i + 1] = "*"
+    return ".".join(parts) or (str(loc[0]) if loc else "")
 
 
 @api.exception_handler(AuthenticationError)
@@ -67,7 +92,8 @@ def not_authenticated(request: HttpRequest, exc: AuthenticationError) -> HttpRes
 
 @api.exception_handler(HttpError)
 def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
-    codes = {403: "not_permitted", 422: "invalid_request", 404: "not_found"}
+    codes = {400: "malformed_request", 403: "not_permitted", 422: "invalid_request",
+             404: "not_found"}
     return problem(exc.status_code, exc.message, code=codes.get(exc.status_code, "error"))
 
 

@@ -8,6 +8,7 @@ from django.http import HttpResponse, JsonResponse
 from ninja import Schema
 
 PROBLEM_TYPE = "https://careledger.dev/problems/"
+PROBLEM_JSON = "application/problem+json"
 TITLES = {
     400: "Bad request",
     401: "Not authenticated",
@@ -46,7 +47,7 @@ def problem(
     }
     if errors is not None:
         body["errors"] = errors
-    response = JsonResponse(body, status=status, content_type="application/problem+json")
+    response = JsonResponse(body, status=status, content_type=PROBLEM_JSON)
     for name, value in (headers or {}).items():
         response[name] = value
     return response
@@ -54,5 +55,5 @@ def problem(
 
 #: Error responses every command may give, for the OpenAPI document.
 COMMAND_ERRORS: dict[int, type[Problem]] = {
-    status: Problem for status in (401, 403, 404, 409, 413, 422, 503)
+    status: Problem for status in (400, 401, 403, 404, 409, 413, 422, 503)
 }

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 from uuid import UUID
 
 from ninja import Field, Schema
-from pydantic import AwareDatetime, conlist
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BeforeValidator,
+    ConfigDict,
+    conlist,
+    model_validator,
+)
 
 from careledger.domain.clinical import (
     CredentialKind,
@@ -21,6 +28,32 @@ from careledger.domain.clinical import (
     Urgency,
 )
 
+
+def _iso_text(value: Any) -> Any:
+    """A date or time comes as ISO 8601 text, as the schema says; pydantic alone would read
+    a number as seconds since 1970 and record a clinical time nobody stated."""
+    if not isinstance(value, str | date):
+        raise ValueError("a date or time is ISO 8601 text, e.g. 2026-03-02T09:00:00+00:00")
+    return value
+
+
+#: The widest zone offset in use (UTC+14:00, Kiribati); PostgreSQL refuses past 15:59.
+MAX_OFFSET = timedelta(hours=14)
+
+
+def _real_zone(value: datetime) -> datetime:
+    """Python takes offsets up to 24 hours; one past PostgreSQL's range was stored in the
+    log, and then no view could apply the event (found by fuzzing)."""
+    offset = value.utcoffset()
+    if offset is not None and abs(offset) > MAX_OFFSET:
+        raise ValueError("a zone offset is between -14:00 and +14:00")
+    return value
+
+
+#: An instant with its zone, as ISO 8601 text.
+Moment = Annotated[AwareDatetime, BeforeValidator(_iso_text), AfterValidator(_real_zone)]
+#: A calendar day, as ISO 8601 text.
+Day = Annotated[date, BeforeValidator(_iso_text)]
 Text = Annotated[str, Field(max_length=4000)]
 ShortText = Annotated[str, Field(min_length=1, max_length=200)]
 Reason = Annotated[str, Field(min_length=1, max_length=2000)]
@@ -31,6 +64,43 @@ Pain = Annotated[int, Field(ge=0, le=10)]
 Percent = Annotated[float, Field(ge=0, le=100)]
 
 
+class In(Schema):
+    """A request body, or an object in one: a JSON object and nothing else.
+
+    Ninja's schemas read attributes of whatever they are given, so without this a body
+    of `true` or `[]` passed for a command whose fields are all optional. NaN and
+    Infinity (which Python's JSON parser reads) have no place in jsonb either.
+    """
+
+    model_config = ConfigDict(allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _an_object(cls, value: Any) -> Any:
+        raw = getattr(value, "_obj", value)
+        if not isinstance(raw, dict):
+            raise ValueError("the body is a JSON object")
+        if _holds_nul(raw):
+            raise ValueError("text may not contain U+0000")
+        return value
+
+
+def _holds_nul(value: Any) -> bool:
+    """PostgreSQL text and jsonb cannot hold U+0000: the event would be stored, and then
+    no view could apply it (found by fuzzing)."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(v) for v in value)
+    return False
+
+
+#: Fields whose keys the client chooses (goal ids, changed fields): data, not schema.
+FREE_KEYS = frozenset({"outcomes", "changes"})
+
+
 class RecordedOut(Schema):
     """What every command answers: the record, its new version, its log position."""
 
@@ -39,8 +109,8 @@ class RecordedOut(Schema):
     position: int | None
 
 
-class OccurredIn(Schema):
-    occurred_at: AwareDatetime | None = Field(
+class OccurredIn(In):
+    occurred_at: Moment | None = Field(
         None, description="When it happened, as the clinician states it; defaults to now."
     )
 
@@ -66,7 +136,7 @@ class AddCredentialIn(OccurredIn):
     kind: CredentialKind
     number: ShortText
     issuer: ShortText
-    expires_on: date | None = None
+    expires_on: Day | None = None
 
 
 class AffiliateIn(OccurredIn):
@@ -88,7 +158,7 @@ class OfferHomeVisitsIn(OccurredIn):
 class RegisterPatientIn(OccurredIn):
     given_name: ShortText
     family_name: ShortText
-    birth_date: date
+    birth_date: Day
     sex: Annotated[str, Field(pattern=r"^(female|male|other|unknown)$")]
     address: Annotated[str, Field(max_length=400)] = ""
     latitude: Latitude | None = None
@@ -137,14 +207,14 @@ class CancelIn(OccurredIn):
     reason: Reason
 
 
-class RangeOfMotionIn(Schema):
+class RangeOfMotionIn(In):
     joint: ShortText
     movement: ShortText
     degrees: Annotated[float, Field(ge=0, le=360)]
     normal_degrees: Annotated[float, Field(ge=0, le=360)] | None = None
 
 
-class MuscleTestIn(Schema):
+class MuscleTestIn(In):
     muscle: ShortText
     grade: Annotated[int, Field(ge=0, le=5)]
 
@@ -161,14 +231,14 @@ class RecordAssessmentIn(OccurredIn):
                                                                   max_length=20)
 
 
-class GoalIn(Schema):
+class GoalIn(In):
     goal_id: RecordId
     description: Text
     metric: ShortText
     baseline: float
     target: float
     unit: Annotated[str, Field(min_length=1, max_length=40)]
-    due: date
+    due: Day
 
 
 class PlanIn(OccurredIn):
@@ -184,29 +254,29 @@ class RevisePlanIn(PlanIn):
 
 
 class CertifyPlanIn(OccurredIn):
-    certified_from: date
-    certified_until: date
+    certified_from: Day
+    certified_until: Day
 
 
 class ScheduleSessionIn(OccurredIn):
     session_id: RecordId | None = None
-    scheduled_for: AwareDatetime
+    scheduled_for: Moment
     location: SessionLocation = SessionLocation.CLINIC
 
 
-class SoapIn(Schema):
+class SoapIn(In):
     subjective: Text
     objective: Text
     assessment: Text
     plan: Text
 
 
-class TechniqueMinutesIn(Schema):
+class TechniqueMinutesIn(In):
     technique: Technique
     minutes: Annotated[int, Field(ge=1, le=240)]
 
 
-class GoalMeasurementIn(Schema):
+class GoalMeasurementIn(In):
     goal_id: RecordId
     value: float
 
@@ -222,7 +292,7 @@ class CompleteSessionIn(OccurredIn):
     override_reason: Annotated[str, Field(max_length=2000)] | None = None
 
 
-class GoalStatusIn(Schema):
+class GoalStatusIn(In):
     goal_id: RecordId
     latest: float | None = None
     note: Annotated[str, Field(max_length=400)] = ""

@@ -23,6 +23,8 @@ class Context:
     min_position: int | None = None
     #: The live generation's schema, read once: a request reads one generation.
     views: str | None = None
+    #: The header was sent but is not a log position.
+    bad_min_position: bool = False
 
 
 class PublicError(GraphQLError):
@@ -56,6 +58,8 @@ def caught_up(info: Info[Context, None], position: int | None = None) -> None:
     patient events, the directory for clinics and practitioners), written in the same
     transaction as every other view's rows for it.
     """
+    if info.context.bad_min_position:
+        raise PublicError("CareLedger-Min-Position is a log position, e.g. 1234", "BAD_INPUT")
     wanted = max(p for p in (position, info.context.min_position, 0) if p is not None)
     if wanted <= 0:
         return

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from strawberry.django.views import GraphQLView
 
 from careledger.gateways import services
 from careledger.graphql.context import Context
+
+MIN_POSITION_HEADER = "CareLedger-Min-Position"
+#: A log position is a PostgreSQL bigint: at most 19 digits.
+MAX_POSITION_DIGITS = 18
 
 
 class CareLedgerGraphQLView(GraphQLView):
@@ -19,6 +23,21 @@ class CareLedgerGraphQLView(GraphQLView):
         scheme, _, token = header.partition(" ")
         installed = services.get()
         principal = installed.tokens.verify(token) if scheme.lower() == "bearer" else None
-        raw = request.headers.get("CareLedger-Min-Position", "")
+        raw = request.headers.get(MIN_POSITION_HEADER)
+        # str.isdigit() is true of "²" and "١٢" too, which int() refuses (a 500, found by
+        # fuzzing): only ASCII digits that fit a bigint are a position.
+        valid = raw is None or (raw.isascii() and raw.isdigit()
+                                and len(raw) <= MAX_POSITION_DIGITS)
         return Context(principal=principal, pool=installed.idempotency.pool,
-                       min_position=int(raw) if raw.isdigit() else None)
+                       min_position=int(raw) if raw is not None and valid else None,
+                       bad_min_position=not valid)
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        """Strawberry refuses a request with no query as text/plain: answer GraphQL's JSON."""
+        response = super().dispatch(request, *args, **kwargs)
+        if (isinstance(response, HttpResponse) and response.status_code == 400
+                and response.get("Content-Type", "").startswith("text/plain")):
+            return JsonResponse({"data": None, "errors": [{
+                "message": response.content.decode(errors="replace")[:200],
+                "extensions": {"code": "BAD_REQUEST"}}]}, status=400)
+        return response

@@ -10,6 +10,7 @@ from ninja import Router
 from careledger.gateways import services
 from careledger.gateways.auth import Role
 from careledger.gateways.commanding import execute, occurred, require_role
+from careledger.gateways.links import ANSWERED_ID, link, then
 from careledger.gateways.problems import COMMAND_ERRORS
 from careledger.gateways.schemas import (
     AddCredentialIn,
@@ -24,6 +25,9 @@ from careledger.gateways.schemas import (
 router = Router()
 RESPONSES = {201: RecordedOut, **COMMAND_ERRORS}
 ADMIN = {Role.NETWORK_ADMIN}
+#: What may follow for a practitioner just registered or changed.
+PRACTITIONER = then(link("add_credential", "affiliate_practitioner", "record_experience",
+                         "offer_home_visits", practitioner_id=ANSWERED_ID))
 
 
 @router.post("/clinics", response=RESPONSES, operation_id="register_clinic")
@@ -40,7 +44,8 @@ def register_clinic(request: HttpRequest, body: RegisterClinicIn) -> tuple[int, 
     )
 
 
-@router.post("/practitioners", response=RESPONSES, operation_id="register_practitioner")
+@router.post("/practitioners", response=RESPONSES, operation_id="register_practitioner",
+             openapi_extra=PRACTITIONER)
 def register_practitioner(
     request: HttpRequest, body: RegisterPractitionerIn
 ) -> tuple[int, RecordedOut]:
@@ -55,7 +60,8 @@ def register_practitioner(
 
 
 @router.post("/practitioners/{practitioner_id}/credentials", response=RESPONSES,
-             operation_id="add_credential")
+             operation_id="add_credential",
+             openapi_extra=PRACTITIONER)
 def add_credential(
     request: HttpRequest, practitioner_id: UUID, body: AddCredentialIn
 ) -> tuple[int, RecordedOut]:
@@ -71,7 +77,8 @@ def add_credential(
 
 
 @router.post("/practitioners/{practitioner_id}/affiliations", response=RESPONSES,
-             operation_id="affiliate_practitioner")
+             operation_id="affiliate_practitioner",
+             openapi_extra=PRACTITIONER)
 def affiliate_practitioner(
     request: HttpRequest, practitioner_id: UUID, body: AffiliateIn
 ) -> tuple[int, RecordedOut]:
@@ -86,7 +93,8 @@ def affiliate_practitioner(
 
 
 @router.post("/practitioners/{practitioner_id}/experience", response=RESPONSES,
-             operation_id="record_experience")
+             operation_id="record_experience",
+             openapi_extra=PRACTITIONER)
 def record_experience(
     request: HttpRequest, practitioner_id: UUID, body: RecordExperienceIn
 ) -> tuple[int, RecordedOut]:
@@ -101,7 +109,8 @@ def record_experience(
 
 
 @router.post("/practitioners/{practitioner_id}/home-visits", response=RESPONSES,
-             operation_id="offer_home_visits")
+             operation_id="offer_home_visits",
+             openapi_extra=PRACTITIONER)
 def offer_home_visits(
     request: HttpRequest, practitioner_id: UUID, body: OfferHomeVisitsIn
 ) -> tuple[int, RecordedOut]:

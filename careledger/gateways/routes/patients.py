@@ -10,15 +10,22 @@ from ninja import Router
 from careledger.gateways import services
 from careledger.gateways.auth import Role
 from careledger.gateways.commanding import execute, occurred, require_role
+from careledger.gateways.links import ANSWERED_ID, link, then
 from careledger.gateways.problems import COMMAND_ERRORS
 from careledger.gateways.schemas import OccurredIn, RecordedOut, RegisterPatientIn, RevokeConsentIn
 
 router = Router()
 RESPONSES = {201: RecordedOut, **COMMAND_ERRORS}
 FRONT_DESK = {Role.PHYSICIAN, Role.CLINIC_ADMIN}
+#: What may follow for a patient: consent first; with consent, a referral.
+REGISTERED = then(link("grant_consent", "export_patient_fhir", patient_id=ANSWERED_ID))
+CONSENTED = then(link("revoke_consent", "export_patient_fhir", patient_id=ANSWERED_ID),
+                 link("make_referral", body={"patient_id": ANSWERED_ID}))
+REVOKED = then(link("grant_consent", "export_patient_fhir", patient_id=ANSWERED_ID))
 
 
-@router.post("/patients", response=RESPONSES, operation_id="register_patient")
+@router.post("/patients", response=RESPONSES, operation_id="register_patient",
+             openapi_extra=REGISTERED)
 def register_patient(request: HttpRequest, body: RegisterPatientIn) -> tuple[int, RecordedOut]:
     who = require_role(request, FRONT_DESK)
     return execute(
@@ -32,7 +39,8 @@ def register_patient(request: HttpRequest, body: RegisterPatientIn) -> tuple[int
     )
 
 
-@router.post("/patients/{patient_id}/consent", response=RESPONSES, operation_id="grant_consent")
+@router.post("/patients/{patient_id}/consent", response=RESPONSES, operation_id="grant_consent",
+             openapi_extra=CONSENTED)
 def grant_consent(
     request: HttpRequest, patient_id: UUID, body: OccurredIn
 ) -> tuple[int, RecordedOut]:
@@ -47,7 +55,7 @@ def grant_consent(
 
 
 @router.post("/patients/{patient_id}/consent/revocation", response=RESPONSES,
-             operation_id="revoke_consent")
+             operation_id="revoke_consent", openapi_extra=REVOKED)
 def revoke_consent(
     request: HttpRequest, patient_id: UUID, body: RevokeConsentIn
 ) -> tuple[int, RecordedOut]:

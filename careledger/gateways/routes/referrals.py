@@ -16,6 +16,7 @@ from careledger.gateways.commanding import (
     referral_in_scope,
     require_role,
 )
+from careledger.gateways.links import ANSWERED_ID, Links, link, then
 from careledger.gateways.problems import COMMAND_ERRORS
 from careledger.gateways.schemas import (
     AcceptReferralIn,
@@ -50,6 +51,46 @@ CLINICIANS = {Role.PHYSICIAN, Role.THERAPIST}
 CARE_TEAM = {Role.PHYSICIAN, Role.THERAPIST, Role.CLINIC_ADMIN}
 
 
+
+
+def _next(*operations: str) -> Links:
+    """Commands on the same referral (every answer's id is the referral's)."""
+    return link(*operations, referral_id=ANSWERED_ID)
+
+
+#: A session just scheduled, and a request to amend just made, by the ids the request chose.
+SESSION = link("complete_session", "cancel_session", "record_no_show", referral_id=ANSWERED_ID,
+               session_id="$request.body#/session_id")
+AMENDMENT_REQUEST = link("accept_amendment", "deny_amendment", referral_id=ANSWERED_ID,
+                         request_id="$request.body#/request_id")
+#: What may follow each step of the episode (the usual next steps, not every one allowed).
+FOLLOWS = {
+    "make_referral": then(_next("accept_referral", "decline_referral", "cancel_referral")),
+    "accept_referral": then(_next("record_assessment", "cancel_referral")),
+    "decline_referral": then(_next("redirect_referral", "cancel_referral")),
+    "redirect_referral": then(_next("accept_referral", "decline_referral")),
+    "cancel_referral": {},
+    "record_assessment": then(_next("draft_plan")),
+    "draft_plan": then(_next("certify_plan", "revise_plan")),
+    "revise_plan": then(_next("certify_plan")),
+    "certify_plan": then(_next("schedule_session", "recertify_plan")),
+    "recertify_plan": then(_next("schedule_session")),
+    "schedule_session": then(SESSION),
+    "complete_session": then(_next("schedule_session", "send_progress_report", "discharge",
+                                   "request_amendment")),
+    "cancel_session": then(_next("schedule_session")),
+    "record_no_show": then(_next("schedule_session")),
+    "send_progress_report": then(_next("schedule_session", "discharge")),
+    "discharge": then(_next("amend", "request_amendment")),
+    "amend": {},
+    "request_amendment": then(AMENDMENT_REQUEST),
+    "deny_amendment": then(link("file_disagreement", referral_id=ANSWERED_ID,
+                                request_id="$request.path.request_id")),
+    "accept_amendment": {},
+    "file_disagreement": {},
+}
+
+
 def _scoped(request: HttpRequest, referral_id: UUID, roles: set[Role]) -> Principal:
     who = require_role(request, roles)
     referral_in_scope(who, referral_id)
@@ -64,7 +105,8 @@ def _goals(goals: list[GoalIn]) -> list[Goal]:
     ]
 
 
-@router.post("/referrals", response=RESPONSES, operation_id="make_referral")
+@router.post("/referrals", response=RESPONSES, operation_id="make_referral",
+             openapi_extra=FOLLOWS["make_referral"])
 def make_referral(request: HttpRequest, body: MakeReferralIn) -> tuple[int, RecordedOut]:
     who = require_role(request, PHYSICIAN)
     return execute(
@@ -80,7 +122,8 @@ def make_referral(request: HttpRequest, body: MakeReferralIn) -> tuple[int, Reco
 
 
 @router.post("/referrals/{referral_id}/acceptance", response=RESPONSES,
-             operation_id="accept_referral")
+             operation_id="accept_referral",
+             openapi_extra=FOLLOWS["accept_referral"])
 def accept_referral(
     request: HttpRequest, referral_id: UUID, body: AcceptReferralIn
 ) -> tuple[int, RecordedOut]:
@@ -96,7 +139,8 @@ def accept_referral(
 
 
 @router.post("/referrals/{referral_id}/decline", response=RESPONSES,
-             operation_id="decline_referral")
+             operation_id="decline_referral",
+             openapi_extra=FOLLOWS["decline_referral"])
 def decline_referral(
     request: HttpRequest, referral_id: UUID, body: DeclineReferralIn
 ) -> tuple[int, RecordedOut]:
@@ -111,7 +155,8 @@ def decline_referral(
 
 
 @router.post("/referrals/{referral_id}/redirect", response=RESPONSES,
-             operation_id="redirect_referral")
+             operation_id="redirect_referral",
+             openapi_extra=FOLLOWS["redirect_referral"])
 def redirect_referral(
     request: HttpRequest, referral_id: UUID, body: RedirectReferralIn
 ) -> tuple[int, RecordedOut]:
@@ -127,7 +172,8 @@ def redirect_referral(
 
 
 @router.post("/referrals/{referral_id}/cancellation", response=RESPONSES,
-             operation_id="cancel_referral")
+             operation_id="cancel_referral",
+             openapi_extra=FOLLOWS["cancel_referral"])
 def cancel_referral(
     request: HttpRequest, referral_id: UUID, body: CancelIn
 ) -> tuple[int, RecordedOut]:
@@ -142,7 +188,8 @@ def cancel_referral(
 
 
 @router.post("/referrals/{referral_id}/assessments", response=RESPONSES,
-             operation_id="record_assessment")
+             operation_id="record_assessment",
+             openapi_extra=FOLLOWS["record_assessment"])
 def record_assessment(
     request: HttpRequest, referral_id: UUID, body: RecordAssessmentIn
 ) -> tuple[int, RecordedOut]:
@@ -162,7 +209,8 @@ def record_assessment(
     )
 
 
-@router.post("/referrals/{referral_id}/plan", response=RESPONSES, operation_id="draft_plan")
+@router.post("/referrals/{referral_id}/plan", response=RESPONSES, operation_id="draft_plan",
+             openapi_extra=FOLLOWS["draft_plan"])
 def draft_plan(request: HttpRequest, referral_id: UUID, body: PlanIn) -> tuple[int, RecordedOut]:
     who = _scoped(request, referral_id, THERAPIST)
     return execute(
@@ -178,7 +226,8 @@ def draft_plan(request: HttpRequest, referral_id: UUID, body: PlanIn) -> tuple[i
 
 
 @router.post("/referrals/{referral_id}/plan/revisions", response=RESPONSES,
-             operation_id="revise_plan")
+             operation_id="revise_plan",
+             openapi_extra=FOLLOWS["revise_plan"])
 def revise_plan(
     request: HttpRequest, referral_id: UUID, body: RevisePlanIn
 ) -> tuple[int, RecordedOut]:
@@ -209,7 +258,8 @@ def _sign(request: HttpRequest, referral_id: UUID, body: CertifyPlanIn, *,
 
 
 @router.post("/referrals/{referral_id}/plan/certification", response=RESPONSES,
-             operation_id="certify_plan")
+             operation_id="certify_plan",
+             openapi_extra=FOLLOWS["certify_plan"])
 def certify_plan(
     request: HttpRequest, referral_id: UUID, body: CertifyPlanIn
 ) -> tuple[int, RecordedOut]:
@@ -217,7 +267,8 @@ def certify_plan(
 
 
 @router.post("/referrals/{referral_id}/plan/recertification", response=RESPONSES,
-             operation_id="recertify_plan")
+             operation_id="recertify_plan",
+             openapi_extra=FOLLOWS["recertify_plan"])
 def recertify_plan(
     request: HttpRequest, referral_id: UUID, body: CertifyPlanIn
 ) -> tuple[int, RecordedOut]:
@@ -225,7 +276,8 @@ def recertify_plan(
 
 
 @router.post("/referrals/{referral_id}/sessions", response=RESPONSES,
-             operation_id="schedule_session")
+             operation_id="schedule_session",
+             openapi_extra=FOLLOWS["schedule_session"])
 def schedule_session(
     request: HttpRequest, referral_id: UUID, body: ScheduleSessionIn
 ) -> tuple[int, RecordedOut]:
@@ -241,7 +293,8 @@ def schedule_session(
 
 
 @router.post("/referrals/{referral_id}/sessions/{session_id}/completion", response=RESPONSES,
-             operation_id="complete_session")
+             operation_id="complete_session",
+             openapi_extra=FOLLOWS["complete_session"])
 def complete_session(
     request: HttpRequest, referral_id: UUID, session_id: str, body: CompleteSessionIn
 ) -> tuple[int, RecordedOut]:
@@ -262,7 +315,8 @@ def complete_session(
 
 
 @router.post("/referrals/{referral_id}/sessions/{session_id}/cancellation", response=RESPONSES,
-             operation_id="cancel_session")
+             operation_id="cancel_session",
+             openapi_extra=FOLLOWS["cancel_session"])
 def cancel_session(
     request: HttpRequest, referral_id: UUID, session_id: str, body: CancelIn
 ) -> tuple[int, RecordedOut]:
@@ -278,7 +332,8 @@ def cancel_session(
 
 
 @router.post("/referrals/{referral_id}/sessions/{session_id}/no-show", response=RESPONSES,
-             operation_id="record_no_show")
+             operation_id="record_no_show",
+             openapi_extra=FOLLOWS["record_no_show"])
 def record_no_show(
     request: HttpRequest, referral_id: UUID, session_id: str, body: OccurredIn
 ) -> tuple[int, RecordedOut]:
@@ -293,7 +348,8 @@ def record_no_show(
 
 
 @router.post("/referrals/{referral_id}/progress-reports", response=RESPONSES,
-             operation_id="send_progress_report")
+             operation_id="send_progress_report",
+             openapi_extra=FOLLOWS["send_progress_report"])
 def send_progress_report(
     request: HttpRequest, referral_id: UUID, body: ProgressReportIn
 ) -> tuple[int, RecordedOut]:
@@ -309,7 +365,8 @@ def send_progress_report(
     )
 
 
-@router.post("/referrals/{referral_id}/discharge", response=RESPONSES, operation_id="discharge")
+@router.post("/referrals/{referral_id}/discharge", response=RESPONSES, operation_id="discharge",
+             openapi_extra=FOLLOWS["discharge"])
 def discharge(
     request: HttpRequest, referral_id: UUID, body: DischargeIn
 ) -> tuple[int, RecordedOut]:
@@ -324,7 +381,8 @@ def discharge(
     )
 
 
-@router.post("/referrals/{referral_id}/amendments", response=RESPONSES, operation_id="amend")
+@router.post("/referrals/{referral_id}/amendments", response=RESPONSES, operation_id="amend",
+             openapi_extra=FOLLOWS["amend"])
 def amend(request: HttpRequest, referral_id: UUID, body: AmendIn) -> tuple[int, RecordedOut]:
     who = _scoped(request, referral_id, CLINICIANS)
     return execute(
@@ -338,7 +396,8 @@ def amend(request: HttpRequest, referral_id: UUID, body: AmendIn) -> tuple[int, 
 
 
 @router.post("/referrals/{referral_id}/amendment-requests", response=RESPONSES,
-             operation_id="request_amendment")
+             operation_id="request_amendment",
+             openapi_extra=FOLLOWS["request_amendment"])
 def request_amendment(
     request: HttpRequest, referral_id: UUID, body: AmendmentRequestIn
 ) -> tuple[int, RecordedOut]:
@@ -354,7 +413,8 @@ def request_amendment(
 
 
 @router.post("/referrals/{referral_id}/amendment-requests/{request_id}/acceptance",
-             response=RESPONSES, operation_id="accept_amendment")
+             response=RESPONSES, operation_id="accept_amendment",
+             openapi_extra=FOLLOWS["accept_amendment"])
 def accept_amendment(
     request: HttpRequest, referral_id: UUID, request_id: str, body: OccurredIn
 ) -> tuple[int, RecordedOut]:
@@ -369,7 +429,8 @@ def accept_amendment(
 
 
 @router.post("/referrals/{referral_id}/amendment-requests/{request_id}/denial",
-             response=RESPONSES, operation_id="deny_amendment")
+             response=RESPONSES, operation_id="deny_amendment",
+             openapi_extra=FOLLOWS["deny_amendment"])
 def deny_amendment(
     request: HttpRequest, referral_id: UUID, request_id: str, body: DenyAmendmentIn
 ) -> tuple[int, RecordedOut]:
@@ -385,7 +446,8 @@ def deny_amendment(
 
 
 @router.post("/referrals/{referral_id}/amendment-requests/{request_id}/disagreement",
-             response=RESPONSES, operation_id="file_disagreement")
+             response=RESPONSES, operation_id="file_disagreement",
+             openapi_extra=FOLLOWS["file_disagreement"])
 def file_disagreement(
     request: HttpRequest, referral_id: UUID, request_id: str, body: DisagreementIn
 ) -> tuple[int, RecordedOut]:
