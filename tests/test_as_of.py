@@ -158,3 +158,22 @@ def test_the_audit_commands_replay_diff_and_account_for_disclosures(
     assert run("disclosures", "--patient", "nope").exit_code == 1
     assert run("disclosures", "--patient", str(network.patient), "--format", "xml"
                ).exit_code == 1
+
+
+def test_a_replay_leaves_out_an_event_the_views_cannot_hold_and_goes_on(
+    app: CareLedger, db: bootstrap.Database, network: Network
+) -> None:
+    """Text with U+0000 reached the log before the API refused it: no jsonb can hold it.
+    The consumers dead-letter such an event; a replay leaves it out the same way."""
+    from datetime import date
+
+    bad = app.register_patient(given_name="A\x00B", family_name="Nul", birth_date=date(1990, 1, 1),
+                               sex="female", address="x", latitude=None, longitude=None,
+                               occurred_at=NOW, actor="t")
+    later = open_episode(app, network, accept=True)
+    replayed = replay_as_of(app, db, datetime.now(UTC) + timedelta(seconds=1), schema="asof_nul")
+    assert replayed.position >= (bad.position or 0)
+    assert rows(db, "SELECT count(*) FROM asof_nul.timeline WHERE position = %s",
+                bad.position) == [(0,)]
+    assert rows(db, "SELECT status FROM asof_nul.referrals WHERE referral_id = %s",
+                later) == [("accepted",)]

@@ -6,6 +6,7 @@ rebuild fills a fresh generation this way, and the tests compare live views with
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
@@ -16,6 +17,9 @@ from careledger.consumers.relay import Streams, envelope_of
 from careledger.domain.application import CareLedger
 from careledger.infra.eventstore import CareLedgerRecorder
 from careledger.projections import Projection, apply_all
+from careledger.projections.envelope import Envelope
+
+log = logging.getLogger(__name__)
 
 
 def replay(
@@ -50,12 +54,38 @@ def replay(
             entries = [e for e in read
                        if recorded_until is None or e.recorded_at <= recorded_until]
             if entries:
-                with conn.transaction(), conn.cursor() as cur, conn.pipeline():
-                    apply_all(projections,
-                              (envelope_of(app, streams, entry) for entry in entries), cur)
+                _apply(conn, projections, [envelope_of(app, streams, e) for e in entries])
             position = read[-1].position
             if progress is not None:
                 progress(len(entries), position)
+
+
+def _apply(conn: psycopg.Connection[Any], projections: Sequence[Projection],
+           envelopes: list[Envelope]) -> None:
+    """One transaction for the batch; if a handler fails, again event by event, each in a
+    savepoint, leaving out the one that fails. The live consumer sends such an event to
+    the dead-letter topic and goes on, so a replay that leaves it out equals the live
+    views; one event the views cannot hold never makes a rebuild or an audit impossible.
+    """
+    try:
+        with conn.transaction(), conn.cursor() as cur, conn.pipeline():
+            apply_all(projections, envelopes, cur)
+        return
+    except psycopg.OperationalError:
+        raise
+    except Exception:  # which event failed is found below
+        pass
+    with conn.transaction(), conn.cursor() as cur:
+        for envelope in envelopes:
+            try:
+                with conn.transaction():
+                    apply_all(projections, [envelope], cur)
+            except psycopg.OperationalError:
+                raise
+            except Exception as e:  # named in the log, then left out
+                log.error("replay: position %d (%s) cannot be applied (%s); left out, as the "
+                          "consumers dead-letter it", envelope.position, envelope.type,
+                          type(e).__name__)
 
 
 def checksums(conninfo: str, projections: Sequence[Projection]) -> dict[str, str]:
