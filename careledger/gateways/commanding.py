@@ -14,7 +14,7 @@ from typing import Any
 from uuid import UUID
 
 from django.http import HttpRequest
-from ninja import Schema
+from ninja import Schema, Status
 from ninja.errors import AuthorizationError, HttpError
 
 from careledger.domain.application import Idempotency, Recorded
@@ -74,7 +74,7 @@ def execute(
     command: str,
     body: Schema | None,
     run: Run,
-) -> tuple[int, RecordedOut]:
+) -> Status[RecordedOut]:
     principal = principal_of(request)
     version = expected_version(request)
     key = request.headers.get("Idempotency-Key")
@@ -114,14 +114,15 @@ def execute(
                                              {"command": command, "outcome": outcome})
         span.set_attributes({"careledger.record.id": str(recorded.aggregate_id),
                              "careledger.log.position": recorded.position or 0})
-    return 201, RecordedOut(
+    return Status(201, RecordedOut(
         id=recorded.aggregate_id, version=recorded.version, position=recorded.position
-    )
+    ))
 
 
-def _replay(prior: Any, idempotency: Idempotency) -> tuple[int, RecordedOut] | None:
+def _replay(prior: Any, idempotency: Idempotency) -> Status[RecordedOut] | None:
     if prior is None:
         return None
     if prior.request_hash != idempotency.request_hash:
         raise HttpError(422, "this Idempotency-Key was used for a different request")
-    return 201, RecordedOut(id=prior.aggregate_id, version=prior.version, position=prior.position)
+    return Status(201, RecordedOut(id=prior.aggregate_id, version=prior.version,
+                                   position=prior.position))

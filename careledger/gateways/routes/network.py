@@ -5,7 +5,7 @@ from __future__ import annotations
 from uuid import UUID
 
 from django.http import HttpRequest
-from ninja import Router
+from ninja import Router, Status
 
 from careledger.gateways import services
 from careledger.gateways.auth import Role
@@ -31,7 +31,7 @@ PRACTITIONER = then(link("add_credential", "affiliate_practitioner", "record_exp
 
 
 @router.post("/clinics", response=RESPONSES, operation_id="register_clinic")
-def register_clinic(request: HttpRequest, body: RegisterClinicIn) -> tuple[int, RecordedOut]:
+def register_clinic(request: HttpRequest, body: RegisterClinicIn) -> Status[RecordedOut]:
     who = require_role(request, ADMIN)
     return execute(
         request, command="register_clinic", body=body,
@@ -48,7 +48,7 @@ def register_clinic(request: HttpRequest, body: RegisterClinicIn) -> tuple[int, 
              openapi_extra=PRACTITIONER)
 def register_practitioner(
     request: HttpRequest, body: RegisterPractitionerIn
-) -> tuple[int, RecordedOut]:
+) -> Status[RecordedOut]:
     who = require_role(request, ADMIN)
     return execute(
         request, command="register_practitioner", body=body,
@@ -64,7 +64,7 @@ def register_practitioner(
              openapi_extra=PRACTITIONER)
 def add_credential(
     request: HttpRequest, practitioner_id: UUID, body: AddCredentialIn
-) -> tuple[int, RecordedOut]:
+) -> Status[RecordedOut]:
     who = require_role(request, ADMIN)
     return execute(
         request, command="add_credential", body=body,
@@ -81,7 +81,7 @@ def add_credential(
              openapi_extra=PRACTITIONER)
 def affiliate_practitioner(
     request: HttpRequest, practitioner_id: UUID, body: AffiliateIn
-) -> tuple[int, RecordedOut]:
+) -> Status[RecordedOut]:
     who = require_role(request, ADMIN)
     return execute(
         request, command="affiliate_practitioner", body=body,
@@ -97,7 +97,7 @@ def affiliate_practitioner(
              openapi_extra=PRACTITIONER)
 def record_experience(
     request: HttpRequest, practitioner_id: UUID, body: RecordExperienceIn
-) -> tuple[int, RecordedOut]:
+) -> Status[RecordedOut]:
     who = require_role(request, ADMIN)
     return execute(
         request, command="record_experience", body=body,
@@ -113,7 +113,7 @@ def record_experience(
              openapi_extra=PRACTITIONER)
 def offer_home_visits(
     request: HttpRequest, practitioner_id: UUID, body: OfferHomeVisitsIn
-) -> tuple[int, RecordedOut]:
+) -> Status[RecordedOut]:
     who = require_role(request, ADMIN)
     return execute(
         request, command="offer_home_visits", body=body,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from uuid import UUID
 
 from django.http import HttpRequest
-from ninja import Router
+from ninja import Router, Status
 
 from careledger.gateways import services
 from careledger.gateways.auth import Role
@@ -26,7 +26,7 @@ REVOKED = then(link("grant_consent", "export_patient_fhir", patient_id=ANSWERED_
 
 @router.post("/patients", response=RESPONSES, operation_id="register_patient",
              openapi_extra=REGISTERED)
-def register_patient(request: HttpRequest, body: RegisterPatientIn) -> tuple[int, RecordedOut]:
+def register_patient(request: HttpRequest, body: RegisterPatientIn) -> Status[RecordedOut]:
     who = require_role(request, FRONT_DESK)
     return execute(
         request, command="register_patient", body=body,
@@ -43,7 +43,7 @@ def register_patient(request: HttpRequest, body: RegisterPatientIn) -> tuple[int
              openapi_extra=CONSENTED)
 def grant_consent(
     request: HttpRequest, patient_id: UUID, body: OccurredIn
-) -> tuple[int, RecordedOut]:
+) -> Status[RecordedOut]:
     who = require_role(request, FRONT_DESK)
     return execute(
         request, command="grant_consent", body=body,
@@ -58,7 +58,7 @@ def grant_consent(
              operation_id="revoke_consent", openapi_extra=REVOKED)
 def revoke_consent(
     request: HttpRequest, patient_id: UUID, body: RevokeConsentIn
-) -> tuple[int, RecordedOut]:
+) -> Status[RecordedOut]:
     who = require_role(request, FRONT_DESK)
     return execute(
         request, command="revoke_consent", body=body,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from uuid import UUID
 
 from django.http import HttpRequest
-from ninja import Router
+from ninja import Router, Status
 
 from careledger.domain.clinical import Goal
 from careledger.gateways import services
@@ -107,7 +107,7 @@ def _goals(goals: list[GoalIn]) -> list[Goal]:
 
 @router.post("/referrals", response=RESPONSES, operation_id="make_referral",
              openapi_extra=FOLLOWS["make_referral"])
-def make_referral(request: HttpRequest, body: MakeReferralIn) -> tuple[int, RecordedOut]:
+def make_referral(request: HttpRequest, body: MakeReferralIn) -> Status[RecordedOut]:
     who = require_role(request, PHYSICIAN)
     return execute(
         request, command="make_referral", body=body,
@@ -126,7 +126,7 @@ def make_referral(request: HttpRequest, body: MakeReferralIn) -> tuple[int, Reco
              openapi_extra=FOLLOWS["accept_referral"])
 def accept_referral(
     request: HttpRequest, referral_id: UUID, body: AcceptReferralIn
-) -> tuple[int, RecordedOut]:
+) -> Status[RecordedOut]:
     who = _scoped(request, referral_id, CLINIC)
     practitioner_id = body.practitioner_id or who.subject
     return execute(
@@ -143,7 +143,7 @@ def accept_referral(
              openapi_extra=FOLLOWS["decline_referral"])
 def decline_referral(
     request: HttpRequest, referral_id: UUID, body: DeclineReferralIn
-) -> tuple[int, RecordedOut]:
+) -> Status[RecordedOut]:
     who = _scoped(request, referral_id, CLINIC)
     return execute(
         request, command="decline_referral", body=body,
@@ -159,7 +159,7 @@ def decline_referral(
              openapi_extra=FOLLOWS["redirect_referral"])
 def redirect_referral(
     request: HttpRequest, referral_id: UUID, body: RedirectReferralIn
-) -> tuple[int, RecordedOut]:
+) -> Status[RecordedOut]:
     who = _scoped(request, referral_id, PHYSICIAN)
     return execute(
         request, command="redirect_referral", body=body,
@@ -176,7 +176,7 @@ def redirect_referral(
              openapi_extra=FOLLOWS["cancel_referral"])
 def cancel_referral(
     request: HttpRequest, referral_id: UUID, body: CancelIn
-) -> tuple[int, RecordedOut]:
+) -> Status[RecordedOut]:
     who = _scoped(request, referral_id, PHYSICIAN)
     return execute(
         request, command="cancel_referral", body=body,
@@ -192,7 +192,7 @@ def cancel_referral(
              openapi_extra=FOLLOWS["record_assessment"])
 def record_assessment(
     request: HttpRequest, referral_id: UUID, body: RecordAssessmentIn
-) -> tuple[int, RecordedOut]:
+) -> Status[RecordedOut]:
     who = _scoped(request, referral_id, THERAPIST)
     return execute(
         request, command="record_assessment", body=body,
@@ -211,7 +211,7 @@ def record_assessment(
 
 @router.post("/referrals/{referral_id}/plan", response=RESPONSES, operation_id="draft_plan",
              openapi_extra=FOLLOWS["draft_plan"])
-def draft_plan(request: HttpRequest, referral_id: UUID, body: PlanIn) -> tuple[int, RecordedOut]:
+def draft_plan(request: HttpRequest, referral_id: UUID, body: PlanIn) -> Status[RecordedOut]:
     who = _scoped(request, referral_id, THERAPIST)
     return execute(
         request, command="draft_plan", body=body,
@@ -230,7 +230,7 @@ def draft_plan(request: HttpRequest, referral_id: UUID, body: PlanIn) -> tuple[i
              openapi_extra=FOLLOWS["revise_plan"])
 def revise_plan(
     request: HttpRequest, referral_id: UUID, body: RevisePlanIn
-) -> tuple[int, RecordedOut]:
+) -> Status[RecordedOut]:
     who = _scoped(request, referral_id, THERAPIST)
     return execute(
         request, command="revise_plan", body=body,
@@ -245,7 +245,7 @@ def revise_plan(
 
 
 def _sign(request: HttpRequest, referral_id: UUID, body: CertifyPlanIn, *,
-          recertify: bool) -> tuple[int, RecordedOut]:
+          recertify: bool) -> Status[RecordedOut]:
     who = _scoped(request, referral_id, PHYSICIAN)
     return execute(
         request, command="recertify_plan" if recertify else "certify_plan", body=body,
@@ -262,7 +262,7 @@ def _sign(request: HttpRequest, referral_id: UUID, body: CertifyPlanIn, *,
              openapi_extra=FOLLOWS["certify_plan"])
 def certify_plan(
     request: HttpRequest, referral_id: UUID, body: CertifyPlanIn
-) -> tuple[int, RecordedOut]:
+) -> Status[RecordedOut]:
     return _sign(request, referral_id, body, recertify=False)
 
 
@@ -271,7 +271,7 @@ def certify_plan(
              openapi_extra=FOLLOWS["recertify_plan"])
 def recertify_plan(
     request: HttpRequest, referral_id: UUID, body: CertifyPlanIn
-) -> tuple[int, RecordedOut]:
+) -> Status[RecordedOut]:
     return _sign(request, referral_id, body, recertify=True)
 
 
@@ -280,7 +280,7 @@ def recertify_plan(
              openapi_extra=FOLLOWS["schedule_session"])
 def schedule_session(
     request: HttpRequest, referral_id: UUID, body: ScheduleSessionIn
-) -> tuple[int, RecordedOut]:
+) -> Status[RecordedOut]:
     who = _scoped(request, referral_id, THERAPIST)
     return execute(
         request, command="schedule_session", body=body,
@@ -297,7 +297,7 @@ def schedule_session(
              openapi_extra=FOLLOWS["complete_session"])
 def complete_session(
     request: HttpRequest, referral_id: UUID, session_id: str, body: CompleteSessionIn
-) -> tuple[int, RecordedOut]:
+) -> Status[RecordedOut]:
     who = _scoped(request, referral_id, THERAPIST)
     return execute(
         request, command="complete_session", body=body,
@@ -319,7 +319,7 @@ def complete_session(
              openapi_extra=FOLLOWS["cancel_session"])
 def cancel_session(
     request: HttpRequest, referral_id: UUID, session_id: str, body: CancelIn
-) -> tuple[int, RecordedOut]:
+) -> Status[RecordedOut]:
     who = _scoped(request, referral_id, CLINIC)
     return execute(
         request, command="cancel_session", body=body,
@@ -336,7 +336,7 @@ def cancel_session(
              openapi_extra=FOLLOWS["record_no_show"])
 def record_no_show(
     request: HttpRequest, referral_id: UUID, session_id: str, body: OccurredIn
-) -> tuple[int, RecordedOut]:
+) -> Status[RecordedOut]:
     who = _scoped(request, referral_id, CLINIC)
     return execute(
         request, command="record_no_show", body=body,
@@ -352,7 +352,7 @@ def record_no_show(
              openapi_extra=FOLLOWS["send_progress_report"])
 def send_progress_report(
     request: HttpRequest, referral_id: UUID, body: ProgressReportIn
-) -> tuple[int, RecordedOut]:
+) -> Status[RecordedOut]:
     who = _scoped(request, referral_id, THERAPIST)
     return execute(
         request, command="send_progress_report", body=body,
@@ -369,7 +369,7 @@ def send_progress_report(
              openapi_extra=FOLLOWS["discharge"])
 def discharge(
     request: HttpRequest, referral_id: UUID, body: DischargeIn
-) -> tuple[int, RecordedOut]:
+) -> Status[RecordedOut]:
     who = _scoped(request, referral_id, THERAPIST)
     return execute(
         request, command="discharge", body=body,
@@ -383,7 +383,7 @@ def discharge(
 
 @router.post("/referrals/{referral_id}/amendments", response=RESPONSES, operation_id="amend",
              openapi_extra=FOLLOWS["amend"])
-def amend(request: HttpRequest, referral_id: UUID, body: AmendIn) -> tuple[int, RecordedOut]:
+def amend(request: HttpRequest, referral_id: UUID, body: AmendIn) -> Status[RecordedOut]:
     who = _scoped(request, referral_id, CLINICIANS)
     return execute(
         request, command="amend", body=body,
@@ -400,7 +400,7 @@ def amend(request: HttpRequest, referral_id: UUID, body: AmendIn) -> tuple[int, 
              openapi_extra=FOLLOWS["request_amendment"])
 def request_amendment(
     request: HttpRequest, referral_id: UUID, body: AmendmentRequestIn
-) -> tuple[int, RecordedOut]:
+) -> Status[RecordedOut]:
     who = _scoped(request, referral_id, CARE_TEAM)
     return execute(
         request, command="request_amendment", body=body,
@@ -417,7 +417,7 @@ def request_amendment(
              openapi_extra=FOLLOWS["accept_amendment"])
 def accept_amendment(
     request: HttpRequest, referral_id: UUID, request_id: str, body: OccurredIn
-) -> tuple[int, RecordedOut]:
+) -> Status[RecordedOut]:
     who = _scoped(request, referral_id, CLINICIANS)
     return execute(
         request, command="accept_amendment", body=body,
@@ -433,7 +433,7 @@ def accept_amendment(
              openapi_extra=FOLLOWS["deny_amendment"])
 def deny_amendment(
     request: HttpRequest, referral_id: UUID, request_id: str, body: DenyAmendmentIn
-) -> tuple[int, RecordedOut]:
+) -> Status[RecordedOut]:
     who = _scoped(request, referral_id, CLINICIANS)
     return execute(
         request, command="deny_amendment", body=body,
@@ -450,7 +450,7 @@ def deny_amendment(
              openapi_extra=FOLLOWS["file_disagreement"])
 def file_disagreement(
     request: HttpRequest, referral_id: UUID, request_id: str, body: DisagreementIn
-) -> tuple[int, RecordedOut]:
+) -> Status[RecordedOut]:
     who = _scoped(request, referral_id, CARE_TEAM)
     return execute(
         request, command="file_disagreement", body=body,
