@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: up test lint browser bench install clean
+.PHONY: up test lint browser bench soak install clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,11 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.views
 	$(BIN)/python -m bench.graphql
 	$(BIN)/python -m bench.audit
+	$(BIN)/python -m bench.load
+
+## Ten minutes at 1x: memory and connections at the start and the end (not part of CI).
+soak: $(STAMP)
+	$(BIN)/python -m bench.load --soak 600 --write docs/reliability.md
 
 clean:
 	rm -rf $(VENV) .careledger
