@@ -43,12 +43,14 @@ def operator() -> UUID:
 
 def disclosures(conn: Any, patient_id: UUID, *, since: datetime | None = None,
                 until: datetime | None = None, asked_by: UUID | None = None,
-                asked_as: str = "auditor") -> list[Disclosure]:
-    """The patient's accesses in [since, until), oldest first; the asking is logged first."""
+                asked_as: str = "auditor", asked: str = "cli:audit:disclosures",
+                ) -> list[Disclosure]:
+    """The patient's accesses in [since, until), oldest first. The asking is logged first,
+    so the accounting includes the read that produced it."""
     who = asked_by or operator()
     with conn.transaction():
-        conn.execute("SELECT careledger.log_access(%s, %s, %s, 'cli:audit:disclosures', true,"
-                     " 'auditor', NULL)", (who, asked_as, patient_id))
+        conn.execute("SELECT careledger.log_access(%s, %s, %s, %s, true, 'auditor', NULL)",
+                     (who, asked_as, patient_id, asked))
     rows = conn.execute(
         "SELECT at, principal, role, fields, allowed, basis, reason, hash"
         " FROM careledger.access_log WHERE patient_id = %s"

@@ -11,6 +11,7 @@ import json
 import logging
 import time
 from collections.abc import Iterator
+from dataclasses import asdict
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID
@@ -32,6 +33,7 @@ from strawberry.extensions.query_depth_limiter import create_validator as depth_
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
+from careledger.audit.disclosures import disclosures
 from careledger.gateways.auth import Principal
 from careledger.graphql.access import MIN_REASON, PatientNotFound, authorize, may_audit
 from careledger.graphql.chart import PatientChart
@@ -273,18 +275,10 @@ class AuditQuery:
                       until: datetime | None = None) -> list[AccessEntry]:
         principal = _auditor(info, "no patient with that id")
         with info.context.pool.connection() as conn:
-            rows = conn.execute(
-                "SELECT at, principal, role, fields, allowed, basis, reason, hash"
-                " FROM careledger.access_log WHERE patient_id = %s"
-                " AND (%s::timestamptz IS NULL OR at >= %s)"
-                " AND (%s::timestamptz IS NULL OR at < %s) ORDER BY id",
-                (patient_id, since, since, until, until),
-            ).fetchall()
-            conn.execute("SELECT careledger.log_access(%s, %s, %s, 'accessReport', true,"
-                         " 'auditor', NULL)", (principal.subject, principal.role.value,
-                                               patient_id))
-        return [AccessEntry(at=r[0], principal=r[1], role=r[2], fields=r[3], allowed=r[4],
-                            basis=r[5], reason=r[6], hash=bytes(r[7]).hex()) for r in rows]
+            found = disclosures(conn, patient_id, since=since, until=until,
+                                asked_by=principal.subject, asked_as=principal.role.value,
+                                asked="accessReport")
+        return [AccessEntry(**asdict(d)) for d in found]
 
 
 @strawberry.type
