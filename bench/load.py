@@ -62,8 +62,12 @@ class Stage:
     drain_s: float = 0.0
 
 
+#: Sessions scheduled per referral before the next one (each authorizes 200 visits).
+PER_REFERRAL = 190
+
+
 class Workload:
-    def __init__(self, stack: Stack, seed: int = 7) -> None:
+    def __init__(self, stack: Stack, *, requests: int, seed: int = 7) -> None:
         self.stack = stack
         self.rng = random.Random(seed)
         db = bootstrap.database(stack.settings)
@@ -72,9 +76,11 @@ class Workload:
         app = bootstrap.application(db, stack.settings)
         tokens = TokenService(stack.settings.token_secret)
         self.network = build_network(app, tokens)
-        # Visits are capped at 200 per referral: enough referrals for the whole run.
+        # Visits are capped at 200 per referral: enough referrals for every command the
+        # run may send (with room to spare), never one scheduled past its cap.
+        needed = int(requests * dict(MIX)["command"] * 1.2) // PER_REFERRAL + 2
         self.referrals = [open_episode(app, self.network, accept=True, authorized_visits=200)
-                          for _ in range(60)]
+                          for _ in range(needed)]
         app.close()
         self.therapist = tokens.issue(subject=self.network.therapist, role=Role.THERAPIST,
                                       clinics=[self.network.clinic])
@@ -88,7 +94,9 @@ class Workload:
     def referral(self) -> uuid.UUID:
         with self.lock:
             self.next_referral += 1
-            return self.referrals[(self.next_referral // 190) % len(self.referrals)]
+            # Past the planned count (never, at a fixed rate) a full referral answers 409,
+            # which the run reports as errors rather than hiding.
+            return self.referrals[(self.next_referral // PER_REFERRAL) % len(self.referrals)]
 
     def one(self, stage: Stage, kind: str) -> None:
         started = time.perf_counter()
@@ -235,7 +243,8 @@ def main() -> None:
     with own_stack(Path(tempfile.mkdtemp(prefix="careledger-load-")), pool_size=8) as stack:
         ensure_topics(stack.broker.bootstrap, {"careledger.events": 6,
                                                "careledger.events.dlq": 1})
-        workload = Workload(stack)
+        # 1x, 2x and 4x for `seconds` each, or 1x for the soak.
+        workload = Workload(stack, requests=int(args.rate * (args.soak or args.seconds * 7)))
         for name in ("api", "relay", "consumer"):
             stack.start(name)
         stack.wait_until_ready()
