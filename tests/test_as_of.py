@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import uuid
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
@@ -163,17 +164,38 @@ def test_the_audit_commands_replay_diff_and_account_for_disclosures(
 def test_a_replay_leaves_out_an_event_the_views_cannot_hold_and_goes_on(
     app: CareLedger, db: bootstrap.Database, network: Network
 ) -> None:
-    """Text with U+0000 reached the log before the API refused it: no jsonb can hold it.
-    The consumers dead-letter such an event; a replay leaves it out the same way."""
+    """An event with U+0000 in its text (stored before the store refused such text): no
+    jsonb can hold it. The consumers dead-letter it; a replay leaves it out the same way."""
     from datetime import date
 
-    bad = app.register_patient(given_name="A\x00B", family_name="Nul", birth_date=date(1990, 1, 1),
-                               sex="female", address="x", latitude=None, longitude=None,
-                               occurred_at=NOW, actor="t")
+    from careledger.domain.errors import InvalidInput
+
+    with pytest.raises(InvalidInput, match="U\\+0000"):  # refused today, at the store
+        app.register_patient(given_name="A\x00B", family_name="Nul", birth_date=date(1990, 1, 1),
+                             sex="female", address="x", latitude=None, longitude=None,
+                             occurred_at=NOW, actor="t")
+    with psycopg.connect(db.app_url, autocommit=True) as conn:
+        ((state,),) = conn.execute(
+            "SELECT state FROM careledger.careledger_events WHERE originator_id = %s"
+            " AND originator_version = 1", (network.patient,)).fetchall()
+        ((positions,),) = conn.execute(
+            "SELECT careledger.append_events(%s::uuid[], %s::bigint[], %s::text[], %s::bytea[],"
+            " NULL, NULL, NULL, NULL, NULL, NULL, NULL)",
+            ([uuid.uuid4()], [1], ["careledger:Patient.Registered"],
+             [bytes(state).replace(b"Maria", b"Ma\\u0000ria")])).fetchall()
     later = open_episode(app, network, accept=True)
     replayed = replay_as_of(app, db, datetime.now(UTC) + timedelta(seconds=1), schema="asof_nul")
-    assert replayed.position >= (bad.position or 0)
+    assert replayed.position >= positions[0]
     assert rows(db, "SELECT count(*) FROM asof_nul.timeline WHERE position = %s",
-                bad.position) == [(0,)]
+                positions[0]) == [(0,)]
     assert rows(db, "SELECT status FROM asof_nul.referrals WHERE referral_id = %s",
                 later) == [("accepted",)]
+
+
+def test_a_backslash_and_u0000_typed_as_text_is_not_a_nul(app: CareLedger) -> None:
+    from datetime import date
+
+    recorded = app.register_patient(given_name="A\\u0000B", family_name="Slash",
+                                    birth_date=date(1990, 1, 1), sex="female", address="x",
+                                    latitude=None, longitude=None, occurred_at=NOW, actor="t")
+    assert recorded.version == 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -162,10 +162,18 @@ def percent_score(value: float, field: str) -> float:
     return value
 
 
+#: The widest UTC offset in use (UTC+14:00, Kiribati). Python takes up to 24 hours;
+#: PostgreSQL cannot hold past 15:59, and an event it cannot hold breaks every view.
+MAX_OFFSET = timedelta(hours=14)
+
+
 def aware(moment: datetime, field: str = "occurred_at") -> datetime:
     """Clinical times must carry a zone: 'Tuesday 9:00' means nothing across clinics."""
-    if moment.tzinfo is None or moment.utcoffset() is None:
+    offset = moment.utcoffset() if moment.tzinfo is not None else None
+    if offset is None:
         raise InvalidInput("a time must carry a UTC offset", field=field)
+    if abs(offset) > MAX_OFFSET:
+        raise InvalidInput("a UTC offset lies between -14:00 and +14:00", field=field)
     return moment
 
 

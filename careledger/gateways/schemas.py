@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -17,6 +17,7 @@ from pydantic import (
 )
 
 from careledger.domain.clinical import (
+    MAX_OFFSET,
     CredentialKind,
     DenialBasis,
     Discipline,
@@ -35,10 +36,6 @@ def _iso_text(value: Any) -> Any:
     if not isinstance(value, str | date):
         raise ValueError("a date or time is ISO 8601 text, e.g. 2026-03-02T09:00:00+00:00")
     return value
-
-
-#: The widest zone offset in use (UTC+14:00, Kiribati); PostgreSQL refuses past 15:59.
-MAX_OFFSET = timedelta(hours=14)
 
 
 def _real_zone(value: datetime) -> datetime:

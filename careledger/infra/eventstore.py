@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import threading
 import time
 import weakref
@@ -29,7 +30,7 @@ from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composed, Identifier
 
 from careledger.domain.application import Idempotency
-from careledger.domain.errors import DuplicateRequest, StaleRead
+from careledger.domain.errors import DuplicateRequest, InvalidInput, StaleRead
 from careledger.infra import telemetry
 
 
@@ -99,6 +100,8 @@ class CareLedgerRecorder(PostgresApplicationRecorder):
     ) -> Sequence[int] | None:
         if not stored_events:
             return []
+        if any(NUL.search(e.state) for e in stored_events):
+            raise InvalidInput("text may not contain U+0000 (NUL)", field=None)
         if not telemetry.enabled():  # the hot path pays nothing when nothing is traced
             return self._append(stored_events, **kwargs)
         with telemetry.tracer.start_as_current_span(
@@ -287,6 +290,11 @@ class WriterConnections:
             conns, self._open = self._open, set()
         for conn in conns:
             conn.close()
+
+
+#: U+0000 as JSON writes it (an escape not itself escaped). PostgreSQL's text and jsonb
+#: cannot hold it: an event with one would be stored, and then no view could apply it.
+NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 
 
 def _trace_context() -> str | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from uuid import UUID
 
 import pytest
@@ -377,3 +377,9 @@ def test_an_unknown_or_mistyped_id_is_not_found(app: CareLedger, net) -> None:  
 def test_clinical_times_carry_a_zone(app: CareLedger, net) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(InvalidInput, match="UTC offset"):
         refer(app, net, occurred_at=datetime(2026, 3, 2, 9, 0))
+    # Python takes offsets up to 24 hours; no zone on Earth is past 14 (nor can
+    # PostgreSQL hold one past 15:59).
+    far = timezone(timedelta(hours=20, minutes=13))
+    with pytest.raises(InvalidInput, match="between -14:00 and \\+14:00"):
+        refer(app, net, occurred_at=datetime(2026, 3, 2, 9, 0, tzinfo=far))
+    refer(app, net, occurred_at=datetime(2026, 3, 2, 9, 0, tzinfo=timezone(timedelta(hours=14))))
