@@ -26,7 +26,7 @@ from careledger.consumers.relay import Streams, envelope_of
 from careledger.consumers.replay import replay
 from careledger.domain.application import CareLedger
 from careledger.infra.bootstrap import Database
-from careledger.infra.eventstore import CareLedgerRecorder
+from careledger.infra.eventstore import read_patient_log
 from careledger.infra.schema import create_views
 from careledger.infra.settings import APP_ROLE
 from careledger.projections import VIEWS_SCHEMA, all_projections, apply_all
@@ -115,7 +115,8 @@ def diff_patient(app: CareLedger, db: Database, patient_id: UUID, since: datetim
                  until: datetime) -> PatientDiff:
     """What changed in one patient's record between two moments, and who changed it.
 
-    The patient's own streams (the patient and every referral for them) are replayed
+    The patient's own streams (the patient and every referral for them, found in the
+    log by index) are replayed
     twice into scratch schemas, as of each moment; their views' rows for the patient
     are compared and the scratch schemas dropped. Views of the whole network (the
     directory) are not part of a patient's record and are left out.
@@ -124,10 +125,8 @@ def diff_patient(app: CareLedger, db: Database, patient_id: UUID, since: datetim
         raise AsOfError("give both moments with their time zone")
     if since > until:
         raise AsOfError("the first moment comes after the second: swap them")
-    recorder = app.recorder
-    assert isinstance(recorder, CareLedgerRecorder)
-    streams = [patient_id, *_referrals_of(db, patient_id)]
-    entries = recorder.read_streams(streams, as_of=until)
+    with psycopg.connect(db.app_url) as conn:
+        entries = read_patient_log(conn, patient_id, as_of=until)
     concerns = Streams(app)
     envelopes = [envelope_of(app, concerns, entry) for entry in entries]
     scratch = f"careledger_diff_{uuid.uuid4().hex[:12]}"
@@ -152,17 +151,6 @@ def diff_patient(app: CareLedger, db: Database, patient_id: UUID, since: datetim
                for e in envelopes if e.recorded_at > since]
     return PatientDiff(patient_id=patient_id, since=since, until=until, events=changes,
                        rows=rows)
-
-
-def _referrals_of(db: Database, patient_id: UUID) -> list[UUID]:
-    """Every referral ever made for the patient, from the log itself (not a view)."""
-    with psycopg.connect(db.admin_url) as conn:
-        rows = conn.execute(
-            "SELECT originator_id FROM careledger.careledger_events"
-            " WHERE topic = 'careledger:Referral.Made'"
-            " AND convert_from(state, 'UTF8')::jsonb -> 'patient_id' ->> '_data_' = %s",
-            (patient_id.hex,)).fetchall()
-    return [row[0] for row in rows]
 
 
 def _compare(conn: psycopg.Connection[Any], before: str, after: str,

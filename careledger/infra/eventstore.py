@@ -26,7 +26,7 @@ from eventsourcing.persistence import IntegrityError, Notification, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from opentelemetry import propagate
 from opentelemetry.trace import SpanKind
-from psycopg.rows import tuple_row
+from psycopg.rows import dict_row, tuple_row
 from psycopg.sql import SQL, Composed, Identifier
 
 from careledger.domain.application import Idempotency
@@ -80,13 +80,6 @@ class CareLedgerRecorder(PostgresApplicationRecorder):
         self.position_as_of_statement = SQL(
             "SELECT coalesce(max(notification_id), 0) AS position FROM {schema}.{table}"
             " WHERE recorded_at <= %s"
-        ).format(schema=schema, table=Identifier(events_table_name))
-        self.read_streams_statement = SQL(
-            "SELECT notification_id AS position, originator_id, originator_version, topic,"
-            " state, recorded_at, previous_hash, event_hash, trace_context"
-            " FROM {schema}.{table}"
-            " WHERE originator_id = ANY(%s) AND notification_id <= %s AND recorded_at <= %s"
-            " ORDER BY notification_id"
         ).format(schema=schema, table=Identifier(events_table_name))
 
     def close(self) -> None:
@@ -177,13 +170,6 @@ class CareLedgerRecorder(PostgresApplicationRecorder):
             row = curs.fetchone()
             assert row is not None
             return int(row["position"])
-
-    def read_streams(self, stream_ids: Sequence[UUID], *, as_of: datetime) -> list[LogEntry]:
-        """Every entry of some streams recorded by a moment, in log order."""
-        until = min(self.horizon(), self.position_as_of(as_of))
-        with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(self.read_streams_statement, (list(stream_ids), until, as_of))
-            return [LogEntry(**row) for row in curs.fetchall()]
 
     def horizon(self, poll_interval: float = 0.0005, timeout: float = 30.0) -> int:
         """The highest position below which nothing can still commit."""
@@ -295,6 +281,32 @@ class WriterConnections:
 #: U+0000 as JSON writes it (an escape not itself escaped). PostgreSQL's text and jsonb
 #: cannot hold it: an event with one would be stored, and then no view could apply it.
 NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+
+
+#: Every event of a patient's own stream and of every referral made for them, in log
+#: order, optionally as recorded by a moment. The referrals are found by the index on
+#: Referral.Made's patient (`careledger.referral_patient`, schema.py).
+PATIENT_LOG = """
+SELECT notification_id AS position, originator_id, originator_version, topic, state,
+       recorded_at, previous_hash, event_hash, trace_context
+  FROM careledger.careledger_events
+ WHERE originator_id = ANY(%(patient)s::uuid || ARRAY(
+         SELECT originator_id FROM careledger.careledger_events
+          WHERE topic = 'careledger:Referral.Made'
+            AND careledger.referral_patient(state) = %(key)s))
+   AND (%(as_of)s::timestamptz IS NULL OR recorded_at <= %(as_of)s)
+ ORDER BY notification_id
+"""
+
+
+def read_patient_log(conn: Any, patient_id: UUID, *,
+                     as_of: datetime | None = None) -> list[LogEntry]:
+    """A patient's entries of the log, in order, as one consistent snapshot: the FHIR
+    export's source, and a diff's."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(PATIENT_LOG, {"patient": patient_id, "key": patient_id.hex,
+                                  "as_of": as_of})
+        return [LogEntry(**row) for row in cur.fetchall()]
 
 
 def _trace_context() -> str | None:

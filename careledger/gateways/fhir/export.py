@@ -16,7 +16,6 @@ from uuid import UUID
 import psycopg
 from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.bundle import Bundle
-from psycopg.rows import dict_row
 
 from careledger.consumers.relay import Streams, envelope_of
 from careledger.domain.application import CareLedger
@@ -24,31 +23,11 @@ from careledger.gateways.auth import Principal
 from careledger.gateways.fhir.record import PatientRecord
 from careledger.gateways.fhir.vocabulary import SID_EXPORT, resource_id
 from careledger.graphql.access import authorize
-from careledger.infra.eventstore import LogEntry
-
-#: Every event of the patient's own stream and of every referral made for them, in log
-#: order. The referrals are found by the index on Referral.Made's patient (schema.py).
-PATIENT_LOG = """
-SELECT notification_id AS position, originator_id, originator_version, topic, state,
-       recorded_at, previous_hash, event_hash, trace_context
-  FROM careledger.careledger_events
- WHERE originator_id = ANY(%(patient)s::uuid || ARRAY(
-         SELECT originator_id FROM careledger.careledger_events
-          WHERE topic = 'careledger:Referral.Made'
-            AND careledger.referral_patient(state) = %(key)s))
- ORDER BY notification_id
-"""
+from careledger.infra.eventstore import LogEntry, read_patient_log
 
 #: What the access log says was read, by each way in.
 ASKED_HTTP = "fhir:export"
 ASKED_CLI = "cli:fhir:export"
-
-
-def read_patient_log(conn: psycopg.Connection[Any], patient_id: UUID) -> list[LogEntry]:
-    """The patient's entries of the log, in order, as one consistent snapshot."""
-    with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(PATIENT_LOG, {"patient": patient_id, "key": patient_id.hex})
-        return [LogEntry(**row) for row in cur.fetchall()]
 
 
 def build_bundle(app: CareLedger, patient_id: UUID, entries: list[LogEntry],
