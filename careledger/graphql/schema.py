@@ -45,6 +45,7 @@ from careledger.graphql.context import (
     principal_of,
 )
 from careledger.graphql.directory import DirectoryQuery
+from careledger.graphql.execution import PlainLeafExecutor
 from careledger.graphql.viewer import ViewerQuery
 from careledger.graphql.worklists import WorklistQuery
 from careledger.infra import telemetry
@@ -420,6 +421,7 @@ class Limits(AddValidationRules):
 
 schema = Schema(
     query=Query,
+    execution_context_class=PlainLeafExecutor,
     extensions=[
         Observed,
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
