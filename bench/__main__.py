@@ -44,8 +44,10 @@ ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 AUTHORIZED = 190
 
 
-def rate(workers: int, op_factory: Callable[[int], Callable[[], None]]) -> float:
-    """Operations per second with `workers` threads, each running its own op in a loop."""
+def rate(workers: int, op_factory: Callable[[int], Callable[[], None]],
+         seconds: float | None = None) -> float:
+    """Operations per second with `workers` threads, each running its own op in a loop,
+    for `seconds` (BENCH_SECONDS unless given)."""
     counts = [0] * workers
     stop = threading.Event()
     ops = [op_factory(i) for i in range(workers)]
@@ -60,7 +62,7 @@ def rate(workers: int, op_factory: Callable[[int], Callable[[], None]]) -> float
     started = time.perf_counter()
     for t in threads:
         t.start()
-    time.sleep(SECONDS)
+    time.sleep(SECONDS if seconds is None else seconds)
     stop.set()
     for t in threads:
         t.join()

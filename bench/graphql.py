@@ -9,7 +9,9 @@ same data, and 8 clients ask as fast as they can:
   * a physician's worklist (their referrals), likewise.
 
 The ratio is requests/s of the bare app over GraphQL's: the cost of everything the API
-adds. BENCH_SECONDS (default 4) per figure.
+adds. Each side is warmed up first (pools filled, caches made), then the two are measured
+in turn, ROUNDS times (BENCH_SECONDS each, default 4 s and 3 rounds), and the median of
+each is compared: on a shared 2-core machine a single window can be off by a third.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from careledger.projections import VIEWS_SCHEMA, all_projections
 from tests.conftest import NOW, build_network
 
 SECONDS = float(os.environ.get("BENCH_SECONDS", "4"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 CLIENTS = 8
 
 PAGE_SQL = (
@@ -83,14 +86,16 @@ def _bare_pool() -> Any:
     return _pool
 
 
-def measure(url: str, make_request: Callable[[httpx.Client], httpx.Response]
-            ) -> tuple[float, float, float]:
+def measure(url: str, make_request: Callable[[httpx.Client], httpx.Response],
+            seconds: float | None = None) -> tuple[float, float, float]:
     """Requests/s with CLIENTS clients (bench's own timing loop), and p50/p99 in ms."""
     latencies: list[float] = []
     lock = threading.Lock()
+    clients: list[httpx.Client] = []
 
     def client(_i: int) -> Callable[[], None]:
         http = httpx.Client(base_url=url, timeout=30)
+        clients.append(http)
 
         def request() -> None:
             started = time.perf_counter()
@@ -103,9 +108,31 @@ def measure(url: str, make_request: Callable[[httpx.Client], httpx.Response]
                 latencies.append(elapsed)
         return request
 
-    per_second = rate(CLIENTS, client)
+    try:
+        per_second = rate(CLIENTS, client, seconds)
+    finally:
+        for http in clients:
+            http.close()
     q = statistics.quantiles(latencies, n=100)
     return per_second, q[49] * 1000, q[98] * 1000
+
+
+def warm_up(url: str, make_request: Callable[[httpx.Client], httpx.Response]) -> None:
+    """Fill every worker's pool and caches before anything is timed."""
+    with httpx.Client(base_url=url, timeout=30) as http:
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline:
+            make_request(http)
+    measure(url, make_request, seconds=1.0)
+
+
+def _median(runs: list[tuple[float, float, float]]) -> tuple[float, float, float]:
+    return (statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs),
+            statistics.median(r[2] for r in runs))
+
+
+def _each(runs: list[tuple[float, float, float]]) -> str:
+    return " ".join(f"{r[0]:.0f}" for r in runs)
 
 
 def main() -> None:
@@ -146,18 +173,29 @@ def main() -> None:
         token = tokens.issue(subject=net.physician, role=Role.PHYSICIAN)
         auth = {"Authorization": f"Bearer {token}"}
         api, bare = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{bare_port}"
-        print(f"CareLedger read benchmarks ({SECONDS:.0f} s per figure, {CLIENTS} clients)\n")
+        print(f"CareLedger read benchmarks ({ROUNDS} rounds of {SECONDS:.0f} s per figure, "
+              f"{CLIENTS} clients; medians)\n")
         for name, query, path in (("timeline page (50 of 1,000)", TIMELINE_QUERY,
                                    f"/timeline/{net.patient}"),
                                   ("physician worklist", WORKLIST_QUERY,
                                    f"/worklist/{net.physician}")):
             subject = net.patient if "timeline" in path else net.physician
-            ours = measure(api, lambda http, q=query, s=subject: http.post(
-                "/graphql", json={"query": q, "variables": {"id": str(s)}}, headers=auth))
-            raw = measure(bare, lambda http, p=path: http.get(p))
+            sides = {
+                "graphql": (api, lambda http, q=query, s=subject: http.post(
+                    "/graphql", json={"query": q, "variables": {"id": str(s)}}, headers=auth)),
+                "bare": (bare, lambda http, p=path: http.get(p)),
+            }
+            for base, request in sides.values():
+                warm_up(base, request)
+            runs: dict[str, list[tuple[float, float, float]]] = {side: [] for side in sides}
+            for _ in range(ROUNDS):
+                for side, (base, request) in sides.items():
+                    runs[side].append(measure(base, request))
+            ours, raw = (_median(runs["graphql"]), _median(runs["bare"]))
             print(f"{name:28s} GraphQL {ours[0]:6.0f}/s (p50 {ours[1]:5.1f} ms, p99 "
                   f"{ours[2]:5.1f} ms) | psycopg + json.dumps {raw[0]:6.0f}/s (p50 "
-                  f"{raw[1]:5.1f} ms, p99 {raw[2]:5.1f} ms) = overhead {raw[0] / ours[0]:.2f}x")
+                  f"{raw[1]:5.1f} ms, p99 {raw[2]:5.1f} ms) = overhead {raw[0] / ours[0]:.2f}x"
+                  f"  [rounds: GraphQL {_each(runs['graphql'])}; bare {_each(runs['bare'])}]")
     finally:
         for server in servers:
             server.terminate()
