@@ -73,16 +73,19 @@ def bare_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> lis
 
 
 _pool: Any = None
+_pool_lock = threading.Lock()
 
 
 def _bare_pool() -> Any:
+    """One pool per worker process, made once even when its threads start together."""
     global _pool  # noqa: PLW0603 - one pool per worker process
-    if _pool is None:
-        from psycopg.rows import dict_row
-        from psycopg_pool import ConnectionPool
+    with _pool_lock:
+        if _pool is None:
+            from psycopg.rows import dict_row
+            from psycopg_pool import ConnectionPool
 
-        _pool = ConnectionPool(os.environ["BENCH_APP_URL"], min_size=2, max_size=8,
-                               kwargs={"autocommit": True, "row_factory": dict_row})
+            _pool = ConnectionPool(os.environ["BENCH_APP_URL"], min_size=2, max_size=8,
+                                   kwargs={"autocommit": True, "row_factory": dict_row})
     return _pool
 
 
