@@ -60,9 +60,13 @@ def _fail(message: str) -> None:
 
 def _database(settings: Settings):  # type: ignore[no-untyped-def]
     from careledger.infra import bootstrap
+    from careledger.infra.embedded_pg import EmbeddedUnavailable
 
     try:
         return bootstrap.database(settings)
+    except EmbeddedUnavailable as e:
+        _fail(str(e))
+        raise
     except Exception as e:
         _fail(f"PostgreSQL is not reachable ({type(e).__name__}: {str(e).splitlines()[0][:200]}). "
               "Check CARELEDGER_DATABASE_URL, or unset it to use the embedded server.")

