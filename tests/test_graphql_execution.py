@@ -54,12 +54,17 @@ def _rows() -> list[Row]:
 
 
 BROKEN: dict[str, Any] = {}
+#: A value for BROKEN that removes the attribute instead.
+MISSING = object()
 
 
 def _served_rows() -> list[Row]:
     rows = _rows()
     for attribute, value in BROKEN.items():
-        setattr(rows[2], attribute, value)
+        if value is MISSING:
+            delattr(rows[2], attribute)
+        else:
+            setattr(rows[2], attribute, value)
     return rows
 
 
@@ -127,6 +132,7 @@ def test_plain_leaves_answer_what_graphql_core_answers(query: str, shortcuts: li
     ("status", "ajar"),        # not a member of the enum
     ("at", "yesterday"),       # not a datetime
     ("count", ValueError("the resolver's error")),  # an error returned as the value
+    ("label", MISSING),        # a row without the attribute at all
 ])
 def test_bad_values_fail_exactly_as_in_graphql_core(attribute: str, value: Any,
                                                     shortcuts: list[int]) -> None:

@@ -116,15 +116,15 @@ class PlainLeafExecutor(StrawberryGraphQLCoreExecutionContext):
 
 def _plain_value(leaf: PlainLeaf, source: Any, is_awaitable: Callable[[Any], bool]) -> Any:
     """The field's answer, or ASK_GRAPHQL: a null where none may be, an error, or odd."""
-    value = leaf.read(source)
-    if value is None:
-        return None if leaf.nullable else ASK_GRAPHQL
-    if isinstance(value, Exception) or is_awaitable(value):
-        return ASK_GRAPHQL
     try:
+        value = leaf.read(source)
+        if value is None:
+            return None if leaf.nullable else ASK_GRAPHQL
+        if isinstance(value, Exception) or is_awaitable(value):
+            return ASK_GRAPHQL
         serialized = leaf.serialize(value)
-    except Exception:  # graphql-core reports it, located
-        return ASK_GRAPHQL
+    except Exception:  # a missing attribute, a value the scalar refuses: graphql-core
+        return ASK_GRAPHQL  # reports it, located
     return ASK_GRAPHQL if serialized is None or serialized is Undefined else serialized
 
 
