@@ -51,13 +51,14 @@ PAGE_SQL = (
 WORKLIST_SQL = (
     f"SELECT referral_id, patient_id, status, plan_status, visits_used, visits_authorized,"
     f" certified_until FROM {VIEWS_SCHEMA}.referrals WHERE physician_id = %s"
-    " ORDER BY made_at DESC"
+    " ORDER BY made_at DESC, referral_id DESC LIMIT 51"
 )
 TIMELINE_QUERY = """query ($id: UUID!) { patient(id: $id) { timeline(first: 50) {
   events { position kind occurredAt recordedAt actor clinicId practitionerId referralId
            recordId amendsRecordId data } endCursor hasNextPage } } }"""
-WORKLIST_QUERY = """query ($id: UUID!) { physician(id: $id) { referrals {
-  referralId patientId status planStatus visitsUsed visitsAuthorized certifiedUntil } } }"""
+WORKLIST_QUERY = """query ($id: UUID!) { physician(id: $id) { referrals { entries {
+  referralId patientId status planStatus visitsUsed visitsAuthorized certifiedUntil }
+  endCursor hasNextPage } } }"""
 
 
 def bare_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:

@@ -150,13 +150,21 @@ def test_fuzz_generated_queries(mode: Any, client: Any, seeded: Seeded) -> None:
     def fuzz(query: str, who: str) -> None:
         response = post(client, tokens[who], query)
         assert_safe(response)
-        answered[bool(response.json().get("data"))] += 1
+        body = response.json()
+        errors = body.get("errors") or []
+        # Past validation (depth, aliases, tokens): resolvers ran, and their errors have a
+        # path; a refused document's errors never do.
+        executed = not errors or any("path" in error for error in errors)
+        answered[(executed, bool(body.get("data")))] += 1
 
-    answered: Counter[bool] = Counter()
+    answered: Counter[tuple[bool, bool]] = Counter()
     fuzz()
     if mode is hypothesis_graphql.Mode.POSITIVE:
-        # Not all refused: many queries get past the token and the care team to data.
-        assert answered[True] >= EXAMPLES // 10, answered
+        # Not all refused: a good share of the documents run (the generator also writes
+        # them deeper or longer than allowed), and of those, some get past the token, the
+        # care team and the arguments' bounds (random page sizes and cursors) to data.
+        ran = answered[(True, True)] + answered[(True, False)]
+        assert ran >= EXAMPLES // 4 and answered[(True, True)] >= ran // 20, answered
 
 
 def broken_documents(patient: UUID) -> st.SearchStrategy[str]:

@@ -167,6 +167,34 @@ def test_as_of_shows_the_record_as_it_stood_and_pages_are_bounded(
     assert too_many["errors"][0]["extensions"]["code"] == "BAD_INPUT"
 
 
+def test_timeline_pages_walk_past_events_with_no_valid_time(
+    db: bootstrap.Database, client: Any, network: Network, episode: UUID
+) -> None:
+    """Undated rows sort last; a cursor on one still leads to the next (none repeated)."""
+    with psycopg.connect(db.admin_url, autocommit=True) as admin:
+        schema, _ = live_generation(admin)
+        for offset in (1, 2):
+            admin.execute(
+                f"INSERT INTO {schema}.timeline (position, event_id, patient_id,"
+                " aggregate_version, kind, occurred_at, recorded_at, data) VALUES"
+                " ((SELECT max(notification_id) FROM careledger.careledger_events) + 10000000 + %s,"
+                " gen_random_uuid(), %s, 1, 'Patient.Undated', NULL, now(), '{}')",
+                (offset, network.patient))
+    token = network.token(Role.PHYSICIAN, network.physician)
+    whole = ask(client, token, TIMELINE, id=str(network.patient))["data"]["patient"]["timeline"]
+    assert [e["kind"] for e in whole["events"][-2:]] == ["Patient.Undated"] * 2
+    walked: list[int] = []
+    after = None
+    for _ in whole["events"]:  # as many pages as events, never more
+        page = ask(client, token, TIMELINE, id=str(network.patient), first=1,
+                   after=after)["data"]["patient"]["timeline"]
+        walked += [e["position"] for e in page["events"]]
+        if not page["hasNextPage"]:
+            break
+        after = page["endCursor"]
+    assert walked == [e["position"] for e in whole["events"]]
+
+
 def test_no_token_no_data(client: Any, network: Network, episode: UUID) -> None:
     body = ask(client, None, TIMELINE, id=str(network.patient))
     assert body["data"] is None
@@ -221,11 +249,11 @@ def test_an_auditor_accounts_for_every_disclosure_of_a_patient(
 WORKLIST = """
 query ($id: UUID!) {
   physician(id: $id) {
-    referrals { referralId patientId status planStatus }
+    referrals { entries { referralId patientId status planStatus } hasNextPage }
     awaitingCertification { referralId planStatus }
     certificationsDue { referralId certifiedUntil }
     notImproving { referralId }
-    progressReports { referralId visitsToDate }
+    progressReports { entries { referralId visitsToDate } hasNextPage }
   }
 }
 """
@@ -258,7 +286,9 @@ def test_a_physicians_worklist_lists_their_referrals_and_what_awaits_them(
     physician = UUID(demo.demo_physician)
     token = network.token(Role.PHYSICIAN, physician)
     worklist = ask(client, token, WORKLIST, id=str(physician))["data"]["physician"]
-    made = {r["referralId"] for r in worklist["referrals"]}
+    assert not worklist["referrals"]["hasNextPage"]  # all on the first page
+    referrals = worklist["referrals"]["entries"]
+    made = {r["referralId"] for r in referrals}
     assert made and made <= set(demo.referral_ids)
     with psycopg.connect(db.app_url) as conn:
         schema, _ = live_generation(conn)
@@ -269,7 +299,7 @@ def test_a_physicians_worklist_lists_their_referrals_and_what_awaits_them(
             "SELECT patient_id FROM careledger.access_log WHERE principal = %s AND fields ="
             " 'physician.referrals'", (physician,)).fetchall()}
     assert made == expected
-    assert logged == {UUID(r["patientId"]) for r in worklist["referrals"]}
+    assert logged == {UUID(r["patientId"]) for r in referrals}
     assert all(r["planStatus"] == "awaiting certification"
                for r in worklist["awaitingCertification"])
     # Someone else's worklist is "not found", for a physician; an auditor may read it.
@@ -277,16 +307,124 @@ def test_a_physicians_worklist_lists_their_referrals_and_what_awaits_them(
                 id=str(physician))
     assert other["errors"][0]["extensions"]["code"] == "NOT_FOUND"
     audited = ask(client, network.token(Role.AUDITOR, uuid.uuid4()), WORKLIST, id=str(physician))
-    assert {r["referralId"] for r in audited["data"]["physician"]["referrals"]} == made
+    assert {r["referralId"] for r in
+            audited["data"]["physician"]["referrals"]["entries"]} == made
     # A patient who revokes consent leaves the physician's lists (one whom the later
     # tests do not read).
-    leaving = next(UUID(r["patientId"]) for r in worklist["referrals"]
+    leaving = next(UUID(r["patientId"]) for r in referrals
                    if UUID(r["patientId"]) != UUID(demo.demo_patient))
     app.revoke_consent(leaving, reason="moved", occurred_at=NOW, actor="patient")
     sync_views(app, db)
-    after = ask(client, token, WORKLIST, id=str(physician))["data"]["physician"]["referrals"]
+    after = ask(client, token, WORKLIST,
+                id=str(physician))["data"]["physician"]["referrals"]["entries"]
     assert leaving not in {UUID(r["patientId"]) for r in after}
-    assert len(after) < len(worklist["referrals"])
+    assert len(after) < len(referrals)
+
+
+REFERRAL_PAGE = """
+query ($id: UUID!, $first: Int, $after: String) {
+  physician(id: $id) {
+    referrals(first: $first, after: $after) { entries { referralId patientId }
+                                             endCursor hasNextPage }
+  }
+}
+"""
+
+
+def _referral_to_a_new_patient(app: CareLedger, network: Network, made: datetime) -> UUID:
+    from datetime import date
+
+    from careledger.domain.clinical import Discipline, Urgency
+
+    patient = app.register_patient(
+        given_name="Page", family_name="Walker", birth_date=date(1980, 1, 1), sex="female",
+        address="1 Elm St", latitude=42.6, longitude=-73.7, occurred_at=NOW, actor="t",
+    ).aggregate_id
+    app.grant_consent(patient, occurred_at=NOW, actor="t")
+    return app.make_referral(
+        physician_id=network.physician, patient_id=patient, clinic_id=network.clinic,
+        discipline=Discipline.MEDICAL_MASSAGE, diagnosis_codes=["M54.50"], precautions=[],
+        contraindications=[], urgency=Urgency.ROUTINE, authorized_visits=6, reason="",
+        occurred_at=made, actor="physician:t").aggregate_id
+
+
+def test_a_physicians_referrals_come_a_page_at_a_time_and_each_page_logs_only_its_own(
+    app: CareLedger, db: bootstrap.Database, client: Any, network: Network
+) -> None:
+    from datetime import timedelta
+
+    # Seven referrals, two made at the same moment (the cursor breaks the tie by id).
+    made_at = [NOW - timedelta(days=d) for d in (6, 5, 4, 3, 3, 2, 1)]
+    referrals = [_referral_to_a_new_patient(app, network, at) for at in made_at]
+    sync_views(app, db)
+    newest_first = [str(r) for _, r in sorted(zip(made_at, referrals, strict=True),
+                                              key=lambda p: (p[0], p[1]), reverse=True)]
+    token = network.token(Role.PHYSICIAN, network.physician)
+    seen: list[str] = []
+    after = None
+    pages = 0
+    while True:
+        with psycopg.connect(db.app_url) as conn:
+            logged_before = conn.execute("SELECT max(id) FROM careledger.access_log"
+                                         ).fetchone()[0]
+        page = ask(client, token, REFERRAL_PAGE, id=str(network.physician), first=3,
+                   after=after)["data"]["physician"]["referrals"]
+        pages += 1
+        with psycopg.connect(db.app_url) as conn:
+            logged = {r[0] for r in conn.execute(
+                "SELECT patient_id FROM careledger.access_log WHERE id > %s",
+                (logged_before,)).fetchall()}
+        # The page's patients are logged, and not the one read to tell whether more follow.
+        assert logged == {UUID(e["patientId"]) for e in page["entries"]}
+        seen += [e["referralId"] for e in page["entries"]]
+        if not page["hasNextPage"]:
+            break
+        after = page["endCursor"]
+    assert pages == 3
+    assert seen == newest_first  # each once, newest first, none skipped
+
+
+@pytest.mark.parametrize(("first", "after"), [(0, None), (201, None), (1, "not-a-cursor"),
+                                              (1, "MjAyNnw=")])  # "2026|": a bad time
+def test_a_list_page_out_of_bounds_is_refused_before_anything_is_read(
+    db: bootstrap.Database, client: Any, network: Network, first: int, after: str | None
+) -> None:
+    token = network.token(Role.PHYSICIAN, network.physician)
+    with psycopg.connect(db.app_url) as conn:
+        before = conn.execute("SELECT count(*) FROM careledger.access_log").fetchone()[0]
+    for query in (REFERRAL_PAGE, REFERRAL_PAGE.replace("referrals(", "progressReports(")):
+        body = ask(client, token, query, id=str(network.physician), first=first, after=after)
+        assert body["errors"][0]["extensions"]["code"] == "BAD_INPUT"
+    with psycopg.connect(db.app_url) as conn:
+        assert conn.execute("SELECT count(*) FROM careledger.access_log").fetchone()[0] \
+            == before
+
+
+def test_progress_reports_page_like_referrals(
+    db: bootstrap.Database, client: Any, network: Network, demo: Any
+) -> None:
+    physician = UUID(demo.demo_physician)
+    with psycopg.connect(db.app_url) as conn:
+        schema, _ = live_generation(conn)
+        expected = [(str(r[0]), r[1]) for r in conn.execute(
+            f"SELECT p.referral_id, p.report_id FROM {schema}.progress_reports p"
+            f" JOIN {schema}.consent c USING (patient_id) WHERE p.physician_id = %s"
+            " AND c.granted ORDER BY p.sent_at DESC, p.position DESC", (physician,)).fetchall()]
+    assert len(expected) >= 2, "the demo network should hold reports to page through"
+    query = """query ($id: UUID!, $after: String) { physician(id: $id) {
+      progressReports(first: 1, after: $after) { entries { referralId reportId }
+                                                endCursor hasNextPage } } }"""
+    token = network.token(Role.PHYSICIAN, physician)
+    seen: list[tuple[str, str]] = []
+    after = None
+    while True:
+        page = ask(client, token, query, id=str(physician),
+                   after=after)["data"]["physician"]["progressReports"]
+        seen += [(e["referralId"], e["reportId"]) for e in page["entries"]]
+        if not page["hasNextPage"]:
+            break
+        after = page["endCursor"]
+    assert seen == expected
 
 
 def test_a_clinic_sees_its_open_caseload_and_a_therapist_their_day(

@@ -6,7 +6,6 @@ unexpected is masked, so no error ever echoes patient data.
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
 import time
@@ -44,6 +43,7 @@ from careledger.graphql.context import (
     live_views,
     principal_of,
 )
+from careledger.graphql.cursor import check_first, decode_cursor, encode_cursor
 from careledger.graphql.directory import DirectoryQuery
 from careledger.graphql.execution import PlainLeafExecutor
 from careledger.graphql.viewer import ViewerQuery
@@ -126,9 +126,8 @@ class Patient(PatientChart):
                  clinic_id: UUID | None = None, practitioner_id: UUID | None = None,
                  since: datetime | None = None, until: datetime | None = None,
                  first: int = 50, after: str | None = None) -> TimelinePage:
-        if not 1 <= first <= MAX_PAGE:
-            raise PublicError(f"first must be between 1 and {MAX_PAGE}", "BAD_INPUT")
-        start = _decode_cursor(after)
+        check_first(first, MAX_PAGE)
+        start = decode_cursor(after, int)
         query = sql.SQL(
             f"SELECT {TIMELINE_COLUMNS} FROM {{v}}.timeline"
             " WHERE patient_id = %(patient)s"
@@ -139,8 +138,11 @@ class Patient(PatientChart):
             " AND (%(practitioner)s::uuid IS NULL OR practitioner_id = %(practitioner)s)"
             " AND (%(since)s::timestamptz IS NULL OR occurred_at >= %(since)s)"
             " AND (%(until)s::timestamptz IS NULL OR occurred_at < %(until)s)"
-            " AND (%(after_at)s::timestamptz IS NULL OR (occurred_at, position) >"
-            " (%(after_at)s, %(after_position)s))"
+            # After the cursor, in (occurred_at, position) order with undated rows last.
+            " AND (NOT %(paged)s OR CASE WHEN %(after_at)s::timestamptz IS NULL"
+            " THEN occurred_at IS NULL AND position > %(after_position)s"
+            " ELSE occurred_at IS NULL OR (occurred_at, position) >"
+            " (%(after_at)s, %(after_position)s) END)"
             " ORDER BY occurred_at, position LIMIT %(limit)s"
         )
         with info.context.pool.connection() as conn:
@@ -150,7 +152,7 @@ class Patient(PatientChart):
                 "patient": self.id, "as_of": as_of, "valid_at": valid_at, "kinds": kinds,
                 "clinic": clinic_id, "practitioner": practitioner_id, "since": since,
                 "until": until,
-                "after_at": start[0] if start else None,
+                "paged": start is not None, "after_at": start[0] if start else None,
                 "after_position": start[1] if start else None, "limit": first + 1,
             }).fetchall()
             events = [TimelineEvent(**row) for row in rows[:first]]
@@ -159,7 +161,7 @@ class Patient(PatientChart):
         last = events[-1] if events else None
         return TimelinePage(
             events=events,
-            end_cursor=_encode_cursor(last.occurred_at, last.position) if last else None,
+            end_cursor=encode_cursor(last.occurred_at, last.position) if last else None,
             has_next_page=len(rows) > first,
         )
 
@@ -352,21 +354,6 @@ def _selects(selections: Any, path: tuple[str, ...]) -> bool:
                                   or _selects(selection.selections, path[1:])):
             return True
     return False
-
-
-def _encode_cursor(occurred_at: datetime | None, position: int) -> str:
-    raw = f"{occurred_at.isoformat() if occurred_at else ''}|{position}"
-    return base64.urlsafe_b64encode(raw.encode()).decode()
-
-
-def _decode_cursor(cursor: str | None) -> tuple[datetime, int] | None:
-    if cursor is None:
-        return None
-    try:
-        at, position = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
-        return datetime.fromisoformat(at), int(position)
-    except ValueError:
-        raise PublicError("after is not a cursor this API returned", "BAD_INPUT") from None
 
 
 @strawberry.type

@@ -8,9 +8,10 @@ read of that patient's data, so each one is appended to the access log.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from enum import Enum
-from typing import Any
+from typing import Any, Generic, TypeVar
 from uuid import UUID
 
 import strawberry
@@ -28,9 +29,18 @@ from careledger.graphql.context import (
     live_views,
     principal_of,
 )
+from careledger.graphql.cursor import check_first, decode_cursor, encode_cursor
 
 #: A certification is "due" when it ends within this many days (or has ended).
 DUE_WITHIN_DAYS = 14
+#: The most entries one page of a list returns. The lists that grow with the years (every
+#: referral a physician made, every report sent to them) are read a page at a time: one
+#: read then names, and logs, at most this many patients.
+MAX_LIST_PAGE = 200
+#: What a page holds when the query does not say.
+LIST_PAGE = 50
+
+T = TypeVar("T")
 
 REFERRAL_COLUMNS = (
     "r.referral_id, r.patient_id, r.physician_id, r.clinic_id, r.practitioner_id,"
@@ -55,6 +65,29 @@ class CaseloadEntry:
     visits_authorized: int
     certified_until: date | None
     next_session: datetime | None
+
+
+@strawberry.type
+class Page(Generic[T]):
+    """One page of a list, newest first; `endCursor` as `after` gives the next page."""
+
+    entries: list[T]
+    end_cursor: str | None
+    has_next_page: bool
+
+
+@dataclass(frozen=True)
+class Window:
+    """Which rows of a list one page holds: after a cursor, in an order, at most `first`.
+
+    `condition` and `order` are SQL over the list's rows (named `q`); the condition's
+    first parameter says whether there is a cursor at all.
+    """
+
+    condition: str
+    params: tuple[object, ...]
+    order: str
+    first: int
 
 
 @strawberry.enum(description="Where an episode stands, from the referring physician's side.")
@@ -174,9 +207,24 @@ class Physician:
     id: UUID
 
     @strawberry.field(  # type: ignore[untyped-decorator]
-        description="Referrals this physician made, newest first.")
-    def referrals(self, info: Info[Context, None]) -> list[CaseloadEntry]:
-        return _referrals(info, "physician.referrals", "r.physician_id = %s", self.id)
+        description=f"Referrals this physician made, newest first, {LIST_PAGE} a page "
+        f"(`first`, at most {MAX_LIST_PAGE}; `after` an `endCursor`).")
+    def referrals(self, info: Info[Context, None], first: int = LIST_PAGE,
+                  after: str | None = None) -> Page[CaseloadEntry]:
+        check_first(first, MAX_LIST_PAGE)
+        start = decode_cursor(after, UUID)
+        rows, more = _visible(
+            info, "physician.referrals", f"SELECT {REFERRAL_COLUMNS}, r.made_at"
+            " FROM {v}.referrals r WHERE r.physician_id = %s", self.id, window=Window(
+                "(NOT %s OR (coalesce(q.made_at, '-infinity'), q.referral_id)"
+                " < (coalesce(%s::timestamptz, '-infinity'), %s::uuid))",
+                (start is not None, *(start or (None, None))),
+                "coalesce(q.made_at, '-infinity') DESC, q.referral_id DESC", first))
+        entries = [CaseloadEntry(**{k: v for k, v in row.items() if k != "made_at"})
+                   for row in rows]
+        last = rows[-1] if rows else None
+        return Page(entries=entries, has_next_page=more, end_cursor=encode_cursor(
+            last["made_at"], last["referral_id"]) if last else None)
 
     @strawberry.field(  # type: ignore[untyped-decorator]
         description="Plans drafted or revised and waiting for this physician's signature.")
@@ -207,17 +255,30 @@ class Physician:
         description="The patients this physician referred, each with the status of every "
         "episode; the ones needing a signature first.")
     def patients(self, info: Info[Context, None]) -> list[PhysicianPatient]:
-        rows = _visible(info, "physician.patients", PATIENTS_QUERY, self.id)
+        rows, _ = _visible(info, "physician.patients", PATIENTS_QUERY, self.id)
         return _patients(rows, datetime.now(UTC).date())
 
     @strawberry.field(  # type: ignore[untyped-decorator]
-        description="Progress reports sent to this physician, newest first.")
-    def progress_reports(self, info: Info[Context, None]) -> list[ProgressReport]:
-        rows = _visible(info, "physician.progressReports",
-                        "SELECT referral_id, patient_id, report_id, practitioner_id,"
-                        " visits_to_date, sent_at FROM {v}.progress_reports"
-                        " WHERE physician_id = %s ORDER BY sent_at DESC", self.id)
-        return [ProgressReport(**row) for row in rows]
+        description=f"Progress reports sent to this physician, newest first, {LIST_PAGE} "
+        f"a page (`first`, at most {MAX_LIST_PAGE}; `after` an `endCursor`).")
+    def progress_reports(self, info: Info[Context, None], first: int = LIST_PAGE,
+                         after: str | None = None) -> Page[ProgressReport]:
+        check_first(first, MAX_LIST_PAGE)
+        start = decode_cursor(after, int)
+        rows, more = _visible(
+            info, "physician.progressReports",
+            "SELECT referral_id, patient_id, report_id, practitioner_id, visits_to_date,"
+            " sent_at, position FROM {v}.progress_reports WHERE physician_id = %s", self.id,
+            window=Window(
+                "(NOT %s OR (coalesce(q.sent_at, '-infinity'), q.position)"
+                " < (coalesce(%s::timestamptz, '-infinity'), %s::bigint))",
+                (start is not None, *(start or (None, None))),
+                "coalesce(q.sent_at, '-infinity') DESC, q.position DESC", first))
+        entries = [ProgressReport(**{k: v for k, v in row.items() if k != "position"})
+                   for row in rows]
+        last = rows[-1] if rows else None
+        return Page(entries=entries, has_next_page=more, end_cursor=encode_cursor(
+            last["sent_at"], last["position"]) if last else None)
 
 
 @strawberry.type
@@ -242,11 +303,11 @@ class Therapist:
 
     def _sessions(self, info: Info[Context, None], asked: str, when: str
                   ) -> list[ScheduledSession]:
-        rows = _visible(info, asked,
-                        "SELECT s.referral_id, s.session_id, s.patient_id, s.scheduled_for,"
-                        " s.location, s.status FROM {v}.sessions s WHERE s.practitioner_id = %s"
-                        f" AND s.status = 'scheduled' AND {when} ORDER BY s.scheduled_for",
-                        self.id)
+        rows, _ = _visible(info, asked,
+                           "SELECT s.referral_id, s.session_id, s.patient_id, s.scheduled_for,"
+                           " s.location, s.status FROM {v}.sessions s"
+                           f" WHERE s.practitioner_id = %s AND s.status = 'scheduled'"
+                           f" AND {when} ORDER BY s.scheduled_for", self.id)
         return [ScheduledSession(**row) for row in rows]
 
 
@@ -280,8 +341,8 @@ class WorklistQuery:
 
 def _referrals(info: Info[Context, None], asked: str, where: str, *params: object
                ) -> list[CaseloadEntry]:
-    rows = _visible(info, asked, f"SELECT {REFERRAL_COLUMNS} FROM {{v}}.referrals r"
-                    f" WHERE {where} ORDER BY r.made_at DESC", *params)
+    rows, _ = _visible(info, asked, f"SELECT {REFERRAL_COLUMNS} FROM {{v}}.referrals r"
+                       f" WHERE {where} ORDER BY r.made_at DESC", *params)
     return [CaseloadEntry(**row) for row in rows]
 
 
@@ -318,21 +379,36 @@ def _date(value: str | None) -> date | None:
         return None
 
 
-def _visible(info: Info[Context, None], asked: str, query: str, *params: object
-             ) -> list[dict[str, Any]]:
-    """Rows naming patients, minus revoked consent (unless auditor); each patient logged."""
+def _visible(info: Info[Context, None], asked: str, query: str, *params: object,
+             window: Window | None = None) -> tuple[list[dict[str, Any]], bool]:
+    """Rows naming patients, minus revoked consent (unless auditor); each patient logged.
+
+    With a window, only that page's rows, and whether more follow: the row read to tell
+    is neither returned nor logged.
+    """
     principal = principal_of(info)
     basis = list_basis(principal).value
+    tail_params: tuple[object, ...]
+    conditions = [] if basis == Basis.AUDITOR else [
+        "EXISTS (SELECT 1 FROM {v}.consent c WHERE c.patient_id = q.patient_id"
+        " AND c.granted)"]
+    tail, tail_params = "", ()
+    if window is not None:
+        conditions.append(window.condition)
+        tail = f" ORDER BY {window.order} LIMIT %s"
+        tail_params = (*window.params, window.first + 1)
+    where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
     with info.context.pool.connection() as conn:
         views = sql.Identifier(live_views(info, conn))
-        consent = "" if basis == Basis.AUDITOR else (
-            " WHERE EXISTS (SELECT 1 FROM {v}.consent c WHERE c.patient_id = q.patient_id"
-            " AND c.granted)")
         rows = conn.cursor(row_factory=dict_row).execute(
-            sql.SQL(f"SELECT * FROM ({query}) q{consent}").format(v=views), params
-        ).fetchall()
+            sql.SQL(f"SELECT * FROM ({query}) q{where}{tail}").format(v=views),
+            (*params, *tail_params)).fetchall()
+        more = False
+        if window is not None and len(rows) > window.first:
+            more = True
+            del rows[window.first:]
         patients = list(dict.fromkeys(row["patient_id"] for row in rows))
         if patients:
             conn.execute("SELECT careledger.log_access_many(%s, %s, %s, %s, true, %s, NULL)",
                          (principal.subject, principal.role.value, patients, asked, basis))
-    return rows
+    return rows, more
