@@ -61,7 +61,9 @@ MISSING = object()
 def _served_rows() -> list[Row]:
     rows = _rows()
     for attribute, value in BROKEN.items():
-        if value is MISSING:
+        if attribute == "row":
+            rows[2] = value  # the whole row
+        elif value is MISSING:
             delattr(rows[2], attribute)
         else:
             setattr(rows[2], attribute, value)
@@ -78,6 +80,12 @@ class Query:
     def row(self) -> Row | None:
         return _served_rows()[2]
 
+    @strawberry.field
+    def sparse(self) -> list[Row | None]:
+        rows: list[Row | None] = list(_served_rows())
+        rows[1] = None
+        return rows
+
 
 QUERIES = [
     "{ rows { id count label at status data must } }",
@@ -86,6 +94,7 @@ QUERIES = [
     "{ rows { id shout s2: shout(suffix: \"?\") } }",
     "{ rows { id ... on Row { label must } } row { count must } }",
     "{ row { id count label at status data must } }",
+    "{ sparse { id count label } rows { id } }",
 ]
 
 
@@ -133,6 +142,8 @@ def test_plain_leaves_answer_what_graphql_core_answers(query: str, shortcuts: li
     ("at", "yesterday"),       # not a datetime
     ("count", ValueError("the resolver's error")),  # an error returned as the value
     ("label", MISSING),        # a row without the attribute at all
+    ("row", None),             # a null where the list's items may not be null
+    ("row", "not a row"),      # something else than a row in the list
 ])
 def test_bad_values_fail_exactly_as_in_graphql_core(attribute: str, value: Any,
                                                     shortcuts: list[int]) -> None:
@@ -140,7 +151,7 @@ def test_bad_values_fail_exactly_as_in_graphql_core(attribute: str, value: Any,
     for query in QUERIES:
         default, shortcut = _both(query)
         assert _answer(shortcut) == _answer(default), query
-    default, _ = _both(f"{{ rows {{ {attribute} }} }}")
+    default, _ = _both(f"{{ rows {{ {'id' if attribute == 'row' else attribute} }} }}")
     assert default.errors, "the broken value must be an error, or this test tests nothing"
 
 
@@ -173,3 +184,19 @@ def test_careledger_schema_reads_timeline_events_by_the_shortcut(shortcuts: list
              if execution._plain_leaf(field, []) is not None}
     assert plain == {name for name in graphql_type.fields if name != "amendments"}
     assert TimelineEvent.__name__ == graphql_type.name
+
+
+def test_a_list_of_plain_rows_is_built_in_one_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    built: list[int] = []
+    plain_rows = PlainLeafExecutor._plain_rows
+
+    def counted(self: PlainLeafExecutor, *args: Any) -> Any:
+        rows = plain_rows(self, *args)
+        if rows is not None:
+            built.append(len(rows))
+        return rows
+
+    monkeypatch.setattr(PlainLeafExecutor, "_plain_rows", counted)
+    default, shortcut = _both("{ rows { id count label } sparse { id } }")
+    assert _answer(shortcut) == _answer(default)
+    assert built == [5, 5]

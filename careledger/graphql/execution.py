@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 
 from graphql import (
     GraphQLField,
+    GraphQLList,
     GraphQLObjectType,
     Undefined,
     get_nullable_type,
@@ -75,6 +76,49 @@ class PlainLeafExecutor(StrawberryGraphQLCoreExecutionContext):
                 return results
         return super().execute_fields(parent_type, source_value, path, grouped_field_set,
                                       position_context)
+
+    def complete_list_value(self, return_type: GraphQLList[Any],
+                            field_details_list: FieldDetailsList, info: Any, path: Path,
+                            result: Any, position_context: Any) -> Any:
+        rows = self._plain_rows(return_type, field_details_list, path, result)
+        if rows is not None:
+            return rows
+        return super().complete_list_value(return_type, field_details_list, info, path,
+                                           result, position_context)
+
+    def _plain_rows(self, return_type: GraphQLList[Any], field_details_list: FieldDetailsList,
+                    path: Path, result: Any) -> list[dict[str, Any]] | None:
+        """A list of objects made only of plain leaves, built in one loop; None when
+        graphql-core should complete it (a null item, an odd value, a stream)."""
+        item_type = return_type.of_type
+        non_null = is_non_null_type(item_type)
+        object_type = get_nullable_type(item_type)
+        if not (self._shortcut and isinstance(result, list)
+                and isinstance(object_type, GraphQLObjectType)
+                and object_type.is_type_of is None
+                and self.get_stream_usage(field_details_list, path) is None):
+            return None
+        grouped_field_set, defer_usages, *_ = self.collect_subfields(object_type,
+                                                                     field_details_list)
+        plan = None if defer_usages else self._plan(object_type, grouped_field_set)
+        if plan is None:
+            return None
+        is_awaitable = self.is_awaitable
+        rows: list[dict[str, Any]] = []
+        for item in result:
+            if item is None:
+                if non_null:
+                    return None  # graphql-core reports the null, located
+                rows.append(None)  # type: ignore[arg-type]
+                continue
+            row: dict[str, Any] = {}
+            for name, leaf in plan:
+                value = _plain_value(leaf, item, is_awaitable)
+                if value is ASK_GRAPHQL:
+                    return None
+                row[name] = value
+            rows.append(row)
+        return rows
 
     def execute_field(self, parent_type: GraphQLObjectType, source: Any,
                       field_details_list: FieldDetailsList, path: Path,
