@@ -6,6 +6,7 @@ import logging
 import threading
 import time
 import uuid
+from typing import Any
 
 import psycopg
 from confluent_kafka import Producer
@@ -89,3 +90,52 @@ def test_a_rebuild_under_live_traffic_switches_to_views_equal_to_the_log(
         assert live_generation(conn)[0] == result.new_schema
         assert conn.execute("SELECT count(*) FROM information_schema.schemata"
                             " WHERE schema_name = %s", (old,)).fetchone() == (0,)
+
+
+def test_no_reader_is_left_on_the_generation_a_rebuild_dropped(
+    app: CareLedger, db: bootstrap.Database, client: Any, network: Network
+) -> None:
+    """API processes keep the live generation's name for a second: a read whose process
+    looked it up just before the switch must still find its views after the rebuild."""
+    from careledger.gateways.auth import Role
+    from careledger.graphql.context import GENERATIONS
+    from tests.test_graphql import TIMELINE, ask, sync_views
+
+    open_episode(app, network, accept=True)
+    sync_views(app, db)
+    token = network.token(Role.PHYSICIAN, network.physician)
+
+    def looked_up_just_now(_n: int, _position: int, _head: int) -> None:
+        GENERATIONS.forget()
+        with psycopg.connect(db.app_url) as conn:
+            GENERATIONS.schema(conn)  # as a read arriving right before the switch would
+
+    with psycopg.connect(db.admin_url) as conn:
+        old, _ = live_generation(conn)
+    result = rebuild(app, db, progress=looked_up_just_now, close_enough=0)
+    assert result.old_schema == old
+    body = ask(client, token, TIMELINE, id=str(network.patient))
+    assert "errors" not in body, body
+    assert [e["kind"] for e in body["data"]["patient"]["timeline"]["events"]][-1] \
+        == "Referral.Accepted"
+    with psycopg.connect(db.admin_url) as conn:
+        assert conn.execute("SELECT count(*) FROM information_schema.schemata"
+                            " WHERE schema_name = %s", (old,)).fetchone() == (0,)
+
+
+def test_a_reader_looks_the_live_generation_up_at_most_once_a_second(
+    db: bootstrap.Database
+) -> None:
+    from careledger.projections import GENERATION_TTL_S, LiveGenerations
+
+    now = [100.0]
+    generations = LiveGenerations(clock=lambda: now[0])
+    with psycopg.connect(db.admin_url) as conn:  # one transaction, rolled back below
+        live = generations.schema(conn)
+        conn.execute("UPDATE careledger.view_generations SET schema = 'careledger_views_next'"
+                     " WHERE name = 'live'")
+        now[0] += GENERATION_TTL_S * 0.9
+        assert generations.schema(conn) == live  # not asked again yet
+        now[0] += GENERATION_TTL_S * 0.1
+        assert generations.schema(conn) == "careledger_views_next"
+        conn.rollback()

@@ -10,10 +10,14 @@
    generation and skips whatever it delivers at or below H (applied by the replay);
    nothing above H can have been consumed yet, since the relay never publishes past
    the horizon.
+4. API processes look the live generation up at most once a second, so the rebuild
+   waits twice that before it drops the replaced generation (or returns): by then no
+   reader is left on it, and every new read sees the new one.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,7 +31,12 @@ from careledger.infra.bootstrap import Database
 from careledger.infra.eventstore import CareLedgerRecorder
 from careledger.infra.schema import create_views
 from careledger.infra.settings import APP_ROLE
-from careledger.projections import VIEWS_LOCK, all_projections, live_generation
+from careledger.projections import (
+    GENERATION_TTL_S,
+    VIEWS_LOCK,
+    all_projections,
+    live_generation,
+)
 
 Progress = Callable[[int, int, int], None]  # events just applied, position, head
 
@@ -85,6 +94,9 @@ def rebuild(
                     " switched_at = now() WHERE name = 'live'", (new, position))
         finally:
             admin.execute("SELECT pg_advisory_unlock(%s)", (VIEWS_LOCK,))
+        # API processes may go on reading the replaced generation for GENERATION_TTL_S:
+        # keep it until none can, and return only once every new read sees the new one.
+        time.sleep(2 * GENERATION_TTL_S)
         if not keep_old:
             admin.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(old)))
     return Rebuilt(old_schema=old, new_schema=new, position=position, events=applied)

@@ -12,7 +12,7 @@ from psycopg_pool import ConnectionPool
 from strawberry.types import Info
 
 from careledger.gateways.auth import Principal
-from careledger.projections import live_generation
+from careledger.projections import LiveGenerations
 
 
 @dataclass
@@ -40,10 +40,15 @@ def principal_of(info: Info[Context, None]) -> Principal:
     return info.context.principal
 
 
+#: This process's view of which generation is live (one per API worker process).
+GENERATIONS = LiveGenerations()
+
+
 def live_views(info: Info[Context, None], conn: Any) -> str:
-    """The schema of the live generation of the views (a rebuild may switch it)."""
+    """The schema of the live generation of the views (a rebuild may switch it); one
+    request reads one generation."""
     if info.context.views is None:
-        info.context.views = live_generation(conn)[0]
+        info.context.views = GENERATIONS.schema(conn)
     return info.context.views
 
 
@@ -65,9 +70,10 @@ def caught_up(info: Info[Context, None], position: int | None = None) -> None:
         return
     deadline = time.monotonic() + CATCH_UP_TIMEOUT_S
     with info.context.pool.connection() as conn:
-        views = sql.Identifier(live_views(info, conn))
         while True:
-            if _applied(conn, views, wanted):
+            # Asked again each time: a rebuild's switch may have moved the views on.
+            info.context.views = GENERATIONS.schema(conn)
+            if _applied(conn, sql.Identifier(info.context.views), wanted):
                 return
             if time.monotonic() > deadline:
                 raise PublicError(f"the views have not reached position {wanted} yet; retry "

@@ -11,6 +11,7 @@ rebuild can fill a fresh schema while the live one keeps serving.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, ClassVar
 
@@ -21,6 +22,10 @@ from careledger.projections.envelope import Envelope
 VIEWS_SCHEMA = "careledger_views"
 #: Advisory lock held shared by each consumer batch, exclusively by a rebuild's switch.
 VIEWS_LOCK = 0x0CA30
+#: How long a reader may go on using the generation it last looked up. A rebuild waits
+#: longer than this after its switch before it returns or drops the generation it
+#: replaced, so no reader is left pointing at one that is gone.
+GENERATION_TTL_S = 1.0
 
 
 
@@ -135,6 +140,34 @@ def live_generation(conn: Any) -> tuple[str, int]:
     if row is None:
         raise RuntimeError("no live generation of the views: run `careledger migrate` first")
     return str(row[0]), int(row[1])
+
+
+class LiveGenerations:
+    """The live generation's schema as a reader sees it: looked up once a second.
+
+    Every read used to ask PostgreSQL first (a round trip and a statement per request,
+    for a name that changes only when an operator rebuilds). Now a process asks at most
+    once per GENERATION_TTL_S; after a switch its reads come from the replaced
+    generation, complete up to the switch, for at most that long. A reader that waits
+    for a position (read your own writes) asks again while it waits.
+    """
+
+    def __init__(self, ttl_s: float = GENERATION_TTL_S,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._ttl_s = ttl_s
+        self._clock = clock
+        self._known: tuple[str, float] | None = None  # (schema, when it was looked up)
+
+    def schema(self, conn: Any) -> str:
+        known, now = self._known, self._clock()
+        if known is not None and now - known[1] < self._ttl_s:
+            return known[0]
+        schema = live_generation(conn)[0]
+        self._known = (schema, now)  # one assignment: threads see the old or the new
+        return schema
+
+    def forget(self) -> None:
+        self._known = None
 
 
 def all_projections(schema: str = VIEWS_SCHEMA) -> list[Projection]:
