@@ -401,6 +401,25 @@ def test_a_list_page_out_of_bounds_is_refused_before_anything_is_read(
             == before
 
 
+def test_an_empty_list_logs_nothing_and_a_full_one_logs_each_patient_once(
+    app: CareLedger, db: bootstrap.Database, client: Any, network: Network
+) -> None:
+    token = network.token(Role.PHYSICIAN, network.physician)
+    empty = ask(client, token, REFERRAL_PAGE, id=str(network.physician))
+    assert empty["data"]["physician"]["referrals"] == {
+        "entries": [], "endCursor": None, "hasNextPage": False}
+    for _ in range(3):  # three referrals of one patient: one disclosure of that patient
+        open_episode(app, network)
+    sync_views(app, db)
+    full = ask(client, token, REFERRAL_PAGE, id=str(network.physician))
+    assert len(full["data"]["physician"]["referrals"]["entries"]) == 3
+    with psycopg.connect(db.app_url) as conn:
+        logged = conn.execute(
+            "SELECT patient_id FROM careledger.access_log WHERE principal = %s",
+            (network.physician,)).fetchall()
+    assert logged == [(network.patient,)]
+
+
 def test_progress_reports_page_like_referrals(
     db: bootstrap.Database, client: Any, network: Network, demo: Any
 ) -> None:

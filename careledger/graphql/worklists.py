@@ -39,6 +39,8 @@ DUE_WITHIN_DAYS = 14
 MAX_LIST_PAGE = 200
 #: What a page holds when the query does not say.
 LIST_PAGE = 50
+#: Referral lists: the newest first (a unique key last, so that pages never overlap).
+NEWEST_REFERRALS_FIRST = "coalesce(q.made_at, '-infinity') DESC, q.referral_id DESC"
 
 T = TypeVar("T")
 
@@ -78,15 +80,14 @@ class Page(Generic[T]):
 
 @dataclass(frozen=True)
 class Window:
-    """Which rows of a list one page holds: after a cursor, in an order, at most `first`.
+    """Which rows of a list one page holds: after a cursor, at most `first`.
 
-    `condition` and `order` are SQL over the list's rows (named `q`); the condition's
-    first parameter says whether there is a cursor at all.
+    `condition` is SQL over the list's rows (named `q`); its first parameter says
+    whether there is a cursor at all.
     """
 
     condition: str
     params: tuple[object, ...]
-    order: str
     first: int
 
 
@@ -215,13 +216,12 @@ class Physician:
         start = decode_cursor(after, UUID)
         rows, more = _visible(
             info, "physician.referrals", f"SELECT {REFERRAL_COLUMNS}, r.made_at"
-            " FROM {v}.referrals r WHERE r.physician_id = %s", self.id, window=Window(
+            " FROM {v}.referrals r WHERE r.physician_id = %s", self.id,
+            order=NEWEST_REFERRALS_FIRST, window=Window(
                 "(NOT %s OR (coalesce(q.made_at, '-infinity'), q.referral_id)"
                 " < (coalesce(%s::timestamptz, '-infinity'), %s::uuid))",
-                (start is not None, *(start or (None, None))),
-                "coalesce(q.made_at, '-infinity') DESC, q.referral_id DESC", first))
-        entries = [CaseloadEntry(**{k: v for k, v in row.items() if k != "made_at"})
-                   for row in rows]
+                (start is not None, *(start or (None, None))), first))
+        entries = [_caseload_entry(row) for row in rows]
         last = rows[-1] if rows else None
         return Page(entries=entries, has_next_page=more, end_cursor=encode_cursor(
             last["made_at"], last["referral_id"]) if last else None)
@@ -255,7 +255,8 @@ class Physician:
         description="The patients this physician referred, each with the status of every "
         "episode; the ones needing a signature first.")
     def patients(self, info: Info[Context, None]) -> list[PhysicianPatient]:
-        rows, _ = _visible(info, "physician.patients", PATIENTS_QUERY, self.id)
+        rows, _ = _visible(info, "physician.patients", PATIENTS_QUERY, self.id,
+                           order="q.referral_id")  # grouped and ordered below
         return _patients(rows, datetime.now(UTC).date())
 
     @strawberry.field(  # type: ignore[untyped-decorator]
@@ -269,11 +270,10 @@ class Physician:
             info, "physician.progressReports",
             "SELECT referral_id, patient_id, report_id, practitioner_id, visits_to_date,"
             " sent_at, position FROM {v}.progress_reports WHERE physician_id = %s", self.id,
-            window=Window(
+            order="coalesce(q.sent_at, '-infinity') DESC, q.position DESC", window=Window(
                 "(NOT %s OR (coalesce(q.sent_at, '-infinity'), q.position)"
                 " < (coalesce(%s::timestamptz, '-infinity'), %s::bigint))",
-                (start is not None, *(start or (None, None))),
-                "coalesce(q.sent_at, '-infinity') DESC, q.position DESC", first))
+                (start is not None, *(start or (None, None))), first))
         entries = [ProgressReport(**{k: v for k, v in row.items() if k != "position"})
                    for row in rows]
         last = rows[-1] if rows else None
@@ -307,7 +307,8 @@ class Therapist:
                            "SELECT s.referral_id, s.session_id, s.patient_id, s.scheduled_for,"
                            " s.location, s.status FROM {v}.sessions s"
                            f" WHERE s.practitioner_id = %s AND s.status = 'scheduled'"
-                           f" AND {when} ORDER BY s.scheduled_for", self.id)
+                           f" AND {when}", self.id,
+                           order="q.scheduled_for, q.referral_id, q.session_id")
         return [ScheduledSession(**row) for row in rows]
 
 
@@ -341,9 +342,14 @@ class WorklistQuery:
 
 def _referrals(info: Info[Context, None], asked: str, where: str, *params: object
                ) -> list[CaseloadEntry]:
-    rows, _ = _visible(info, asked, f"SELECT {REFERRAL_COLUMNS} FROM {{v}}.referrals r"
-                       f" WHERE {where} ORDER BY r.made_at DESC", *params)
-    return [CaseloadEntry(**row) for row in rows]
+    rows, _ = _visible(info, asked, f"SELECT {REFERRAL_COLUMNS}, r.made_at"
+                       f" FROM {{v}}.referrals r WHERE {where}", *params,
+                       order=NEWEST_REFERRALS_FIRST)
+    return [_caseload_entry(row) for row in rows]
+
+
+def _caseload_entry(row: dict[str, Any]) -> CaseloadEntry:
+    return CaseloadEntry(**{k: v for k, v in row.items() if k != "made_at"})  # for order
 
 
 def _patients(rows: list[dict[str, Any]], today: date) -> list[PhysicianPatient]:
@@ -380,35 +386,45 @@ def _date(value: str | None) -> date | None:
 
 
 def _visible(info: Info[Context, None], asked: str, query: str, *params: object,
-             window: Window | None = None) -> tuple[list[dict[str, Any]], bool]:
-    """Rows naming patients, minus revoked consent (unless auditor); each patient logged.
+             order: str, window: Window | None = None
+             ) -> tuple[list[dict[str, Any]], bool]:
+    """Rows naming patients, minus revoked consent (unless auditor), in `order` (SQL over
+    the rows, named `q`); each patient they name logged, in the same statement.
 
     With a window, only that page's rows, and whether more follow: the row read to tell
-    is neither returned nor logged.
+    is neither returned nor logged. Reading and logging in one statement means one
+    transaction: the rows reach us only once the log entry is committed with them.
     """
     principal = principal_of(info)
     basis = list_basis(principal).value
-    tail_params: tuple[object, ...]
     conditions = [] if basis == Basis.AUDITOR else [
         "EXISTS (SELECT 1 FROM {v}.consent c WHERE c.patient_id = q.patient_id"
         " AND c.granted)"]
-    tail, tail_params = "", ()
+    selected: tuple[object, ...] = params
+    limit = shown = ""
     if window is not None:
         conditions.append(window.condition)
-        tail = f" ORDER BY {window.order} LIMIT %s"
-        tail_params = (*window.params, window.first + 1)
+        selected = (*params, *window.params, window.first + 1)
+        limit, shown = " LIMIT %s", " WHERE _row <= %s"
     where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+    statement = (
+        f"WITH page AS MATERIALIZED (SELECT q.*, row_number() OVER (ORDER BY {order}) AS _row"
+        f" FROM ({query}) q{where} ORDER BY {order}{limit}),"
+        " logged AS (SELECT careledger.log_access_many(%s, %s, ARRAY(SELECT patient_id"
+        f" FROM page{shown} GROUP BY patient_id ORDER BY min(_row)), %s, true, %s, NULL)"
+        f" WHERE EXISTS (SELECT 1 FROM page{shown}))"
+        " SELECT page.* FROM page LEFT JOIN logged ON true ORDER BY _row")
+    first = () if window is None else (window.first,)
     with info.context.pool.connection() as conn:
         views = sql.Identifier(live_views(info, conn))
         rows = conn.cursor(row_factory=dict_row).execute(
-            sql.SQL(f"SELECT * FROM ({query}) q{where}{tail}").format(v=views),
-            (*params, *tail_params)).fetchall()
-        more = False
-        if window is not None and len(rows) > window.first:
-            more = True
-            del rows[window.first:]
-        patients = list(dict.fromkeys(row["patient_id"] for row in rows))
-        if patients:
-            conn.execute("SELECT careledger.log_access_many(%s, %s, %s, %s, true, %s, NULL)",
-                         (principal.subject, principal.role.value, patients, asked, basis))
+            sql.SQL(statement).format(v=views),
+            (*selected, principal.subject, principal.role.value, *first, asked, basis,
+             *first)).fetchall()
+    more = False
+    if window is not None and len(rows) > window.first:
+        more = True
+        del rows[window.first:]
+    for row in rows:
+        del row["_row"]
     return rows, more
