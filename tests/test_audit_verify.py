@@ -173,15 +173,59 @@ def flip_a_byte(position: int) -> tuple[str, tuple[Any, ...]]:
 # -- an untouched log ---------------------------------------------------------------------
 
 
+def _reads(log: Log, count: int) -> list[int]:
+    """Reads logged the only way the application can (through log_access); their ids."""
+    with log.app_conn() as conn:
+        for i in range(count):
+            conn.execute("SELECT careledger.log_access(%s, 'physician', %s, %s, %s,"
+                         " 'care_team', NULL)", (uuid.uuid4(), uuid.uuid4(),
+                                                 f"patient:timeline{i}", i % 2 == 0))
+    return [r[0] for r in log.query("SELECT id FROM careledger.access_log ORDER BY id")]
+
+
+def test_the_access_log_chain_verifies_and_names_its_last_hash(log: Log) -> None:
+    ids = _reads(log, 4)
+    ((last_hash,),) = log.query("SELECT hash FROM careledger.access_log WHERE id = %s",
+                                (ids[-1],))
+    result = log.cli("audit", "verify")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip().splitlines()[-1] == (
+        f"access log: 4 reads, chain intact, last hash {bytes(last_hash).hex()}")
+
+
+@pytest.mark.parametrize(("tampering", "kind", "at"), [
+    ("UPDATE careledger.access_log SET allowed = NOT allowed WHERE id = %s", "changed", 1),
+    ("UPDATE careledger.access_log SET at = at + interval '1 second' WHERE id = %s",
+     "changed", 1),
+    ("DELETE FROM careledger.access_log WHERE id = %s", "unlinked", 1),
+    ("INSERT INTO careledger.access_log (at, principal, role, patient_id, fields, allowed,"
+     " basis, reason, previous_hash, hash) SELECT at, principal, role, patient_id, fields,"
+     " allowed, basis, reason, previous_hash, hash FROM careledger.access_log WHERE id = %s",
+     "unlinked", 4),
+])
+def test_a_changed_removed_or_added_access_log_row_is_found(
+    log: Log, tampering: str, kind: str, at: int
+) -> None:
+    ids = _reads(log, 4)
+    log.tamper((tampering, (ids[1],)))
+    ids_now = [r[0] for r in log.query("SELECT id FROM careledger.access_log ORDER BY id")]
+    result = log.cli("audit", "verify")
+    assert result.exit_code == 3, result.output
+    assert f"verification failed at access log row {ids_now[at]}: {kind}:" in result.output
+    for who in log.query("SELECT principal::text, patient_id::text FROM careledger.access_log"):
+        assert who[0] not in result.output and who[1] not in result.output
+
+
 def test_an_untouched_log_verifies(log: Log) -> None:
     ((events, streams, last),) = log.query(
         "SELECT count(*), count(DISTINCT originator_id), max(notification_id)"
         " FROM careledger.careledger_events")
     result = log.cli("audit", "verify")
     assert result.exit_code == 0, result.output
-    assert result.stdout.strip() == (
+    assert result.stdout.strip().splitlines() == [
         f"verified: {events} events in {streams} streams up to position {last}; hash chains, "
-        "content of every event, and 0 signed checkpoints match")
+        "content of every event, and 0 signed checkpoints match",
+        f"access log: 0 reads, chain intact, last hash {'00' * 32}"]
 
     assert log.cli("audit", "checkpoint").exit_code == 0
     for flags in ([], ["--from-checkpoint"]):

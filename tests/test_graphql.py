@@ -6,7 +6,6 @@ would have applied), so these tests need no broker.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import uuid
 from datetime import datetime
@@ -16,6 +15,7 @@ from uuid import UUID
 import psycopg
 import pytest
 
+from careledger.audit.access_chain import verify_access_log
 from careledger.consumers.replay import replay
 from careledger.domain.application import CareLedger
 from careledger.gateways.auth import Role
@@ -140,14 +140,9 @@ def test_every_read_allowed_or_denied_is_logged_in_a_chain_the_app_cannot_change
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 conn.execute(statement)
             conn.rollback()
-    previous = bytes(32)
-    for at, who, role, patient, fields, allowed, basis, reason, prev, digest in chain:
-        assert prev == previous
-        micros = round((at - datetime(1970, 1, 1, tzinfo=at.tzinfo)).total_seconds() * 1e6)
-        text = "|".join([str(who), role, str(patient or ""), fields, str(allowed).lower(),
-                         basis or "", reason or "", str(micros)])
-        assert digest == hashlib.sha256(prev + text.encode()).digest()
-        previous = digest
+    assert len(chain) >= 2
+    with psycopg.connect(db.app_url, autocommit=True) as conn:
+        assert verify_access_log(conn).findings == []  # what `audit verify` checks
 
 
 def test_as_of_shows_the_record_as_it_stood_and_pages_are_bounded(

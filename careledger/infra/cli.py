@@ -307,11 +307,13 @@ def audit_verify(
         help="Checkpoints kept outside the database (JSON of `audit checkpoints` or "
         "`audit checkpoint`), verified like the stored ones; repeatable.")] = None,
 ) -> None:
-    """Recompute every hash chain and every checkpoint's root and signature.
+    """Recompute every hash chain (the event log's and the access log's) and every
+    checkpoint's root and signature.
 
-    Prints one summary line and exits 0, or names the first position where the log
+    Prints a summary line for each log and exits 0, or names the first place where one
     differs and exits 3.
     """
+    from careledger.audit.access_chain import verify_access_log
     from careledger.audit.errors import AuditError
     from careledger.audit.findings import Kind
     from careledger.audit.verify import verify
@@ -325,17 +327,27 @@ def audit_verify(
             report = verify(conn, public_keys, incremental=from_checkpoint, exported=exported,
                             progress=lambda at, upto: bar.update(task, completed=at,
                                                                  total=upto))
+            reads = bar.add_task("verifying the access log (reads)", total=None)
+            access = verify_access_log(conn, progress=lambda done, rows: bar.update(
+                reads, completed=done, total=rows))
     except AuditError as e:
         _fail(str(e))
         return
     finding = report.first
-    if finding is None:
+    if finding is None and not access.findings:
         print(report.summary())
+        print(access.summary())
         return
-    next_step = ("" if finding.kind is Kind.UNKNOWN_KEY else "; treat it as an incident: keep "
-                 "this output, and restore from the backup your exported checkpoints vouch for")
-    console.print(f"[red]verification failed at {escape(finding.line())}[/red]{next_step}",
-                  soft_wrap=True)
+    incident = ("; treat it as an incident: keep this output, and restore from the backup "
+                "your exported checkpoints vouch for")
+    if finding is not None:
+        next_step = "" if finding.kind is Kind.UNKNOWN_KEY else incident
+        console.print(f"[red]verification failed at {escape(finding.line())}[/red]{next_step}",
+                      soft_wrap=True)
+    else:
+        console.print(f"[red]verification failed at {escape(access.findings[0].line())}"
+                      "[/red]; treat it as an incident: keep this output, and compare the "
+                      "access log with a backup taken before that row", soft_wrap=True)
     raise typer.Exit(LOG_DIFFERS)
 
 
