@@ -20,6 +20,7 @@ import psycopg
 from psycopg import sql
 
 from careledger.gateways.auth import Principal, Role
+from careledger.graphql.access_log import ACCESS_LOG, Read
 
 
 class Basis(StrEnum):
@@ -84,11 +85,9 @@ def authorize(conn: psycopg.Connection[Any], views: str, principal: Principal,
             ).fetchone()
             if row is not None:
                 basis, reason = Basis.EMERGENCY, str(row[0])
-    conn.execute(
-        "SELECT careledger.log_access(%s, %s, %s, %s, %s, %s, %s)",
-        (principal.subject, principal.role.value, patient_id, asked, basis is not None,
-         basis.value if basis else None, reason),
-    )
+    ACCESS_LOG.append(conn, [Read(principal.subject, principal.role.value, patient_id, asked,
+                                  basis is not None, basis.value if basis else None,
+                                  reason)])
     if basis is None:
         raise PatientNotFound
     return basis

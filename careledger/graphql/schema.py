@@ -35,6 +35,7 @@ from strawberry.types import Info
 from careledger.audit.disclosures import disclosures
 from careledger.gateways.auth import Principal
 from careledger.graphql.access import MIN_REASON, PatientNotFound, authorize, may_audit
+from careledger.graphql.access_log import ACCESS_LOG, Read
 from careledger.graphql.chart import PatientChart
 from careledger.graphql.context import (
     Context,
@@ -265,9 +266,9 @@ class AuditQuery:
             if not rows:
                 raise PublicError("no record with that id", "NOT_FOUND")
             patient = _patient_of(info, conn, aggregate_id, rows[0]["topic"])
-            conn.execute("SELECT careledger.log_access(%s, %s, %s, %s, true, 'auditor', NULL)",
-                         (principal.subject, principal.role.value, patient,
-                          f"auditTrail:{aggregate_id}"))
+            ACCESS_LOG.append(conn, [Read(principal.subject, principal.role.value, patient,
+                                          f"auditTrail:{aggregate_id}", True, "auditor",
+                                          None)])
         return [_audit_event(row) for row in rows]
 
     @strawberry.field(  # type: ignore[untyped-decorator]

@@ -22,6 +22,7 @@ from strawberry.types import Info
 from careledger.domain.referral import CERTIFICATION_GRACE_DAYS
 from careledger.gateways.auth import Role
 from careledger.graphql.access import Basis, list_basis, may_read_clinic, may_read_own
+from careledger.graphql.access_log import ACCESS_LOG, Read
 from careledger.graphql.context import (
     Context,
     PublicError,
@@ -389,11 +390,10 @@ def _visible(info: Info[Context, None], asked: str, query: str, *params: object,
              order: str, window: Window | None = None
              ) -> tuple[list[dict[str, Any]], bool]:
     """Rows naming patients, minus revoked consent (unless auditor), in `order` (SQL over
-    the rows, named `q`); each patient they name logged, in the same statement.
+    the rows, named `q`); each patient they name logged before they are returned.
 
     With a window, only that page's rows, and whether more follow: the row read to tell
-    is neither returned nor logged. Reading and logging in one statement means one
-    transaction: the rows reach us only once the log entry is committed with them.
+    is neither returned nor logged.
     """
     principal = principal_of(info)
     basis = list_basis(principal).value
@@ -401,30 +401,22 @@ def _visible(info: Info[Context, None], asked: str, query: str, *params: object,
         "EXISTS (SELECT 1 FROM {v}.consent c WHERE c.patient_id = q.patient_id"
         " AND c.granted)"]
     selected: tuple[object, ...] = params
-    limit = shown = ""
+    limit = ""
     if window is not None:
         conditions.append(window.condition)
         selected = (*params, *window.params, window.first + 1)
-        limit, shown = " LIMIT %s", " WHERE _row <= %s"
+        limit = " LIMIT %s"
     where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
-    statement = (
-        f"WITH page AS MATERIALIZED (SELECT q.*, row_number() OVER (ORDER BY {order}) AS _row"
-        f" FROM ({query}) q{where} ORDER BY {order}{limit}),"
-        " logged AS (SELECT careledger.log_access_many(%s, %s, ARRAY(SELECT patient_id"
-        f" FROM page{shown} GROUP BY patient_id ORDER BY min(_row)), %s, true, %s, NULL)"
-        f" WHERE EXISTS (SELECT 1 FROM page{shown}))"
-        " SELECT page.* FROM page LEFT JOIN logged ON true ORDER BY _row")
-    first = () if window is None else (window.first,)
     with info.context.pool.connection() as conn:
         views = sql.Identifier(live_views(info, conn))
         rows = conn.cursor(row_factory=dict_row).execute(
-            sql.SQL(statement).format(v=views),
-            (*selected, principal.subject, principal.role.value, *first, asked, basis,
-             *first)).fetchall()
-    more = False
-    if window is not None and len(rows) > window.first:
-        more = True
-        del rows[window.first:]
-    for row in rows:
-        del row["_row"]
+            sql.SQL(f"SELECT * FROM ({query}) q{where} ORDER BY {order}{limit}").format(
+                v=views), selected).fetchall()
+        more = False
+        if window is not None and len(rows) > window.first:
+            more = True
+            del rows[window.first:]
+        ACCESS_LOG.append(conn, [
+            Read(principal.subject, principal.role.value, patient, asked, True, basis, None)
+            for patient in dict.fromkeys(row["patient_id"] for row in rows)])
     return rows, more

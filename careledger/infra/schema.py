@@ -283,35 +283,59 @@ SET search_path = pg_catalog, pg_temp AS $$
 $$;
 
 -- hash = sha256(previous hash ‖ the row's fields, '|'-separated, time in µs since epoch).
--- One row per patient a read named (a list names many), chained in one turn on the lock.
-CREATE OR REPLACE FUNCTION careledger.log_access_many(
-  who uuid, who_role text, patients uuid[], asked text, was_allowed boolean,
-  on_basis text, because text)
+-- One row per element of the arrays (the reads of several requests: an API process
+-- writes those that arrive together in one transaction, one turn on the lock and one
+-- commit for all of them), chained in order.
+CREATE OR REPLACE FUNCTION careledger.log_accesses(
+  who uuid[], who_role text[], patient uuid[], asked text[], was_allowed boolean[],
+  on_basis text[], because text[])
 RETURNS bigint LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   previous bytea;
   stamped timestamptz;
   new_id bigint;
-  patient uuid;
 BEGIN
+  IF cardinality(who) IS DISTINCT FROM cardinality(who_role)
+     OR cardinality(who) IS DISTINCT FROM cardinality(patient)
+     OR cardinality(who) IS DISTINCT FROM cardinality(asked)
+     OR cardinality(who) IS DISTINCT FROM cardinality(was_allowed)
+     OR cardinality(who) IS DISTINCT FROM cardinality(on_basis)
+     OR cardinality(who) IS DISTINCT FROM cardinality(because) THEN
+    RAISE EXCEPTION 'log_accesses: the arrays must be as long as each other';
+  END IF;
   PERFORM pg_advisory_xact_lock({access_lock});  -- one chain: appends take turns
   SELECT a.hash INTO previous FROM careledger.access_log a ORDER BY a.id DESC LIMIT 1;
   previous := coalesce(previous,
     '\x0000000000000000000000000000000000000000000000000000000000000000'::bytea);
-  FOREACH patient IN ARRAY patients LOOP
+  FOR i IN 1 .. coalesce(cardinality(who), 0) LOOP
     stamped := clock_timestamp();
     INSERT INTO careledger.access_log (at, principal, role, patient_id, fields, allowed,
       basis, reason, previous_hash, hash)
-    VALUES (stamped, who, who_role, patient, asked, was_allowed, on_basis, because, previous,
-      sha256(previous || convert_to(concat_ws('|', who::text, who_role,
-        coalesce(patient::text, ''), asked, was_allowed::text, coalesce(on_basis, ''),
-        coalesce(because, ''), ((extract(epoch FROM stamped) * 1000000)::bigint)::text),
-        'UTF8')))
+    VALUES (stamped, who[i], who_role[i], patient[i], asked[i], was_allowed[i], on_basis[i],
+      because[i], previous,
+      sha256(previous || convert_to(concat_ws('|', who[i]::text, who_role[i],
+        coalesce(patient[i]::text, ''), asked[i], was_allowed[i]::text,
+        coalesce(on_basis[i], ''), coalesce(because[i], ''),
+        ((extract(epoch FROM stamped) * 1000000)::bigint)::text), 'UTF8')))
     RETURNING id, hash INTO new_id, previous;
   END LOOP;
   RETURN new_id;
 END $$;
+
+-- One read naming several patients (a list): a wrapper, the definer function writes.
+CREATE OR REPLACE FUNCTION careledger.log_access_many(
+  who uuid, who_role text, patients uuid[], asked text, was_allowed boolean,
+  on_basis text, because text)
+RETURNS bigint LANGUAGE sql AS $$
+  SELECT careledger.log_accesses(
+    array_fill(who, ARRAY[cardinality(patients)]),
+    array_fill(who_role, ARRAY[cardinality(patients)]), patients,
+    array_fill(asked, ARRAY[cardinality(patients)]),
+    array_fill(was_allowed, ARRAY[cardinality(patients)]),
+    array_fill(on_basis, ARRAY[cardinality(patients)]),
+    array_fill(because, ARRAY[cardinality(patients)]))
+$$;
 
 -- One read of one patient (a plain wrapper: the definer function does the writing).
 CREATE OR REPLACE FUNCTION careledger.log_access(
