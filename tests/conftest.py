@@ -191,6 +191,23 @@ def open_episode(app: CareLedger, network: Network, *, authorized_visits: int = 
     return rid
 
 
+def referral_to_a_new_patient(app: CareLedger, network: Network, *,
+                              made: datetime = NOW) -> UUID:
+    """Another consenting patient, referred by the network's physician to its clinic."""
+    from careledger.domain.clinical import Urgency
+
+    patient = app.register_patient(
+        given_name="Other", family_name="Person", birth_date=date(1980, 1, 1), sex="male",
+        address="", latitude=None, longitude=None, occurred_at=NOW, actor="t",
+    ).aggregate_id
+    app.grant_consent(patient, occurred_at=NOW, actor="t")
+    return app.make_referral(
+        physician_id=network.physician, patient_id=patient, clinic_id=network.clinic,
+        discipline=Discipline.MEDICAL_MASSAGE, diagnosis_codes=["M54.2"], precautions=[],
+        contraindications=[], urgency=Urgency.ROUTINE, authorized_visits=4, reason="",
+        occurred_at=made, actor="physician:t").aggregate_id
+
+
 @pytest.fixture()
 def network(app: CareLedger, tokens: TokenService) -> Network:
     return build_network(app, tokens)

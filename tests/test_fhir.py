@@ -23,7 +23,7 @@ from careledger.gateways.auth import Role
 from careledger.infra import bootstrap
 from careledger.infra.settings import Settings
 from careledger.projections.envelope import event_id
-from tests.conftest import NOW, Network, open_episode
+from tests.conftest import NOW, Network, open_episode, referral_to_a_new_patient
 from tests.test_graphql import sync_views
 
 LOINC_NPRS = ("http://loinc.org", "72514-3")
@@ -272,7 +272,7 @@ def test_a_patient_with_two_referrals_exports_both_and_no_one_elses(
 ) -> None:
     first = open_episode(app, network, accept=True)
     second = open_episode(app, network)
-    other = build_other_patient(app, network)
+    other = referral_to_a_new_patient(app, network)  # the same physician, another patient
     sync_views(app, db)
     bundle = export(client, network.token(Role.PHYSICIAN, network.physician),
                     network.patient).json()
@@ -284,22 +284,6 @@ def test_a_patient_with_two_referrals_exports_both_and_no_one_elses(
         f"urn:uuid:{network.patient}"}
     (consent,) = resources(bundle, "Consent")
     assert consent["status"] == "active"
-
-
-def build_other_patient(app: CareLedger, network: Network) -> UUID:
-    """A referral from the same physician for another patient, who must not appear."""
-    from careledger.domain.clinical import Discipline, Urgency
-
-    patient = app.register_patient(
-        given_name="Other", family_name="Person", birth_date=NOW.date().replace(year=1980),
-        sex="male", address="", latitude=None, longitude=None, occurred_at=NOW, actor="t",
-    ).aggregate_id
-    app.grant_consent(patient, occurred_at=NOW, actor="t")
-    return app.make_referral(
-        physician_id=network.physician, patient_id=patient, clinic_id=network.clinic,
-        discipline=Discipline.MEDICAL_MASSAGE, diagnosis_codes=["M54.2"], precautions=[],
-        contraindications=[], urgency=Urgency.ROUTINE, authorized_visits=4, reason="",
-        occurred_at=NOW, actor="physician:t").aggregate_id
 
 
 def test_the_cli_exports_as_a_named_auditor_into_the_access_log(

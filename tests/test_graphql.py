@@ -22,7 +22,7 @@ from careledger.gateways.auth import Role
 from careledger.graphql.context import GENERATIONS
 from careledger.infra import bootstrap
 from careledger.projections import all_projections, live_generation
-from tests.conftest import NOW, Network, open_episode
+from tests.conftest import NOW, Network, open_episode, referral_to_a_new_patient
 
 TIMELINE = """
 query ($id: UUID!, $asOf: DateTime, $first: Int = 50, $after: String) {
@@ -327,23 +327,6 @@ query ($id: UUID!, $first: Int, $after: String) {
 """
 
 
-def _referral_to_a_new_patient(app: CareLedger, network: Network, made: datetime) -> UUID:
-    from datetime import date
-
-    from careledger.domain.clinical import Discipline, Urgency
-
-    patient = app.register_patient(
-        given_name="Page", family_name="Walker", birth_date=date(1980, 1, 1), sex="female",
-        address="1 Elm St", latitude=42.6, longitude=-73.7, occurred_at=NOW, actor="t",
-    ).aggregate_id
-    app.grant_consent(patient, occurred_at=NOW, actor="t")
-    return app.make_referral(
-        physician_id=network.physician, patient_id=patient, clinic_id=network.clinic,
-        discipline=Discipline.MEDICAL_MASSAGE, diagnosis_codes=["M54.50"], precautions=[],
-        contraindications=[], urgency=Urgency.ROUTINE, authorized_visits=6, reason="",
-        occurred_at=made, actor="physician:t").aggregate_id
-
-
 def test_a_physicians_referrals_come_a_page_at_a_time_and_each_page_logs_only_its_own(
     app: CareLedger, db: bootstrap.Database, client: Any, network: Network
 ) -> None:
@@ -351,7 +334,7 @@ def test_a_physicians_referrals_come_a_page_at_a_time_and_each_page_logs_only_it
 
     # Seven referrals, two made at the same moment (the cursor breaks the tie by id).
     made_at = [NOW - timedelta(days=d) for d in (6, 5, 4, 3, 3, 2, 1)]
-    referrals = [_referral_to_a_new_patient(app, network, at) for at in made_at]
+    referrals = [referral_to_a_new_patient(app, network, made=at) for at in made_at]
     sync_views(app, db)
     newest_first = [str(r) for _, r in sorted(zip(made_at, referrals, strict=True),
                                               key=lambda p: (p[0], p[1]), reverse=True)]

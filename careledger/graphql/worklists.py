@@ -8,6 +8,7 @@ read of that patient's data, so each one is appended to the access log.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from enum import Enum
@@ -40,7 +41,7 @@ DUE_WITHIN_DAYS = 14
 MAX_LIST_PAGE = 200
 #: What a page holds when the query does not say.
 LIST_PAGE = 50
-#: Referral lists: the newest first (a unique key last, so that pages never overlap).
+#: Referral lists: the newest first (a unique key last, so that the order is total).
 NEWEST_REFERRALS_FIRST = "coalesce(q.made_at, '-infinity') DESC, q.referral_id DESC"
 
 T = TypeVar("T")
@@ -213,19 +214,12 @@ class Physician:
         f"(`first`, at most {MAX_LIST_PAGE}; `after` an `endCursor`).")
     def referrals(self, info: Info[Context, None], first: int = LIST_PAGE,
                   after: str | None = None) -> Page[CaseloadEntry]:
-        check_first(first, MAX_LIST_PAGE)
-        start = decode_cursor(after, UUID)
-        rows, more = _visible(
+        rows, more, end = _newest_first(
             info, "physician.referrals", f"SELECT {REFERRAL_COLUMNS}, r.made_at"
             " FROM {v}.referrals r WHERE r.physician_id = %s", self.id,
-            order=NEWEST_REFERRALS_FIRST, window=Window(
-                "(NOT %s OR (coalesce(q.made_at, '-infinity'), q.referral_id)"
-                " < (coalesce(%s::timestamptz, '-infinity'), %s::uuid))",
-                (start is not None, *(start or (None, None))), first))
-        entries = [_caseload_entry(row) for row in rows]
-        last = rows[-1] if rows else None
-        return Page(entries=entries, has_next_page=more, end_cursor=encode_cursor(
-            last["made_at"], last["referral_id"]) if last else None)
+            at="made_at", key="referral_id", key_type=("uuid", UUID), first=first, after=after)
+        return Page(entries=[_caseload_entry(row) for row in rows], has_next_page=more,
+                    end_cursor=end)
 
     @strawberry.field(  # type: ignore[untyped-decorator]
         description="Plans drafted or revised and waiting for this physician's signature.")
@@ -265,21 +259,13 @@ class Physician:
         f"a page (`first`, at most {MAX_LIST_PAGE}; `after` an `endCursor`).")
     def progress_reports(self, info: Info[Context, None], first: int = LIST_PAGE,
                          after: str | None = None) -> Page[ProgressReport]:
-        check_first(first, MAX_LIST_PAGE)
-        start = decode_cursor(after, int)
-        rows, more = _visible(
+        rows, more, end = _newest_first(
             info, "physician.progressReports",
             "SELECT referral_id, patient_id, report_id, practitioner_id, visits_to_date,"
             " sent_at, position FROM {v}.progress_reports WHERE physician_id = %s", self.id,
-            order="coalesce(q.sent_at, '-infinity') DESC, q.position DESC", window=Window(
-                "(NOT %s OR (coalesce(q.sent_at, '-infinity'), q.position)"
-                " < (coalesce(%s::timestamptz, '-infinity'), %s::bigint))",
-                (start is not None, *(start or (None, None))), first))
-        entries = [ProgressReport(**{k: v for k, v in row.items() if k != "position"})
-                   for row in rows]
-        last = rows[-1] if rows else None
-        return Page(entries=entries, has_next_page=more, end_cursor=encode_cursor(
-            last["sent_at"], last["position"]) if last else None)
+            at="sent_at", key="position", key_type=("bigint", int), first=first, after=after)
+        return Page(entries=[ProgressReport(**{k: v for k, v in row.items() if k != "position"})
+                             for row in rows], has_next_page=more, end_cursor=end)
 
 
 @strawberry.type
@@ -339,6 +325,24 @@ class WorklistQuery:
             raise PublicError("no therapist with that id", "NOT_FOUND")
         caught_up(info)
         return Therapist(id=id)
+
+
+def _newest_first(info: Info[Context, None], asked: str, query: str, *params: object,
+                  at: str, key: str, key_type: tuple[str, Callable[[str], Any]], first: int,
+                  after: str | None) -> tuple[list[dict[str, Any]], bool, str | None]:
+    """One page of a list that grows with the years, newest first by the column `at`,
+    ties broken by the unique column `key` (of SQL type and parser `key_type`): its rows,
+    whether more follow, and the cursor of its last row."""
+    check_first(first, MAX_LIST_PAGE)
+    start = decode_cursor(after, key_type[1])
+    newest = f"coalesce(q.{at}, '-infinity')"
+    rows, more = _visible(info, asked, query, *params,
+                          order=f"{newest} DESC, q.{key} DESC", window=Window(
+                              f"(NOT %s OR ({newest}, q.{key}) < (coalesce(%s::timestamptz,"
+                              f" '-infinity'), %s::{key_type[0]}))",
+                              (start is not None, *(start or (None, None))), first))
+    last = rows[-1] if rows else None
+    return rows, more, encode_cursor(last[at], last[key]) if last else None
 
 
 def _referrals(info: Info[Context, None], asked: str, where: str, *params: object
