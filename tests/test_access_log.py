@@ -165,3 +165,10 @@ def test_a_batch_that_cannot_be_written_fails_every_request_in_it_and_stores_non
     with pool.connection() as conn:  # and the writer carries on
         log.append(conn, [_read(tag, 4)])
     assert [r[0] for r in _logged(db, tag)] == [f"{tag}:0", f"{tag}:4"]
+
+
+def test_a_connection_in_a_transaction_cannot_write_others_reads(
+    db: bootstrap.Database
+) -> None:
+    with psycopg.connect(db.app_url) as conn, pytest.raises(ValueError, match="autocommit"):
+        AccessLog().append(conn, [_read("tx", 0)])

@@ -60,6 +60,10 @@ class AccessLog:
         error) if they were not. `conn` is an autocommit connection of the caller's."""
         if not reads:
             return
+        if not conn.autocommit:
+            # Its batch may hold other requests' reads: it must commit on its own, not
+            # with (or be rolled back with) whatever this connection has open.
+            raise ValueError("the access log is written on an autocommit connection")
         mine = _Waiting(reads)
         with self._mutex:
             self._waiting.append(mine)
