@@ -5,8 +5,9 @@ of a row. graphql-core gives each the full treatment (a path, resolve info, argu
 awaitable checks, completion), which made up most of a page's cost. A field that is a
 scalar or an enum, takes no arguments and is read by Strawberry's default resolver, while
 no field middleware is installed, needs only its attribute and its scalar's `serialize`,
-so that is all it gets here: an object made only of such fields is built in one loop,
-and such a field of any other object skips the rest of the machinery. Anything unusual
+so that is all it gets here: a list of objects made only of such fields is built in
+one loop, so is such an object on its own, and such a field of any other object skips
+the rest of the machinery. Anything unusual
 (a null, an error, an awaitable) goes back to graphql-core, which answers exactly as it
 would have: same value, same error, same path. The fields read here are attributes, so
 reading one twice changes nothing.
