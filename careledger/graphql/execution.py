@@ -7,10 +7,9 @@ scalar or an enum, takes no arguments and is read by Strawberry's default resolv
 no field middleware is installed, needs only its attribute and its scalar's `serialize`,
 so that is all it gets here: a list of objects made only of such fields is built in
 one loop, so is such an object on its own, and such a field of any other object skips
-the rest of the machinery. Anything unusual
-(a null, an error, an awaitable) goes back to graphql-core, which answers exactly as it
-would have: same value, same error, same path. The fields read here are attributes, so
-reading one twice changes nothing.
+the rest of the machinery. Anything unusual (a null, an error, an awaitable) goes back
+to graphql-core, which answers exactly as it would have: same value, same error, same
+path. The fields read here are attributes, so reading one twice changes nothing.
 """
 
 from __future__ import annotations
