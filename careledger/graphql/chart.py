@@ -12,11 +12,9 @@ from typing import Any
 from uuid import UUID
 
 import strawberry
-from psycopg import sql
-from psycopg.rows import dict_row
 from strawberry.types import Info
 
-from careledger.graphql.context import Context, live_views
+from careledger.graphql.context import Context, read_views
 
 #: The timeline rows that carry measurements or a plan's goals.
 MEASURED = ["Referral.AssessmentRecorded", "Referral.PlanDrafted", "Referral.PlanRevised",
@@ -79,29 +77,24 @@ class PatientChart:
         "plan. `asOf`: as the record stood at that moment.")
     def progress(self, info: Info[Context, None],
                  as_of: datetime | None = None) -> list[PlanProgress]:
-        with info.context.pool.connection() as conn:
-            rows = conn.cursor(row_factory=dict_row).execute(sql.SQL(
-                "SELECT referral_id, clinic_id, kind, occurred_at, data FROM {v}.timeline"
-                " WHERE patient_id = %s AND kind = ANY(%s) AND referral_id IS NOT NULL"
-                " AND (%s::timestamptz IS NULL OR recorded_at <= %s)"
-                " ORDER BY occurred_at, position"
-            ).format(v=sql.Identifier(live_views(info, conn))),
-                (self.id, MEASURED, as_of, as_of)).fetchall()
-        return _progress(rows)
+        return _progress(read_views(
+            info, "SELECT referral_id, clinic_id, kind, occurred_at, data FROM {v}.timeline"
+            " WHERE patient_id = %s AND kind = ANY(%s) AND referral_id IS NOT NULL"
+            " AND (%s::timestamptz IS NULL OR recorded_at <= %s)"
+            " ORDER BY occurred_at, position", (self.id, MEASURED, as_of, as_of)))
 
     @strawberry.field(  # type: ignore[untyped-decorator]
         description="The clinics and practitioners the patient's record names, for "
         "showing who and where.")
     def providers(self, info: Info[Context, None]) -> list[Provider]:
-        with info.context.pool.connection() as conn:
-            rows = conn.cursor(row_factory=dict_row).execute(sql.SQL(
-                "SELECT c.clinic_id AS id, 'clinic' AS kind, c.name, NULL AS profession"
-                " FROM {v}.clinics c WHERE c.clinic_id IN (SELECT t.clinic_id FROM {v}.timeline t"
-                " WHERE t.patient_id = %s)"
-                " UNION ALL SELECT p.practitioner_id, 'practitioner', p.name, p.profession"
-                " FROM {v}.practitioners p WHERE p.practitioner_id IN (SELECT t.practitioner_id"
-                " FROM {v}.timeline t WHERE t.patient_id = %s) ORDER BY kind, name"
-            ).format(v=sql.Identifier(live_views(info, conn))), (self.id, self.id)).fetchall()
+        rows = read_views(
+            info, "SELECT c.clinic_id AS id, 'clinic' AS kind, c.name, NULL AS profession"
+            " FROM {v}.clinics c WHERE c.clinic_id IN (SELECT t.clinic_id FROM {v}.timeline t"
+            " WHERE t.patient_id = %s)"
+            " UNION ALL SELECT p.practitioner_id, 'practitioner', p.name, p.profession"
+            " FROM {v}.practitioners p WHERE p.practitioner_id IN (SELECT t.practitioner_id"
+            " FROM {v}.timeline t WHERE t.patient_id = %s) ORDER BY kind, name",
+            (self.id, self.id))
         return [Provider(**row) for row in rows]
 
 

@@ -9,12 +9,10 @@ from __future__ import annotations
 from uuid import UUID
 
 import strawberry
-from psycopg import sql
-from psycopg.rows import dict_row
 from strawberry.types import Info
 
 from careledger.domain.clinical import Discipline, Profession
-from careledger.graphql.context import Context, PublicError, live_views, principal_of
+from careledger.graphql.context import Context, PublicError, principal_of, read_views
 
 #: The most matches one search returns.
 MAX_MATCHES = 50
@@ -62,7 +60,7 @@ class DirectoryQuery:
                               "BAD_INPUT") from None
         professions = [p.value for p in Profession if p.discipline == wanted]
         code = condition.strip().upper()
-        query = sql.SQL(
+        query = (
             "SELECT * FROM (SELECT DISTINCT ON (p.practitioner_id) p.practitioner_id, p.name,"
             f" p.profession, c.clinic_id, c.name AS clinic_name, {DISTANCE} AS distance_km,"
             " p.home_visit_radius_km FROM {v}.practitioners p"
@@ -74,11 +72,8 @@ class DirectoryQuery:
             " AND (NOT %(home)s OR coalesce(p.home_visit_radius_km, 0) >= " + DISTANCE + ")"
             " ORDER BY p.practitioner_id, distance_km) m ORDER BY distance_km LIMIT %(limit)s"
         )
-        with info.context.pool.connection() as conn:
-            rows = conn.cursor(row_factory=dict_row).execute(
-                query.format(v=sql.Identifier(live_views(info, conn))),
-                {"professions": professions, "code": code, "category": code + ".%",
-                 "lat": near.latitude, "lon": near.longitude, "within": near.within_km,
-                 "home": home_visit, "limit": MAX_MATCHES},
-            ).fetchall()
+        rows = read_views(info, query, {
+            "professions": professions, "code": code, "category": code + ".%",
+            "lat": near.latitude, "lon": near.longitude, "within": near.within_km,
+            "home": home_visit, "limit": MAX_MATCHES})
         return [PractitionerMatch(**row) for row in rows]

@@ -43,6 +43,7 @@ from careledger.graphql.context import (
     caught_up,
     live_views,
     principal_of,
+    read_views,
 )
 from careledger.graphql.cursor import check_first, decode_cursor, encode_cursor
 from careledger.graphql.directory import DirectoryQuery
@@ -166,17 +167,14 @@ class Patient(PatientChart):
             has_next_page=len(rows) > first,
         )
 
-
     @strawberry.field(  # type: ignore[untyped-decorator]
         description="Each plan goal: baseline, latest measurement, target, how far along, "
         "and at discharge whether it was met.")
     def goals(self, info: Info[Context, None]) -> list[GoalOutcome]:
-        with info.context.pool.connection() as conn:
-            rows = conn.cursor(row_factory=dict_row).execute(sql.SQL(
-                "SELECT referral_id, plan_id, goal_id, description, metric, unit, baseline,"
-                " target, due, latest, measured_at, percent_of_way, outcome FROM {v}.goals"
-                " WHERE patient_id = %s ORDER BY referral_id, goal_id"
-            ).format(v=sql.Identifier(live_views(info, conn))), (self.id,)).fetchall()
+        rows = read_views(
+            info, "SELECT referral_id, plan_id, goal_id, description, metric, unit, baseline,"
+            " target, due, latest, measured_at, percent_of_way, outcome FROM {v}.goals"
+            " WHERE patient_id = %s ORDER BY referral_id, goal_id", (self.id,))
         return [GoalOutcome(**row) for row in rows]
 
     def _attach_amendments(self, conn: Any, views: str, events: list[TimelineEvent],
