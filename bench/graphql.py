@@ -38,7 +38,7 @@ from careledger.gateways.auth import Role, TokenService
 from careledger.graphql.schema import TIMELINE_COLUMNS
 from careledger.infra import bootstrap
 from careledger.infra.embedded_pg import free_port
-from careledger.projections import VIEWS_SCHEMA, all_projections
+from careledger.projections import VIEWS_SCHEMA
 from tests.conftest import NOW, build_network
 
 SECONDS = float(os.environ.get("BENCH_SECONDS", "3"))
@@ -152,7 +152,7 @@ def main() -> None:
         for _ in range(196):
             app.schedule_session(rid, practitioner_id=net.therapist, scheduled_for=NOW,
                                  location=SessionLocation.CLINIC, occurred_at=NOW, actor="bench")
-    replay(app, db.app_url, all_projections(VIEWS_SCHEMA))
+    replay(app, db.app_url, VIEWS_SCHEMA)
     app.close()
 
     env = {**os.environ, "CARELEDGER_DATABASE_URL": url,

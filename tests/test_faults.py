@@ -37,7 +37,7 @@ from careledger.infra import bootstrap
 from careledger.infra.embedded_broker import ensure_topics
 from careledger.infra.schema import create_views
 from careledger.infra.settings import APP_ROLE
-from careledger.projections import all_projections, live_generation
+from careledger.projections import live_generation
 from tests.conftest import build_network, open_episode
 
 pytestmark = pytest.mark.slow
@@ -208,15 +208,15 @@ def test_commands_under_faults_are_kept_exactly_once_and_the_views_equal_the_log
         with psycopg.connect(db.admin_url, autocommit=True) as admin:
             create_views(admin, app_role=APP_ROLE, schema=expected)
             live, _ = live_generation(admin)
-        replay(app, db.app_url, all_projections(expected))
-        rebuilt = checksums(db.app_url, all_projections(expected))
+        replay(app, db.app_url, expected)
+        rebuilt = checksums(db.app_url, expected)
 
         def caught_up() -> bool:
             with psycopg.connect(db.admin_url) as conn:
                 row = conn.execute("SELECT position FROM careledger.relay_positions"
                                    " WHERE name = 'relay'").fetchone()
             return (row is not None and row[0] >= head
-                    and checksums(db.app_url, all_projections(live)) == rebuilt)
+                    and checksums(db.app_url, live) == rebuilt)
 
         wait_for(caught_up, 90, "the views to equal a replay of the log")
         with psycopg.connect(db.admin_url) as conn:

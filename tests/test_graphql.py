@@ -21,7 +21,7 @@ from careledger.domain.application import CareLedger
 from careledger.gateways.auth import Role
 from careledger.graphql.context import GENERATIONS
 from careledger.infra import bootstrap
-from careledger.projections import all_projections, live_generation
+from careledger.projections import live_generation
 from tests.conftest import NOW, Network, open_episode, referral_to_a_new_patient
 
 TIMELINE = """
@@ -43,7 +43,7 @@ def sync_views(app: CareLedger, db: bootstrap.Database) -> int:
     answer the log position they now hold."""
     with psycopg.connect(db.admin_url) as conn:
         schema, floor = live_generation(conn)
-    _synced[0] = replay(app, db.app_url, all_projections(schema), after=max(_synced[0], floor))
+    _synced[0] = replay(app, db.app_url, schema, after=max(_synced[0], floor))
     return _synced[0]
 
 

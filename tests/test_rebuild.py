@@ -21,7 +21,7 @@ from careledger.infra import bootstrap
 from careledger.infra.embedded_broker import ensure_topics
 from careledger.infra.schema import create_views
 from careledger.infra.settings import APP_ROLE
-from careledger.projections import all_projections, live_generation
+from careledger.projections import live_generation
 from tests.conftest import NOW, Network, open_episode
 
 
@@ -67,13 +67,13 @@ def test_a_rebuild_under_live_traffic_switches_to_views_equal_to_the_log(
         expected_schema = f"expected_{tag}"
         with psycopg.connect(db.admin_url, autocommit=True) as admin:
             create_views(admin, app_role=APP_ROLE, schema=expected_schema)
-        replay(app, db.app_url, all_projections(expected_schema))
-        expected = checksums(db.app_url, all_projections(expected_schema))
+        replay(app, db.app_url, expected_schema)
+        expected = checksums(db.app_url, expected_schema)
         live = {}
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             if relay.position() >= head:
-                live = checksums(db.app_url, all_projections(result.new_schema))
+                live = checksums(db.app_url, result.new_schema)
                 if live == expected:
                     break
             time.sleep(0.5)

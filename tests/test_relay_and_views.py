@@ -19,6 +19,7 @@ import psycopg
 import pytest
 from confluent_kafka import Consumer, Producer
 
+from careledger.consumers.applier import Applied, ViewApplier
 from careledger.consumers.projector import Outcome, ProjectionConsumer, Projector
 from careledger.consumers.relay import BrokerUnavailable, Relay
 from careledger.consumers.replay import checksums, replay
@@ -28,7 +29,6 @@ from careledger.infra.embedded_broker import ensure_topics
 from careledger.infra.schema import create_views
 from careledger.infra.seed import seed_network
 from careledger.infra.settings import APP_ROLE
-from careledger.projections import Projection, all_projections
 from tests.conftest import NOW, Network, open_episode
 
 KAFKA_LOG = logging.getLogger("kafka")
@@ -48,9 +48,6 @@ class Pipeline:
     @property
     def dead_letter_topic(self) -> str:
         return self.topic + ".dlq"
-
-    def projections(self, schema: str | None = None) -> list[Projection]:
-        return all_projections(schema or self.schema)
 
     def consumer(self, group: str | None = None, **projector: Any) -> ProjectionConsumer:
         producer = Producer({"bootstrap.servers": self.bootstrap, "logger": KAFKA_LOG})
@@ -72,11 +69,11 @@ class Pipeline:
         schema = f"{self.schema}_replay_{uuid.uuid4().hex[:6]}"
         with psycopg.connect(self.db.admin_url, autocommit=True) as admin:
             create_views(admin, app_role=APP_ROLE, schema=schema)
-        replay(self.app, self.db.app_url, self.projections(schema), after=self.start)
-        return checksums(self.db.app_url, self.projections(schema))
+        replay(self.app, self.db.app_url, schema, after=self.start)
+        return checksums(self.db.app_url, schema)
 
     def live(self) -> dict[str, str]:
-        return checksums(self.db.app_url, self.projections())
+        return checksums(self.db.app_url, self.schema)
 
 
 def consume(consumer: ProjectionConsumer, messages: int, timeout: float = 60) -> Outcome:
@@ -199,16 +196,16 @@ def test_a_consumer_killed_mid_batch_leaves_nothing_half_applied(
         open_episode(pipeline.app, network, accept=True)
     published = pipeline.publish_all()
 
-    class PowerCut(Projection):
-        """Cuts the connection after the other views' rows of the batch were sent."""
+    class PowerCut(ViewApplier):
+        """Cuts the connection after the views' rows of the batch were sent."""
 
-        name, tables, DDL = "power_cut", (), ""
-
-        def flush(self, cur: Any) -> None:
+        def apply(self, cur: Any, envelopes: Any, **kwargs: Any) -> Applied:
+            applied = super().apply(cur, envelopes, **kwargs)
             cur.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+            return applied
 
     dying = pipeline.consumer()
-    dying.projector.projections.append(PowerCut())
+    dying.projector.applier = PowerCut(pipeline.schema)
     with pytest.raises(psycopg.OperationalError):
         consume(dying, published)
     assert rows(pipeline.db, f"SELECT count(*) FROM {pipeline.schema}.timeline") == [(0,)]

@@ -22,6 +22,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
+from careledger.consumers.applier import ViewApplier
 from careledger.consumers.relay import Streams, envelope_of
 from careledger.consumers.replay import replay
 from careledger.domain.application import CareLedger
@@ -29,7 +30,7 @@ from careledger.infra.bootstrap import Database
 from careledger.infra.eventstore import read_patient_log
 from careledger.infra.schema import create_views
 from careledger.infra.settings import APP_ROLE
-from careledger.projections import VIEWS_SCHEMA, all_projections, apply_all
+from careledger.projections import all_projections
 
 #: A schema name an as-of replay may take: plain, and never one the system owns (the
 #: live views and every generation of them included).
@@ -75,7 +76,7 @@ def replay_as_of(app: CareLedger, db: Database, as_of: datetime, *, schema: str 
         if progress is not None:
             progress(n, position)
 
-    position = replay(app, db.app_url, all_projections(name), recorded_until=as_of,
+    position = replay(app, db.app_url, name, recorded_until=as_of,
                       progress=count)
     return Replayed(schema=name, as_of=as_of, position=position, events=applied)
 
@@ -137,9 +138,9 @@ def diff_patient(app: CareLedger, db: Database, patient_id: UUID, since: datetim
                 create_views(admin, app_role=APP_ROLE, schema=name)
             with psycopg.connect(db.app_url) as conn, conn.transaction(), \
                     conn.cursor() as cur, conn.pipeline():
-                apply_all(all_projections(before),
-                          [e for e in envelopes if e.recorded_at <= since], cur)
-                apply_all(all_projections(after), envelopes, cur)
+                ViewApplier(before).apply(cur, [e for e in envelopes
+                                                if e.recorded_at <= since])
+                ViewApplier(after).apply(cur, envelopes)
             rows = _compare(admin, before, after, patient_id)
         finally:
             for name in (before, after):
@@ -156,8 +157,8 @@ def diff_patient(app: CareLedger, db: Database, patient_id: UUID, since: datetim
 def _compare(conn: psycopg.Connection[Any], before: str, after: str,
              patient_id: UUID) -> list[RowChange]:
     changes: list[RowChange] = []
-    for projection in all_projections(VIEWS_SCHEMA):
-        for table in projection.tables:
+    for projection in all_projections():
+        for table in (t.name for t in projection.tables):
             columns = [r[0] for r in conn.execute(
                 "SELECT column_name FROM information_schema.columns WHERE table_schema = %s"
                 " AND table_name = %s ORDER BY ordinal_position", (before, table)).fetchall()]

@@ -28,16 +28,11 @@ from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartit
 from opentelemetry import propagate
 from opentelemetry.trace import SpanKind, use_span
 
+from careledger.consumers.applier import Applied, ViewApplier, record_unknown
 from careledger.infra import telemetry
-from careledger.projections import (
-    VIEWS_LOCK,
-    VIEWS_SCHEMA,
-    Projection,
-    all_projections,
-    apply_all,
-    live_generation,
-)
+from careledger.projections import VIEWS_LOCK, VIEWS_SCHEMA, live_generation
 from careledger.projections.envelope import Envelope
+from careledger.projections.model import Projection
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +45,18 @@ CREATE TABLE IF NOT EXISTS {v}.tracking (
   position bigint NOT NULL,
   updated_at timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (consumer, topic, partition)
+);
+-- Events of a kind no projection of this version knows (a newer writer's): counted, named
+-- in the log once per process, shown by `careledger status`; never silently dropped.
+CREATE TABLE IF NOT EXISTS {v}.unknown_kinds (
+  consumer text NOT NULL,
+  kind text NOT NULL,
+  events bigint NOT NULL,
+  first_position bigint NOT NULL,
+  last_position bigint NOT NULL,
+  first_seen timestamptz NOT NULL DEFAULT now(),
+  last_seen timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (consumer, kind)
 );
 CREATE TABLE IF NOT EXISTS {v}.dead_letters (
   consumer text NOT NULL,
@@ -81,6 +88,8 @@ class Outcome:
     skipped: int = 0
     dead: int = 0
     positions: dict[int, int] = field(default_factory=dict)
+    #: Events of kinds this version cannot place, by kind (counted in the views too).
+    unknown: dict[str, int] = field(default_factory=dict)
 
 
 class _HandlerFailed(Exception):
@@ -112,8 +121,7 @@ class Projector:
         self.consumer = consumer
         self.follows_live = schema is None
         self.schema = schema or VIEWS_SCHEMA
-        self.projections = list(projections) if projections is not None else all_projections(
-            self.schema)
+        self.applier = ViewApplier(self.schema, projections)
         self.floor = 0
         self.max_attempts = max_attempts
         self.dead_letters = dead_letters
@@ -148,8 +156,6 @@ class Projector:
     def _apply(self, messages: Sequence[Message], *, careful: bool) -> Outcome:
         outcome = Outcome()
         conn = self.connection()
-        for projection in self.projections:
-            projection.discard()
         try:
             with conn.transaction(), conn.cursor() as cur:
                 if self.follows_live:
@@ -157,46 +163,46 @@ class Projector:
                 tracked = self._lock_tracking(cur, messages)
                 dead: list[tuple[Message, Envelope | None, BaseException, int]] = []
                 recorded: list[datetime] = []
+                fresh: list[tuple[Message, Envelope]] = []
+                applied = Applied()
                 with conn.pipeline():
                     for message in messages:
                         topic, partition, offset = where(message)
                         mark = tracked.setdefault((topic, partition),
                                                   _Tracked(offset=-1, position=self.floor))
+                        mark.offset = max(mark.offset, offset)
                         try:
                             envelope = Envelope.from_json(message.value() or b"")
                         except ValueError as e:
                             dead.append((message, None, e, 1))
-                            mark.offset = max(mark.offset, offset)
                             continue
                         if envelope.position <= mark.position:
                             outcome.skipped += 1
-                        elif careful:
-                            with self._traced(message, envelope):
-                                error, attempts = self._apply_one(cur, envelope)
-                            if error is None:
-                                outcome.applied += 1
-                                recorded.append(envelope.recorded_at)
-                            else:
-                                dead.append((message, envelope, error, attempts))
-                        else:
-                            try:
-                                with self._traced(message, envelope):
-                                    for projection in self.projections:
-                                        projection.apply(envelope)  # held until the flush
-                            except Exception as e:
-                                raise _HandlerFailed from e
+                            continue
+                        mark.position = envelope.position
+                        if not careful:
+                            fresh.append((message, envelope))
+                            continue
+                        with self._traced(message, envelope):
+                            error, attempts = self._apply_one(cur, envelope, applied)
+                        if error is None:
                             outcome.applied += 1
                             recorded.append(envelope.recorded_at)
-                        mark.position = max(mark.position, envelope.position)
-                        mark.offset = max(mark.offset, offset)
-                    if not careful:
+                        else:
+                            dead.append((message, envelope, error, attempts))
+                    if fresh:
+                        traced = {id(e): m for m, e in fresh}
                         try:
-                            for projection in self.projections:
-                                projection.flush(cur)
+                            applied = self.applier.apply(
+                                cur, [e for _, e in fresh],
+                                around=lambda e: self._traced(traced[id(e)], e))
                         except psycopg.OperationalError:
                             raise
                         except Exception as e:
                             raise _HandlerFailed from e
+                        outcome.applied += len(fresh)
+                        recorded += [e.recorded_at for _, e in fresh]
+                    record_unknown(cur, self.schema, self.consumer, applied)
                     self._save_tracking(cur, tracked)
                     for message, dead_envelope, error, attempts in dead:
                         self._record_dead(cur, message, dead_envelope, error, attempts)
@@ -209,6 +215,7 @@ class Projector:
                 raise
             raise _HandlerFailed from e  # a statement failed at the pipeline's sync
         outcome.positions = {p: t.position for (_, p), t in tracked.items()}
+        outcome.unknown = {kind: u.events for kind, u in applied.unknown.items()}
         if telemetry.enabled():
             self._measure(recorded, tracked, len(dead))
         return outcome
@@ -228,7 +235,7 @@ class Projector:
                 "careledger.log.position": envelope.position,
                 "careledger.event.type": envelope.kind,
                 "careledger.views": self.schema})
-        return _projecting(span, [p.name for p in self.projections])
+        return _projecting(span, [p.name for p in self.applier.projections])
 
     def _measure(self, recorded: list[datetime], tracked: dict[tuple[str, int], _Tracked],
                  dead: int) -> None:
@@ -249,15 +256,16 @@ class Projector:
         if schema != self.schema:
             log.info("consumer: the views switched to %s", schema)
             self.schema = schema
-            self.projections = all_projections(schema)
+            self.applier = ViewApplier(schema, self.applier.projections)
 
-    def _apply_one(self, cur: psycopg.Cursor[Any], envelope: Envelope
+    def _apply_one(self, cur: psycopg.Cursor[Any], envelope: Envelope, applied: Applied
                    ) -> tuple[BaseException | None, int]:
         error: BaseException | None = None
         for attempt in range(1, self.max_attempts + 1):
             try:
                 with cur.connection.transaction():  # a savepoint per attempt
-                    apply_all(self.projections, [envelope], cur)
+                    one = self.applier.apply(cur, [envelope])
+                applied.merge(one)
                 return None, attempt
             except psycopg.OperationalError:
                 raise

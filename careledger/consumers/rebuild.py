@@ -31,12 +31,7 @@ from careledger.infra.bootstrap import Database
 from careledger.infra.eventstore import CareLedgerRecorder
 from careledger.infra.schema import create_views
 from careledger.infra.settings import APP_ROLE
-from careledger.projections import (
-    GENERATION_TTL_S,
-    VIEWS_LOCK,
-    all_projections,
-    live_generation,
-)
+from careledger.projections import GENERATION_TTL_S, VIEWS_LOCK, live_generation
 
 Progress = Callable[[int, int, int], None]  # events just applied, position, head
 
@@ -63,7 +58,6 @@ def rebuild(
     with psycopg.connect(db.admin_url, autocommit=True) as admin:
         old, _floor = live_generation(admin)
         create_views(admin, app_role=APP_ROLE, schema=new)
-    projections = all_projections(new)
     applied = 0
 
     def step(n: int, position: int) -> None:
@@ -72,14 +66,14 @@ def rebuild(
         if progress is not None:
             progress(n, position, recorder.horizon())
 
-    position = replay(app, db.app_url, projections, after=0, progress=step)
+    position = replay(app, db.app_url, new, after=0, progress=step)
     while recorder.horizon() - position > close_enough:
-        position = replay(app, db.app_url, projections, after=position, progress=step)
+        position = replay(app, db.app_url, new, after=position, progress=step)
 
     with psycopg.connect(db.admin_url, autocommit=True) as admin:
         admin.execute("SELECT pg_advisory_lock(%s)", (VIEWS_LOCK,))
         try:
-            position = replay(app, db.app_url, projections, after=position, progress=step)
+            position = replay(app, db.app_url, new, after=position, progress=step)
             with admin.transaction():
                 admin.execute(sql.SQL(
                     "INSERT INTO {new}.tracking (consumer, topic, partition, kafka_offset,"

@@ -28,6 +28,9 @@ from opentelemetry import propagate
 from opentelemetry.trace import SpanKind, set_span_in_context
 
 from careledger.domain.application import CareLedger
+from careledger.domain.events import CareEvent
+from careledger.domain.network import Clinic
+from careledger.domain.patient import Patient
 from careledger.domain.referral import Referral
 from careledger.infra import telemetry
 from careledger.infra.eventstore import CareLedgerRecorder, LogEntry
@@ -55,25 +58,24 @@ class Streams:
         self._maxsize = maxsize
         self._known: OrderedDict[UUID, tuple[UUID, UUID]] = OrderedDict()
 
-    def concerns(self, entry: LogEntry, kind: str, data: dict[str, object]
+    def concerns(self, entry: LogEntry, event: object
                  ) -> tuple[UUID | None, tuple[UUID, ...]]:
-        record, _, _event = kind.partition(".")
-        if record == "Patient":
+        if isinstance(event, Patient.Event):
             return entry.originator_id, ()
-        if record == "Clinic":
+        if isinstance(event, Clinic.Event):
             return None, (entry.originator_id,)
-        if record != "Referral":
+        if not isinstance(event, Referral.Event):
             return None, ()
-        if kind == "Referral.Made":
-            patient, clinic = UUID(str(data["patient_id"])), UUID(str(data["clinic_id"]))
-            self._remember(entry.originator_id, patient, clinic)
-            return patient, (clinic,)
+        if isinstance(event, Referral.Made):
+            self._remember(entry.originator_id, event.patient_id, event.clinic_id)
+            return event.patient_id, (event.clinic_id,)
+        redirected = isinstance(event, Referral.Redirected)
         known = self._known.get(entry.originator_id)
-        if known is None or kind == "Referral.Redirected":
+        if known is None or redirected:
             referral: Referral = self._app.repository.get(entry.originator_id,
                                                           version=entry.originator_version)
             patient, clinic = referral.patient_id, referral.clinic_id
-            if kind == "Referral.Redirected" and known is not None:
+            if redirected and known is not None:
                 self._remember(entry.originator_id, patient, clinic)
                 return patient, (known[1], clinic)
             known = self._remember(entry.originator_id, patient, clinic)
@@ -97,9 +99,12 @@ def envelope_of(app: CareLedger, streams: Streams, entry: LogEntry) -> Envelope:
         log.warning("relay: position %d (%s) cannot be decoded by this version (%s)",
                     entry.position, entry.topic, type(e).__name__)
         return _undecodable(entry)
-    kind = entry.topic.split(":", 1)[-1]
+    if not isinstance(event, CareEvent):
+        log.warning("relay: position %d (%s) is not an event of the record",
+                    entry.position, entry.topic)
+        return _undecodable(entry)
     data = event_data(event)
-    patient, clinics = streams.concerns(entry, kind, data)
+    patient, clinics = streams.concerns(entry, event)
     return Envelope(
         event_id=event_id(entry.originator_id, entry.originator_version),
         type=entry.topic,
@@ -108,9 +113,9 @@ def envelope_of(app: CareLedger, streams: Streams, entry: LogEntry) -> Envelope:
         aggregate_version=entry.originator_version,
         patient_id=patient,
         clinic_ids=clinics,
-        occurred_at=getattr(event, "occurred_at", None),
+        occurred_at=event.occurred_at,
         recorded_at=entry.recorded_at,
-        actor=getattr(event, "actor", None),
+        actor=event.actor,
         data=data,
         position=entry.position,
         hash=entry.event_hash.hex(),

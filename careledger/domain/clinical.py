@@ -8,8 +8,7 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-import simple_icd_10_cm as icd10
-
+from careledger.domain import icd10
 from careledger.domain.errors import InvalidInput
 
 
@@ -136,14 +135,16 @@ class Diagnosis:
     @classmethod
     def of(cls, code: str) -> Diagnosis:
         normalized = code.strip().upper()
-        if not _ICD10_SHAPE.match(normalized) or not icd10.is_valid_item(normalized):
+        found = icd10.code_set().lookup(normalized) if _ICD10_SHAPE.match(normalized) else None
+        if found is None:
             raise InvalidInput(f"'{code}' is not an ICD-10-CM code", field="diagnoses")
-        if not icd10.is_leaf(normalized):
+        billable, description = found
+        if not billable:
             raise InvalidInput(
                 f"'{code}' is a category, not a billable ICD-10-CM code: use a more specific one",
                 field="diagnoses",
             )
-        return cls(code=normalized, description=str(icd10.get_description(normalized)))
+        return cls(code=normalized, description=description)
 
     def as_dict(self) -> dict[str, str]:
         return {"code": self.code, "description": self.description}

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import Aggregate
 
 from careledger.domain.clinical import CredentialKind, Discipline, Profession
 from careledger.domain.errors import InvalidInput, InvariantViolated
+from careledger.domain.events import CareEvent
 
 
 class Clinic(Aggregate):
@@ -17,30 +18,36 @@ class Clinic(Aggregate):
 
     TOPIC = "careledger:Clinic"
 
-    class Event(Aggregate.Event):
+    class Event(CareEvent):
         TOPIC = "careledger:Clinic.Event"
 
     class Created(Event, Aggregate.Created):
         TOPIC = "careledger:Clinic.Created"
 
-    @event("Registered", topic="careledger:Clinic.Registered")
-    def __init__(
-        self,
-        name: str,
-        disciplines: list[str],
-        address: str,
-        latitude: float,
-        longitude: float,
-        home_visit_radius_km: float,
-        occurred_at: datetime,
-        actor: str,
-    ) -> None:
-        self.name = name
-        self.disciplines = list(disciplines)
-        self.address = address
-        self.latitude = latitude
-        self.longitude = longitude
-        self.home_visit_radius_km = home_visit_radius_km
+    class Registered(Created):
+        TOPIC = "careledger:Clinic.Registered"
+        name: str
+        disciplines: list[str]
+        address: str
+        latitude: float
+        longitude: float
+        home_visit_radius_km: float
+
+        def apply(self, clinic: Clinic) -> None:
+            clinic.name = self.name
+            clinic.disciplines = list(self.disciplines)
+            clinic.address = self.address
+            clinic.latitude = self.latitude
+            clinic.longitude = self.longitude
+            clinic.home_visit_radius_km = self.home_visit_radius_km
+
+    if TYPE_CHECKING:  # set by the events (annotations here would make a dataclass)
+        name: str
+        disciplines: list[str]
+        address: str
+        latitude: float
+        longitude: float
+        home_visit_radius_km: float
 
     @classmethod
     def register(
@@ -59,7 +66,8 @@ class Clinic(Aggregate):
             raise InvalidInput("a clinic offers at least one discipline", field="disciplines")
         if home_visit_radius_km < 0:
             raise InvalidInput("a radius cannot be negative", field="home_visit_radius_km")
-        return cls(
+        return cls._create(
+            cls.Registered,
             name=name,
             disciplines=[str(d) for d in disciplines],
             address=address,
@@ -79,22 +87,77 @@ class Practitioner(Aggregate):
 
     TOPIC = "careledger:Practitioner"
 
-    class Event(Aggregate.Event):
+    class Event(CareEvent):
         TOPIC = "careledger:Practitioner.Event"
 
     class Created(Event, Aggregate.Created):
         TOPIC = "careledger:Practitioner.Created"
 
-    @event("Registered", topic="careledger:Practitioner.Registered")
-    def __init__(
-        self, name: str, profession: str, occurred_at: datetime, actor: str
-    ) -> None:
-        self.name = name
-        self.profession = profession
-        self.credentials: list[dict[str, Any]] = []
-        self.clinic_ids: list[str] = []
-        self.conditions: list[str] = []
-        self.home_visit_radius_km: float | None = None
+    class Registered(Created):
+        TOPIC = "careledger:Practitioner.Registered"
+        name: str
+        profession: str
+
+        def apply(self, practitioner: Practitioner) -> None:
+            practitioner.name = self.name
+            practitioner.profession = self.profession
+            practitioner.credentials = []
+            practitioner.clinic_ids = []
+            practitioner.conditions = []
+            practitioner.home_visit_radius_km = None
+
+    class CredentialAdded(Event):
+        TOPIC = "careledger:Practitioner.CredentialAdded"
+        kind: str
+        number: str
+        issuer: str
+        expires_on: str | None
+
+        def apply(self, practitioner: Practitioner) -> None:
+            # A renewal of the same credential replaces the earlier entry.
+            practitioner.credentials = [
+                c for c in practitioner.credentials
+                if (c["kind"], c["number"]) != (self.kind, self.number)
+            ]
+            practitioner.credentials.append({"kind": self.kind, "number": self.number,
+                                             "issuer": self.issuer,
+                                             "expires_on": self.expires_on})
+
+    class Affiliated(Event):
+        TOPIC = "careledger:Practitioner.Affiliated"
+        clinic_id: str
+
+        def apply(self, practitioner: Practitioner) -> None:
+            practitioner.clinic_ids.append(self.clinic_id)
+
+    class AffiliationEnded(Event):
+        TOPIC = "careledger:Practitioner.AffiliationEnded"
+        clinic_id: str
+
+        def apply(self, practitioner: Practitioner) -> None:
+            practitioner.clinic_ids.remove(self.clinic_id)
+
+    class ExperienceRecorded(Event):
+        TOPIC = "careledger:Practitioner.ExperienceRecorded"
+        conditions: list[str]
+
+        def apply(self, practitioner: Practitioner) -> None:
+            practitioner.conditions = sorted(set(practitioner.conditions) | set(self.conditions))
+
+    class HomeVisitsOffered(Event):
+        TOPIC = "careledger:Practitioner.HomeVisitsOffered"
+        radius_km: float
+
+        def apply(self, practitioner: Practitioner) -> None:
+            practitioner.home_visit_radius_km = self.radius_km
+
+    if TYPE_CHECKING:  # set by the events (annotations here would make a dataclass)
+        name: str
+        profession: str
+        credentials: list[dict[str, Any]]
+        clinic_ids: list[str]
+        conditions: list[str]
+        home_visit_radius_km: float | None
 
     @classmethod
     def register(
@@ -102,7 +165,8 @@ class Practitioner(Aggregate):
     ) -> Practitioner:
         if not name.strip():
             raise InvalidInput("a practitioner has a name", field="name")
-        return cls(name=name, profession=str(profession), occurred_at=occurred_at, actor=actor)
+        return cls._create(cls.Registered, name=name, profession=str(profession),
+                           occurred_at=occurred_at, actor=actor)
 
     # --- credentials -------------------------------------------------------------------
 
@@ -122,31 +186,14 @@ class Practitioner(Aggregate):
             raise InvalidInput("an NPI is 10 digits with a valid check digit", field="number")
         if kind is CredentialKind.STATE_LICENSE and expires_on is None:
             raise InvalidInput("a state license has an expiry date", field="expires_on")
-        self._credential_added(
+        self.trigger_event(
+            self.CredentialAdded,
             kind=str(kind),
             number=number,
             issuer=issuer,
             expires_on=expires_on.isoformat() if expires_on else None,
             occurred_at=occurred_at,
             actor=actor,
-        )
-
-    @event("CredentialAdded", topic="careledger:Practitioner.CredentialAdded")
-    def _credential_added(
-        self,
-        kind: str,
-        number: str,
-        issuer: str,
-        expires_on: str | None,
-        occurred_at: datetime,
-        actor: str,
-    ) -> None:
-        # A renewal of the same credential replaces the earlier entry.
-        self.credentials = [
-            c for c in self.credentials if (c["kind"], c["number"]) != (kind, number)
-        ]
-        self.credentials.append(
-            {"kind": kind, "number": number, "issuer": issuer, "expires_on": expires_on}
         )
 
     def has_valid(self, kind: CredentialKind, on: date) -> bool:
@@ -173,48 +220,34 @@ class Practitioner(Aggregate):
             raise InvariantViolated("the clinic does not offer this practitioner's discipline")
         if str(clinic.id) in self.clinic_ids:
             raise InvariantViolated("the practitioner is already affiliated with this clinic")
-        self._affiliated(clinic_id=str(clinic.id), occurred_at=occurred_at, actor=actor)
-
-    @event("Affiliated", topic="careledger:Practitioner.Affiliated")
-    def _affiliated(self, clinic_id: str, occurred_at: datetime, actor: str) -> None:
-        self.clinic_ids.append(clinic_id)
+        self.trigger_event(self.Affiliated, clinic_id=str(clinic.id), occurred_at=occurred_at,
+                           actor=actor)
 
     def end_affiliation(self, *, clinic_id: UUID, occurred_at: datetime, actor: str) -> None:
         if str(clinic_id) not in self.clinic_ids:
             raise InvariantViolated("the practitioner is not affiliated with this clinic")
-        self._affiliation_ended(clinic_id=str(clinic_id), occurred_at=occurred_at, actor=actor)
-
-    @event("AffiliationEnded", topic="careledger:Practitioner.AffiliationEnded")
-    def _affiliation_ended(self, clinic_id: str, occurred_at: datetime, actor: str) -> None:
-        self.clinic_ids.remove(clinic_id)
+        self.trigger_event(self.AffiliationEnded, clinic_id=str(clinic_id),
+                           occurred_at=occurred_at, actor=actor)
 
     def record_experience(
         self, *, conditions: list[str], occurred_at: datetime, actor: str
     ) -> None:
         if not conditions:
             raise InvalidInput("name at least one condition", field="conditions")
-        self._experience_recorded(
+        self.trigger_event(
+            self.ExperienceRecorded,
             conditions=sorted({c.strip().upper() for c in conditions}),
             occurred_at=occurred_at,
             actor=actor,
         )
-
-    @event("ExperienceRecorded", topic="careledger:Practitioner.ExperienceRecorded")
-    def _experience_recorded(
-        self, conditions: list[str], occurred_at: datetime, actor: str
-    ) -> None:
-        self.conditions = sorted(set(self.conditions) | set(conditions))
 
     def offer_home_visits(self, *, radius_km: float, occurred_at: datetime, actor: str) -> None:
         if self.profession == Profession.PHYSICIAN:
             raise InvariantViolated("home visits are offered by treating practitioners")
         if radius_km <= 0:
             raise InvalidInput("a home-visit radius is positive", field="radius_km")
-        self._home_visits_offered(radius_km=radius_km, occurred_at=occurred_at, actor=actor)
-
-    @event("HomeVisitsOffered", topic="careledger:Practitioner.HomeVisitsOffered")
-    def _home_visits_offered(self, radius_km: float, occurred_at: datetime, actor: str) -> None:
-        self.home_visit_radius_km = radius_km
+        self.trigger_event(self.HomeVisitsOffered, radius_km=radius_km,
+                           occurred_at=occurred_at, actor=actor)
 
     # --- the questions other aggregates ask --------------------------------------------
 

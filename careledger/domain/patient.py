@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import Aggregate
 
 from careledger.domain.errors import InvalidInput, InvariantViolated
+from careledger.domain.events import CareEvent
 
 
 class Patient(Aggregate):
@@ -14,33 +16,55 @@ class Patient(Aggregate):
 
     TOPIC = "careledger:Patient"
 
-    class Event(Aggregate.Event):
+    class Event(CareEvent):
         TOPIC = "careledger:Patient.Event"
 
     class Created(Event, Aggregate.Created):
         TOPIC = "careledger:Patient.Created"
 
-    @event("Registered", topic="careledger:Patient.Registered")
-    def __init__(
-        self,
-        given_name: str,
-        family_name: str,
-        birth_date: date,
-        sex: str,
-        address: str,
-        latitude: float | None,
-        longitude: float | None,
-        occurred_at: datetime,
-        actor: str,
-    ) -> None:
-        self.given_name = given_name
-        self.family_name = family_name
-        self.birth_date = birth_date
-        self.sex = sex
-        self.address = address
-        self.latitude = latitude
-        self.longitude = longitude
-        self.consent_granted = False
+    class Registered(Created):
+        TOPIC = "careledger:Patient.Registered"
+        given_name: str
+        family_name: str
+        birth_date: date
+        sex: str
+        address: str
+        latitude: float | None
+        longitude: float | None
+
+        def apply(self, patient: Patient) -> None:
+            patient.given_name = self.given_name
+            patient.family_name = self.family_name
+            patient.birth_date = self.birth_date
+            patient.sex = self.sex
+            patient.address = self.address
+            patient.latitude = self.latitude
+            patient.longitude = self.longitude
+            patient.consent_granted = False
+
+    class ConsentGranted(Event):
+        TOPIC = "careledger:Patient.ConsentGranted"
+        scope: str
+
+        def apply(self, patient: Patient) -> None:
+            patient.consent_granted = True
+
+    class ConsentRevoked(Event):
+        TOPIC = "careledger:Patient.ConsentRevoked"
+        reason: str
+
+        def apply(self, patient: Patient) -> None:
+            patient.consent_granted = False
+
+    if TYPE_CHECKING:  # set by the events (annotations here would make a dataclass)
+        given_name: str
+        family_name: str
+        birth_date: date
+        sex: str
+        address: str
+        latitude: float | None
+        longitude: float | None
+        consent_granted: bool
 
     @classmethod
     def register(
@@ -62,7 +86,8 @@ class Patient(Aggregate):
             raise InvalidInput("a birth date cannot be in the future", field="birth_date")
         if sex not in {"female", "male", "other", "unknown"}:
             raise InvalidInput("sex is female, male, other or unknown", field="sex")
-        return cls(
+        return cls._create(
+            cls.Registered,
             given_name=given_name,
             family_name=family_name,
             birth_date=birth_date,
@@ -77,20 +102,14 @@ class Patient(Aggregate):
     def grant_consent(self, *, occurred_at: datetime, actor: str) -> None:
         if self.consent_granted:
             raise InvariantViolated("consent is already granted")
-        self._consent_granted(scope="network", occurred_at=occurred_at, actor=actor)
-
-    @event("ConsentGranted", topic="careledger:Patient.ConsentGranted")
-    def _consent_granted(self, scope: str, occurred_at: datetime, actor: str) -> None:
-        self.consent_granted = True
+        self.trigger_event(self.ConsentGranted, scope="network", occurred_at=occurred_at,
+                           actor=actor)
 
     def revoke_consent(self, *, reason: str, occurred_at: datetime, actor: str) -> None:
         if not self.consent_granted:
             raise InvariantViolated("there is no consent to revoke")
-        self._consent_revoked(reason=reason, occurred_at=occurred_at, actor=actor)
-
-    @event("ConsentRevoked", topic="careledger:Patient.ConsentRevoked")
-    def _consent_revoked(self, reason: str, occurred_at: datetime, actor: str) -> None:
-        self.consent_granted = False
+        self.trigger_event(self.ConsentRevoked, reason=reason, occurred_at=occurred_at,
+                           actor=actor)
 
     def check_shares(self) -> None:
         if not self.consent_granted:

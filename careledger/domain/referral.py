@@ -7,12 +7,12 @@ assessment, no visit beyond those authorized, nothing after discharge but amendm
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
-import simple_icd_10_cm as icd10
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import Aggregate
 
+from careledger.domain import icd10
 from careledger.domain.billing import billing_lines
 from careledger.domain.clinical import (
     AmendableRecord,
@@ -29,6 +29,7 @@ from careledger.domain.clinical import (
     percent_score,
 )
 from careledger.domain.errors import InvalidInput, InvariantViolated
+from careledger.domain.events import CareEvent
 from careledger.domain.network import Clinic, Practitioner
 from careledger.domain.patient import Patient
 
@@ -68,7 +69,7 @@ class Referral(Aggregate):
     def upcast_v1_v2(state: dict[str, Any]) -> None:
         state["amendment_requests"] = {}
 
-    class Event(Aggregate.Event):
+    class Event(CareEvent):
         TOPIC = "careledger:Referral.Event"
 
     class Created(Event, Aggregate.Created):
@@ -90,53 +91,288 @@ class Referral(Aggregate):
         urgency: str
         authorized_visits: int
         reason: str
-        occurred_at: datetime
-        actor: str
 
         @staticmethod
         def upcast_v1_v2(state: dict[str, Any]) -> None:
             """Version 1 stored bare codes under 'icd10_codes'."""
             codes = state.pop("icd10_codes")
-            state["diagnoses"] = [
-                {"code": c, "description": str(icd10.get_description(c))} for c in codes
-            ]
+            state["diagnoses"] = [{"code": c, "description": icd10.description(c)}
+                                  for c in codes]
 
-    @event(Made)
-    def __init__(
-        self,
-        patient_id: UUID,
-        physician_id: UUID,
-        clinic_id: UUID,
-        discipline: str,
-        diagnoses: list[dict[str, str]],
-        precautions: list[str],
-        contraindications: list[str],
-        urgency: str,
-        authorized_visits: int,
-        reason: str,
-        occurred_at: datetime,
-        actor: str,
-    ) -> None:
-        self.patient_id = patient_id
-        self.physician_id = physician_id
-        self.clinic_id = clinic_id
-        self.discipline = discipline
-        self.diagnoses = list(diagnoses)
-        self.precautions = list(precautions)
-        self.contraindications = list(contraindications)
-        self.urgency = urgency
-        self.authorized_visits = authorized_visits
-        self.status = Status.PENDING
-        self.practitioner_id: str | None = None
-        self.declined_by: list[str] = []
-        self.assessment_ids: list[str] = []
-        self.plan: dict[str, Any] | None = None
-        self.sessions: dict[str, str] = {}
-        self.first_treatment_on: str | None = None
-        self.visits_completed = 0
-        self.visits_at_last_report = 0
-        self.records: dict[str, str] = {str(self.id): AmendableRecord.REFERRAL.value}
-        self.amendment_requests: dict[str, dict[str, Any]] = {}
+        def apply(self, referral: Referral) -> None:
+            referral.patient_id = self.patient_id
+            referral.physician_id = self.physician_id
+            referral.clinic_id = self.clinic_id
+            referral.discipline = self.discipline
+            referral.diagnoses = list(self.diagnoses)
+            referral.precautions = list(self.precautions)
+            referral.contraindications = list(self.contraindications)
+            referral.urgency = self.urgency
+            referral.authorized_visits = self.authorized_visits
+            referral.status = Status.PENDING
+            referral.practitioner_id = None
+            referral.declined_by = []
+            referral.assessment_ids = []
+            referral.plan = None
+            referral.sessions = {}
+            referral.first_treatment_on = None
+            referral.visits_completed = 0
+            referral.visits_at_last_report = 0
+            referral.records = {str(referral.id): AmendableRecord.REFERRAL.value}
+            referral.amendment_requests = {}
+
+    class Accepted(Event):
+        TOPIC = "careledger:Referral.Accepted"
+        practitioner_id: str
+
+        def apply(self, referral: Referral) -> None:
+            referral.status = Status.ACCEPTED
+            referral.practitioner_id = self.practitioner_id
+
+    class Declined(Event):
+        TOPIC = "careledger:Referral.Declined"
+        clinic_id: str
+        reason: str
+
+        def apply(self, referral: Referral) -> None:
+            referral.status = Status.DECLINED
+            referral.declined_by.append(self.clinic_id)
+
+    class Redirected(Event):
+        TOPIC = "careledger:Referral.Redirected"
+        clinic_id: str
+        reason: str
+
+        def apply(self, referral: Referral) -> None:
+            referral.clinic_id = UUID(self.clinic_id)
+            referral.status = Status.PENDING
+
+    class Cancelled(Event):
+        TOPIC = "careledger:Referral.Cancelled"
+        reason: str
+
+        def apply(self, referral: Referral) -> None:
+            referral.status = Status.CANCELLED
+
+    class AssessmentRecorded(Event):
+        TOPIC = "careledger:Referral.AssessmentRecorded"
+        assessment_id: str
+        practitioner_id: str
+        history: str
+        pain_nprs: int
+        range_of_motion: list[dict[str, Any]]
+        muscle_tests: list[dict[str, Any]]
+        functional_instrument: str
+        functional_score: float
+        findings: str
+        red_flags: list[str]
+
+        def apply(self, referral: Referral) -> None:
+            referral.assessment_ids.append(self.assessment_id)
+            referral.records[self.assessment_id] = AmendableRecord.ASSESSMENT.value
+
+    class PlanDrafted(Event):
+        TOPIC = "careledger:Referral.PlanDrafted"
+        plan_id: str
+        practitioner_id: str
+        goals: list[dict[str, Any]]
+        techniques: list[str]
+        frequency_per_week: int
+        duration_weeks: int
+        override_reason: str | None
+
+        def apply(self, referral: Referral) -> None:
+            referral.plan = {"plan_id": self.plan_id, "revision": 1,
+                             "goal_ids": [g["goal_id"] for g in self.goals],
+                             "certified_until": None}
+            referral.records[self.plan_id] = AmendableRecord.PLAN.value
+
+    class PlanRevised(Event):
+        """A revised plan, which needs the physician's signature again. It names no
+        practitioner: the episode's is the one who revised it."""
+
+        TOPIC = "careledger:Referral.PlanRevised"
+        plan_id: str
+        revision: int
+        goals: list[dict[str, Any]]
+        techniques: list[str]
+        frequency_per_week: int
+        duration_weeks: int
+        reason: str
+        override_reason: str | None
+
+        def apply(self, referral: Referral) -> None:
+            referral.plan = {"plan_id": self.plan_id, "revision": self.revision,
+                             "goal_ids": [g["goal_id"] for g in self.goals],
+                             "certified_until": None}
+
+    class PlanCertified(Event):
+        TOPIC = "careledger:Referral.PlanCertified"
+        plan_id: str
+        revision: int
+        physician_id: str
+        certified_from: date
+        certified_until: date
+
+        def apply(self, referral: Referral) -> None:
+            plan = referral.require_plan()
+            plan["certified_until"] = self.certified_until.isoformat()
+            plan["certified_revision"] = self.revision
+
+    class PlanRecertified(Event):
+        TOPIC = "careledger:Referral.PlanRecertified"
+        plan_id: str
+        revision: int
+        physician_id: str
+        certified_from: date
+        certified_until: date
+
+        def apply(self, referral: Referral) -> None:
+            referral.require_plan()["certified_until"] = self.certified_until.isoformat()
+
+    class SessionScheduled(Event):
+        TOPIC = "careledger:Referral.SessionScheduled"
+        session_id: str
+        practitioner_id: str
+        scheduled_for: datetime
+        location: str
+
+        def apply(self, referral: Referral) -> None:
+            referral.sessions[self.session_id] = "scheduled"
+
+    class SessionCompleted(Event):
+        TOPIC = "careledger:Referral.SessionCompleted"
+        session_id: str
+        practitioner_id: str
+        soap: dict[str, str]
+        techniques: list[dict[str, Any]]
+        pain_before: int
+        pain_after: int
+        location: str
+        functional_score: float | None
+        goal_measurements: list[dict[str, Any]]
+        billing_lines: list[dict[str, Any]]
+        total_timed_minutes: int
+        total_units: int
+        override_reason: str | None
+
+        def apply(self, referral: Referral) -> None:
+            referral.sessions[self.session_id] = "completed"
+            referral.visits_completed += 1
+            if referral.first_treatment_on is None:
+                referral.first_treatment_on = self.occurred_at.date().isoformat()
+            referral.records[self.session_id] = AmendableRecord.SESSION.value
+
+    class SessionCancelled(Event):
+        TOPIC = "careledger:Referral.SessionCancelled"
+        session_id: str
+        reason: str
+
+        def apply(self, referral: Referral) -> None:
+            referral.sessions[self.session_id] = "cancelled"
+
+    class PatientDidNotAttend(Event):
+        TOPIC = "careledger:Referral.PatientDidNotAttend"
+        session_id: str
+
+        def apply(self, referral: Referral) -> None:
+            referral.sessions[self.session_id] = "no_show"
+
+    class ProgressReported(Event):
+        TOPIC = "careledger:Referral.ProgressReported"
+        report_id: str
+        practitioner_id: str
+        physician_id: str
+        visits_to_date: int
+        summary: str
+        goal_status: list[dict[str, Any]]
+
+        def apply(self, referral: Referral) -> None:
+            referral.visits_at_last_report = self.visits_to_date
+            referral.records[self.report_id] = AmendableRecord.PROGRESS_REPORT.value
+
+    class Discharged(Event):
+        TOPIC = "careledger:Referral.Discharged"
+        practitioner_id: str
+        outcomes: list[dict[str, str]]
+        summary: str
+        visits: int
+
+        def apply(self, referral: Referral) -> None:
+            referral.status = Status.DISCHARGED
+            referral.records["discharge"] = AmendableRecord.DISCHARGE.value
+
+    class Amended(Event):
+        """A correction beside the record it names; `actor` is its author."""
+
+        TOPIC = "careledger:Referral.Amended"
+        record_kind: str
+        record_id: str
+        reason: str
+        changes: dict[str, Any]
+
+    class AmendmentRequested(Event):
+        TOPIC = "careledger:Referral.AmendmentRequested"
+        request_id: str
+        record_kind: str
+        record_id: str
+        changes: dict[str, Any]
+        reason: str
+
+        def apply(self, referral: Referral) -> None:
+            referral.amendment_requests[self.request_id] = {
+                "record_kind": self.record_kind, "record_id": self.record_id,
+                "changes": self.changes, "status": Request.PENDING,
+            }
+
+    class AmendmentAccepted(Event):
+        TOPIC = "careledger:Referral.AmendmentAccepted"
+        request_id: str
+        record_id: str
+
+        def apply(self, referral: Referral) -> None:
+            referral.amendment_requests[self.request_id]["status"] = Request.ACCEPTED
+
+    class AmendmentDenied(Event):
+        TOPIC = "careledger:Referral.AmendmentDenied"
+        request_id: str
+        record_id: str
+        basis: str
+        explanation: str
+
+        def apply(self, referral: Referral) -> None:
+            referral.amendment_requests[self.request_id]["status"] = Request.DENIED
+
+    class DisagreementFiled(Event):
+        TOPIC = "careledger:Referral.DisagreementFiled"
+        request_id: str
+        record_id: str
+        statement: str
+
+        def apply(self, referral: Referral) -> None:
+            referral.amendment_requests[self.request_id]["status"] = Request.DISPUTED
+
+    if TYPE_CHECKING:  # set by the events (annotations here would make a dataclass)
+        patient_id: UUID
+        physician_id: UUID
+        clinic_id: UUID
+        discipline: str
+        diagnoses: list[dict[str, str]]
+        precautions: list[str]
+        contraindications: list[str]
+        urgency: str
+        authorized_visits: int
+        status: str
+        practitioner_id: str | None
+        declined_by: list[str]
+        assessment_ids: list[str]
+        plan: dict[str, Any] | None
+        sessions: dict[str, str]
+        first_treatment_on: str | None
+        visits_completed: int
+        visits_at_last_report: int
+        records: dict[str, str]
+        amendment_requests: dict[str, dict[str, Any]]
 
     # ------------------------------------------------------------------ making a referral
 
@@ -167,7 +403,8 @@ class Referral(Aggregate):
             raise InvariantViolated("the clinic does not offer the referred discipline")
         if not 1 <= authorized_visits <= 200:
             raise InvalidInput("authorized visits are 1 to 200", field="authorized_visits")
-        return cls(
+        return cls._create(
+            cls.Made,
             patient_id=patient.id,
             physician_id=physician.id,
             clinic_id=clinic.id,
@@ -191,12 +428,8 @@ class Referral(Aggregate):
         practitioner.check_may_treat(
             discipline=self.discipline, clinic_id=self.clinic_id, on=aware(occurred_at).date()
         )
-        self._accepted(practitioner_id=str(practitioner.id), occurred_at=occurred_at, actor=actor)
-
-    @event("Accepted", topic="careledger:Referral.Accepted")
-    def _accepted(self, practitioner_id: str, occurred_at: datetime, actor: str) -> None:
-        self.status = Status.ACCEPTED
-        self.practitioner_id = practitioner_id
+        self.trigger_event(self.Accepted, practitioner_id=str(practitioner.id),
+                           occurred_at=occurred_at, actor=actor)
 
     def decline(self, *, reason: str, occurred_at: datetime, actor: str) -> None:
         self.check_open()
@@ -204,15 +437,11 @@ class Referral(Aggregate):
             raise InvariantViolated("only a pending referral can be declined")
         if not reason.strip():
             raise InvalidInput("a decline states its reason", field="reason")
-        self._declined(
+        self.trigger_event(
+            self.Declined,
             clinic_id=str(self.clinic_id), reason=reason, occurred_at=aware(occurred_at),
             actor=actor,
         )
-
-    @event("Declined", topic="careledger:Referral.Declined")
-    def _declined(self, clinic_id: str, reason: str, occurred_at: datetime, actor: str) -> None:
-        self.status = Status.DECLINED
-        self.declined_by.append(clinic_id)
 
     def redirect(self, *, clinic: Clinic, reason: str, occurred_at: datetime, actor: str) -> None:
         """After a decline the physician sends the same referral to another clinic."""
@@ -222,14 +451,10 @@ class Referral(Aggregate):
             raise InvariantViolated("this clinic has already declined the referral")
         if not clinic.offers(self.discipline):
             raise InvariantViolated("the clinic does not offer the referred discipline")
-        self._redirected(
+        self.trigger_event(
+            self.Redirected,
             clinic_id=str(clinic.id), reason=reason, occurred_at=aware(occurred_at), actor=actor
         )
-
-    @event("Redirected", topic="careledger:Referral.Redirected")
-    def _redirected(self, clinic_id: str, reason: str, occurred_at: datetime, actor: str) -> None:
-        self.clinic_id = UUID(clinic_id)
-        self.status = Status.PENDING
 
     def cancel(self, *, reason: str, occurred_at: datetime, actor: str) -> None:
         self.check_open()
@@ -237,11 +462,8 @@ class Referral(Aggregate):
             raise InvariantViolated("an episode with visits is discharged, not cancelled")
         if not reason.strip():
             raise InvalidInput("a cancellation states its reason", field="reason")
-        self._cancelled(reason=reason, occurred_at=aware(occurred_at), actor=actor)
-
-    @event("Cancelled", topic="careledger:Referral.Cancelled")
-    def _cancelled(self, reason: str, occurred_at: datetime, actor: str) -> None:
-        self.status = Status.CANCELLED
+        self.trigger_event(self.Cancelled, reason=reason, occurred_at=aware(occurred_at),
+                           actor=actor)
 
     # ------------------------------------------------------------------ assessment and plan
 
@@ -265,7 +487,8 @@ class Referral(Aggregate):
         for test in muscle_tests:
             if not 0 <= int(test.get("grade", -1)) <= 5:
                 raise InvalidInput("muscle tests are graded 0-5", field="muscle_tests")
-        self._assessment_recorded(
+        self.trigger_event(
+            self.AssessmentRecorded,
             assessment_id=assessment_id,
             practitioner_id=str(practitioner.id),
             history=history,
@@ -279,25 +502,6 @@ class Referral(Aggregate):
             occurred_at=occurred_at,
             actor=actor,
         )
-
-    @event("AssessmentRecorded", topic="careledger:Referral.AssessmentRecorded")
-    def _assessment_recorded(
-        self,
-        assessment_id: str,
-        practitioner_id: str,
-        history: str,
-        pain_nprs: int,
-        range_of_motion: list[dict[str, Any]],
-        muscle_tests: list[dict[str, Any]],
-        functional_instrument: str,
-        functional_score: float,
-        findings: str,
-        red_flags: list[str],
-        occurred_at: datetime,
-        actor: str,
-    ) -> None:
-        self.assessment_ids.append(assessment_id)
-        self.records[assessment_id] = AmendableRecord.ASSESSMENT.value
 
     def draft_plan(
         self,
@@ -318,7 +522,8 @@ class Referral(Aggregate):
         if self.plan is not None:
             raise InvariantViolated("the episode has a plan: revise it instead")
         self._check_plan(goals, techniques, frequency_per_week, duration_weeks, override_reason)
-        self._plan_drafted(
+        self.trigger_event(
+            self.PlanDrafted,
             plan_id=plan_id,
             practitioner_id=str(practitioner.id),
             goals=[g.as_dict() for g in goals],
@@ -329,27 +534,6 @@ class Referral(Aggregate):
             occurred_at=occurred_at,
             actor=actor,
         )
-
-    @event("PlanDrafted", topic="careledger:Referral.PlanDrafted")
-    def _plan_drafted(
-        self,
-        plan_id: str,
-        practitioner_id: str,
-        goals: list[dict[str, Any]],
-        techniques: list[str],
-        frequency_per_week: int,
-        duration_weeks: int,
-        override_reason: str | None,
-        occurred_at: datetime,
-        actor: str,
-    ) -> None:
-        self.plan = {
-            "plan_id": plan_id,
-            "revision": 1,
-            "goal_ids": [g["goal_id"] for g in goals],
-            "certified_until": None,
-        }
-        self.records[plan_id] = AmendableRecord.PLAN.value
 
     def revise_plan(
         self,
@@ -368,7 +552,8 @@ class Referral(Aggregate):
         self.check_treating(practitioner, occurred_at)
         plan = self.require_plan()
         self._check_plan(goals, techniques, frequency_per_week, duration_weeks, override_reason)
-        self._plan_revised(
+        self.trigger_event(
+            self.PlanRevised,
             plan_id=plan["plan_id"],
             revision=int(plan["revision"]) + 1,
             goals=[g.as_dict() for g in goals],
@@ -380,28 +565,6 @@ class Referral(Aggregate):
             occurred_at=occurred_at,
             actor=actor,
         )
-
-    @event("PlanRevised", topic="careledger:Referral.PlanRevised")
-    def _plan_revised(
-        self,
-        plan_id: str,
-        revision: int,
-        goals: list[dict[str, Any]],
-        techniques: list[str],
-        frequency_per_week: int,
-        duration_weeks: int,
-        reason: str,
-        override_reason: str | None,
-        occurred_at: datetime,
-        actor: str,
-    ) -> None:
-        assert self.plan is not None
-        self.plan = {
-            "plan_id": plan_id,
-            "revision": revision,
-            "goal_ids": [g["goal_id"] for g in goals],
-            "certified_until": None,
-        }
 
     def _check_plan(
         self,
@@ -440,7 +603,8 @@ class Referral(Aggregate):
         ]:
             raise InvariantViolated("this revision is already certified: recertify it")
         self._check_period(certified_from, certified_until)
-        self._plan_certified(
+        self.trigger_event(
+            self.PlanCertified,
             plan_id=plan["plan_id"],
             revision=plan["revision"],
             physician_id=str(physician.id),
@@ -449,21 +613,6 @@ class Referral(Aggregate):
             occurred_at=occurred_at,
             actor=actor,
         )
-
-    @event("PlanCertified", topic="careledger:Referral.PlanCertified")
-    def _plan_certified(
-        self,
-        plan_id: str,
-        revision: int,
-        physician_id: str,
-        certified_from: date,
-        certified_until: date,
-        occurred_at: datetime,
-        actor: str,
-    ) -> None:
-        assert self.plan is not None
-        self.plan["certified_until"] = certified_until.isoformat()
-        self.plan["certified_revision"] = revision
 
     def recertify_plan(
         self,
@@ -482,7 +631,8 @@ class Referral(Aggregate):
         if plan.get("certified_revision") != plan["revision"]:
             raise InvariantViolated("this revision was never certified: certify it first")
         self._check_period(certified_from, certified_until)
-        self._plan_recertified(
+        self.trigger_event(
+            self.PlanRecertified,
             plan_id=plan["plan_id"],
             revision=plan["revision"],
             physician_id=str(physician.id),
@@ -491,20 +641,6 @@ class Referral(Aggregate):
             occurred_at=occurred_at,
             actor=actor,
         )
-
-    @event("PlanRecertified", topic="careledger:Referral.PlanRecertified")
-    def _plan_recertified(
-        self,
-        plan_id: str,
-        revision: int,
-        physician_id: str,
-        certified_from: date,
-        certified_until: date,
-        occurred_at: datetime,
-        actor: str,
-    ) -> None:
-        assert self.plan is not None
-        self.plan["certified_until"] = certified_until.isoformat()
 
     @staticmethod
     def _check_period(certified_from: date, certified_until: date) -> None:
@@ -531,7 +667,8 @@ class Referral(Aggregate):
         if session_id in self.sessions:
             raise InvariantViolated("this session is already on the schedule")
         self.check_visits_left()
-        self._session_scheduled(
+        self.trigger_event(
+            self.SessionScheduled,
             session_id=session_id,
             practitioner_id=str(practitioner.id),
             scheduled_for=aware(scheduled_for, "scheduled_for"),
@@ -539,18 +676,6 @@ class Referral(Aggregate):
             occurred_at=occurred_at,
             actor=actor,
         )
-
-    @event("SessionScheduled", topic="careledger:Referral.SessionScheduled")
-    def _session_scheduled(
-        self,
-        session_id: str,
-        practitioner_id: str,
-        scheduled_for: datetime,
-        location: str,
-        occurred_at: datetime,
-        actor: str,
-    ) -> None:
-        self.sessions[session_id] = "scheduled"
 
     def complete_session(
         self,
@@ -586,7 +711,8 @@ class Referral(Aggregate):
             if measurement.get("goal_id") not in known_goals:
                 raise InvalidInput("a measurement names a goal of the plan", field="goals")
         lines = billing_lines(techniques)
-        self._session_completed(
+        self.trigger_event(
+            self.SessionCompleted,
             session_id=session_id,
             practitioner_id=str(practitioner.id),
             soap={k: soap[k] for k in ("subjective", "objective", "assessment", "plan")},
@@ -607,58 +733,25 @@ class Referral(Aggregate):
             actor=actor,
         )
 
-    @event("SessionCompleted", topic="careledger:Referral.SessionCompleted")
-    def _session_completed(
-        self,
-        session_id: str,
-        practitioner_id: str,
-        soap: dict[str, str],
-        techniques: list[dict[str, Any]],
-        pain_before: int,
-        pain_after: int,
-        location: str,
-        functional_score: float | None,
-        goal_measurements: list[dict[str, Any]],
-        billing_lines: list[dict[str, Any]],
-        total_timed_minutes: int,
-        total_units: int,
-        override_reason: str | None,
-        occurred_at: datetime,
-        actor: str,
-    ) -> None:
-        self.sessions[session_id] = "completed"
-        self.visits_completed += 1
-        if self.first_treatment_on is None:
-            self.first_treatment_on = occurred_at.date().isoformat()
-        self.records[session_id] = AmendableRecord.SESSION.value
-
     def cancel_session(
         self, *, session_id: str, reason: str, occurred_at: datetime, actor: str
     ) -> None:
         self.check_open()
         if self.sessions.get(session_id) != "scheduled":
             raise InvariantViolated("only a scheduled session can be cancelled")
-        self._session_cancelled(
+        self.trigger_event(
+            self.SessionCancelled,
             session_id=session_id, reason=reason, occurred_at=aware(occurred_at), actor=actor
         )
-
-    @event("SessionCancelled", topic="careledger:Referral.SessionCancelled")
-    def _session_cancelled(
-        self, session_id: str, reason: str, occurred_at: datetime, actor: str
-    ) -> None:
-        self.sessions[session_id] = "cancelled"
 
     def record_no_show(self, *, session_id: str, occurred_at: datetime, actor: str) -> None:
         self.check_open()
         if self.sessions.get(session_id) != "scheduled":
             raise InvariantViolated("only a scheduled session can be a no-show")
-        self._patient_did_not_attend(
+        self.trigger_event(
+            self.PatientDidNotAttend,
             session_id=session_id, occurred_at=aware(occurred_at), actor=actor
         )
-
-    @event("PatientDidNotAttend", topic="careledger:Referral.PatientDidNotAttend")
-    def _patient_did_not_attend(self, session_id: str, occurred_at: datetime, actor: str) -> None:
-        self.sessions[session_id] = "no_show"
 
     # ------------------------------------------------------------------ reporting and closing
 
@@ -677,7 +770,8 @@ class Referral(Aggregate):
             raise InvariantViolated("a progress report follows at least one visit")
         if not summary.strip():
             raise InvalidInput("a progress report has a summary", field="summary")
-        self._progress_reported(
+        self.trigger_event(
+            self.ProgressReported,
             report_id=report_id,
             practitioner_id=str(practitioner.id),
             physician_id=str(self.physician_id),
@@ -687,21 +781,6 @@ class Referral(Aggregate):
             occurred_at=occurred_at,
             actor=actor,
         )
-
-    @event("ProgressReported", topic="careledger:Referral.ProgressReported")
-    def _progress_reported(
-        self,
-        report_id: str,
-        practitioner_id: str,
-        physician_id: str,
-        visits_to_date: int,
-        summary: str,
-        goal_status: list[dict[str, Any]],
-        occurred_at: datetime,
-        actor: str,
-    ) -> None:
-        self.visits_at_last_report = visits_to_date
-        self.records[report_id] = AmendableRecord.PROGRESS_REPORT.value
 
     def discharge(
         self,
@@ -716,7 +795,8 @@ class Referral(Aggregate):
         plan = self.require_plan()
         if set(outcomes) != set(plan["goal_ids"]):
             raise InvalidInput("a discharge rates every goal of the plan", field="outcomes")
-        self._discharged(
+        self.trigger_event(
+            self.Discharged,
             practitioner_id=str(practitioner.id),
             outcomes=[{"goal_id": g, "outcome": str(o)} for g, o in sorted(outcomes.items())],
             summary=summary,
@@ -724,19 +804,6 @@ class Referral(Aggregate):
             occurred_at=occurred_at,
             actor=actor,
         )
-
-    @event("Discharged", topic="careledger:Referral.Discharged")
-    def _discharged(
-        self,
-        practitioner_id: str,
-        outcomes: list[dict[str, str]],
-        summary: str,
-        visits: int,
-        occurred_at: datetime,
-        actor: str,
-    ) -> None:
-        self.status = Status.DISCHARGED
-        self.records["discharge"] = AmendableRecord.DISCHARGE.value
 
     # ------------------------------------------------------------------ amendments
 
@@ -757,7 +824,8 @@ class Referral(Aggregate):
             raise InvalidInput("an amendment states its reason", field="reason")
         if not changes:
             raise InvalidInput("an amendment states what it changes", field="changes")
-        self._amended(
+        self.trigger_event(
+            self.Amended,
             record_kind=kind,
             record_id=record_id,
             reason=reason,
@@ -765,18 +833,6 @@ class Referral(Aggregate):
             occurred_at=aware(occurred_at),
             actor=author,
         )
-
-    @event("Amended", topic="careledger:Referral.Amended")
-    def _amended(
-        self,
-        record_kind: str,
-        record_id: str,
-        reason: str,
-        changes: dict[str, Any],
-        occurred_at: datetime,
-        actor: str,
-    ) -> None:
-        pass
 
     # A patient may ask for a record to be corrected (HIPAA 164.526). The request is
     # recorded on the patient's behalf; the clinic accepts it (the record is amended)
@@ -802,41 +858,22 @@ class Referral(Aggregate):
             raise InvalidInput("a request to amend states why", field="reason")
         if not changes:
             raise InvalidInput("a request to amend states what should change", field="changes")
-        self._amendment_requested(
+        self.trigger_event(
+            self.AmendmentRequested,
             request_id=request_id, record_kind=kind, record_id=record_id, changes=changes,
             reason=reason, occurred_at=aware(occurred_at), actor=actor,
         )
-
-    @event("AmendmentRequested", topic="careledger:Referral.AmendmentRequested")
-    def _amendment_requested(
-        self,
-        request_id: str,
-        record_kind: str,
-        record_id: str,
-        changes: dict[str, Any],
-        reason: str,
-        occurred_at: datetime,
-        actor: str,
-    ) -> None:
-        self.amendment_requests[request_id] = {
-            "record_kind": record_kind, "record_id": record_id, "changes": changes,
-            "status": Request.PENDING,
-        }
 
     def accept_amendment(self, *, request_id: str, occurred_at: datetime, actor: str) -> None:
         """The clinic agrees: the request is closed and the record amended as asked."""
         request = self._pending(request_id)
         at = aware(occurred_at)
-        self._amendment_accepted(request_id=request_id, record_id=request["record_id"],
-                                 occurred_at=at, actor=actor)
-        self._amended(record_kind=request["record_kind"], record_id=request["record_id"],
-                      reason=f"the patient's request {request_id}, accepted",
-                      changes=request["changes"], occurred_at=at, actor=actor)
-
-    @event("AmendmentAccepted", topic="careledger:Referral.AmendmentAccepted")
-    def _amendment_accepted(self, request_id: str, record_id: str, occurred_at: datetime,
-                            actor: str) -> None:
-        self.amendment_requests[request_id]["status"] = Request.ACCEPTED
+        self.trigger_event(self.AmendmentAccepted, request_id=request_id,
+                           record_id=request["record_id"], occurred_at=at, actor=actor)
+        self.trigger_event(self.Amended, record_kind=request["record_kind"],
+                           record_id=request["record_id"],
+                           reason=f"the patient's request {request_id}, accepted",
+                           changes=request["changes"], occurred_at=at, actor=actor)
 
     def deny_amendment(
         self,
@@ -850,14 +887,9 @@ class Referral(Aggregate):
         request = self._pending(request_id)
         if not explanation.strip():
             raise InvalidInput("a denial explains itself to the patient", field="explanation")
-        self._amendment_denied(request_id=request_id, record_id=request["record_id"],
-                               basis=str(DenialBasis(basis)), explanation=explanation,
-                               occurred_at=aware(occurred_at), actor=actor)
-
-    @event("AmendmentDenied", topic="careledger:Referral.AmendmentDenied")
-    def _amendment_denied(self, request_id: str, record_id: str, basis: str,
-                          explanation: str, occurred_at: datetime, actor: str) -> None:
-        self.amendment_requests[request_id]["status"] = Request.DENIED
+        self.trigger_event(self.AmendmentDenied, request_id=request_id,
+                           record_id=request["record_id"], basis=str(DenialBasis(basis)),
+                           explanation=explanation, occurred_at=aware(occurred_at), actor=actor)
 
     def file_disagreement(self, *, request_id: str, statement: str, occurred_at: datetime,
                           actor: str) -> None:
@@ -869,14 +901,9 @@ class Referral(Aggregate):
             raise InvariantViolated("a statement of disagreement answers a denied request")
         if not statement.strip():
             raise InvalidInput("the statement of disagreement is empty", field="statement")
-        self._disagreement_filed(request_id=request_id, record_id=request["record_id"],
-                                 statement=statement, occurred_at=aware(occurred_at),
-                                 actor=actor)
-
-    @event("DisagreementFiled", topic="careledger:Referral.DisagreementFiled")
-    def _disagreement_filed(self, request_id: str, record_id: str, statement: str,
-                            occurred_at: datetime, actor: str) -> None:
-        self.amendment_requests[request_id]["status"] = Request.DISPUTED
+        self.trigger_event(self.DisagreementFiled, request_id=request_id,
+                           record_id=request["record_id"], statement=statement,
+                           occurred_at=aware(occurred_at), actor=actor)
 
     def _pending(self, request_id: str) -> dict[str, Any]:
         request = self.amendment_requests.get(request_id)

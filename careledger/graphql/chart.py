@@ -14,11 +14,13 @@ from uuid import UUID
 import strawberry
 from strawberry.types import Info
 
+from careledger.domain.catalogue import kinds
+from careledger.domain.referral import Referral
 from careledger.graphql.context import Context, read_views
 
 #: The timeline rows that carry measurements or a plan's goals.
-MEASURED = ["Referral.AssessmentRecorded", "Referral.PlanDrafted", "Referral.PlanRevised",
-            "Referral.SessionCompleted"]
+MEASURED = kinds(Referral.AssessmentRecorded, Referral.PlanDrafted, Referral.PlanRevised,
+                 Referral.SessionCompleted)
 
 
 @strawberry.type
@@ -107,12 +109,12 @@ def _progress(rows: list[dict[str, Any]]) -> list[PlanProgress]:
                 referral_id=row["referral_id"], clinic_id=row["clinic_id"], plan_id=None,
                 instrument=None, points=[], goals=[])
         data = row["data"]
-        if row["kind"] == "Referral.AssessmentRecorded":
+        if row["kind"] == Referral.AssessmentRecorded.KIND:
             plan.instrument = data.get("functional_instrument")
             plan.points.append(ProgressPoint(
                 occurred_at=row["occurred_at"], session_id=None, pain_before=None,
                 pain_after=data.get("pain_nprs"), functional_score=data.get("functional_score")))
-        elif row["kind"] == "Referral.SessionCompleted":
+        elif row["kind"] == Referral.SessionCompleted.KIND:
             plan.clinic_id = row["clinic_id"] or plan.clinic_id
             plan.points.append(ProgressPoint(
                 occurred_at=row["occurred_at"], session_id=data.get("session_id"),

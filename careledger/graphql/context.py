@@ -12,6 +12,10 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 from strawberry.types import Info
 
+from careledger.domain.catalogue import record_of
+from careledger.domain.network import Clinic
+from careledger.domain.patient import Patient
+from careledger.domain.referral import Referral
 from careledger.gateways.auth import Principal
 from careledger.projections import LiveGenerations
 
@@ -99,10 +103,11 @@ def _applied(conn: Any, views: sql.Identifier, position: int) -> bool:
     if row is None:
         return False  # not committed yet (or a gap that never will be)
     record_id, topic = row
-    if topic.startswith(("careledger:Patient.", "careledger:Referral.")):
+    record = record_of(topic)
+    if record in (Patient, Referral):
         check = sql.SQL("SELECT 1 FROM {v}.timeline WHERE position = %s").format(v=views)
         return conn.execute(check, (position,)).fetchone() is not None
-    table, key = (("clinics", "clinic_id") if topic.startswith("careledger:Clinic.")
+    table, key = (("clinics", "clinic_id") if record is Clinic
                   else ("practitioners", "practitioner_id"))
     check = sql.SQL("SELECT 1 FROM {v}.{t} WHERE {k} = %s AND position >= %s").format(
         v=views, t=sql.Identifier(table), k=sql.Identifier(key))

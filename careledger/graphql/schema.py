@@ -33,6 +33,9 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from careledger.audit.disclosures import disclosures
+from careledger.domain.catalogue import record_of
+from careledger.domain.patient import Patient as PatientRecord
+from careledger.domain.referral import Referral
 from careledger.gateways.auth import Principal
 from careledger.graphql.access import MIN_REASON, PatientNotFound, authorize, may_audit
 from careledger.graphql.access_log import ACCESS_LOG, Read
@@ -318,9 +321,10 @@ def _auditor(info: Info[Context, None], missing: str) -> Principal:
 
 def _patient_of(info: Info[Context, None], conn: Any, aggregate_id: UUID,
                 topic: str) -> UUID | None:
-    if topic.startswith("careledger:Patient."):
+    record = record_of(topic)
+    if record is PatientRecord:
         return aggregate_id
-    if topic.startswith("careledger:Referral."):
+    if record is Referral:
         row = conn.execute(sql.SQL("SELECT patient_id FROM {v}.referrals WHERE referral_id = %s")
                            .format(v=sql.Identifier(live_views(info, conn))),
                            (aggregate_id,)).fetchone()

@@ -20,7 +20,8 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from strawberry.types import Info
 
-from careledger.domain.referral import CERTIFICATION_GRACE_DAYS
+from careledger.domain.patient import Patient
+from careledger.domain.referral import CERTIFICATION_GRACE_DAYS, Referral
 from careledger.gateways.auth import Role
 from careledger.graphql.access import Basis, list_basis, may_read_clinic, may_read_own
 from careledger.graphql.access_log import ACCESS_LOG, Read
@@ -165,11 +166,11 @@ PATIENTS_QUERY = (
     " reg.data->>'given_name' AS given_name, reg.data->>'family_name' AS family_name,"
     " reg.data->>'birth_date' AS birth_date,"
     " (SELECT min(t.occurred_at) FROM {v}.timeline t WHERE t.patient_id = r.patient_id"
-    " AND t.referral_id = r.referral_id AND t.kind = 'Referral.SessionCompleted')"
+    " AND t.referral_id = r.referral_id AND t.kind = %s)"
     " AS first_treatment"
     " FROM {v}.referrals r LEFT JOIN {v}.clinics c ON c.clinic_id = r.clinic_id"
     " LEFT JOIN LATERAL (SELECT t.data FROM {v}.timeline t WHERE t.patient_id = r.patient_id"
-    " AND t.kind = 'Patient.Registered' ORDER BY t.position LIMIT 1) reg ON true"
+    " AND t.kind = %s ORDER BY t.position LIMIT 1) reg ON true"
     " WHERE r.physician_id = %s"
 )
 
@@ -250,7 +251,8 @@ class Physician:
         description="The patients this physician referred, each with the status of every "
         "episode; the ones needing a signature first.")
     def patients(self, info: Info[Context, None]) -> list[PhysicianPatient]:
-        rows, _ = _visible(info, "physician.patients", PATIENTS_QUERY, self.id,
+        rows, _ = _visible(info, "physician.patients", PATIENTS_QUERY,
+                           Referral.SessionCompleted.KIND, Patient.Registered.KIND, self.id,
                            order="q.referral_id")  # grouped and ordered below
         return _patients(rows, datetime.now(UTC).date())
 

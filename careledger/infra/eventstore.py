@@ -31,6 +31,7 @@ from psycopg.sql import SQL, Composed, Identifier
 
 from careledger.domain.application import Idempotency
 from careledger.domain.errors import DuplicateRequest, InvalidInput, StaleRead
+from careledger.domain.referral import Referral
 from careledger.infra import telemetry
 
 
@@ -285,18 +286,18 @@ NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 
 #: Every event of a patient's own stream and of every referral made for them, in log
 #: order, optionally as recorded by a moment. The referrals are found by the index on
-#: Referral.Made's patient (`careledger.referral_patient`, schema.py).
+#: the made-referral event's patient (`careledger.referral_patient`, schema.py).
 PATIENT_LOG = """
 SELECT notification_id AS position, originator_id, originator_version, topic, state,
        recorded_at, previous_hash, event_hash, trace_context
   FROM careledger.careledger_events
  WHERE originator_id = ANY(%(patient)s::uuid || ARRAY(
          SELECT originator_id FROM careledger.careledger_events
-          WHERE topic = 'careledger:Referral.Made'
+          WHERE topic = '{made}'
             AND careledger.referral_patient(state) = %(key)s))
    AND (%(as_of)s::timestamptz IS NULL OR recorded_at <= %(as_of)s)
  ORDER BY notification_id
-"""
+""".replace("{made}", Referral.Made.TOPIC)  # a literal, so the partial index applies
 
 
 def read_patient_log(conn: Any, patient_id: UUID, *,

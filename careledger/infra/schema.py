@@ -26,6 +26,7 @@ from typing import Any
 from psycopg import Connection, sql
 
 from careledger.consumers.projector import TRACKING_DDL
+from careledger.domain.referral import Referral
 from careledger.projections import VIEWS_SCHEMA, all_projections
 
 SCHEMA = "careledger"
@@ -61,7 +62,7 @@ CREATE UNIQUE INDEX IF NOT EXISTS careledger_events_notification_id_idx
 CREATE INDEX IF NOT EXISTS careledger_events_recorded_at_idx
   ON careledger.careledger_events (recorded_at);
 
--- The patient a referral is for, read from its Referral.Made state (the eventsourcing
+-- The patient a referral is for, read from the state of the event that made it (the eventsourcing
 -- library's JSON, where a UUID is {"_type_": "uuid_hex", "_data_": "<hex>"}), so an
 -- export finds a patient's episodes in the log itself, by index, not through the views.
 -- A state it cannot read gives NULL, never an error: no append may fail because of it.
@@ -74,7 +75,7 @@ EXCEPTION WHEN others THEN
 END $$;
 CREATE INDEX IF NOT EXISTS careledger_events_referral_patient_idx
   ON careledger.careledger_events (careledger.referral_patient(state))
-  WHERE topic = 'careledger:Referral.Made';
+  WHERE topic = '{referral_made}';
 
 CREATE TABLE IF NOT EXISTS careledger.careledger_snapshots (
   originator_id uuid NOT NULL,
@@ -366,7 +367,8 @@ DROP TRIGGER IF EXISTS append_only_truncate ON careledger.checkpoints;
 CREATE TRIGGER append_only_truncate BEFORE TRUNCATE ON careledger.checkpoints
   FOR EACH STATEMENT EXECUTE FUNCTION careledger.refuse_change();
 
-""".replace("{writer_lock}", str(WRITER_LOCK)).replace("{access_lock}", str(WRITER_LOCK + 3))
+""".replace("{writer_lock}", str(WRITER_LOCK)).replace("{access_lock}", str(WRITER_LOCK + 3)
+            ).replace("{referral_made}", Referral.Made.TOPIC)
 
 VIEW_GRANTS = """
 GRANT USAGE ON SCHEMA {schema} TO {role};
@@ -419,8 +421,8 @@ def create_views(admin: Connection[object], *, app_role: str, schema: str) -> No
     them freely; rebuilding replays the log into a fresh generation.
     """
     admin.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
-    for projection in all_projections(schema):
-        admin.execute(projection.ddl().encode())
+    for projection in all_projections():
+        admin.execute(projection.ddl(schema).encode())
     admin.execute(TRACKING_DDL.replace("{v}", schema).encode())
     admin.execute(sql.SQL(VIEW_GRANTS).format(schema=sql.Identifier(schema),
                                               role=sql.Identifier(app_role)))

@@ -7,68 +7,88 @@ a certification signed after the visit marks the lines of its period certified.
 
 from __future__ import annotations
 
-from careledger.projections import Projection, Writes, handles
+from careledger.domain.network import Clinic, Practitioner
+from careledger.domain.patient import Patient
+from careledger.domain.referral import Referral
 from careledger.projections.envelope import Envelope
+from careledger.projections.memory import typed
+from careledger.projections.model import (
+    Change,
+    Column,
+    Insert,
+    Projection,
+    Read,
+    Row,
+    Table,
+    Update,
+)
+
+CERTIFICATIONS = Table("certifications", (
+    Column("referral_id", "uuid", "NOT NULL"),
+    Column("certified_from", "date", "NOT NULL"),
+    Column("certified_until", "date", "NOT NULL"),
+    Column("position", "bigint", "NOT NULL"),
+), key=("referral_id", "certified_from", "certified_until"))
+
+BILLING_LINES = Table("billing_lines", (
+    Column("referral_id", "uuid", "NOT NULL"),
+    Column("session_id", "text", "NOT NULL"),
+    Column("cpt_code", "text", "NOT NULL"),
+    Column("patient_id", "uuid", "NOT NULL"),
+    Column("clinic_id", "uuid"),
+    Column("practitioner_id", "uuid", "NOT NULL"),
+    Column("minutes", "integer", "NOT NULL"),
+    Column("units", "integer", "NOT NULL"),
+    Column("service_date", "date", "NOT NULL"),
+    Column("certified", "boolean", "NOT NULL"),
+    Column("position", "bigint", "NOT NULL"),
+), key=("referral_id", "session_id", "cpt_code"), indexes=(
+    "CREATE INDEX IF NOT EXISTS billing_lines_clinic"
+    " ON {v}.billing_lines (clinic_id, service_date)",
+))
+
+billing = Projection("billing", [CERTIFICATIONS, BILLING_LINES], ignores=[
+    Clinic.Registered, Practitioner.Registered, Practitioner.CredentialAdded,
+    Practitioner.Affiliated, Practitioner.AffiliationEnded, Practitioner.ExperienceRecorded,
+    Practitioner.HomeVisitsOffered, Patient.Registered, Patient.ConsentGranted,
+    Patient.ConsentRevoked, Referral.Made, Referral.Accepted, Referral.Declined,
+    Referral.Redirected, Referral.Cancelled, Referral.AssessmentRecorded,
+    Referral.PlanDrafted, Referral.PlanRevised, Referral.SessionScheduled,
+    Referral.SessionCancelled, Referral.PatientDidNotAttend, Referral.ProgressReported,
+    Referral.Discharged, Referral.Amended, Referral.AmendmentRequested,
+    Referral.AmendmentAccepted, Referral.AmendmentDenied, Referral.DisagreementFiled,
+])
+
+#: The episode's certification periods, and its billed lines.
+PERIODS = Read(CERTIFICATIONS, "referral_id")
+LINES = Read(BILLING_LINES, "referral_id")
 
 
-class Billing(Projection):
-    name = "billing"
-    tables = ("billing_lines", "certifications")
-    DDL = """
-    CREATE TABLE IF NOT EXISTS {v}.certifications (
-      referral_id uuid NOT NULL,
-      certified_from date NOT NULL,
-      certified_until date NOT NULL,
-      position bigint NOT NULL,
-      PRIMARY KEY (referral_id, certified_from, certified_until)
-    );
-    CREATE TABLE IF NOT EXISTS {v}.billing_lines (
-      referral_id uuid NOT NULL,
-      session_id text NOT NULL,
-      cpt_code text NOT NULL,
-      patient_id uuid NOT NULL,
-      clinic_id uuid,
-      practitioner_id uuid NOT NULL,
-      minutes integer NOT NULL,
-      units integer NOT NULL,
-      service_date date NOT NULL,
-      certified boolean NOT NULL,
-      position bigint NOT NULL,
-      PRIMARY KEY (referral_id, session_id, cpt_code)
-    );
-    CREATE INDEX IF NOT EXISTS billing_lines_clinic ON {v}.billing_lines (clinic_id, service_date);
-    """
+@billing.handles(Referral.PlanCertified, Referral.PlanRecertified, reads=[LINES])
+def certified(e: Envelope, lines: list[Row]) -> list[Change]:
+    """A certification signed late covers the visits already given in its period."""
+    since = typed(CERTIFICATIONS, "certified_from", e.data["certified_from"])
+    until = typed(CERTIFICATIONS, "certified_until", e.data["certified_until"])
+    covered: list[Change] = [
+        Update(BILLING_LINES, {k: line[k] for k in BILLING_LINES.key}, {"certified": True},
+               position=None)
+        for line in lines if not line["certified"] and since <= line["service_date"] <= until]
+    return [Insert(CERTIFICATIONS, {"referral_id": e.aggregate_id, "certified_from": since,
+                                    "certified_until": until, "position": e.position}),
+            *covered]
 
-    @handles("Referral.PlanCertified", "Referral.PlanRecertified")
-    def certified(self, e: Envelope, out: Writes) -> None:
-        out.execute(self.sql(
-            "INSERT INTO {v}.certifications (referral_id, certified_from, certified_until,"
-            " position) VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING"
-        ), (e.aggregate_id, e.data["certified_from"], e.data["certified_until"], e.position))
-        # A certification signed late covers the visits already given in its period.
-        out.execute(self.sql(
-            "UPDATE {v}.billing_lines SET certified = true WHERE referral_id = %s"
-            " AND NOT certified AND service_date BETWEEN %s AND %s"
-        ), (e.aggregate_id, e.data["certified_from"], e.data["certified_until"]))
 
-    @handles("Referral.SessionCompleted")
-    def billed(self, e: Envelope, out: Writes) -> None:
-        assert e.occurred_at is not None
-        d = e.data
-        lines = [line for line in d.get("billing_lines") or [] if line["units"]]
-        if not lines:
-            return
-        service_date = e.occurred_at.date()
-        # One statement for all of a session's lines.
-        out.execute(self.sql(
-            "INSERT INTO {v}.billing_lines (referral_id, session_id, cpt_code, patient_id,"
-            " clinic_id, practitioner_id, minutes, units, service_date, certified, position)"
-            " SELECT %s, %s, l.cpt, %s, %s, %s, l.minutes, l.units, %s, EXISTS (SELECT 1 FROM"
-            " {v}.certifications c WHERE c.referral_id = %s AND %s BETWEEN c.certified_from"
-            " AND c.certified_until), %s"
-            " FROM unnest(%b::text[], %b::int[], %b::int[]) AS l(cpt, minutes, units)"
-            " ON CONFLICT DO NOTHING"
-        ), (e.aggregate_id, d["session_id"], e.patient_id,
-            e.clinic_ids[-1] if e.clinic_ids else None, d["practitioner_id"], service_date,
-            e.aggregate_id, service_date, e.position, [line["cpt"] for line in lines],
-            [line["minutes"] for line in lines], [line["units"] for line in lines]))
+@billing.handles(Referral.SessionCompleted, reads=[PERIODS])
+def billed(e: Envelope, periods: list[Row]) -> list[Change]:
+    assert e.occurred_at is not None
+    d = e.data
+    service_date = e.occurred_at.date()
+    certified = any(p["certified_from"] <= service_date <= p["certified_until"]
+                    for p in periods)
+    return [Insert(BILLING_LINES, {
+        "referral_id": e.aggregate_id, "session_id": d["session_id"], "cpt_code": line["cpt"],
+        "patient_id": e.patient_id, "clinic_id": e.clinic_ids[-1] if e.clinic_ids else None,
+        "practitioner_id": d["practitioner_id"], "minutes": line["minutes"],
+        "units": line["units"], "service_date": service_date, "certified": certified,
+        "position": e.position,
+    }) for line in d.get("billing_lines") or [] if line["units"]]

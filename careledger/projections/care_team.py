@@ -7,83 +7,99 @@ referral was redirected away from keeps the history it saw, with the day it ende
 
 from __future__ import annotations
 
-from careledger.projections import Projection, Writes, handles
+from uuid import UUID
+
+from careledger.domain.network import Clinic, Practitioner
+from careledger.domain.patient import Patient
+from careledger.domain.referral import Referral
 from careledger.projections.envelope import Envelope
+from careledger.projections.model import (
+    Change,
+    Column,
+    Projection,
+    Read,
+    Row,
+    Table,
+    Update,
+    Upsert,
+)
+
+CARE_TEAM = Table("care_team", (
+    Column("patient_id", "uuid", "NOT NULL"),
+    Column("member_id", "uuid", "NOT NULL"),
+    Column("member_kind", "text", "NOT NULL CHECK (member_kind IN ('physician', 'clinic'))"),
+    Column("referral_id", "uuid", "NOT NULL"),
+    Column("basis", "text", "NOT NULL"),
+    Column("since", "timestamptz", "NOT NULL"),
+    Column("until", "timestamptz"),
+    Column("position", "bigint", "NOT NULL"),
+), key=("member_id", "patient_id", "referral_id"), indexes=(
+    "CREATE INDEX IF NOT EXISTS care_team_patient ON {v}.care_team (patient_id)",
+))
+
+CONSENT = Table("consent", (
+    Column("patient_id", "uuid", "NOT NULL"),
+    Column("granted", "boolean", "NOT NULL"),
+    Column("changed_at", "timestamptz"),
+    Column("position", "bigint", "NOT NULL"),
+), key=("patient_id",))
+
+care_team = Projection("care_team", [CARE_TEAM, CONSENT], ignores=[
+    Clinic.Registered, Practitioner.Registered, Practitioner.CredentialAdded,
+    Practitioner.Affiliated, Practitioner.AffiliationEnded, Practitioner.ExperienceRecorded,
+    Practitioner.HomeVisitsOffered, Referral.Accepted, Referral.Declined, Referral.Cancelled,
+    Referral.AssessmentRecorded, Referral.PlanDrafted, Referral.PlanRevised,
+    Referral.PlanCertified, Referral.PlanRecertified, Referral.SessionScheduled,
+    Referral.SessionCompleted, Referral.SessionCancelled, Referral.PatientDidNotAttend,
+    Referral.ProgressReported, Referral.Discharged, Referral.Amended,
+    Referral.AmendmentRequested, Referral.AmendmentAccepted, Referral.AmendmentDenied,
+    Referral.DisagreementFiled,
+])
+
+#: Everyone a referral put on its patient's care team.
+MEMBERS = Read(CARE_TEAM, "referral_id")
 
 
-class CareTeam(Projection):
-    name = "care_team"
-    tables = ("care_team", "consent")
-    DDL = """
-    CREATE TABLE IF NOT EXISTS {v}.care_team (
-      patient_id uuid NOT NULL,
-      member_id uuid NOT NULL,
-      member_kind text NOT NULL CHECK (member_kind IN ('physician', 'clinic')),
-      referral_id uuid NOT NULL,
-      basis text NOT NULL,
-      since timestamptz NOT NULL,
-      until timestamptz,
-      position bigint NOT NULL,
-      PRIMARY KEY (member_id, patient_id, referral_id)
-    );
-    CREATE INDEX IF NOT EXISTS care_team_patient ON {v}.care_team (patient_id);
-    CREATE TABLE IF NOT EXISTS {v}.consent (
-      patient_id uuid PRIMARY KEY,
-      granted boolean NOT NULL,
-      changed_at timestamptz,
-      position bigint NOT NULL
-    );
-    """
+def _join(e: Envelope, member: object, kind: str, basis: str) -> Upsert:
+    """On the team from the event's moment; joining again (a clinic the referral comes
+    back to) reopens the membership."""
+    return Upsert(CARE_TEAM, {
+        "patient_id": e.patient_id, "member_id": member, "member_kind": kind,
+        "referral_id": e.aggregate_id, "basis": basis, "since": e.occurred_at,
+        "until": None, "position": e.position,
+    }, update=("until", "basis", "position"))
 
-    JOIN = """
-    INSERT INTO {v}.care_team (patient_id, member_id, member_kind, referral_id, basis, since,
-      position)
-    VALUES (%s, %s, %s, %s, %s, %s, %s)
-    ON CONFLICT (member_id, patient_id, referral_id) DO UPDATE SET until = NULL,
-      basis = EXCLUDED.basis, position = EXCLUDED.position
-    WHERE {v}.care_team.position < EXCLUDED.position
-    """
 
-    @handles("Referral.Made")
-    def referral_made(self, e: Envelope, out: Writes) -> None:
-        assert e.patient_id is not None
-        for member, kind, basis in (
-            (e.data["physician_id"], "physician", "referring physician"),
-            (e.data["clinic_id"], "clinic", "referred clinic"),
-        ):
-            out.execute(self.sql(self.JOIN), (
-                e.patient_id, member, kind, e.aggregate_id, basis, e.occurred_at, e.position,
-            ))
+@care_team.handles(Referral.Made)
+def referral_made(e: Envelope) -> list[Change]:
+    return [_join(e, e.data["physician_id"], "physician", "referring physician"),
+            _join(e, e.data["clinic_id"], "clinic", "referred clinic")]
 
-    @handles("Referral.Redirected")
-    def referral_redirected(self, e: Envelope, out: Writes) -> None:
-        assert e.patient_id is not None
-        out.execute(self.sql(
-            "UPDATE {v}.care_team SET until = %s, position = %s WHERE referral_id = %s"
-            " AND member_kind = 'clinic' AND until IS NULL AND member_id <> %s"
-            " AND position < %s"
-        ), (e.occurred_at, e.position, e.aggregate_id, e.data["clinic_id"], e.position))
-        out.execute(self.sql(self.JOIN), (
-            e.patient_id, e.data["clinic_id"], "clinic", e.aggregate_id, "redirected referral",
-            e.occurred_at, e.position,
-        ))
 
-    @handles("Patient.Registered")
-    def registered(self, e: Envelope, out: Writes) -> None:
-        self._consent(e, out, granted=False)
+@care_team.handles(Referral.Redirected, reads=[MEMBERS])
+def referral_redirected(e: Envelope, members: list[Row]) -> list[Change]:
+    """The clinics the referral leaves keep what they saw, until today; the new one joins."""
+    new_clinic = UUID(e.data["clinic_id"])
+    left: list[Change] = [
+        Update(CARE_TEAM, {k: m[k] for k in CARE_TEAM.key}, {"until": e.occurred_at},
+               e.position)
+        for m in members
+        if m["member_kind"] == "clinic" and m["until"] is None
+        and m["member_id"] != new_clinic]
+    return [*left, _join(e, e.data["clinic_id"], "clinic", "redirected referral")]
 
-    @handles("Patient.ConsentGranted")
-    def consent_granted(self, e: Envelope, out: Writes) -> None:
-        self._consent(e, out, granted=True)
 
-    @handles("Patient.ConsentRevoked")
-    def consent_revoked(self, e: Envelope, out: Writes) -> None:
-        self._consent(e, out, granted=False)
+def _consent(e: Envelope, *, granted: bool) -> list[Change]:
+    return [Upsert(CONSENT, {"patient_id": e.aggregate_id, "granted": granted,
+                             "changed_at": e.occurred_at, "position": e.position},
+                   update=("granted", "changed_at", "position"))]
 
-    def _consent(self, e: Envelope, out: Writes, *, granted: bool) -> None:
-        out.execute(self.sql(
-            "INSERT INTO {v}.consent (patient_id, granted, changed_at, position)"
-            " VALUES (%s, %s, %s, %s) ON CONFLICT (patient_id) DO UPDATE SET"
-            " granted = EXCLUDED.granted, changed_at = EXCLUDED.changed_at,"
-            " position = EXCLUDED.position WHERE {v}.consent.position < EXCLUDED.position"
-        ), (e.aggregate_id, granted, e.occurred_at, e.position))
+
+@care_team.handles(Patient.Registered, Patient.ConsentRevoked)
+def consent_withheld(e: Envelope) -> list[Change]:
+    return _consent(e, granted=False)
+
+
+@care_team.handles(Patient.ConsentGranted)
+def consent_granted(e: Envelope) -> list[Change]:
+    return _consent(e, granted=True)

@@ -6,88 +6,124 @@ visits) is a query over these rows; the rows only hold what the network register
 
 from __future__ import annotations
 
-from psycopg.types.json import Jsonb
+from typing import Any
+from uuid import UUID
 
-from careledger.projections import Projection, Writes, handles
+from careledger.domain.clinical import CredentialKind
+from careledger.domain.network import Clinic, Practitioner
+from careledger.domain.patient import Patient
+from careledger.domain.referral import Referral
 from careledger.projections.envelope import Envelope
+from careledger.projections.memory import typed
+from careledger.projections.model import (
+    Change,
+    Column,
+    Insert,
+    Projection,
+    Read,
+    Row,
+    Table,
+    Update,
+)
+
+CLINICS = Table("clinics", (
+    Column("clinic_id", "uuid", "NOT NULL"),
+    Column("name", "text", "NOT NULL"),
+    Column("disciplines", "text[]", "NOT NULL"),
+    Column("address", "text", "NOT NULL"),
+    Column("latitude", "double precision", "NOT NULL"),
+    Column("longitude", "double precision", "NOT NULL"),
+    Column("home_visit_radius_km", "double precision", "NOT NULL"),
+    Column("position", "bigint", "NOT NULL"),
+), key=("clinic_id",))
+
+PRACTITIONERS = Table("practitioners", (
+    Column("practitioner_id", "uuid", "NOT NULL"),
+    Column("name", "text", "NOT NULL"),
+    Column("profession", "text", "NOT NULL"),
+    Column("credentials", "jsonb", "NOT NULL DEFAULT '[]'", default=[]),
+    Column("license_valid_until", "date"),
+    Column("conditions", "text[]", "NOT NULL DEFAULT '{}'", default=[]),
+    Column("clinic_ids", "uuid[]", "NOT NULL DEFAULT '{}'", default=[]),
+    Column("home_visit_radius_km", "double precision"),
+    Column("position", "bigint", "NOT NULL"),
+), key=("practitioner_id",), indexes=(
+    "CREATE INDEX IF NOT EXISTS practitioners_profession ON {v}.practitioners (profession)",
+))
+
+directory = Projection("directory", [CLINICS, PRACTITIONERS], ignores=[
+    Patient.Registered, Patient.ConsentGranted, Patient.ConsentRevoked, Referral.Made,
+    Referral.Accepted, Referral.Declined, Referral.Redirected, Referral.Cancelled,
+    Referral.AssessmentRecorded, Referral.PlanDrafted, Referral.PlanRevised,
+    Referral.PlanCertified, Referral.PlanRecertified, Referral.SessionScheduled,
+    Referral.SessionCompleted, Referral.SessionCancelled, Referral.PatientDidNotAttend,
+    Referral.ProgressReported, Referral.Discharged, Referral.Amended,
+    Referral.AmendmentRequested, Referral.AmendmentAccepted, Referral.AmendmentDenied,
+    Referral.DisagreementFiled,
+])
+
+#: The practitioner's own row, for the changes that build on it.
+PRACTITIONER = Read(PRACTITIONERS, "practitioner_id")
 
 
-class Directory(Projection):
-    name = "directory"
-    tables = ("clinics", "practitioners")
-    DDL = """
-    CREATE TABLE IF NOT EXISTS {v}.clinics (
-      clinic_id uuid PRIMARY KEY,
-      name text NOT NULL,
-      disciplines text[] NOT NULL,
-      address text NOT NULL,
-      latitude double precision NOT NULL,
-      longitude double precision NOT NULL,
-      home_visit_radius_km double precision NOT NULL,
-      position bigint NOT NULL
-    );
-    CREATE TABLE IF NOT EXISTS {v}.practitioners (
-      practitioner_id uuid PRIMARY KEY,
-      name text NOT NULL,
-      profession text NOT NULL,
-      credentials jsonb NOT NULL DEFAULT '[]',
-      license_valid_until date,
-      conditions text[] NOT NULL DEFAULT '{}',
-      clinic_ids uuid[] NOT NULL DEFAULT '{}',
-      home_visit_radius_km double precision,
-      position bigint NOT NULL
-    );
-    CREATE INDEX IF NOT EXISTS practitioners_profession ON {v}.practitioners (profession);
-    """
+def _practitioner(e: Envelope, **values: Any) -> Update:
+    return Update(PRACTITIONERS, {"practitioner_id": e.aggregate_id}, values, e.position)
 
-    @handles("Clinic.Registered")
-    def clinic(self, e: Envelope, out: Writes) -> None:
-        d = e.data
-        out.execute(self.sql(
-            "INSERT INTO {v}.clinics (clinic_id, name, disciplines, address, latitude, longitude,"
-            " home_visit_radius_km, position) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
-            " ON CONFLICT DO NOTHING"
-        ), (e.aggregate_id, d["name"], d["disciplines"], d["address"], d["latitude"],
-            d["longitude"], d["home_visit_radius_km"], e.position))
 
-    @handles("Practitioner.Registered")
-    def registered(self, e: Envelope, out: Writes) -> None:
-        out.execute(self.sql(
-            "INSERT INTO {v}.practitioners (practitioner_id, name, profession, position)"
-            " VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING"
-        ), (e.aggregate_id, e.data["name"], e.data["profession"], e.position))
+@directory.handles(Clinic.Registered)
+def clinic(e: Envelope) -> list[Change]:
+    d = e.data
+    return [Insert(CLINICS, {
+        "clinic_id": e.aggregate_id, "name": d["name"], "disciplines": d["disciplines"],
+        "address": d["address"], "latitude": d["latitude"], "longitude": d["longitude"],
+        "home_visit_radius_km": d["home_visit_radius_km"], "position": e.position,
+    })]
 
-    def _update(self, e: Envelope, out: Writes, assignments: str, *params: object) -> None:
-        out.execute(self.sql(
-            f"UPDATE {{v}}.practitioners SET {assignments}, position = %s"
-            " WHERE practitioner_id = %s AND position < %s"
-        ), (*params, e.position, e.aggregate_id, e.position))
 
-    @handles("Practitioner.CredentialAdded")
-    def credential(self, e: Envelope, out: Writes) -> None:
-        d = e.data
-        license_until = d["expires_on"] if d["kind"] == "state_license" else None
-        self._update(
-            e, out,
-            "credentials = credentials || %s, license_valid_until ="
-            " CASE WHEN %s::date IS NULL THEN license_valid_until"
-            " ELSE greatest(license_valid_until, %s::date) END",
-            Jsonb([d]), license_until, license_until,
-        )
+@directory.handles(Practitioner.Registered)
+def registered(e: Envelope) -> list[Change]:
+    return [Insert(PRACTITIONERS, {
+        "practitioner_id": e.aggregate_id, "name": e.data["name"],
+        "profession": e.data["profession"], "position": e.position,
+    })]
 
-    @handles("Practitioner.Affiliated")
-    def affiliated(self, e: Envelope, out: Writes) -> None:
-        self._update(e, out, "clinic_ids = array_append(array_remove(clinic_ids, %s), %s)",
-                     e.data["clinic_id"], e.data["clinic_id"])
 
-    @handles("Practitioner.AffiliationEnded")
-    def affiliation_ended(self, e: Envelope, out: Writes) -> None:
-        self._update(e, out, "clinic_ids = array_remove(clinic_ids, %s)", e.data["clinic_id"])
+@directory.handles(Practitioner.CredentialAdded, reads=[PRACTITIONER])
+def credential(e: Envelope, found: list[Row]) -> list[Change]:
+    """Every credential is listed; the license is valid until the latest expiry seen."""
+    if not found:
+        return []
+    row, d = found[0], e.data
+    values: dict[str, Any] = {"credentials": [*row["credentials"], d]}
+    if d["kind"] == CredentialKind.STATE_LICENSE and d["expires_on"] is not None:
+        expires = typed(PRACTITIONERS, "license_valid_until", d["expires_on"])
+        current = row["license_valid_until"]
+        values["license_valid_until"] = expires if current is None else max(current, expires)
+    return [_practitioner(e, **values)]
 
-    @handles("Practitioner.ExperienceRecorded")
-    def experience(self, e: Envelope, out: Writes) -> None:
-        self._update(e, out, "conditions = %s", e.data["conditions"])
 
-    @handles("Practitioner.HomeVisitsOffered")
-    def home_visits(self, e: Envelope, out: Writes) -> None:
-        self._update(e, out, "home_visit_radius_km = %s", e.data["radius_km"])
+@directory.handles(Practitioner.Affiliated, reads=[PRACTITIONER])
+def affiliated(e: Envelope, found: list[Row]) -> list[Change]:
+    if not found:
+        return []
+    clinic_id = UUID(e.data["clinic_id"])
+    return [_practitioner(e, clinic_ids=[
+        *(c for c in found[0]["clinic_ids"] if c != clinic_id), clinic_id])]
+
+
+@directory.handles(Practitioner.AffiliationEnded, reads=[PRACTITIONER])
+def affiliation_ended(e: Envelope, found: list[Row]) -> list[Change]:
+    if not found:
+        return []
+    clinic_id = UUID(e.data["clinic_id"])
+    return [_practitioner(e, clinic_ids=[c for c in found[0]["clinic_ids"] if c != clinic_id])]
+
+
+@directory.handles(Practitioner.ExperienceRecorded)
+def experience(e: Envelope) -> list[Change]:
+    return [_practitioner(e, conditions=e.data["conditions"])]
+
+
+@directory.handles(Practitioner.HomeVisitsOffered)
+def home_visits(e: Envelope) -> list[Change]:
+    return [_practitioner(e, home_visit_radius_km=e.data["radius_km"])]

@@ -7,74 +7,102 @@ target, whichever direction the target lies (pain falls, range of motion rises).
 
 from __future__ import annotations
 
-from careledger.projections import Projection, Writes, handles
+from decimal import ROUND_HALF_UP, Decimal
+
+from careledger.domain.network import Clinic, Practitioner
+from careledger.domain.patient import Patient
+from careledger.domain.referral import Referral
 from careledger.projections.envelope import Envelope
+from careledger.projections.model import (
+    Change,
+    Column,
+    Projection,
+    Read,
+    Row,
+    Table,
+    Update,
+    Upsert,
+)
+
+GOALS = Table("goals", (
+    Column("referral_id", "uuid", "NOT NULL"),
+    Column("goal_id", "text", "NOT NULL"),
+    Column("plan_id", "text", "NOT NULL"),
+    Column("patient_id", "uuid", "NOT NULL"),
+    Column("description", "text", "NOT NULL"),
+    Column("metric", "text", "NOT NULL"),
+    Column("unit", "text", "NOT NULL"),
+    Column("baseline", "double precision", "NOT NULL"),
+    Column("target", "double precision", "NOT NULL"),
+    Column("due", "date"),
+    Column("latest", "double precision"),
+    Column("measured_at", "timestamptz"),
+    Column("percent_of_way", "double precision"),
+    Column("outcome", "text"),
+    Column("position", "bigint", "NOT NULL"),
+), key=("referral_id", "goal_id"), indexes=(
+    "CREATE INDEX IF NOT EXISTS goals_patient ON {v}.goals (patient_id)",
+))
+
+goals = Projection("goals", [GOALS], ignores=[
+    Clinic.Registered, Practitioner.Registered, Practitioner.CredentialAdded,
+    Practitioner.Affiliated, Practitioner.AffiliationEnded, Practitioner.ExperienceRecorded,
+    Practitioner.HomeVisitsOffered, Patient.Registered, Patient.ConsentGranted,
+    Patient.ConsentRevoked, Referral.Made, Referral.Accepted, Referral.Declined,
+    Referral.Redirected, Referral.Cancelled, Referral.AssessmentRecorded,
+    Referral.PlanCertified, Referral.PlanRecertified, Referral.SessionScheduled,
+    Referral.SessionCancelled, Referral.PatientDidNotAttend, Referral.ProgressReported,
+    Referral.Amended, Referral.AmendmentRequested, Referral.AmendmentAccepted,
+    Referral.AmendmentDenied, Referral.DisagreementFiled,
+])
+
+#: The goals of an episode, with their baselines and targets.
+EPISODE_GOALS = Read(GOALS, "referral_id")
+
+_TENTH = Decimal("0.1")
 
 
-class Goals(Projection):
-    name = "goals"
-    tables = ("goals",)
-    DDL = """
-    CREATE TABLE IF NOT EXISTS {v}.goals (
-      referral_id uuid NOT NULL,
-      goal_id text NOT NULL,
-      plan_id text NOT NULL,
-      patient_id uuid NOT NULL,
-      description text NOT NULL,
-      metric text NOT NULL,
-      unit text NOT NULL,
-      baseline double precision NOT NULL,
-      target double precision NOT NULL,
-      due date,
-      latest double precision,
-      measured_at timestamptz,
-      percent_of_way double precision,
-      outcome text,
-      position bigint NOT NULL,
-      PRIMARY KEY (referral_id, goal_id)
-    );
-    CREATE INDEX IF NOT EXISTS goals_patient ON {v}.goals (patient_id);
+def percent_of_way(value: float, baseline: float, target: float) -> float | None:
+    """How far from baseline toward target, in percent to one decimal.
+
+    Rounded as PostgreSQL rounds a double precision cast to numeric (15 significant
+    digits, then half away from zero; numeric has no -0), which is how these rows were
+    computed before.
     """
+    if target == baseline:
+        return None
+    share = (value - baseline) / (target - baseline) * 100
+    return float(Decimal(f"{share:.15g}").quantize(_TENTH, rounding=ROUND_HALF_UP)) + 0.0
 
-    @handles("Referral.PlanDrafted", "Referral.PlanRevised")
-    def planned(self, e: Envelope, out: Writes) -> None:
-        d = e.data
-        for goal in d["goals"]:
-            out.execute(self.sql(
-                "INSERT INTO {v}.goals (referral_id, goal_id, plan_id, patient_id, description,"
-                " metric, unit, baseline, target, due, position)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-                " ON CONFLICT (referral_id, goal_id) DO UPDATE SET plan_id = EXCLUDED.plan_id,"
-                " description = EXCLUDED.description, metric = EXCLUDED.metric,"
-                " unit = EXCLUDED.unit, baseline = EXCLUDED.baseline, target = EXCLUDED.target,"
-                " due = EXCLUDED.due, position = EXCLUDED.position"
-                " WHERE {v}.goals.position < EXCLUDED.position"
-            ), (e.aggregate_id, goal["goal_id"], d.get("plan_id", ""), e.patient_id,
-                goal["description"], goal["metric"], goal["unit"], goal["baseline"],
-                goal["target"], goal.get("due"), e.position))
 
-    @handles("Referral.SessionCompleted")
-    def measured(self, e: Envelope, out: Writes) -> None:
-        # A goal measured twice in one session keeps its first value, one row per goal
-        # being all one UPDATE can change.
-        first: dict[str, float] = {}
-        for m in e.data.get("goal_measurements") or []:
-            first.setdefault(str(m["goal_id"]), float(m["value"]))
-        if not first:
-            return
-        out.execute(self.sql(
-            "UPDATE {v}.goals g SET latest = m.value, measured_at = %s, percent_of_way ="
-            " CASE WHEN g.target = g.baseline THEN NULL ELSE round(((m.value - g.baseline)"
-            " / (g.target - g.baseline) * 100)::numeric, 1) END, position = %s"
-            " FROM unnest(%b::text[], %b::float8[]) AS m(goal_id, value)"
-            " WHERE g.referral_id = %s AND g.goal_id = m.goal_id AND g.position < %s"
-        ), (e.occurred_at, e.position, list(first), list(first.values()), e.aggregate_id,
-            e.position))
+@goals.handles(Referral.PlanDrafted, Referral.PlanRevised)
+def planned(e: Envelope) -> list[Change]:
+    d = e.data
+    return [Upsert(GOALS, {
+        "referral_id": e.aggregate_id, "goal_id": goal["goal_id"],
+        "plan_id": d.get("plan_id", ""), "patient_id": e.patient_id,
+        "description": goal["description"], "metric": goal["metric"], "unit": goal["unit"],
+        "baseline": goal["baseline"], "target": goal["target"], "due": goal.get("due"),
+        "position": e.position,
+    }, update=("plan_id", "description", "metric", "unit", "baseline", "target", "due",
+               "position")) for goal in d["goals"]]
 
-    @handles("Referral.Discharged")
-    def discharged(self, e: Envelope, out: Writes) -> None:
-        for outcome in e.data.get("outcomes") or []:
-            out.execute(self.sql(
-                "UPDATE {v}.goals SET outcome = %s, position = %s"
-                " WHERE referral_id = %s AND goal_id = %s AND position < %s"
-            ), (outcome["outcome"], e.position, e.aggregate_id, outcome["goal_id"], e.position))
+
+@goals.handles(Referral.SessionCompleted, reads=[EPISODE_GOALS])
+def measured(e: Envelope, planned_goals: list[Row]) -> list[Change]:
+    # A goal measured twice in one session keeps its first value.
+    first: dict[str, float] = {}
+    for m in e.data.get("goal_measurements") or []:
+        first.setdefault(str(m["goal_id"]), float(m["value"]))
+    return [Update(GOALS, {"referral_id": e.aggregate_id, "goal_id": goal["goal_id"]}, {
+        "latest": first[goal["goal_id"]], "measured_at": e.occurred_at,
+        "percent_of_way": percent_of_way(first[goal["goal_id"]], goal["baseline"],
+                                         goal["target"]),
+    }, e.position) for goal in planned_goals if goal["goal_id"] in first]
+
+
+@goals.handles(Referral.Discharged)
+def discharged(e: Envelope) -> list[Change]:
+    return [Update(GOALS, {"referral_id": e.aggregate_id, "goal_id": o["goal_id"]},
+                   {"outcome": o["outcome"]}, e.position)
+            for o in e.data.get("outcomes") or []]

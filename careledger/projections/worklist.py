@@ -8,69 +8,89 @@ so "not improving" is a comparison, not a replay.
 
 from __future__ import annotations
 
-from careledger.projections import Projection, Writes, handles
+from typing import Any
+
+from careledger.domain.network import Clinic, Practitioner
+from careledger.domain.patient import Patient
+from careledger.domain.referral import Referral
 from careledger.projections.envelope import Envelope
+from careledger.projections.model import (
+    Add,
+    Change,
+    Column,
+    Insert,
+    Projection,
+    Table,
+    Update,
+    Upsert,
+)
+
+PROGRESS_REPORTS = Table("progress_reports", (
+    Column("referral_id", "uuid", "NOT NULL"),
+    Column("report_id", "text", "NOT NULL"),
+    Column("patient_id", "uuid", "NOT NULL"),
+    Column("physician_id", "uuid", "NOT NULL"),
+    Column("practitioner_id", "uuid", "NOT NULL"),
+    Column("visits_to_date", "integer", "NOT NULL"),
+    Column("sent_at", "timestamptz"),
+    Column("position", "bigint", "NOT NULL"),
+), key=("referral_id", "report_id"), indexes=(
+    "CREATE INDEX IF NOT EXISTS progress_reports_physician"
+    " ON {v}.progress_reports (physician_id, sent_at)",
+))
+
+REFERRAL_PROGRESS = Table("referral_progress", (
+    Column("referral_id", "uuid", "NOT NULL"),
+    Column("patient_id", "uuid", "NOT NULL"),
+    Column("instrument", "text"),
+    Column("baseline_pain", "integer"),
+    Column("latest_pain", "integer"),
+    Column("baseline_function", "double precision"),
+    Column("latest_function", "double precision"),
+    Column("visits_measured", "integer", "NOT NULL DEFAULT 0", default=0),
+    Column("position", "bigint", "NOT NULL"),
+), key=("referral_id",))
+
+worklist = Projection("worklist", [PROGRESS_REPORTS, REFERRAL_PROGRESS], ignores=[
+    Clinic.Registered, Practitioner.Registered, Practitioner.CredentialAdded,
+    Practitioner.Affiliated, Practitioner.AffiliationEnded, Practitioner.ExperienceRecorded,
+    Practitioner.HomeVisitsOffered, Patient.Registered, Patient.ConsentGranted,
+    Patient.ConsentRevoked, Referral.Made, Referral.Accepted, Referral.Declined,
+    Referral.Redirected, Referral.Cancelled, Referral.PlanDrafted, Referral.PlanRevised,
+    Referral.PlanCertified, Referral.PlanRecertified, Referral.SessionScheduled,
+    Referral.SessionCancelled, Referral.PatientDidNotAttend, Referral.Discharged,
+    Referral.Amended, Referral.AmendmentRequested, Referral.AmendmentAccepted,
+    Referral.AmendmentDenied, Referral.DisagreementFiled,
+])
 
 
-class Worklist(Projection):
-    name = "worklist"
-    tables = ("progress_reports", "referral_progress")
-    DDL = """
-    CREATE TABLE IF NOT EXISTS {v}.progress_reports (
-      referral_id uuid NOT NULL,
-      report_id text NOT NULL,
-      patient_id uuid NOT NULL,
-      physician_id uuid NOT NULL,
-      practitioner_id uuid NOT NULL,
-      visits_to_date integer NOT NULL,
-      sent_at timestamptz,
-      position bigint NOT NULL,
-      PRIMARY KEY (referral_id, report_id)
-    );
-    CREATE INDEX IF NOT EXISTS progress_reports_physician
-      ON {v}.progress_reports (physician_id, sent_at);
-    CREATE TABLE IF NOT EXISTS {v}.referral_progress (
-      referral_id uuid PRIMARY KEY,
-      patient_id uuid NOT NULL,
-      instrument text,
-      baseline_pain integer,
-      latest_pain integer,
-      baseline_function double precision,
-      latest_function double precision,
-      visits_measured integer NOT NULL DEFAULT 0,
-      position bigint NOT NULL
-    );
-    """
+@worklist.handles(Referral.ProgressReported)
+def reported(e: Envelope) -> list[Change]:
+    d = e.data
+    return [Insert(PROGRESS_REPORTS, {
+        "referral_id": e.aggregate_id, "report_id": d["report_id"], "patient_id": e.patient_id,
+        "physician_id": d["physician_id"], "practitioner_id": d["practitioner_id"],
+        "visits_to_date": d["visits_to_date"], "sent_at": e.occurred_at,
+        "position": e.position,
+    })]
 
-    @handles("Referral.ProgressReported")
-    def reported(self, e: Envelope, out: Writes) -> None:
-        d = e.data
-        out.execute(self.sql(
-            "INSERT INTO {v}.progress_reports (referral_id, report_id, patient_id, physician_id,"
-            " practitioner_id, visits_to_date, sent_at, position)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"
-        ), (e.aggregate_id, d["report_id"], e.patient_id, d["physician_id"],
-            d["practitioner_id"], d["visits_to_date"], e.occurred_at, e.position))
 
-    @handles("Referral.AssessmentRecorded")
-    def assessed(self, e: Envelope, out: Writes) -> None:
-        d = e.data
-        out.execute(self.sql(
-            "INSERT INTO {v}.referral_progress (referral_id, patient_id, instrument, baseline_pain,"
-            " latest_pain, baseline_function, latest_function, position)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (referral_id) DO UPDATE SET"
-            " instrument = EXCLUDED.instrument, baseline_pain = EXCLUDED.baseline_pain,"
-            " baseline_function = EXCLUDED.baseline_function, position = EXCLUDED.position"
-            " WHERE {v}.referral_progress.position < EXCLUDED.position"
-        ), (e.aggregate_id, e.patient_id, d["functional_instrument"], d["pain_nprs"],
-            d["pain_nprs"], d["functional_score"], d["functional_score"], e.position))
+@worklist.handles(Referral.AssessmentRecorded)
+def assessed(e: Envelope) -> list[Change]:
+    """The baseline; a later assessment replaces it and leaves the latest visit's values."""
+    d = e.data
+    return [Upsert(REFERRAL_PROGRESS, {
+        "referral_id": e.aggregate_id, "patient_id": e.patient_id,
+        "instrument": d["functional_instrument"], "baseline_pain": d["pain_nprs"],
+        "latest_pain": d["pain_nprs"], "baseline_function": d["functional_score"],
+        "latest_function": d["functional_score"], "position": e.position,
+    }, update=("instrument", "baseline_pain", "baseline_function", "position"))]
 
-    @handles("Referral.SessionCompleted")
-    def measured(self, e: Envelope, out: Writes) -> None:
-        d = e.data
-        out.execute(self.sql(
-            "UPDATE {v}.referral_progress SET latest_pain = %s,"
-            " latest_function = coalesce(%s, latest_function),"
-            " visits_measured = visits_measured + 1, position = %s"
-            " WHERE referral_id = %s AND position < %s"
-        ), (d["pain_after"], d.get("functional_score"), e.position, e.aggregate_id, e.position))
+
+@worklist.handles(Referral.SessionCompleted)
+def measured(e: Envelope) -> list[Change]:
+    d = e.data
+    values: dict[str, Any] = {"latest_pain": d["pain_after"], "visits_measured": Add(1)}
+    if d.get("functional_score") is not None:  # a visit without a score keeps the last one
+        values["latest_function"] = d["functional_score"]
+    return [Update(REFERRAL_PROGRESS, {"referral_id": e.aggregate_id}, values, e.position)]

@@ -20,6 +20,10 @@ from datetime import datetime
 from typing import Any
 
 from careledger.domain.clinical import TECHNIQUE_CPT, Technique
+from careledger.domain.events import CareEvent
+from careledger.domain.network import Clinic, Practitioner
+from careledger.domain.patient import Patient
+from careledger.domain.referral import Referral
 from careledger.gateways.fhir.vocabulary import (
     ACHIEVEMENT,
     CONDITION_CLINICAL,
@@ -78,6 +82,8 @@ class Episode:
     clinic_id: str
     contraindications: set[str]
     instrument: str | None = None
+    #: The practitioner who accepted the episode: a revised plan is theirs.
+    practitioner: str | None = None
     plan: str | None = None
     goals: dict[str, str] = field(default_factory=dict)  # goal id -> Goal resource id
     encounters: dict[str, str] = field(default_factory=dict)  # session id -> Encounter id
@@ -97,6 +103,14 @@ class Change:
     entities: list[JSON] = field(default_factory=list)
 
 
+#: Events of the network, not of a patient's care: never in a patient's log.
+NOT_MAPPED: frozenset[type[CareEvent]] = frozenset({
+    Clinic.Registered, Practitioner.Registered, Practitioner.CredentialAdded,
+    Practitioner.Affiliated, Practitioner.AffiliationEnded, Practitioner.ExperienceRecorded,
+    Practitioner.HomeVisitsOffered,
+})
+
+
 class PatientRecord:
     """Feed it the patient's envelopes in log order; read the resources back in order."""
 
@@ -111,37 +125,43 @@ class PatientRecord:
         self.last_position = 0
         self.last_recorded: datetime | None = None
         self.skipped = 0
-        self._handlers: dict[str, Callable[[Envelope], Change]] = {
-            "Patient.Registered": self._registered,
-            "Patient.ConsentGranted": self._consent_granted,
-            "Patient.ConsentRevoked": self._consent_revoked,
-            "Referral.Made": self._made,
-            "Referral.Accepted": self._accepted,
-            "Referral.Declined": self._declined,
-            "Referral.Redirected": self._redirected,
-            "Referral.Cancelled": self._cancelled,
-            "Referral.AssessmentRecorded": self._assessed,
-            "Referral.PlanDrafted": self._plan_drafted,
-            "Referral.PlanRevised": self._plan_revised,
-            "Referral.PlanCertified": self._certified,
-            "Referral.PlanRecertified": self._certified,
-            "Referral.SessionScheduled": self._scheduled,
-            "Referral.SessionCompleted": self._completed,
-            "Referral.SessionCancelled": self._session_cancelled,
-            "Referral.PatientDidNotAttend": self._no_show,
-            "Referral.ProgressReported": self._progress_reported,
-            "Referral.Discharged": self._discharged,
-            "Referral.Amended": self._amended,
-            "Referral.AmendmentRequested": self._amendment_step,
-            "Referral.AmendmentAccepted": self._amendment_step,
-            "Referral.AmendmentDenied": self._amendment_step,
-            "Referral.DisagreementFiled": self._amendment_step,
+        self._handlers: dict[type[CareEvent], Callable[[Envelope], Change]] = {
+            Patient.Registered: self._registered,
+            Patient.ConsentGranted: self._consent_granted,
+            Patient.ConsentRevoked: self._consent_revoked,
+            Referral.Made: self._made,
+            Referral.Accepted: self._accepted,
+            Referral.Declined: self._declined,
+            Referral.Redirected: self._redirected,
+            Referral.Cancelled: self._cancelled,
+            Referral.AssessmentRecorded: self._assessed,
+            Referral.PlanDrafted: self._plan_drafted,
+            Referral.PlanRevised: self._plan_revised,
+            Referral.PlanCertified: self._certified,
+            Referral.PlanRecertified: self._certified,
+            Referral.SessionScheduled: self._scheduled,
+            Referral.SessionCompleted: self._completed,
+            Referral.SessionCancelled: self._session_cancelled,
+            Referral.PatientDidNotAttend: self._no_show,
+            Referral.ProgressReported: self._progress_reported,
+            Referral.Discharged: self._discharged,
+            Referral.Amended: self._amended,
+            Referral.AmendmentRequested: self._amendment_step,
+            Referral.AmendmentAccepted: self._amendment_step,
+            Referral.AmendmentDenied: self._amendment_step,
+            Referral.DisagreementFiled: self._amendment_step,
         }
+        self._by_topic = {event.TOPIC: handler for event, handler in self._handlers.items()}
+
+    @property
+    def mapped(self) -> frozenset[type[CareEvent]]:
+        """The events this export maps to FHIR resources."""
+        return frozenset(self._handlers)
 
     # ------------------------------------------------------------------ feeding
 
     def add(self, envelope: Envelope) -> None:
-        handler = self._handlers.get(envelope.kind)
+        handler = self._by_topic.get(envelope.type)
         if handler is None or envelope.occurred_at is None:
             # Not a record of this patient's care this version knows how to map (or an
             # entry it cannot decode): the log keeps it, the server log names it.
@@ -293,8 +313,8 @@ class PatientRecord:
     def _accepted(self, e: Envelope) -> Change:
         episode = self._episode(e)
         request = self._get(episode.referral)
-        request["performer"] = [clinic(episode.clinic_id),
-                                practitioner(e.data["practitioner_id"])]
+        episode.practitioner = str(e.data["practitioner_id"])
+        request["performer"] = [clinic(episode.clinic_id), practitioner(episode.practitioner)]
         request["status"] = "active"
         return Change(UPDATE, [episode.referral])
 
@@ -306,6 +326,7 @@ class PatientRecord:
     def _redirected(self, e: Envelope) -> Change:
         episode = self._episode(e)
         episode.clinic_id = str(e.data["clinic_id"])
+        episode.practitioner = None
         request = self._get(episode.referral)
         request["performer"] = [clinic(episode.clinic_id)]
         request["status"] = "active"
@@ -437,6 +458,8 @@ class PatientRecord:
 
     def _set_goals(self, e: Envelope, episode: Episode, status: str) -> list[str]:
         rids = []
+        # A drafted plan names its practitioner; a revision is the treating one's.
+        author = e.data.get("practitioner_id") or episode.practitioner
         for goal in e.data["goals"]:
             rid = resource_id("Goal", episode.referral, e.data["plan_id"], goal["goal_id"])
             self._put({
@@ -453,7 +476,7 @@ class PatientRecord:
                     "detailQuantity": {"value": goal["target"], "unit": goal["unit"]},
                     "dueDate": goal["due"],
                 }],
-                "expressedBy": practitioner(e.data["practitioner_id"]),
+                **({"expressedBy": practitioner(author)} if author else {}),
                 "addresses": [ref(c) for c in episode.conditions],
                 "note": [{"text": f"Baseline {goal['baseline']:g} {goal['unit']}"}],
             })

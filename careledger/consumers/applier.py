@@ -1,0 +1,292 @@
+"""Row changes, as the handlers return them, applied to one generation of the views.
+
+A batch is applied in three steps, inside the caller's transaction:
+
+1. The rows the batch's handlers will read are fetched in one round trip (one query per
+   table read, for every record of the batch that needs it) into memory.
+2. Each event goes through every projection's handler in log order. Its changes to a
+   table that is read are applied to the rows in memory too, so the next event's handler
+   sees them; every change is queued as data.
+3. Each projection's queue becomes statements, in order: a run of inserts of one shape
+   is one `INSERT ... SELECT FROM unnest(...)`, a run of upserts, updates or deletes of
+   one shape one `executemany` (which psycopg pipelines without re-preparing).
+
+Projections write only their own tables and read no other's, so their statements
+commute. This is the only place that turns changes into SQL: a faster applier (COPY and
+one merge per table) replaces this module, never the handlers.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+from psycopg import Cursor
+from psycopg.types.json import Jsonb
+
+from careledger.projections import all_projections
+from careledger.projections.envelope import Envelope
+from careledger.projections.memory import MemoryTables, changes_of, reads_of
+from careledger.projections.model import (
+    Add,
+    Change,
+    Delete,
+    Insert,
+    Projection,
+    Read,
+    Table,
+    Update,
+    Upsert,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Unknown:
+    """Events of one kind no projection could place, in one batch."""
+
+    events: int = 0
+    first_position: int = 0
+    last_position: int = 0
+
+
+@dataclass
+class Applied:
+    statements: int = 0
+    unknown: dict[str, Unknown] = field(default_factory=dict)
+
+    def merge(self, other: Applied) -> None:
+        self.statements += other.statements
+        for kind, u in other.unknown.items():
+            mine = self.unknown.setdefault(kind, Unknown(first_position=u.first_position))
+            mine.events += u.events
+            mine.first_position = min(mine.first_position, u.first_position)
+            mine.last_position = max(mine.last_position, u.last_position)
+
+
+class ViewApplier:
+    """Applies the projections' changes for batches of envelopes to one schema."""
+
+    def __init__(self, schema: str, projections: Sequence[Projection] | None = None) -> None:
+        self.schema = schema
+        self.projections = tuple(projections if projections is not None
+                                 else all_projections())
+        self._reads = reads_of(self.projections)
+        self._read_tables = frozenset(r.table.name for r in self._reads)
+        self._logged: set[str] = set()
+
+    def apply(self, cur: Cursor[Any], envelopes: Sequence[Envelope], *,
+              around: Callable[[Envelope], AbstractContextManager[Any]] | None = None
+              ) -> Applied:
+        """Apply the envelopes, in order; raise if a handler or a statement fails.
+
+        `around` wraps each event's handlers (the consumer's span per message)."""
+        applied = Applied()
+        queues = self.plan(envelopes, self._read(cur, envelopes), applied, around=around)
+        for queue in queues:
+            applied.statements += self._send(cur, queue)
+        return applied
+
+    def plan(self, envelopes: Sequence[Envelope], memory: MemoryTables, applied: Applied, *,
+             around: Callable[[Envelope], AbstractContextManager[Any]] | None = None
+             ) -> list[list[Change]]:
+        """Step 2: every projection's changes, in order, given the rows read."""
+        queues: list[list[Change]] = [[] for _ in self.projections]
+        for envelope in envelopes:
+            with around(envelope) if around is not None else nullcontext():
+                self._handle(envelope, memory, queues, applied)
+        return queues
+
+    def memory(self) -> MemoryTables:
+        """Empty tables for the rows the handlers read."""
+        return MemoryTables([r.table for r in self._reads], self._reads)
+
+    def _handle(self, envelope: Envelope, memory: MemoryTables, queues: list[list[Change]],
+                applied: Applied) -> None:
+        for queue, projection in zip(queues, self.projections, strict=True):
+            if not projection.knows(envelope):
+                self._unknown(applied, envelope)
+                continue
+            for change in changes_of(projection, envelope, memory.read):
+                if change.table.name in self._read_tables:
+                    memory.apply(change)
+                queue.append(change)
+
+    # ------------------------------------------------------------------ step 1: reads
+
+    def _read(self, cur: Cursor[Any], envelopes: Sequence[Envelope]) -> MemoryTables:
+        memory = self.memory()
+        wanted: dict[Read, set[Any]] = {}
+        for envelope in envelopes:
+            for projection in self.projections:
+                handling = projection.handling(envelope)
+                for read in handling.reads if handling is not None else ():
+                    wanted.setdefault(read, set()).add(envelope.aggregate_id)
+        if not wanted:
+            return memory
+        conn = cur.connection
+        pending = []
+        for read, ids in wanted.items():
+            reader = conn.cursor()
+            reader.execute(_select(self.schema, read.table.name, read.column), ([*ids],))
+            pending.append((read, reader))
+        for read, reader in pending:  # the first fetch sends every query at once
+            names = [d.name for d in reader.description or ()]
+            memory.load(read.table, (dict(zip(names, row, strict=True))
+                                     for row in reader.fetchall()))
+            reader.close()
+        return memory
+
+    # ------------------------------------------------------------------ unknown kinds
+
+    def _unknown(self, applied: Applied, envelope: Envelope) -> None:
+        seen = applied.unknown.get(envelope.kind)
+        if seen is not None and seen.last_position == envelope.position:
+            return  # counted once per event, whichever projection found it
+        if seen is None:
+            seen = applied.unknown[envelope.kind] = Unknown(first_position=envelope.position)
+        seen.events += 1
+        seen.last_position = envelope.position
+        if envelope.kind not in self._logged:
+            self._logged.add(envelope.kind)
+            log.warning("views: %s (first at position %d) is a kind of event this version "
+                        "does not know; counted in `careledger status`, not applied",
+                        envelope.kind, envelope.position)
+
+    # ------------------------------------------------------------------ step 3: SQL
+
+    def _send(self, cur: Cursor[Any], changes: list[Change]) -> int:
+        statements = 0
+        start = 0
+        while start < len(changes):
+            shape = _shape(changes[start])
+            end = start + 1
+            while end < len(changes) and _shape(changes[end]) == shape:
+                end += 1
+            run = changes[start:end]
+            query, many = _statement(self.schema, shape)
+            if many:
+                cur.executemany(query, [_params(shape, c) for c in run])
+            else:
+                cur.execute(query, _columns(shape, run))
+            statements += 1
+            start = end
+        return statements
+
+
+#: What makes two changes one statement: their kind, table and columns.
+Shape = tuple[Any, ...]
+
+
+def _shape(change: Change) -> Shape:
+    if isinstance(change, Insert):
+        return ("insert", change.table, tuple(change.row))
+    if isinstance(change, Upsert):
+        return ("upsert", change.table, tuple(change.row), change.update)
+    if isinstance(change, Update):
+        return ("update", change.table, tuple(change.key),
+                tuple((k, isinstance(v, Add)) for k, v in change.values.items()),
+                change.position is not None)
+    return ("delete", change.table, tuple(change.key))
+
+
+def _value(table: Table, column: str, value: Any) -> Any:
+    if value is None:
+        return None
+    kind = table.types[column]
+    if kind == "jsonb":
+        return Jsonb(value)
+    if kind == "uuid[]":
+        return [str(v) for v in value]
+    return value
+
+
+def _params(shape: Shape, change: Change) -> list[Any]:
+    table = change.table
+    if isinstance(change, Insert | Upsert):
+        return [_value(table, c, change.row[c]) for c in shape[2]]
+    if isinstance(change, Update):
+        params = [_value(table, k, v.amount if isinstance(v, Add) else v)
+                  for k, v in change.values.items()]
+        if change.position is not None:
+            params.append(change.position)
+        params += [change.key[k] for k in shape[2]]
+        if change.position is not None:
+            params.append(change.position)
+        return params
+    assert isinstance(change, Delete)
+    return [change.key[k] for k in shape[2]]
+
+
+def _columns(shape: Shape, run: Iterable[Change]) -> list[list[Any]]:
+    """A run of inserts as one array per column, for `unnest`."""
+    table: Table = shape[1]
+    rows = [c.row for c in run if isinstance(c, Insert)]
+    columns: list[list[Any]] = []
+    for name in shape[2]:
+        kind = table.types[name]
+        if kind == "jsonb":
+            columns.append([None if r[name] is None else Jsonb(r[name]) for r in rows])
+        elif kind == "uuid":
+            columns.append([None if r[name] is None else str(r[name]) for r in rows])
+        else:
+            columns.append([r[name] for r in rows])
+    return columns
+
+
+@cache
+def _statement(schema: str, shape: Shape) -> tuple[str, bool]:
+    """The statement for a shape, and whether it runs once per change (`executemany`)."""
+    kind, table = shape[0], shape[1]
+    target = f'"{schema}".{table.name}'
+    types = table.types
+    if kind in ("insert", "upsert"):
+        columns: tuple[str, ...] = shape[2]
+        names = ", ".join(columns)
+        if kind == "insert" and not any(types[c].endswith("[]") for c in columns):
+            arrays = ", ".join(f"%b::{types[c]}[]" for c in columns)
+            return (f"INSERT INTO {target} ({names}) SELECT * FROM unnest({arrays})"
+                    " ON CONFLICT DO NOTHING", False)
+        row = ", ".join(f"%s::{types[c]}" for c in columns)
+        if kind == "insert":
+            return f"INSERT INTO {target} ({names}) VALUES ({row}) ON CONFLICT DO NOTHING", True
+        taken = ", ".join(f"{c} = EXCLUDED.{c}" for c in shape[3])
+        return (f"INSERT INTO {target} ({names}) VALUES ({row})"
+                f" ON CONFLICT ({', '.join(table.key)}) DO UPDATE SET {taken}"
+                f" WHERE {target}.position < EXCLUDED.position", True)
+    key: tuple[str, ...] = shape[2]
+    where = [f"{k} = %s::{types[k]}" for k in key]
+    if kind == "delete":
+        return f"DELETE FROM {target} WHERE {' AND '.join(where)}", True
+    sets = [f"{c} = {c} + %s" if added else f"{c} = %s::{types[c]}" for c, added in shape[3]]
+    if shape[4]:  # guarded by log position
+        sets.append("position = %s")
+        where.append("position < %s")
+    return f"UPDATE {target} SET {', '.join(sets)} WHERE {' AND '.join(where)}", True
+
+
+@cache
+def _select(schema: str, table: str, column: str) -> str:
+    return f'SELECT * FROM "{schema}".{table} WHERE {column} = ANY(%s)'
+
+
+def unknown_kinds_statement(schema: str) -> str:
+    """Adds a batch's counts of events no projection could place to the table
+    `careledger status` reads (in the batch's own transaction)."""
+    return (f'INSERT INTO "{schema}".unknown_kinds (consumer, kind, events, first_position,'
+            " last_position) VALUES (%s, %s, %s, %s, %s) ON CONFLICT (consumer, kind)"
+            f' DO UPDATE SET events = "{schema}".unknown_kinds.events + EXCLUDED.events,'
+            f' last_position = greatest("{schema}".unknown_kinds.last_position,'
+            " EXCLUDED.last_position), last_seen = now()")
+
+
+def record_unknown(cur: Cursor[Any], schema: str, consumer: str, applied: Applied) -> None:
+    if applied.unknown:
+        cur.executemany(unknown_kinds_statement(schema), [
+            (consumer, kind, u.events, u.first_position, u.last_position)
+            for kind, u in applied.unknown.items()])
