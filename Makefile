@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: up test lint browser bench soak install clean
+.PHONY: up test lint browser bench soak install clean icd10
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,9 +35,15 @@ browser:
 	    || echo "chromium could not be installed: the browser tests will be skipped"; \
 	else echo "no chromium and no apt-get as root: the browser tests will be skipped"; fi
 
+## Ruff, mypy, and no event named in a string outside its declaration.
 lint: $(STAMP)
-	$(BIN)/ruff check careledger tests bench
+	$(BIN)/ruff check careledger tests bench tools
 	$(BIN)/mypy careledger
+	$(BIN)/python tools/check_event_names.py
+
+## Rebuild the ICD-10-CM file the domain ships, from the pinned simple-icd-10-cm.
+icd10: $(STAMP)
+	$(BIN)/python tools/build_icd10.py
 
 ## Benchmarks print ratios measured side by side in one run.
 bench: $(STAMP)

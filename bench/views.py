@@ -31,8 +31,9 @@ import psycopg
 from confluent_kafka import Consumer, Message, Producer
 
 from bench.setup import bench_database
+from careledger.consumers.envelopes import Streams, envelope_of
 from careledger.consumers.projector import Projector
-from careledger.consumers.relay import Relay, Streams, envelope_of
+from careledger.consumers.relay import Relay
 from careledger.domain.clinical import SessionLocation
 from careledger.infra import bootstrap
 from careledger.infra.embedded_broker import EmbeddedBroker, ensure_topics

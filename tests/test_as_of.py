@@ -17,6 +17,8 @@ from careledger.audit.as_of import AsOfError, diff_patient, replay_as_of
 from careledger.consumers.replay import checksums, replay
 from careledger.domain.application import CareLedger
 from careledger.domain.clinical import SessionLocation
+from careledger.domain.patient import Patient
+from careledger.domain.referral import Referral
 from careledger.infra import bootstrap
 from careledger.infra.cli import cli
 from careledger.infra.schema import create_views
@@ -63,7 +65,7 @@ def test_the_views_as_of_now_equal_a_replay_and_as_of_earlier_what_was_then(
                 referral) == [(0,)]
     assert [k for (k,) in rows(db, "SELECT kind FROM asof_then.timeline WHERE referral_id = %s"
                                    " ORDER BY position", referral)] == [
-        "Referral.Made", "Referral.Accepted"]
+        Referral.Made.KIND, Referral.Accepted.KIND]
     assert rows(db, "SELECT status FROM asof_now.referrals WHERE referral_id = %s",
                 referral) == [("cancelled",)]
     # The live views were not touched, and a second replay does not overwrite the first.
@@ -86,7 +88,7 @@ def test_a_diff_names_what_changed_between_two_moments_and_who_changed_it(
 
     diff = diff_patient(app, db, network.patient, since, until)
     assert [(e.kind, e.actor) for e in diff.events] == [
-        ("Referral.SessionScheduled", "therapist:t"), ("Referral.Cancelled", "physician:p")]
+        (Referral.SessionScheduled.KIND, "therapist:t"), (Referral.Cancelled.KIND, "physician:p")]
     changed = {(c.table, c.change) for c in diff.rows}
     assert ("sessions", "added") in changed and ("referrals", "changed") in changed
     status = next(c for c in diff.rows if c.table == "referrals")
@@ -132,10 +134,10 @@ def test_the_audit_commands_replay_diff_and_account_for_disclosures(
     assert diff.exit_code == 0, diff.output
     body = json.loads(diff.output)
     assert [(e["kind"], e["actor"]) for e in body["events"]] == [
-        ("Referral.Cancelled", "physician:p")]
+        (Referral.Cancelled.KIND, "physician:p")]
     text = run("diff", "--patient", str(network.patient), "--from", since.isoformat(),
                "--to", until.isoformat())
-    assert "Referral.Cancelled" in text.output and "referrals" in text.output
+    assert Referral.Cancelled.KIND in text.output and "referrals" in text.output
     assert "status" in text.output
     assert "Maria" not in text.output  # names and notes never: kinds, actors, columns
 
@@ -180,7 +182,7 @@ def test_a_replay_leaves_out_an_event_the_views_cannot_hold_and_goes_on(
         ((positions,),) = conn.execute(
             "SELECT careledger.append_events(%s::uuid[], %s::bigint[], %s::text[], %s::bytea[],"
             " NULL, NULL, NULL, NULL, NULL, NULL, NULL)",
-            ([uuid.uuid4()], [1], ["careledger:Patient.Registered"],
+            ([uuid.uuid4()], [1], [Patient.Registered.TOPIC],
              [bytes(state).replace(b"Maria", b"Ma\\u0000ria")])).fetchall()
     later = open_episode(app, network, accept=True)
     replayed = replay_as_of(app, db, datetime.now(UTC) + timedelta(seconds=1), schema="asof_nul")

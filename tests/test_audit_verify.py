@@ -34,6 +34,7 @@ from careledger.audit.check import ProofError, SignedCheckpoint, check_proof
 from careledger.audit.findings import Finding, Kind
 from careledger.audit.proof import prove
 from careledger.audit.verify import Report, verify
+from careledger.domain.referral import Referral
 from careledger.gateways.auth import TokenService
 from careledger.infra import bootstrap
 from careledger.infra.cli import LOG_DIFFERS, cli
@@ -132,7 +133,7 @@ class Log:
         """A referral's stream id and its events' positions, version 1 first."""
         streams = [r[0] for r in self.query(
             "SELECT originator_id FROM careledger.careledger_events"
-            " WHERE topic = 'careledger:Referral.Made' ORDER BY notification_id")]
+            " WHERE topic = %s ORDER BY notification_id", (Referral.Made.TOPIC,))]
         stream = streams[index]
         return stream, [r[0] for r in self.query(
             "SELECT notification_id FROM careledger.careledger_events"
@@ -284,7 +285,7 @@ def test_a_forged_event_is_named_at_its_position(log: Log) -> None:
         "SELECT previous_hash FROM careledger.careledger_events WHERE notification_id = %s",
         (positions[-1],))
     recorded_us, version, topic, state = 1_780_000_000_000_000, len(positions) + 1, \
-        "careledger:Referral.SessionCancelled", b'{"reason":"forged"}'
+        Referral.SessionCancelled.TOPIC, b'{"reason":"forged"}'
     digest = event_hash(wrong_link, stream.bytes, version, recorded_us, topic, state)
     ((forged,),) = log.tamper((
         "INSERT INTO careledger.careledger_events (originator_id, originator_version, topic,"

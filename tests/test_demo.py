@@ -18,6 +18,8 @@ from typing import Any
 import httpx
 import pytest
 
+from careledger.domain.patient import Patient
+from careledger.domain.referral import Referral
 from careledger.infra import embedded_pg
 from careledger.infra.embedded_pg import free_port
 
@@ -146,8 +148,8 @@ def test_up_demo_starts_answers_its_printed_examples_and_stops_cleanly(tmp_path:
         timeline = run_curl(out.after("reads the demo patient's shared timeline")).json()
         assert "errors" not in timeline, timeline
         events = timeline["data"]["patient"]["timeline"]["events"]
-        assert events[0]["kind"] == "Patient.Registered"
-        assert any(e["kind"] == "Referral.Made" for e in events)
+        assert events[0]["kind"] == Patient.Registered.KIND
+        assert any(e["kind"] == Referral.Made.KIND for e in events)
         caseload = run_curl(out.after("reads the clinic's open caseload")).json()
         assert caseload["data"]["clinic"]["caseload"], caseload
         report = run_curl(out.after("lists every read of the demo patient's record")).json()

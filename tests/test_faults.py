@@ -32,6 +32,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 
 from bench.stack import Stack, own_stack, wait_for
 from careledger.consumers.replay import checksums, replay
+from careledger.domain.referral import Referral
 from careledger.gateways.auth import Role, TokenService
 from careledger.infra import bootstrap
 from careledger.infra.embedded_broker import ensure_topics
@@ -188,9 +189,10 @@ def test_commands_under_faults_are_kept_exactly_once_and_the_views_equal_the_log
         with psycopg.connect(db.admin_url) as conn:
             streams = conn.execute(
                 "SELECT originator_id, array_agg(originator_version ORDER BY originator_version),"
-                " count(*) FILTER (WHERE topic = 'careledger:Referral.SessionScheduled')"
+                " count(*) FILTER (WHERE topic = %s)"
                 " FROM careledger.careledger_events WHERE originator_id = ANY(%s)"
-                " GROUP BY originator_id", (referrals,)).fetchall()
+                " GROUP BY originator_id", (Referral.SessionScheduled.TOPIC, referrals)
+            ).fetchall()
             keys = conn.execute("SELECT count(*), count(DISTINCT key) FROM careledger.idempotency"
                                 ).fetchone()
             positions = {p for (p,) in conn.execute(

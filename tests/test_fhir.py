@@ -18,7 +18,9 @@ from fhir.resources.R4B.bundle import Bundle
 from typer.testing import CliRunner
 
 from careledger.domain.application import CareLedger
+from careledger.domain.catalogue import kinds
 from careledger.domain.clinical import DenialBasis
+from careledger.domain.referral import Referral
 from careledger.gateways.auth import Role
 from careledger.infra import bootstrap
 from careledger.infra.settings import Settings
@@ -43,8 +45,8 @@ def discharged(app: CareLedger, db: bootstrap.Database) -> tuple[UUID, UUID]:
             if patient == demo.demo_patient:
                 continue  # treated at a second clinic too: one episode is what is checked
             row = conn.execute("SELECT 1 FROM careledger.careledger_events WHERE originator_id"
-                               " = %s AND topic = 'careledger:Referral.Discharged'",
-                               (referral,)).fetchone()
+                               " = %s AND topic = %s",
+                               (referral, Referral.Discharged.TOPIC)).fetchone()
             if row is not None:
                 return UUID(patient), UUID(referral)
     raise AssertionError("seed 23 made no discharged episode")
@@ -170,7 +172,7 @@ def test_an_amendment_stands_beside_the_original_record(
         e for e in before["entry"] if e["resource"]["resourceType"] != "Provenance"]
     amendment = resources(after, "Provenance")[-1]
     assert amendment["activity"]["coding"][0]["code"] == "UPDATE"
-    assert amendment["activity"]["text"] == "Referral.Amended"
+    assert amendment["activity"]["text"] == Referral.Amended.KIND
     assert amendment["reason"][0]["text"] == "pain after treatment was 3, not 2"
     assert {"reference": f"urn:uuid:{encounter['id']}"} in amendment["target"]
     (extension,) = [x for x in amendment["extension"] if x["url"].endswith("/amendment")]
@@ -180,7 +182,7 @@ def test_an_amendment_stands_beside_the_original_record(
     # The revision points at the Provenance of the session as first recorded.
     original = amendment["entity"][1]["what"]["reference"].removeprefix("urn:uuid:")
     written = next(p for p in resources(after, "Provenance") if p["id"] == original)
-    assert written["activity"]["text"] == "Referral.SessionCompleted"
+    assert written["activity"]["text"] == Referral.SessionCompleted.KIND
 
 
 def test_a_denied_request_to_amend_and_the_disagreement_are_in_the_export(
@@ -203,8 +205,8 @@ def test_a_denied_request_to_amend_and_the_disagreement_are_in_the_export(
     Bundle.model_validate(bundle)
     steps = [p for p in resources(bundle, "Provenance") if any(
         x["url"].endswith("/amendment-request") for x in p.get("extension", []))]
-    assert [p["activity"]["text"] for p in steps][-3:] == [
-        "Referral.AmendmentRequested", "Referral.AmendmentDenied", "Referral.DisagreementFiled"]
+    assert [p["activity"]["text"] for p in steps][-3:] == kinds(
+        Referral.AmendmentRequested, Referral.AmendmentDenied, Referral.DisagreementFiled)
     assert all(p["activity"]["coding"][0]["code"] == "APPEND" for p in steps)
     assert {"reference": f"urn:uuid:{referral}"} in steps[-1]["target"]
     denial = {x["url"]: x.get("valueString") for x in next(

@@ -22,9 +22,10 @@ from uuid import UUID
 
 import psycopg
 import pytest
+from psycopg.rows import dict_row
 
 from careledger.audit.verify import verify
-from careledger.consumers.relay import Streams, envelope_of
+from careledger.consumers.envelopes import Streams, envelope_of
 from careledger.consumers.replay import checksums, replay
 from careledger.domain.application import CareLedger
 from careledger.gateways.fhir.export import build_bundle
@@ -32,7 +33,9 @@ from careledger.infra import bootstrap, embedded_pg
 from careledger.infra.eventstore import CareLedgerRecorder, read_patient_log
 from careledger.infra.schema import create_views
 from careledger.infra.settings import APP_ROLE, Settings
-from careledger.projections import VIEWS_SCHEMA
+from careledger.projections import VIEWS_SCHEMA, all_projections
+from careledger.projections.envelope import Envelope
+from careledger.projections.memory import MemoryViews
 
 GOLDEN = Path(__file__).parent / "fixtures" / "golden"
 EXPORTED_AT = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -107,6 +110,25 @@ def test_replaying_with_todays_handlers_gives_the_views_of_then(golden: Any) -> 
     differing = [table for table in then if now.get(table) != then[table]]
     assert not differing, _differences(db, differing, VIEWS_SCHEMA, fresh)
     assert all(not digest.startswith("0:") for digest in then.values()), "every table has rows"
+
+
+def test_the_handlers_alone_give_the_rows_of_then(golden: Any) -> None:
+    """The published envelopes through today's handlers in memory, with no database,
+    against the rows that commit's handlers wrote into PostgreSQL."""
+    db, _app = golden
+    with gzip.open(GOLDEN / "envelopes.jsonl.gz", "rb") as f:
+        published = [Envelope.from_json(line) for line in f]
+    views = MemoryViews(all_projections())
+    views.apply(published)
+    with psycopg.connect(db.app_url) as conn:
+        for table in (t for p in all_projections() for t in p.tables):
+            rows = conn.cursor(row_factory=dict_row).execute(
+                f"SELECT * FROM {VIEWS_SCHEMA}.{table.name}").fetchall()
+            then = {table.key_of(r): r for r in rows}
+            now = {table.key_of(r): r for r in views.rows(table.name)}
+            assert now.keys() == then.keys(), table.name
+            for key, row in then.items():
+                assert now[key] == row, (table.name, key)
 
 
 def _differences(db: bootstrap.Database, tables: list[str], then: str, now: str) -> str:

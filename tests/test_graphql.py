@@ -18,6 +18,8 @@ import pytest
 from careledger.audit.access_chain import verify_access_log
 from careledger.consumers.replay import replay
 from careledger.domain.application import CareLedger
+from careledger.domain.patient import Patient
+from careledger.domain.referral import Referral
 from careledger.gateways.auth import Role
 from careledger.graphql.context import GENERATIONS
 from careledger.infra import bootstrap
@@ -73,8 +75,8 @@ def test_the_referring_physician_reads_the_shared_timeline(
     body = ask(client, network.token(Role.PHYSICIAN, network.physician), TIMELINE,
                id=str(network.patient))
     assert "errors" not in body
-    assert kinds(body) == ["Patient.Registered", "Patient.ConsentGranted", "Referral.Made",
-                           "Referral.Accepted"]
+    assert kinds(body) == [Patient.Registered.KIND, Patient.ConsentGranted.KIND, Referral.Made.KIND,
+                           Referral.Accepted.KIND]
 
 
 def test_a_denied_read_looks_exactly_like_a_patient_that_does_not_exist(
@@ -94,10 +96,10 @@ def test_clinics_see_their_referrals_patients_and_no_one_else(
 ) -> None:
     own = ask(client, network.token(Role.THERAPIST, network.therapist, [network.clinic]),
               TIMELINE, id=str(network.patient))
-    assert "Referral.Made" in kinds(own)
+    assert Referral.Made.KIND in kinds(own)
     admin = ask(client, network.token(Role.CLINIC_ADMIN, uuid.uuid4(), [network.clinic]),
                 TIMELINE, id=str(network.patient))
-    assert "Referral.Made" in kinds(admin)
+    assert Referral.Made.KIND in kinds(admin)
     other = ask(client, network.token(Role.THERAPIST, network.other_therapist,
                                       [network.other_clinic]), TIMELINE, id=str(network.patient))
     assert other["errors"][0]["extensions"]["code"] == "NOT_FOUND"
@@ -113,7 +115,7 @@ def test_revoked_consent_closes_the_care_team_but_not_the_auditor(
     assert physician["errors"][0]["extensions"]["code"] == "NOT_FOUND"
     auditor = ask(client, network.token(Role.AUDITOR, uuid.uuid4()), TIMELINE,
                   id=str(network.patient))
-    assert kinds(auditor)[-1] == "Patient.ConsentRevoked"
+    assert kinds(auditor)[-1] == Patient.ConsentRevoked.KIND
 
 
 def test_every_read_allowed_or_denied_is_logged_in_a_chain_the_app_cannot_change(
@@ -150,9 +152,9 @@ def test_as_of_shows_the_record_as_it_stood_and_pages_are_bounded(
 ) -> None:
     token = network.token(Role.PHYSICIAN, network.physician)
     full = ask(client, token, TIMELINE, id=str(network.patient))["data"]["patient"]["timeline"]
-    made = next(e for e in full["events"] if e["kind"] == "Referral.Made")
+    made = next(e for e in full["events"] if e["kind"] == Referral.Made.KIND)
     then = ask(client, token, TIMELINE, id=str(network.patient), asOf=made["recordedAt"])
-    assert kinds(then)[-1] == "Referral.Made"  # the acceptance was recorded after
+    assert kinds(then)[-1] == Referral.Made.KIND  # the acceptance was recorded after
     first = ask(client, token, TIMELINE, id=str(network.patient), first=2)
     page = first["data"]["patient"]["timeline"]
     assert len(page["events"]) == 2 and page["hasNextPage"]
@@ -174,11 +176,11 @@ def test_timeline_pages_walk_past_events_with_no_valid_time(
                 f"INSERT INTO {schema}.timeline (position, event_id, patient_id,"
                 " aggregate_version, kind, occurred_at, recorded_at, data) VALUES"
                 " ((SELECT max(notification_id) FROM careledger.careledger_events) + 10000000 + %s,"
-                " gen_random_uuid(), %s, 1, 'Patient.Undated', NULL, now(), '{}')",
+                " gen_random_uuid(), %s, 1, 'undated row', NULL, now(), '{}')",
                 (offset, network.patient))
     token = network.token(Role.PHYSICIAN, network.physician)
     whole = ask(client, token, TIMELINE, id=str(network.patient))["data"]["patient"]["timeline"]
-    assert [e["kind"] for e in whole["events"][-2:]] == ["Patient.Undated"] * 2
+    assert [e["kind"] for e in whole["events"][-2:]] == ['undated row'] * 2
     walked: list[int] = []
     after = None
     for _ in whole["events"]:  # as many pages as events, never more
@@ -214,8 +216,8 @@ def test_auditors_replay_a_records_raw_events_with_their_hash_chain(
 ) -> None:
     body = ask(client, network.token(Role.AUDITOR, uuid.uuid4()), AUDIT, id=str(episode))
     trail = body["data"]["auditTrail"]
-    assert [e["type"] for e in trail] == ["careledger:Referral.Made",
-                                          "careledger:Referral.Accepted"]
+    assert [e["type"] for e in trail] == [Referral.Made.TOPIC,
+                                          Referral.Accepted.TOPIC]
     assert trail[0]["previousHash"] == "00" * 32
     assert trail[1]["previousHash"] == trail[0]["hash"]
     assert trail[0]["occurredAt"].startswith(NOW.date().isoformat())
@@ -462,9 +464,9 @@ def test_breaking_the_glass_needs_a_reason_lasts_hours_and_is_flagged(
     assert short["errors"][0]["extensions"]["code"] == "BAD_INPUT"
     why = "unconscious in the emergency department, allergy history needed"
     granted = ask(client, token, EMERGENCY, id=str(network.patient), why=why)
-    assert "Referral.Made" in kinds(granted)
+    assert Referral.Made.KIND in kinds(granted)
     later = ask(client, token, EMERGENCY, id=str(network.patient))  # within the window
-    assert "Referral.Made" in kinds(later)
+    assert Referral.Made.KIND in kinds(later)
     # A clinic administrator cannot break the glass, and a missing patient stays missing.
     admin = network.token(Role.CLINIC_ADMIN, uuid.uuid4(), [network.other_clinic])
     assert ask(client, admin, EMERGENCY, id=str(network.patient), why=why)["errors"][0][
@@ -512,19 +514,19 @@ def test_an_amendment_shows_beside_the_original_which_stays_as_recorded(
     token = network.token(Role.PHYSICIAN, physician)
     # The demo patient's episode at the first clinic (they are treated at a second, too).
     first_clinic = demo.demo_therapist_clinic
-    before = ask(client, token, AMENDED, id=patient, kinds=["Referral.AssessmentRecorded"],
+    before = ask(client, token, AMENDED, id=patient, kinds=[Referral.AssessmentRecorded.KIND],
                  clinic=first_clinic)
     (assessment,) = before["data"]["patient"]["timeline"]["events"]
     referral = UUID(demo.referral_ids[0])
     app.amend(referral, record_id=assessment["recordId"], reason="pain score mistyped",
               changes={"pain_nprs": 6}, occurred_at=NOW, actor=f"therapist:{demo.demo_therapist}")
     sync_views(app, db)
-    after = ask(client, token, AMENDED, id=patient, kinds=["Referral.AssessmentRecorded"],
+    after = ask(client, token, AMENDED, id=patient, kinds=[Referral.AssessmentRecorded.KIND],
                 clinic=first_clinic)
     (original,) = after["data"]["patient"]["timeline"]["events"]
     assert original["recordedAt"] == assessment["recordedAt"]
     assert [a["data"]["changes"] for a in original["amendments"]] == [{"pain_nprs": 6}]
-    then = ask(client, token, AMENDED, id=patient, kinds=["Referral.AssessmentRecorded"],
+    then = ask(client, token, AMENDED, id=patient, kinds=[Referral.AssessmentRecorded.KIND],
                clinic=first_clinic, asOf=assessment["recordedAt"])
     assert then["data"]["patient"]["timeline"]["events"][0]["amendments"] == []
     clinic = original["clinicId"]
@@ -619,7 +621,7 @@ def test_min_position_reads_your_own_writes_or_says_it_is_not_there_yet(
         HTTP_AUTHORIZATION=f"Bearer {token}",
         HTTP_CARELEDGER_MIN_POSITION=str(written.position),
     )
-    assert "Referral.Cancelled" in kinds(response.json())
+    assert Referral.Cancelled.KIND in kinds(response.json())
 
 
 def test_access_matrix_every_principal_every_patient_every_path(
@@ -742,11 +744,11 @@ def test_valid_time_and_transaction_time_answer_different_questions(
     sync_views(app, db)
     t = (NOW - timedelta(days=1)).isoformat()
     valid = ask(client, token, query, id=str(network.patient), validAt=t)
-    assert "Referral.SessionScheduled" in kinds(valid)  # it had happened by t
+    assert Referral.SessionScheduled.KIND in kinds(valid)  # it had happened by t
     asof = ask(client, token, query, id=str(network.patient), asOf=known_before.isoformat())
-    assert "Referral.SessionScheduled" not in kinds(asof)  # but nobody knew it then
+    assert Referral.SessionScheduled.KIND not in kinds(asof)  # but nobody knew it then
     late = next(e for e in valid["data"]["patient"]["timeline"]["events"]
-                if e["kind"] == "Referral.SessionScheduled")
+                if e["kind"] == Referral.SessionScheduled.KIND)
     assert late["recordedAt"] > late["occurredAt"]
 
 
@@ -809,12 +811,12 @@ def test_a_timeline_page_costs_the_same_statements_whatever_its_size(
 BESIDE = """
 query ($id: UUID!) {
   patient(id: $id) {
-    timeline(kinds: ["Referral.Made"]) {
+    timeline(kinds: ["KIND"]) {
       events { kind recordId amendments { kind actor data } }
     }
   }
 }
-"""
+""".replace("KIND", Referral.Made.KIND)
 
 
 def test_a_denied_request_to_amend_and_the_disagreement_stand_beside_the_record(
@@ -859,7 +861,7 @@ def test_a_denied_request_to_amend_and_the_disagreement_stand_beside_the_record(
                  id=str(network.patient))["data"]["patient"]["timeline"]["events"]
     (made,) = [e for e in events if e["recordId"] == str(referral)]
     assert [(a["kind"], a["data"].get("basis")) for a in made["amendments"]] == [
-        ("Referral.AmendmentRequested", None),
-        ("Referral.AmendmentDenied", "accurate_and_complete"),
-        ("Referral.DisagreementFiled", None)]
+        (Referral.AmendmentRequested.KIND, None),
+        (Referral.AmendmentDenied.KIND, "accurate_and_complete"),
+        (Referral.DisagreementFiled.KIND, None)]
     assert made["amendments"][2]["data"]["statement"] == "my left knee was treated"

@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from uuid import uuid4
 
 import psycopg
 from typer.testing import CliRunner, Result
 
+from careledger.consumers.applier import ViewApplier, record_unknown
 from careledger.consumers.relay import Relay
 from careledger.domain.application import CareLedger
+from careledger.domain.referral import Referral
 from careledger.infra import bootstrap
 from careledger.infra.cli import cli
 from careledger.infra.embedded_broker import ensure_topics
 from careledger.infra.embedded_pg import free_port
 from careledger.infra.settings import Settings
-from tests.conftest import Network, open_episode
+from careledger.projections import live_generation
+from careledger.projections.envelope import Envelope
+from tests.conftest import NOW, Network, open_episode
 
 
 def env_of(settings: Settings, **extra: str) -> dict[str, str]:
@@ -75,3 +80,29 @@ def test_status_reports_the_relay_and_readiness_needs_the_broker(
                   CARELEDGER_DATABASE_URL=f"postgresql://postgres:x@127.0.0.1:{free_port()}/x")
     assert gone.exit_code == 1 and "PostgreSQL is unreachable" in gone.output
     assert status(settings, "--ready", "everything").exit_code == 1
+
+
+def test_status_names_the_kinds_of_event_the_views_could_not_place(
+    db: bootstrap.Database, settings: Settings, network: Network
+) -> None:
+    newer = Referral.Made.TOPIC.replace(".Made", ".Transferred")
+    envelope = Envelope(
+        event_id=uuid4(), type=newer, schema_version=1, aggregate_id=uuid4(),
+        aggregate_version=2, patient_id=network.patient, clinic_ids=(), occurred_at=NOW,
+        recorded_at=NOW, actor="x", data={}, position=10**12, hash="", previous_hash="")
+    with psycopg.connect(db.app_url) as conn:
+        schema, _ = live_generation(conn)
+        with conn.transaction(), conn.cursor() as cur:
+            record_unknown(cur, schema, "status-test", ViewApplier(schema).apply(cur, [envelope]))
+    try:
+        text = status(settings)
+        assert text.exit_code == 0, text.output
+        line = next(line for line in text.output.splitlines() if "Transferred" in line)
+        assert "1 events this version does not know" in line
+        assert "upgrade the consumers" in line
+        figures = json.loads(status(settings, "--json").output)
+        assert {"consumer": "status-test", "kind": newer.partition(":")[2], "events": 1,
+                "first_position": 10**12, "last_position": 10**12} in figures["unknown_kinds"]
+    finally:
+        with psycopg.connect(db.admin_url) as admin:
+            admin.execute(f"DELETE FROM {schema}.unknown_kinds WHERE consumer = 'status-test'")

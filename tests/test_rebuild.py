@@ -17,6 +17,7 @@ from careledger.consumers.relay import Relay
 from careledger.consumers.replay import checksums, replay
 from careledger.domain.application import CareLedger
 from careledger.domain.clinical import SessionLocation
+from careledger.domain.referral import Referral
 from careledger.infra import bootstrap
 from careledger.infra.embedded_broker import ensure_topics
 from careledger.infra.schema import create_views
@@ -117,7 +118,7 @@ def test_no_reader_is_left_on_the_generation_a_rebuild_dropped(
     body = ask(client, token, TIMELINE, id=str(network.patient))
     assert "errors" not in body, body
     assert [e["kind"] for e in body["data"]["patient"]["timeline"]["events"]][-1] \
-        == "Referral.Accepted"
+        == Referral.Accepted.KIND
     with psycopg.connect(db.admin_url) as conn:
         assert conn.execute("SELECT count(*) FROM information_schema.schemata"
                             " WHERE schema_name = %s", (old,)).fetchone() == (0,)

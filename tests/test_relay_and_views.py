@@ -18,17 +18,23 @@ from typing import Any
 import psycopg
 import pytest
 from confluent_kafka import Consumer, Producer
+from psycopg.rows import dict_row
 
 from careledger.consumers.applier import Applied, ViewApplier
+from careledger.consumers.envelopes import Streams, envelope_of
 from careledger.consumers.projector import Outcome, ProjectionConsumer, Projector
 from careledger.consumers.relay import BrokerUnavailable, Relay
 from careledger.consumers.replay import checksums, replay
 from careledger.domain.application import CareLedger
+from careledger.domain.patient import Patient
+from careledger.domain.referral import Referral
 from careledger.infra import bootstrap
 from careledger.infra.embedded_broker import ensure_topics
 from careledger.infra.schema import create_views
 from careledger.infra.seed import seed_network
 from careledger.infra.settings import APP_ROLE
+from careledger.projections import all_projections
+from careledger.projections.memory import MemoryViews
 from tests.conftest import NOW, Network, open_episode
 
 KAFKA_LOG = logging.getLogger("kafka")
@@ -106,6 +112,22 @@ def pipeline(app: CareLedger, db: bootstrap.Database, kafka_bootstrap: str
     relay.close()
 
 
+def assert_views_hold_what_the_handlers_give(pipeline: Pipeline) -> None:
+    """The same part of the log through the handlers in memory, with no database, gives
+    the rows the consumer wrote to PostgreSQL, row for row."""
+    streams = Streams(pipeline.app)
+    entries = pipeline.app.recorder.read_log(pipeline.start, 1_000_000)  # type: ignore[attr-defined]
+    memory = MemoryViews(all_projections())
+    memory.apply([envelope_of(pipeline.app, streams, e) for e in entries])
+    with psycopg.connect(pipeline.db.app_url) as conn:
+        for table in (t for p in all_projections() for t in p.tables):
+            live = conn.cursor(row_factory=dict_row).execute(
+                f"SELECT * FROM {pipeline.schema}.{table.name}").fetchall()
+            assert live, f"{table.name} is empty"
+            assert {table.key_of(r): r for r in memory.rows(table.name)} == {
+                table.key_of(r): r for r in live}, table.name
+
+
 def rows(db: bootstrap.Database, query: str, *params: object) -> list[tuple[Any, ...]]:
     with psycopg.connect(db.app_url) as conn:
         return conn.execute(query, params).fetchall()
@@ -120,6 +142,7 @@ def test_a_seeded_network_reaches_every_view_it_should(pipeline: Pipeline) -> No
     finally:
         consumer.close()
     assert outcome.dead == 0 and outcome.skipped == 0
+    assert_views_hold_what_the_handlers_give(pipeline)
     v, db = pipeline.schema, pipeline.db
     referrals = rows(db, f"SELECT referral_id, status, visits_used FROM {v}.referrals")
     assert {str(r[0]) for r in referrals} == set(demo.referral_ids)
@@ -127,8 +150,8 @@ def test_a_seeded_network_reaches_every_view_it_should(pipeline: Pipeline) -> No
     patient = uuid.UUID(demo.demo_patient)
     kinds = [r[0] for r in rows(db, f"SELECT kind FROM {v}.timeline WHERE patient_id = %s"
                                 " ORDER BY position", patient)]
-    assert kinds[:3] == ["Patient.Registered", "Patient.ConsentGranted", "Referral.Made"]
-    assert "Referral.SessionCompleted" in kinds
+    assert kinds[:3] == [Patient.Registered.KIND, Patient.ConsentGranted.KIND, Referral.Made.KIND]
+    assert Referral.SessionCompleted.KIND in kinds
     team = rows(db, f"SELECT member_kind FROM {v}.care_team WHERE patient_id = %s", patient)
     # Two referrals (the demo patient is treated at two clinics), each naming its clinic
     # and the physician.
@@ -251,13 +274,50 @@ def test_commands_succeed_while_the_broker_is_down_and_nothing_is_lost(
     assert pipeline.live() == pipeline.rebuilt()
 
 
+def test_an_event_of_a_kind_this_version_does_not_know_is_counted_not_dropped(
+    network: Network, pipeline: Pipeline, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A newer writer's event: every projection passes it by, the batch still commits, and
+    the kind is counted in the views (for `careledger status`) and logged once."""
+    open_episode(pipeline.app, network, accept=True)
+    published = pipeline.publish_all()
+    newer = Referral.Made.TOPIC.replace(".Made", ".Reassigned")
+    head = pipeline.app.recorder.horizon()  # type: ignore[attr-defined]
+    producer = Producer({"bootstrap.servers": pipeline.bootstrap, "logger": KAFKA_LOG})
+    for offset in (1, 2):
+        producer.produce(pipeline.topic, key=str(network.patient).encode(), value=json.dumps({
+            "envelope_version": 1, "event_id": str(uuid.uuid4()), "type": newer,
+            "schema_version": 1, "aggregate_id": str(uuid.uuid4()), "aggregate_version": 2,
+            "patient_id": str(network.patient), "clinic_ids": [],
+            "occurred_at": NOW.isoformat(), "recorded_at": NOW.isoformat(), "actor": "x",
+            "data": {"to": "someone"}, "position": head + offset, "hash": "",
+            "previous_hash": ""}).encode())
+    producer.flush(10)
+    consumer = pipeline.consumer()
+    try:
+        with caplog.at_level(logging.WARNING, logger="careledger.consumers.applier"):
+            outcome = consume(consumer, published + 2)
+    finally:
+        consumer.close()
+    assert (outcome.applied, outcome.dead) == (published + 2, 0)
+    kind = newer.partition(":")[2]
+    assert rows(pipeline.db, f"SELECT kind, events, first_position, last_position FROM"
+                f" {pipeline.schema}.unknown_kinds") == [(kind, 2, head + 1, head + 2)]
+    assert [r.getMessage() for r in caplog.records].count(
+        f"views: {kind} (first at position {head + 1}) is a kind of event this version does"
+        " not know; counted in `careledger status`, not applied") == 1
+    assert rows(pipeline.db, f"SELECT count(*) FROM {pipeline.schema}.timeline"
+                " WHERE position > %s", head) == [(0,)]
+    assert rows(pipeline.db, f"SELECT count(*) FROM {pipeline.schema}.referrals") == [(1,)]
+
+
 def test_poison_goes_to_the_dead_letter_topic_and_other_patients_still_apply(
     network: Network, pipeline: Pipeline
 ) -> None:
     producer = Producer({"bootstrap.servers": pipeline.bootstrap, "logger": KAFKA_LOG})
     producer.produce(pipeline.topic, key=b"not-a-patient", value=b"{not json")
     unknown = {"envelope_version": 1, "event_id": str(uuid.uuid4()),
-               "type": "careledger:Referral.Made", "schema_version": 2,
+               "type": Referral.Made.TOPIC, "schema_version": 2,
                "aggregate_id": str(uuid.uuid4()), "aggregate_version": 1,
                "patient_id": str(uuid.uuid4()), "clinic_ids": [], "occurred_at": None,
                "recorded_at": NOW.isoformat(), "actor": "x", "data": {"physician_id": "x"},

@@ -22,6 +22,7 @@ from opentelemetry.trace import SpanKind
 from careledger.consumers.projector import Projector
 from careledger.consumers.relay import Relay
 from careledger.domain.application import CareLedger
+from careledger.domain.referral import Referral
 from careledger.gateways.auth import Role
 from careledger.infra import bootstrap, telemetry
 from careledger.infra.embedded_broker import ensure_topics
@@ -103,10 +104,12 @@ def test_one_command_is_one_trace_from_http_to_the_views_and_the_read_that_sees_
         f"00-{http.context.trace_id:032x}-{http.context.span_id:016x}-01")
     token = network.token(Role.PHYSICIAN, network.physician)
     read = client.post("/graphql", data=json.dumps({
-        "query": "query Timeline($id: UUID!, $at: Int) { patient(id: $id, minPosition: $at)"
-                 " { timeline(kinds: [\"Referral.Made\"]) { events { position } } } }",
+        "query": "query Timeline($id: UUID!, $at: Int, $kinds: [String!])"
+                 " { patient(id: $id, minPosition: $at)"
+                 " { timeline(kinds: $kinds) { events { position } } } }",
         "operationName": "Timeline",
-        "variables": {"id": str(network.patient), "at": position}}),
+        "variables": {"id": str(network.patient), "at": position,
+                      "kinds": [Referral.Made.KIND]}}),
         content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {token}",
         HTTP_TRACEPARENT=traceparent)
     assert read.json().get("data"), read.json()
@@ -132,7 +135,7 @@ def test_one_command_is_one_trace_from_http_to_the_views_and_the_read_that_sees_
     assert graphql.context.trace_id == trace_id
     assert publish.kind is SpanKind.PRODUCER and process.kind is SpanKind.CONSUMER
     assert publish.attributes and publish.attributes["careledger.log.position"] == position
-    assert append.attributes and "careledger:Referral.Made" in (
+    assert append.attributes and Referral.Made.TOPIC in (
         append.attributes["careledger.event.types"] or ())
     # Ids and event types, never patient data: not in any attribute or name of any span.
     for span in finished:

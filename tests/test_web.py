@@ -23,6 +23,7 @@ import psycopg
 import pytest
 
 from careledger.domain.application import CareLedger
+from careledger.domain.referral import Referral
 from careledger.gateways.auth import Role, TokenService
 from careledger.infra import bootstrap
 from careledger.infra.eventstore import CareLedgerRecorder
@@ -195,18 +196,18 @@ def test_a_physician_signs_in_and_reads_the_shared_timeline_of_two_clinics(
     row.get_by_role("link", name="Maria Okafor").click()
 
     expect(page.get_by_role("heading", level=1)).to_contain_text("Maria Okafor")
-    expect(events(page, kind="Referral.SessionCompleted")).to_have_count(3)
+    expect(events(page, kind=Referral.SessionCompleted.KIND)).to_have_count(3)
     expect(events(page, clinic="Riverside").first).to_be_visible()
     expect(events(page, clinic="Hudson").first).to_be_visible()
     assert events(page, clinic="Hudson").count() >= 4  # made, accepted, assessed, planned
     # In valid-time order: the late note s03 stands between s01 and s02.
-    notes = events(page, kind="Referral.SessionCompleted")
+    notes = events(page, kind=Referral.SessionCompleted.KIND)
     assert [notes.nth(i).get_attribute("data-record") for i in range(3)] == ["s01", "s03", "s02"]
-    home = events(page, kind="Referral.SessionCompleted", record="s02")
+    home = events(page, kind=Referral.SessionCompleted.KIND, record="s02")
     expect(home.locator(".where")).to_contain_text("Patient's home")
-    late = events(page, kind="Referral.SessionCompleted", record="s03")
+    late = events(page, kind=Referral.SessionCompleted.KIND, record="s03")
     expect(late.locator(".late-note")).to_contain_text("Recorded")
-    amended = events(page, kind="Referral.SessionCompleted", record="s01")
+    amended = events(page, kind=Referral.SessionCompleted.KIND, record="s01")
     expect(amended.get_by_role("complementary")).to_contain_text("pain after the session was 5")
     expect(amended.locator(".meta").first).to_contain_text("Sam Lee")
     # Progress: one figure per plan, each with a pain and a functional chart and a target.
@@ -226,7 +227,7 @@ def test_a_physician_signs_in_and_reads_the_shared_timeline_of_two_clinics(
     page.get_by_role("button", name="Apply filters").click()
     expect(page.locator("#timeline-status")).to_contain_text("Sessions")
     kinds = set(page.locator("#timeline > li").evaluate_all("els => els.map(e => e.dataset.kind)"))
-    assert kinds == {"Referral.SessionScheduled", "Referral.SessionCompleted"}
+    assert kinds == {Referral.SessionScheduled.KIND, Referral.SessionCompleted.KIND}
 
 
 def test_as_of_a_moment_before_a_late_note_the_note_is_not_there(
@@ -235,15 +236,15 @@ def test_as_of_a_moment_before_a_late_note_the_note_is_not_there(
     page = tab.page
     tab.sign_in(chart.physician_token)
     page.goto(f"{tab.base}/app/#/patient/{chart.network.patient}")
-    late = events(page, kind="Referral.SessionCompleted", record="s03")
+    late = events(page, kind=Referral.SessionCompleted.KIND, record="s03")
     expect(late).to_have_count(1)
     page.get_by_label("As of").fill(chart.before_late_note.strftime("%Y-%m-%dT%H:%M:%S"))
     page.get_by_role("button", name="Apply filters").click()
     expect(page.locator("#timeline-status")).to_contain_text("as the record stood at")
     expect(late).to_have_count(0)
     # The rest of the record is there as it stood: the visit was already scheduled.
-    expect(events(page, kind="Referral.SessionScheduled", record="s03")).to_have_count(1)
-    expect(events(page, kind="Referral.SessionCompleted")).to_have_count(2)
+    expect(events(page, kind=Referral.SessionScheduled.KIND, record="s03")).to_have_count(1)
+    expect(events(page, kind=Referral.SessionCompleted.KIND)).to_have_count(2)
     riverside = page.locator(f'figure.plan[data-referral="{chart.care.riverside}"]')
     expect(riverside.locator("tbody tr", has_text="s03")).to_have_count(0)
     page.get_by_role("button", name="Show everything, as it stands now").click()
@@ -268,7 +269,7 @@ def test_certifying_a_plan_issues_the_command_and_the_worklist_updates(
     with psycopg.connect(db.app_url) as conn:
         signed = conn.execute(
             "SELECT count(*) FROM careledger.careledger_events WHERE originator_id = %s"
-            " AND topic = 'careledger:Referral.PlanCertified'", (chart.care.hudson,)).fetchone()
+            " AND topic = %s", (chart.care.hudson, Referral.PlanCertified.TOPIC)).fetchone()
     assert signed == (1,)
 
 

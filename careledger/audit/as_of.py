@@ -23,7 +23,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from careledger.consumers.applier import ViewApplier
-from careledger.consumers.relay import Streams, envelope_of
+from careledger.consumers.envelopes import Streams, envelope_of
 from careledger.consumers.replay import replay
 from careledger.domain.application import CareLedger
 from careledger.infra.bootstrap import Database

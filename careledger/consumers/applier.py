@@ -45,6 +45,9 @@ from careledger.projections.model import (
 
 log = logging.getLogger(__name__)
 
+#: The unknown kinds this process has named in its log (once each).
+_LOGGED: set[str] = set()
+
 
 @dataclass
 class Unknown:
@@ -78,7 +81,6 @@ class ViewApplier:
                                  else all_projections())
         self._reads = reads_of(self.projections)
         self._read_tables = frozenset(r.table.name for r in self._reads)
-        self._logged: set[str] = set()
 
     def apply(self, cur: Cursor[Any], envelopes: Sequence[Envelope], *,
               around: Callable[[Envelope], AbstractContextManager[Any]] | None = None
@@ -152,8 +154,8 @@ class ViewApplier:
             seen = applied.unknown[envelope.kind] = Unknown(first_position=envelope.position)
         seen.events += 1
         seen.last_position = envelope.position
-        if envelope.kind not in self._logged:
-            self._logged.add(envelope.kind)
+        if envelope.kind not in _LOGGED:
+            _LOGGED.add(envelope.kind)
             log.warning("views: %s (first at position %d) is a kind of event this version "
                         "does not know; counted in `careledger status`, not applied",
                         envelope.kind, envelope.position)

@@ -14,7 +14,7 @@ from typing import Any
 import psycopg
 
 from careledger.consumers.applier import Applied, ViewApplier, record_unknown
-from careledger.consumers.relay import Streams, envelope_of
+from careledger.consumers.envelopes import Streams, envelope_of
 from careledger.domain.application import CareLedger
 from careledger.infra.eventstore import CareLedgerRecorder
 from careledger.projections import all_projections

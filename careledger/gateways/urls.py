@@ -22,6 +22,7 @@ urlpatterns = [
         schema=schema, graphql_ide="graphiql" if settings.DEBUG else None))),
     # The physician's web page; its scripts and styles are static files like the docs'.
     path("app/", web.page),
+    path("app/events.json", web.events),
     path("app", web.to_page),
     # The OpenAPI page's own scripts, served locally: the docs work with no network.
     re_path(r"^static/(?P<path>.*)$", serve_static, {"insecure": True}),

@@ -633,6 +633,11 @@ def status(
     console.print(f"relay           position {figures.relay_position}, {figures.relay_behind}"
                   f" behind, oldest waiting {figures.relay_lag_s:.1f} s")
     console.print(f"views           {figures.views}, {figures.dead_letters} dead letters")
+    for u in figures.unknown_kinds:
+        console.print(f"[yellow]  {escape(u.kind)}: {u.events} events this version does not know "
+                      f"(positions {u.first_position} to {u.last_position}, {u.consumer}), not "
+                      "applied: upgrade the consumers, then `careledger projections rebuild`"
+                      "[/yellow]", soft_wrap=True, markup=True, highlight=False)
     for p in figures.partitions:
         behind = "?" if p.behind is None else str(p.behind)
         fresh = "?" if p.freshness_ms is None else f"{p.freshness_ms:.0f} ms"

@@ -37,6 +37,18 @@ class PartitionLag:
 
 
 @dataclass(frozen=True)
+class UnknownKind:
+    """Events of a kind this version's views cannot place (a newer writer's): counted,
+    not applied, until consumers that know the kind replay them."""
+
+    consumer: str
+    kind: str
+    events: int
+    first_position: int
+    last_position: int
+
+
+@dataclass(frozen=True)
 class Status:
     head: int
     head_recorded_at: datetime | None
@@ -47,6 +59,7 @@ class Status:
     views: str
     partitions: list[PartitionLag] = field(default_factory=list)
     dead_letters: int = 0
+    unknown_kinds: list[UnknownKind] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -76,6 +89,10 @@ def read_status(conn: Any, *, relay_name: str = "relay",
         ).format(v=sql.Identifier(views))).fetchall()
         (dead,) = conn.execute(sql.SQL("SELECT count(*) FROM {v}.dead_letters").format(
             v=sql.Identifier(views))).fetchone()
+        unknown = conn.execute(sql.SQL(
+            "SELECT consumer, kind, events, first_position, last_position"
+            " FROM {v}.unknown_kinds ORDER BY kind, consumer").format(
+            v=sql.Identifier(views))).fetchall()
     marks = high_watermarks or {}
     return Status(
         head=int(head), head_recorded_at=head_at, relay_position=relay,
@@ -87,6 +104,7 @@ def read_status(conn: Any, *, relay_name: str = "relay",
             freshness_ms=float(ms) if ms is not None else None)
             for c, t, p, pos, off, ms in tracked],
         dead_letters=int(dead),
+        unknown_kinds=[UnknownKind(*row) for row in unknown],
     )
 
 

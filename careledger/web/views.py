@@ -1,5 +1,6 @@
-"""Serve the page with a strict Content-Security-Policy: scripts, styles, images and
-requests from this origin only, no inline code, no framing, no form posts elsewhere."""
+"""Serve the page, and how it shows each event, with a strict Content-Security-Policy:
+scripts, styles, images and requests from this origin only, no inline code, no framing,
+no form posts elsewhere."""
 
 from __future__ import annotations
 
@@ -38,6 +39,17 @@ def _page() -> bytes:
 @require_GET
 def page(request: HttpRequest) -> HttpResponse:
     response = HttpResponse(_page(), content_type="text/html; charset=utf-8")
+    for name, value in HEADERS.items():
+        response[name] = value
+    return response
+
+
+@require_GET
+def events(request: HttpRequest) -> HttpResponse:
+    """How the page names and shows each kind of event (no patient data: no token)."""
+    from careledger.web.events import catalogue_json
+
+    response = HttpResponse(catalogue_json(), content_type="application/json")
     for name, value in HEADERS.items():
         response[name] = value
     return response

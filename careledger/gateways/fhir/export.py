@@ -17,7 +17,7 @@ import psycopg
 from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.bundle import Bundle
 
-from careledger.consumers.relay import Streams, envelope_of
+from careledger.consumers.envelopes import Streams, envelope_of
 from careledger.domain.application import CareLedger
 from careledger.gateways.auth import Principal
 from careledger.gateways.fhir.record import PatientRecord

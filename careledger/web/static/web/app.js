@@ -2,6 +2,7 @@
 // The server decides who may see what from the token; the page only shows what it answers.
 
 import { ApiError, graphql, session } from "./api.js";
+import { loadCatalogue } from "./catalogue.js";
 import { h, replace } from "./dom.js";
 import { renderPatient } from "./patient.js";
 import { renderWorklist } from "./worklist.js";
@@ -119,4 +120,7 @@ document.getElementById("skip-link").addEventListener("click", (event) => {
 });
 
 window.addEventListener("hashchange", () => route());
-route({ focus: false });
+loadCatalogue().then(() => route({ focus: false }), (e) => {
+  replace(main, h("h1", {}, "The page could not start"),
+    h("p", { class: "error", role: "alert" }, `${e.message}; reload the page to try again.`));
+});

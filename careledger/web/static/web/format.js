@@ -27,55 +27,6 @@ export function lateBy(occurredAt, recordedAt) {
   return `${days} day${days === 1 ? "" : "s"} later`;
 }
 
-export const KIND_LABELS = {
-  "Patient.Registered": "Patient registered",
-  "Patient.ConsentGranted": "Consent to share granted",
-  "Patient.ConsentRevoked": "Consent to share revoked",
-  "Referral.Made": "Referral made",
-  "Referral.Accepted": "Referral accepted",
-  "Referral.Declined": "Referral declined",
-  "Referral.Redirected": "Referral redirected",
-  "Referral.Cancelled": "Referral cancelled",
-  "Referral.AssessmentRecorded": "Assessment",
-  "Referral.PlanDrafted": "Treatment plan drafted",
-  "Referral.PlanRevised": "Treatment plan revised",
-  "Referral.PlanCertified": "Plan certified",
-  "Referral.PlanRecertified": "Plan recertified",
-  "Referral.SessionScheduled": "Session scheduled",
-  "Referral.SessionCompleted": "Session note",
-  "Referral.SessionCancelled": "Session cancelled",
-  "Referral.PatientDidNotAttend": "Patient did not attend",
-  "Referral.ProgressReported": "Progress report",
-  "Referral.Discharged": "Discharge",
-  "Referral.Amended": "Amendment",
-  "Referral.AmendmentRequested": "Patient's request to amend",
-  "Referral.AmendmentAccepted": "Request to amend accepted",
-  "Referral.AmendmentDenied": "Request to amend denied",
-  "Referral.DisagreementFiled": "Patient's statement of disagreement",
-};
-
-export function kindLabel(kind) {
-  return KIND_LABELS[kind] || kind;
-}
-
-/** The kind filter: groups a clinician thinks in, each a list of event kinds. */
-export const KIND_GROUPS = [
-  { id: "referral", label: "Referrals", kinds: ["Referral.Made", "Referral.Accepted",
-    "Referral.Declined", "Referral.Redirected", "Referral.Cancelled"] },
-  { id: "assessment", label: "Assessments", kinds: ["Referral.AssessmentRecorded"] },
-  { id: "plan", label: "Plans and certifications", kinds: ["Referral.PlanDrafted",
-    "Referral.PlanRevised", "Referral.PlanCertified", "Referral.PlanRecertified"] },
-  { id: "session", label: "Sessions", kinds: ["Referral.SessionScheduled",
-    "Referral.SessionCompleted", "Referral.SessionCancelled", "Referral.PatientDidNotAttend"] },
-  { id: "report", label: "Progress reports and discharge", kinds: ["Referral.ProgressReported",
-    "Referral.Discharged"] },
-  { id: "amendment", label: "Amendments and requests", kinds: ["Referral.Amended",
-    "Referral.AmendmentRequested", "Referral.AmendmentAccepted", "Referral.AmendmentDenied",
-    "Referral.DisagreementFiled"] },
-  { id: "patient", label: "Registration and consent", kinds: ["Patient.Registered",
-    "Patient.ConsentGranted", "Patient.ConsentRevoked"] },
-];
-
 /** CareStatus values from the API, as badges read. */
 export const STATUS = {
   REFERRAL_PENDING: { label: "Referral pending", tone: "pending" },

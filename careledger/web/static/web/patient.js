@@ -4,7 +4,8 @@
 import { ApiError, graphql } from "./api.js";
 import { progressFigure } from "./charts.js";
 import { announce, h, replace, uid } from "./dom.js";
-import { KIND_GROUPS, day, kindLabel, lateBy, patientName, timeZone, when, words } from "./format.js";
+import { kindGroups, kindLabel, namedKind, referring } from "./catalogue.js";
+import { day, lateBy, patientName, timeZone, when, words } from "./format.js";
 import { details } from "./details.js";
 
 const EVENT_FIELDS = `position kind occurredAt recordedAt actor clinicId practitionerId
@@ -12,10 +13,11 @@ const EVENT_FIELDS = `position kind occurredAt recordedAt actor clinicId practit
 const PAGE_SIZE = 100;
 
 const CHART = `
-query Chart($id: UUID!, $asOf: DateTime, $kinds: [String!], $clinicId: UUID) {
+query Chart($id: UUID!, $asOf: DateTime, $kinds: [String!], $clinicId: UUID,
+  $registration: [String!]) {
   patient(id: $id) {
     id
-    registration: timeline(kinds: ["Patient.Registered"], first: 1) { events { data } }
+    registration: timeline(kinds: $registration, first: 1) { events { data } }
     providers { id kind name profession }
     progress(asOf: $asOf) {
       referralId clinicId planId instrument
@@ -43,8 +45,9 @@ export async function renderPatient(main, viewer, patientId, filters = {}) {
   const variables = {
     id: patientId,
     asOf: filters.asOf || null,
-    kinds: filters.group ? KIND_GROUPS.find((g) => g.id === filters.group).kinds : null,
+    kinds: filters.group ? kindGroups().find((g) => g.id === filters.group).kinds : null,
     clinicId: filters.clinicId || null,
+    registration: [namedKind("registration")],
   };
   let patient;
   try {
@@ -73,7 +76,8 @@ export async function renderPatient(main, viewer, patientId, filters = {}) {
   more.addEventListener("click", async () => {
     more.disabled = true;
     try {
-      const page = (await graphql(MORE, { ...variables, after: cursor })).patient.timeline;
+      const { registration: _unused, ...paging } = variables;
+      const page = (await graphql(MORE, { ...paging, after: cursor })).patient.timeline;
       cursor = page.endCursor;
       const added = appendEvents(list, page.events, providers);
       more.hidden = !page.hasNextPage;
@@ -106,7 +110,7 @@ export async function renderPatient(main, viewer, patientId, filters = {}) {
 function summary(shown, hasMore, filters, providers) {
   const parts = [`${shown} event${shown === 1 ? "" : "s"}${hasMore ? " (more below)" : ""}`];
   if (filters.clinicId) parts.push(`at ${(providers.get(filters.clinicId) || {}).name || "one clinic"}`);
-  if (filters.group) parts.push(`of kind “${KIND_GROUPS.find((g) => g.id === filters.group).label}”`);
+  if (filters.group) parts.push(`of kind “${kindGroups().find((g) => g.id === filters.group).label}”`);
   parts.push(filters.asOf ? `as the record stood at ${when(filters.asOf)}` : "as the record stands now");
   return `Showing ${parts.join(", ")}.`;
 }
@@ -121,7 +125,7 @@ function filterForm(main, viewer, patientId, filters, providers) {
       h("option", { value: c.id, selected: c.id === filters.clinicId }, c.name)));
   const kind = h("select", { id: kindId, name: "kind" },
     h("option", { value: "" }, "All kinds"),
-    KIND_GROUPS.map((g) => h("option", { value: g.id, selected: g.id === filters.group }, g.label)));
+    kindGroups().map((g) => h("option", { value: g.id, selected: g.id === filters.group }, g.label)));
   const asOf = h("input", { id: asOfId, name: "as-of", type: "datetime-local", step: "1",
     value: filters.asOf ? localInputValue(filters.asOf) : null, "aria-describedby": `${asOfId}-help` });
   const form = h("form", { class: "filters", role: "search", "aria-label": "Filter the timeline" },
@@ -191,9 +195,6 @@ function where(event, providers) {
   return clinicName || "—";
 }
 
-/** Events whose clinic is where the patient was sent, not where anything happened. */
-const REFERRING = new Set(["Referral.Made", "Referral.Redirected"]);
-
 function eventItem(event, providers) {
   const titleId = uid("event");
   const late = lateBy(event.occurredAt, event.recordedAt);
@@ -215,7 +216,7 @@ function eventItem(event, providers) {
     h("p", { class: "meta" },
       h("span", {}, h("span", { class: "label" }, "Who: "), who(event, providers)),
       h("span", { class: "where" }, h("span", { class: "label" },
-        REFERRING.has(event.kind) ? "Referred to: " : "Where: "), where(event, providers))),
+        referring(event.kind) ? "Referred to: " : "Where: "), where(event, providers))),
     details(event)),
   amendments.length
     ? h("aside", { class: "amendments", "aria-label": `Amendments of this ${kindLabel(event.kind).toLowerCase()}` },

@@ -1,0 +1,173 @@
+"""How the pages name and show each event: the one place the browser learns it from.
+
+The page fetches this as JSON (`/app/events.json`) before it draws anything: a label per
+event in the clinic's words, the timeline filter's groups, and for each event the lines
+of detail it shows, as data (a term, a format the page knows, the fields it reads). The
+page itself names no event, so a new event is shown by adding it here, and a test holds
+every event of the domain to having a label here.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+from careledger.domain.catalogue import EVENTS
+from careledger.domain.events import CareEvent
+from careledger.domain.network import Clinic, Practitioner
+from careledger.domain.patient import Patient
+from careledger.domain.referral import Referral
+
+#: The formats the page knows (`careledger/web/static/web/details.js`): a detail names
+#: one and the fields it reads.
+FORMATS = frozenset({
+    "text", "words", "day", "when", "list", "words_list", "score", "diagnoses",
+    "range_of_motion", "goals", "frequency", "period", "pain_change", "techniques",
+    "units", "outcomes", "changes",
+})
+
+
+@dataclass(frozen=True)
+class Detail:
+    """One line of an event's description list: `term` (or the value of `term_field`,
+    when the event has one), shown by `format` from `fields`, with a `unit` after it."""
+
+    term: str
+    format: str
+    fields: tuple[str, ...]
+    unit: str = ""
+    term_field: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"term": self.term, "format": self.format,
+                                "fields": list(self.fields)}
+        if self.unit:
+            body["unit"] = self.unit
+        if self.term_field:
+            body["termField"] = self.term_field
+        return body
+
+
+def detail(term: str, format: str, *fields: str, unit: str = "",
+           term_field: str = "") -> Detail:
+    if format not in FORMATS:
+        raise ValueError(f"the page has no format {format!r}")
+    return Detail(term, format, fields, unit, term_field)
+
+
+@dataclass(frozen=True)
+class Shown:
+    label: str
+    group: str | None
+    details: tuple[Detail, ...] = field(default=())
+    #: Its clinic is where the patient was sent, not where anything happened.
+    referring: bool = False
+
+
+#: The timeline filter: groups a clinician thinks in.
+GROUPS = (
+    ("referral", "Referrals"),
+    ("assessment", "Assessments"),
+    ("plan", "Plans and certifications"),
+    ("session", "Sessions"),
+    ("report", "Progress reports and discharge"),
+    ("amendment", "Amendments and requests"),
+    ("patient", "Registration and consent"),
+)
+
+REASON = detail("Reason", "text", "reason")
+PLAN = (detail("Goals", "goals", "goals"), detail("Techniques", "words_list", "techniques"),
+        detail("Frequency", "frequency", "frequency_per_week", "duration_weeks"),
+        detail("Override", "text", "override_reason"))
+CERTIFIED = (detail("Certified", "period", "certified_from", "certified_until"),)
+
+SHOWN: dict[type[CareEvent], Shown] = {
+    Clinic.Registered: Shown("Clinic registered", None),
+    Practitioner.Registered: Shown("Practitioner registered", None),
+    Practitioner.CredentialAdded: Shown("Credential added", None),
+    Practitioner.Affiliated: Shown("Joined a clinic", None),
+    Practitioner.AffiliationEnded: Shown("Left a clinic", None),
+    Practitioner.ExperienceRecorded: Shown("Experience recorded", None),
+    Practitioner.HomeVisitsOffered: Shown("Home visits offered", None),
+    Patient.Registered: Shown("Patient registered", "patient", (
+        detail("Born", "day", "birth_date"), detail("Sex", "text", "sex"))),
+    Patient.ConsentGranted: Shown("Consent to share granted", "patient"),
+    Patient.ConsentRevoked: Shown("Consent to share revoked", "patient", (REASON,)),
+    Referral.Made: Shown("Referral made", "referral", (
+        detail("Discipline", "words", "discipline"),
+        detail("Diagnoses", "diagnoses", "diagnoses"),
+        detail("Urgency", "words", "urgency"),
+        detail("Visits authorized", "text", "authorized_visits"),
+        detail("Precautions", "list", "precautions"),
+        detail("Contraindicated", "words_list", "contraindications"),
+        REASON), referring=True),
+    Referral.Accepted: Shown("Referral accepted", "referral"),
+    Referral.Declined: Shown("Referral declined", "referral", (REASON,)),
+    Referral.Redirected: Shown("Referral redirected", "referral", (REASON,), referring=True),
+    Referral.Cancelled: Shown("Referral cancelled", "referral", (REASON,)),
+    Referral.AssessmentRecorded: Shown("Assessment", "assessment", (
+        detail("Pain (NPRS)", "score", "pain_nprs", unit=" / 10"),
+        detail("Functional score", "score", "functional_score", unit=" %",
+               term_field="functional_instrument"),
+        detail("History", "text", "history"),
+        detail("Findings", "text", "findings"),
+        detail("Range of motion", "range_of_motion", "range_of_motion"),
+        detail("Red flags", "list", "red_flags"))),
+    Referral.PlanDrafted: Shown("Treatment plan drafted", "plan", PLAN),
+    Referral.PlanRevised: Shown("Treatment plan revised", "plan", (REASON, *PLAN)),
+    Referral.PlanCertified: Shown("Plan certified", "plan", CERTIFIED),
+    Referral.PlanRecertified: Shown("Plan recertified", "plan", CERTIFIED),
+    Referral.SessionScheduled: Shown("Session scheduled", "session", (
+        detail("For", "when", "scheduled_for"),)),
+    Referral.SessionCompleted: Shown("Session note", "session", (
+        detail("Pain (NPRS)", "pain_change", "pain_before", "pain_after", unit=" / 10"),
+        detail("Functional score", "score", "functional_score", unit=" %"),
+        detail("Techniques", "techniques", "techniques"),
+        detail("Billed", "units", "total_units"),
+        detail("Subjective", "text", "soap.subjective"),
+        detail("Objective", "text", "soap.objective"),
+        detail("Assessment", "text", "soap.assessment"),
+        detail("Plan", "text", "soap.plan"),
+        detail("Override", "text", "override_reason"))),
+    Referral.SessionCancelled: Shown("Session cancelled", "session", (REASON,)),
+    Referral.PatientDidNotAttend: Shown("Patient did not attend", "session"),
+    Referral.ProgressReported: Shown("Progress report", "report", (
+        detail("Visits to date", "text", "visits_to_date"),
+        detail("Summary", "text", "summary"))),
+    Referral.Discharged: Shown("Discharge", "report", (
+        detail("Visits", "text", "visits"),
+        detail("Goals", "outcomes", "outcomes"),
+        detail("Summary", "text", "summary"))),
+    Referral.Amended: Shown("Amendment", "amendment", (
+        REASON, detail("Changes", "changes", "changes"))),
+    Referral.AmendmentRequested: Shown("Patient's request to amend", "amendment", (
+        REASON, detail("Asks for", "changes", "changes"))),
+    Referral.AmendmentAccepted: Shown("Request to amend accepted", "amendment"),
+    Referral.AmendmentDenied: Shown("Request to amend denied", "amendment", (
+        detail("Ground", "words", "basis"), detail("Explanation", "text", "explanation"))),
+    Referral.DisagreementFiled: Shown("Patient's statement of disagreement", "amendment", (
+        detail("Statement", "text", "statement"),)),
+}
+
+#: Kinds the page asks for by role (the registration, for the patient's name and birth).
+NAMED = {"registration": Patient.Registered}
+
+
+def catalogue() -> dict[str, Any]:
+    """What `/app/events.json` answers."""
+    groups = [{"id": gid, "label": label,
+               "kinds": [e.KIND for e in EVENTS if SHOWN[e].group == gid]}
+              for gid, label in GROUPS]
+    events = {e.KIND: {"label": SHOWN[e].label, "group": SHOWN[e].group,
+                       "referring": SHOWN[e].referring,
+                       "details": [d.as_json() for d in SHOWN[e].details]}
+              for e in EVENTS}
+    return {"groups": groups, "events": events,
+            "named": {role: event.KIND for role, event in NAMED.items()}}
+
+
+@cache
+def catalogue_json() -> bytes:
+    return json.dumps(catalogue(), separators=(",", ":")).encode()

@@ -1,0 +1,60 @@
+"""The compact ICD-10-CM file is the library's data, code by code, and the domain reads it."""
+
+from __future__ import annotations
+
+import gzip
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from careledger.domain import icd10
+from careledger.domain.clinical import Diagnosis
+from careledger.domain.errors import InvalidInput
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_shipped_file_is_what_the_pinned_library_gives() -> None:
+    """If this fails after the library changed, `make icd10` rebuilds the file."""
+    spec = importlib.util.spec_from_file_location("build_icd10", ROOT / "tools/build_icd10.py")
+    assert spec is not None and spec.loader is not None
+    build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build)
+    shipped = gzip.decompress((ROOT / "careledger/domain/icd10cm.tsv.gz").read_bytes())
+    assert shipped == gzip.decompress(build.compact())
+
+
+def test_codes_are_found_with_their_billability_and_description() -> None:
+    codes = icd10.code_set()
+    assert len(codes) > 90_000
+    assert codes.lookup("M54.50") == (True, "Low back pain, unspecified")
+    assert codes.lookup("M54.5") == (False, "Low back pain")
+    assert codes.lookup("A00") == (False, "Cholera")
+    assert codes.lookup("S13.4XXA") is not None and codes.lookup("S13.4XXA")[0]
+    assert codes.lookup("M54.9999") is None
+    assert codes.lookup("") is None and codes.lookup("ZZZ") is None
+    first, last = codes._code_at(0), codes._code_at(len(codes) - 1)
+    assert codes.lookup(first.decode()) and codes.lookup(last.decode())
+
+
+def test_a_description_may_hold_a_tab() -> None:
+    found = icd10.code_set().lookup("H35.3113")
+    assert found is not None and "\t" in found[1]
+
+
+def test_the_first_release_wrote_codes_without_their_dot() -> None:
+    assert icd10.description("M545") == "Low back pain"
+    assert icd10.description("M54.2") == "Cervicalgia"
+    with pytest.raises(ValueError, match="no ICD-10-CM code"):
+        icd10.description("M549999")
+
+
+def test_a_diagnosis_is_a_billable_code() -> None:
+    assert Diagnosis.of(" m54.50 ") == Diagnosis("M54.50", "Low back pain, unspecified")
+    with pytest.raises(InvalidInput, match="category"):
+        Diagnosis.of("M54.5")
+    with pytest.raises(InvalidInput, match="not an ICD-10-CM code"):
+        Diagnosis.of("M54.99")
+    with pytest.raises(InvalidInput, match="not an ICD-10-CM code"):
+        Diagnosis.of("hello")
