@@ -10,6 +10,7 @@ Measures, on one PostgreSQL server in one run:
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import socket
@@ -27,10 +28,12 @@ import httpx
 import psycopg
 from eventsourcing.application import AggregateNotFoundError, Application, Repository
 
+from bench.checks import Failures
 from bench.setup import bench_database
 from careledger.domain.application import A, CareLedger
 from careledger.domain.clinical import Discipline, SessionLocation, Urgency
 from careledger.domain.errors import NotFound
+from careledger.domain.referral import Referral
 from careledger.domain.working_set import WorkingSet
 from careledger.gateways.auth import Role, TokenService
 from careledger.infra import bootstrap
@@ -40,33 +43,59 @@ from tests.conftest import NOW, build_network
 SECONDS = float(os.environ.get("BENCH_SECONDS", "4"))
 #: Alternating rounds per figure of [1]; each figure is the median of its rounds.
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+#: Events on the long referral of [2] (at least 100 for it to load from a snapshot).
+LONG = int(os.environ.get("BENCH_LONG_EVENTS", "500"))
 #: Sessions per bench episode before a writer opens a new one.
 AUTHORIZED = 190
 
 
+class Measured(float):
+    """Operations per second, and how many operations that was (to check against what
+    the store holds)."""
+
+    operations: int
+
+    def __new__(cls, per_second: float, operations: int) -> Measured:
+        measured = super().__new__(cls, per_second)
+        measured.operations = operations
+        return measured
+
+
+class WorkerDied(RuntimeError):
+    """A worker's operation failed: the rate of those left would not be the rate asked for."""
+
+
 def rate(workers: int, op_factory: Callable[[int], Callable[[], None]],
-         seconds: float | None = None) -> float:
+         seconds: float | None = None) -> Measured:
     """Operations per second with `workers` threads, each running its own op in a loop,
-    for `seconds` (BENCH_SECONDS unless given)."""
+    for `seconds` (BENCH_SECONDS unless given). A worker whose op fails stops them all."""
     counts = [0] * workers
+    failed: list[BaseException] = []
     stop = threading.Event()
     ops = [op_factory(i) for i in range(workers)]
 
     def loop(i: int) -> None:
         op = ops[i]
-        while not stop.is_set():
-            op()
-            counts[i] += 1
+        try:
+            while not stop.is_set():
+                op()
+                counts[i] += 1
+        except BaseException as e:
+            failed.append(e)
+            stop.set()
 
     threads = [threading.Thread(target=loop, args=(i,)) for i in range(workers)]
     started = time.perf_counter()
     for t in threads:
         t.start()
-    time.sleep(SECONDS if seconds is None else seconds)
+    stop.wait(SECONDS if seconds is None else seconds)
     stop.set()
     for t in threads:
         t.join()
-    return sum(counts) / (time.perf_counter() - started)
+    if failed:
+        raise WorkerDied(f"{len(failed)} of {workers} workers died, the first with "
+                         f"{type(failed[0]).__name__}: {failed[0]}") from failed[0]
+    return Measured(sum(counts) / (time.perf_counter() - started), sum(counts))
 
 
 def raw_insert(url: str) -> Callable[[int], Callable[[], None]]:
@@ -110,21 +139,27 @@ def commands(make_app: Callable[[], CareLedger], net) -> Callable[[int], Callabl
     return factory
 
 
-def rate_in_processes(workers: int, op_factory: Callable[[int], Callable[[], None]]) -> float:
-    """Operations per second with `workers` processes, as API workers run: no shared GIL."""
+def rate_in_processes(workers: int, op_factory: Callable[[int], Callable[[], None]]
+                      ) -> Measured:
+    """Operations per second with `workers` processes, as API workers run: no shared GIL.
+    Each process runs one operation before the clock starts (not counted)."""
     ctx = multiprocessing.get_context("fork")
     results = ctx.Queue()
     ready = ctx.Barrier(workers + 1)
 
     def child(i: int) -> None:
-        op = op_factory(i)
-        op()
-        ready.wait()
-        done, stop = 0, time.perf_counter() + SECONDS
-        while time.perf_counter() < stop:
+        try:
+            op = op_factory(i)
             op()
-            done += 1
-        results.put(done)
+            ready.wait()
+            done, stop = 0, time.perf_counter() + SECONDS
+            while time.perf_counter() < stop:
+                op()
+                done += 1
+            results.put(("done", done))
+        except BaseException as e:
+            results.put(("died", f"{type(e).__name__}: {e}"))
+            ready.abort()
         results.close()
         results.join_thread()
         os._exit(0)  # skip finalizers of the connections inherited from the parent
@@ -132,11 +167,25 @@ def rate_in_processes(workers: int, op_factory: Callable[[int], Callable[[], Non
     children = [ctx.Process(target=child, args=(i,)) for i in range(workers)]
     for c in children:
         c.start()
-    ready.wait()
-    total = sum(results.get(timeout=SECONDS * 10 + 120) for _ in children)
+    with contextlib.suppress(threading.BrokenBarrierError):
+        ready.wait()  # broken if a child died before the start: its report says why
+    reports = [results.get(timeout=SECONDS * 10 + 120) for _ in children]
     for c in children:
         c.join()
-    return total / SECONDS
+    died = [what for kind, what in reports if kind == "died"]
+    if died:
+        raise WorkerDied(f"{len(died)} of {workers} worker processes died, the first with "
+                         f"{died[0]}")
+    total = sum(done for _kind, done in reports)
+    return Measured(total / SECONDS, total)
+
+
+def scheduled_sessions(url: str) -> int:
+    """Sessions on the bench's schedule, as the store holds them."""
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT count(*) FROM careledger.careledger_events WHERE topic = %s",
+                           (Referral.SessionScheduled.TOPIC,)).fetchone()
+    return int(row[0]) if row else 0
 
 
 class LibraryPath(CareLedger):
@@ -156,6 +205,7 @@ class LibraryPath(CareLedger):
 
 
 def main() -> None:
+    failures = Failures("bench")
     bench = bench_database("commands", pool_size=16)
     work, url, settings, db = bench.work, bench.url, bench.settings, bench.db
     app = bootstrap.application(db, settings)
@@ -185,9 +235,14 @@ def main() -> None:
         raws, ourss, libs = [], [], []
         for _round in range(ROUNDS):
             raws.append(measure(writers, raw_insert(url)))
-            ourss.append(measure(writers, commands(
+            before = scheduled_sessions(url)
+            ours = measure(writers, commands(
                 (lambda: bootstrap.application(bootstrap.database(settings), settings))
-                if processes else in_process(app), net)))
+                if processes else in_process(app), net))
+            failures.require_counts(ours.operations + (writers if processes else 0),
+                                    scheduled_sessions(url) - before,
+                                    f"sessions scheduled by {writers} writers")
+            ourss.append(ours)
             libs.append(measure(writers, commands(
                 (lambda: LibraryPath(env={**default_env, "CREATE_TABLE": "n"}))
                 if processes else in_process(library),
@@ -200,14 +255,14 @@ def main() -> None:
 
     # [2] a referral holding 500 events vs a fresh one (amendments never run out).
     fresh = rate(1, amend_on_app(app, net, 1))
-    long = rate(1, amend_on_app(app, net, 500))
-    print(f"[2] referral with 500 events {long:7.0f}/s vs fresh {fresh:7.0f}/s = "
+    long = rate(1, amend_on_app(app, net, LONG))
+    print(f"[2] referral with {LONG} events {long:7.0f}/s vs fresh {fresh:7.0f}/s = "
           f"{long / fresh:.2f} (snapshots every 100 events + aggregate cache)")
     cold_app = CareLedger(env={**bootstrap.application_env(db, settings),
                                "AGGREGATE_CACHE_MAXSIZE": ""})
-    long_cold = rate(1, amend_on_app(cold_app, net, 500))
+    long_cold = rate(1, amend_on_app(cold_app, net, LONG))
     fresh_cold = rate(1, amend_on_app(cold_app, net, 1))
-    print(f"    without the cache (each command reloads): 500 events {long_cold:6.0f}/s vs "
+    print(f"    without the cache (each command reloads): {LONG} events {long_cold:6.0f}/s vs "
           f"fresh {fresh_cold:6.0f}/s = {long_cold / fresh_cold:.2f}")
 
     # [3] HTTP against the served API, same commands, 8 clients.
@@ -258,6 +313,7 @@ def main() -> None:
         library.close()
         cold_app.close()
         bench.stop()
+    failures.exit_if_any()
 
 
 def amend_on_app(app: CareLedger, net, events: int) -> Callable[[int], Callable[[], None]]:  # type: ignore[no-untyped-def]

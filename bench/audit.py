@@ -28,6 +28,7 @@ from typing import Any
 
 import psycopg
 
+from bench.checks import Failures
 from bench.setup import bench_database
 from careledger.audit import checkpoints, keys, log
 from careledger.audit.chain import hashed_bytes
@@ -37,6 +38,8 @@ from careledger.infra import bootstrap
 from careledger.infra.seed import seed_network
 
 EVENTS = int(os.environ.get("BENCH_AUDIT_EVENTS", "1000000"))
+#: Patients of the seeded network whose streams the log is filled with.
+PATIENTS = int(os.environ.get("BENCH_AUDIT_PATIENTS", "40"))
 #: Events per call of append_events: whole streams, so each chains inside the call.
 BATCH = int(os.environ.get("BENCH_AUDIT_BATCH", "20000"))
 
@@ -80,7 +83,7 @@ def fill(app_url: str, shapes: list[list[tuple[str, bytes]]], total: int) -> int
     return have
 
 
-def raw_sha256_rate(conn: psycopg.Connection[Any], upto: int) -> float:
+def raw_sha256_rate(conn: psycopg.Connection[Any], upto: int) -> tuple[float, int]:
     """hashlib over the very bytes the chain hashes, built untimed, hashed timed."""
     sha256 = hashlib.sha256
     hashed, elapsed = 0, 0.0
@@ -92,7 +95,7 @@ def raw_sha256_rate(conn: psycopg.Connection[Any], upto: int) -> float:
             sha256(data).digest()
         elapsed += time.perf_counter() - started
         hashed += len(inputs)
-    return hashed / elapsed
+    return hashed / elapsed, hashed
 
 
 def read_rate(conn: psycopg.Connection[Any], upto: int) -> float:
@@ -117,11 +120,12 @@ def full_replay(bench: Any) -> tuple[float, int]:
 
 
 def main() -> None:
+    failures = Failures("bench.audit")
     bench = bench_database("audit", pool_size=4)
     try:
         app = bootstrap.application(bench.db, bench.settings)
         try:
-            seed_network(app, patients=40)
+            seed_network(app, patients=PATIENTS)
         finally:
             app.close()
         shapes = stream_shapes(bench.db.app_url)
@@ -129,6 +133,7 @@ def main() -> None:
         started = time.perf_counter()
         events = fill(bench.db.app_url, shapes, EVENTS)
         filled = time.perf_counter() - started
+        failures.require_counts(EVENTS, events, "events in the log")
         with psycopg.connect(bench.db.app_url, autocommit=True) as conn:
             ((content_bytes,),) = conn.execute(
                 "SELECT sum(octet_length(state)) FROM careledger.careledger_events").fetchall()
@@ -146,9 +151,11 @@ def main() -> None:
             started = time.perf_counter()
             report = verify(conn, [key.public_key()])
             full = time.perf_counter() - started
-            assert report.first is None and report.events == events, report.first
+            failures.require(report.first is None, f"verify found {report.first}")
+            failures.require_counts(events, report.events, "events verify checked")
 
-            raw = raw_sha256_rate(conn, report.upto)
+            raw, hashed = raw_sha256_rate(conn, report.upto)
+            failures.require_counts(events, hashed, "events raw SHA-256 hashed")
             print(f"[1] audit verify {events / full:10,.0f} events/s ({full:.1f} s) vs raw "
                   f"SHA-256 of the same bytes {raw:10,.0f} events/s = {events / full / raw:.2f}")
             reading = read_rate(conn, report.upto)
@@ -157,7 +164,7 @@ def main() -> None:
             started = time.perf_counter()
             report = verify(conn, [key.public_key()], incremental=True)
             incremental = time.perf_counter() - started
-            assert report.first is None, report.first
+            failures.require(report.first is None, f"verify found {report.first}")
             print(f"[2] audit verify --from-checkpoint {events / incremental:10,.0f} events/s "
                   f"({incremental:.1f} s) vs full {events / full:10,.0f} events/s = "
                   f"{full / incremental:.1f}x faster")
@@ -169,10 +176,12 @@ def main() -> None:
                   f"({checkpoint.leaf_count / signing:,.0f} leaves/s); one inclusion proof "
                   f"{proving:.1f} s ({len(proof['audit_path'])} hashes)")
         replay_time, applied = full_replay(bench)
+        failures.require_counts(events, applied, "events the replay applied")
         print(f"[4] full replay into fresh views {replay_time:.0f} s for {applied:,} events "
               f"({applied / replay_time:,.0f} events/s)")
     finally:
         bench.stop()
+    failures.exit_if_any()
 
 
 if __name__ == "__main__":

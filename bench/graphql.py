@@ -118,6 +118,8 @@ def measure(url: str, make_request: Callable[[httpx.Client], httpx.Response],
     finally:
         for http in clients:
             http.close()
+    if len(latencies) != per_second.operations:
+        raise RuntimeError(f"{per_second.operations} requests counted, {len(latencies)} timed")
     q = statistics.quantiles(latencies, n=100)
     return per_second, q[49] * 1000, q[98] * 1000
 

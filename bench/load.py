@@ -36,6 +36,7 @@ from typing import Any
 import httpx
 import psycopg
 
+from bench.checks import Failures
 from bench.stack import Stack, own_stack, wait_for
 from careledger.gateways.auth import Role, TokenService
 from careledger.infra import bootstrap
@@ -127,10 +128,19 @@ class Workload:
         if kind == "command":
             stage.committed[response.json()["position"]] = done
 
-    def run(self, stage: Stage) -> Stage:
-        """Open loop: requests leave on schedule, whether earlier ones have finished or not."""
+    def run(self, stage: Stage, failures: Failures | None = None) -> Stage:
+        """Open loop: requests leave on schedule, whether earlier ones have finished or not.
+        With `failures`, a watcher that dies or a rate not held fails the benchmark."""
+        failures = failures or Failures("bench.load")
+        with failures.threads():
+            self._run(stage)
+        failures.require_rate(stage.sent / max(stage.elapsed, 1e-9), stage.rate,
+                              f"{stage.name}: requests")
+        return stage
+
+    def _run(self, stage: Stage) -> Stage:
         stop = threading.Event()
-        watcher = threading.Thread(target=self.watch, args=(stage, stop))
+        watcher = threading.Thread(target=self.watch, args=(stage, stop), name="views watcher")
         watcher.start()
         interval = 1 / stage.rate
         kinds = [k for k, _ in MIX]
@@ -145,8 +155,8 @@ class Workload:
         stage.elapsed = time.perf_counter() - started
         drained_from = time.perf_counter()
         deadline = drained_from + 120
-        while time.perf_counter() < deadline and any(p not in stage.seen
-                                                     for p in stage.committed):
+        while time.perf_counter() < deadline and watcher.is_alive() and any(
+                p not in stage.seen for p in list(stage.committed)):
             time.sleep(0.05)
         stage.drain_s = time.perf_counter() - drained_from
         stop.set()
@@ -240,6 +250,7 @@ def main() -> None:
     parser.add_argument("--soak", type=float, default=0.0, help="soak at 1x for N seconds")
     parser.add_argument("--write", type=Path, help="put the results table in this file")
     args = parser.parse_args()
+    failures = Failures("bench.load")
     with own_stack(Path(tempfile.mkdtemp(prefix="careledger-load-")), pool_size=8) as stack:
         ensure_topics(stack.broker.bootstrap, {"careledger.events": 6,
                                                "careledger.events.dlq": 1})
@@ -251,7 +262,7 @@ def main() -> None:
         workload.warm_up()
         if args.soak:
             before = workload.footprint()
-            stage = workload.run(Stage("soak 1x", args.rate, args.soak))
+            stage = workload.run(Stage("soak 1x", args.rate, args.soak), failures)
             after = workload.footprint()
             lines = [*table([stage]), "", "| at | " + " | ".join(before) + " |",
                      "|---|" + "---|" * len(before),
@@ -261,7 +272,7 @@ def main() -> None:
             ran = [stage]
         else:
             stages = [workload.run(Stage(f"{m}x ({args.rate * m:g}/s)", args.rate * m,
-                                         args.seconds)) for m in (1, 2, 4)]
+                                         args.seconds), failures) for m in (1, 2, 4)]
             lines = table(stages)
             command = f"python -m bench.load --rate {args.rate:g} --seconds {args.seconds:g}"
             ran = stages
@@ -271,9 +282,9 @@ def main() -> None:
         _write(args.write, command, lines)
     failed = sum(sum(s.errors.values()) for s in ran)
     unseen = sum(1 for s in ran for p in s.committed if p not in s.seen)
-    if failed or unseen:
-        raise SystemExit(f"load: {failed} requests failed and {unseen} accepted commands never "
-                         "reached the views")
+    failures.require(not failed, f"{failed} requests failed")
+    failures.require(not unseen, f"{unseen} accepted commands never reached the views")
+    failures.exit_if_any()
 
 
 def _write(path: Path, command: str, lines: list[str]) -> None:

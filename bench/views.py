@@ -30,6 +30,7 @@ from typing import Any
 import psycopg
 from confluent_kafka import Consumer, Message, Producer
 
+from bench.checks import Failures
 from bench.setup import bench_database
 from careledger.consumers.envelopes import Streams, envelope_of
 from careledger.consumers.projector import Projector
@@ -67,14 +68,18 @@ def fresh_schema(db: bootstrap.Database, name: str) -> str:
     return name
 
 
-def apply_rate(db: bootstrap.Database, messages: list[Message], batch: int, name: str) -> float:
+def apply_rate(db: bootstrap.Database, messages: list[Message], batch: int, name: str,
+               failures: Failures) -> float:
     schema = fresh_schema(db, name)
     projector = Projector(db.app_url, consumer=name, schema=schema)
-    started = time.perf_counter()
+    started, applied = time.perf_counter(), 0
     for i in range(0, len(messages), batch):
-        projector.apply(messages[i:i + batch])
+        outcome = projector.apply(messages[i:i + batch])
+        applied += outcome.applied
+        failures.require(not outcome.dead, f"{name}: {outcome.dead} events dead-lettered")
     elapsed = time.perf_counter() - started
     projector.close()
+    failures.require_counts(len(messages), applied, f"{name}: events applied")
     return len(messages) / elapsed
 
 
@@ -133,7 +138,7 @@ def raw_produce_rate(bootstrap: str, payloads: list[tuple[bytes, bytes]]) -> flo
 
 
 def freshness(settings: Settings, db: bootstrap.Database, bootstrap_servers: str,
-              net: Any) -> tuple[list[float], int]:
+              net: Any, failures: Failures) -> tuple[list[float], int]:
     """Commands at a steady rate; the time each one's row takes to reach the timeline."""
     from bench.__main__ import commands_episode
 
@@ -157,48 +162,57 @@ def freshness(settings: Settings, db: bootstrap.Database, bootstrap_servers: str
                for command in ("relay", "consume")]
     committed: dict[int, float] = {}
     seen: dict[int, float] = {}
+    guard = threading.Lock()  # committed grows in this thread while the watcher reads it
     stop = threading.Event()
 
     def watch() -> None:
+        """Rows appear out of position order (partitions apply apart): ask from below the
+        lowest command not yet seen."""
         with psycopg.connect(db.app_url, autocommit=True) as conn:
-            last = head
+            since = head
             while not stop.is_set():
                 for (position,) in conn.execute(
                         "SELECT position FROM careledger_views.timeline WHERE position > %s",
-                        (last,)).fetchall():
+                        (since,)).fetchall():
                     seen.setdefault(position, time.perf_counter())
-                if seen:
-                    last = max(last, min(p for p in committed if p not in seen) - 1
-                               if any(p not in seen for p in committed) else max(seen))
+                with guard:
+                    waiting = [p for p in committed if p not in seen]
+                    since = min(waiting) - 1 if waiting else max(seen, default=head)
                 time.sleep(0.005)
 
-    watcher = threading.Thread(target=watch)
-    watcher.start()
-    time.sleep(8)  # the consumer joins its group
-    episode, used = commands_episode(app, net), 0
-    interval, next_at = 1 / RATE, time.perf_counter()
-    end = next_at + FRESHNESS_SECONDS
-    while time.perf_counter() < end:
-        if used >= 190:
-            episode, used = commands_episode(app, net), 0
-        used += 1
-        recorded = app.schedule_session(episode, practitioner_id=net.therapist,
-                                        scheduled_for=net_now(), location=SessionLocation.CLINIC,
-                                        occurred_at=net_now(), actor="bench")
-        assert recorded.position is not None
-        committed[recorded.position] = time.perf_counter()
-        next_at += interval
-        time.sleep(max(0.0, next_at - time.perf_counter()))
-    deadline = time.perf_counter() + 30
-    while time.perf_counter() < deadline and any(p not in seen for p in committed):
-        time.sleep(0.05)
-    stop.set()
-    watcher.join()
+    with failures.threads():
+        watcher = threading.Thread(target=watch, name="freshness watcher")
+        watcher.start()
+        time.sleep(8)  # the consumer joins its group
+        episode, used = commands_episode(app, net), 0
+        interval, started = 1 / RATE, time.perf_counter()
+        next_at, end = started, started + FRESHNESS_SECONDS
+        while time.perf_counter() < end:
+            if used >= 190:
+                episode, used = commands_episode(app, net), 0
+            used += 1
+            recorded = app.schedule_session(
+                episode, practitioner_id=net.therapist, scheduled_for=net_now(),
+                location=SessionLocation.CLINIC, occurred_at=net_now(), actor="bench")
+            assert recorded.position is not None
+            with guard:
+                committed[recorded.position] = time.perf_counter()
+            next_at += interval
+            time.sleep(max(0.0, next_at - time.perf_counter()))
+        sent_for = time.perf_counter() - started
+        deadline = time.perf_counter() + 30
+        while (time.perf_counter() < deadline and watcher.is_alive()
+               and any(p not in seen for p in list(committed))):
+            time.sleep(0.05)
+        stop.set()
+        watcher.join()
     for w in workers:
         w.terminate()
         w.wait(timeout=30)
     app.close()
+    failures.require_rate(len(committed) / sent_for, RATE, "freshness: commands sent")
     lags = [(seen[p] - t) * 1000 for p, t in committed.items() if p in seen]
+    failures.require_counts(len(committed), len(lags), "freshness: commands seen in the views")
     return lags, len(committed) - len(lags)
 
 
@@ -212,6 +226,7 @@ def main() -> None:
     from careledger.gateways.auth import TokenService
     from tests.conftest import build_network
 
+    failures = Failures("bench.views")
     bench = bench_database("views", pool_size=8)
     work, settings, db = bench.work, bench.settings, bench.db
     app = bootstrap.application(db, settings)
@@ -223,17 +238,20 @@ def main() -> None:
     try:
         seed_network(app, patients=PATIENTS)
         net = build_network(app, TokenService(settings.token_secret))
-        events = app.recorder.horizon()  # type: ignore[attr-defined]
+        with psycopg.connect(db.app_url) as conn:  # positions may have gaps: count them
+            events = int(conn.execute(
+                "SELECT count(*) FROM careledger.careledger_events").fetchone()[0])  # type: ignore[index]
         print(f"CareLedger views benchmarks ({events} events from {PATIENTS} patients)\n")
 
         # (d) relay vs raw produce of the same payloads
         topic = f"bench.events.{uuid.uuid4().hex[:6]}"
         ensure_topics(servers, {topic: 6, topic + ".dlq": 1})
         relay = Relay(app, bootstrap=servers, topic=topic, name="bench", batch_size=1000)
-        started = time.perf_counter()
-        while relay.step():
-            pass
-        relay_rate = events / (time.perf_counter() - started)
+        started, published = time.perf_counter(), 0
+        while n := relay.step():
+            published += n
+        relay_rate = published / (time.perf_counter() - started)
+        failures.require_counts(events, published, "[d] events the relay published")
         streams = Streams(app)
         payloads = [(e.key, e.to_json()) for e in (
             envelope_of(app, streams, entry)
@@ -244,20 +262,21 @@ def main() -> None:
 
         # (a) and (b): the same messages, applied in batches and one per transaction
         messages = fetch_all(servers, topic, events)
-        batched = apply_rate(db, messages, 500, "bench_batched")
+        failures.require_counts(events, len(messages), "[a] messages read back from the topic")
+        batched = apply_rate(db, messages, 500, "bench_batched", failures)
         copy, rows = copy_rate(db, "bench_batched")
         print(f"[a] catch-up {batched:8.0f} events/s vs raw COPY {copy:8.0f} rows/s "
               f"({rows} rows) = {batched / copy:.2f}")
         ceiling = python_ceiling(messages)
         print(f"    decoding and handlers alone, no database: {ceiling:8.0f} events/s "
               f"= {ceiling / copy:.2f} of COPY (the most any Python consumer could reach)")
-        single = apply_rate(db, messages, 1, "bench_single")
+        single = apply_rate(db, messages, 1, "bench_single", failures)
         print(f"[b] batches of 500 {batched:8.0f} events/s vs one event per transaction "
               f"{single:8.0f} events/s = {batched / single:.1f}x")
 
         # (c) freshness at a steady rate
-        lags, missing = freshness(settings, db, servers, net)
-        q = statistics.quantiles(lags, n=100)
+        lags, missing = freshness(settings, db, servers, net, failures)
+        q = statistics.quantiles(lags, n=100) if len(lags) > 1 else [0.0] * 99
         print(f"[c] freshness at {RATE:.0f} commands/s for {FRESHNESS_SECONDS:.0f} s: "
               f"p50 {q[49]:.0f} ms, p99 {q[98]:.0f} ms, max {max(lags):.0f} ms "
               f"({len(lags)} commands, {missing} not seen)")
@@ -266,6 +285,7 @@ def main() -> None:
         if broker is not None:
             broker.stop()
         bench.stop()
+    failures.exit_if_any()
 
 
 if __name__ == "__main__":

@@ -150,8 +150,18 @@ def test_the_fhir_bundles_are_what_was_exported(golden: Any) -> None:
     with psycopg.connect(db.app_url) as conn:
         for name, then in exported.items():
             patient = UUID(then["patient"])
-            if "error" in then:
+            bundle = json.loads(build_bundle(app, patient, read_patient_log(conn, patient),
+                                             now=EXPORTED_AT))
+            if "error" not in then:
+                assert bundle == then["bundle"], name
                 continue
-            bundle = build_bundle(app, patient, read_patient_log(conn, patient),
-                                  now=EXPORTED_AT)
-            assert json.loads(bundle.model_dump_json()) == then["bundle"], name
+            # That commit could not export a revised plan (its event names no
+            # practitioner): today the revision's goals are the treating practitioner's.
+            assert then["error"] == "KeyError: 'practitioner_id'"
+            goals = [e["resource"] for e in bundle["entry"]
+                     if e["resource"]["resourceType"] == "Goal"]
+            request = next(e["resource"] for e in bundle["entry"]
+                           if e["resource"]["resourceType"] == "ServiceRequest"
+                           and len(e["resource"]["performer"]) == 2)
+            treating = request["performer"][1]
+            assert goals and all(g["expressedBy"] == treating for g in goals), name

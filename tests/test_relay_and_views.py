@@ -274,6 +274,25 @@ def test_commands_succeed_while_the_broker_is_down_and_nothing_is_lost(
     assert pipeline.live() == pipeline.rebuilt()
 
 
+def test_events_applied_one_batch_each_give_the_same_views(pipeline: Pipeline) -> None:
+    """One event per transaction: every handler that reads its own rows reads them in a
+    batch of one (goals for a session, the directory's practitioner, billing periods)."""
+    seed_network(pipeline.app, patients=3)
+    published = pipeline.publish_all()
+    producer = Producer({"bootstrap.servers": pipeline.bootstrap, "logger": KAFKA_LOG})
+    consumer = ProjectionConsumer(
+        Projector(pipeline.db.app_url, consumer=pipeline.name, schema=pipeline.schema,
+                  dead_letters=producer, dead_letter_topic=pipeline.dead_letter_topic),
+        bootstrap=pipeline.bootstrap, topic=pipeline.topic, group=pipeline.name, batch_size=1)
+    try:
+        outcome = consume(consumer, published)
+    finally:
+        consumer.close()
+    assert (outcome.applied, outcome.dead) == (published, 0)
+    assert pipeline.live() == pipeline.rebuilt()
+    assert_views_hold_what_the_handlers_give(pipeline)
+
+
 def test_an_event_of_a_kind_this_version_does_not_know_is_counted_not_dropped(
     network: Network, pipeline: Pipeline, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -5,22 +5,22 @@
 Importing the library parses its XML into a tree: 2 to 3.5 s and about 180 MB in every
 process that imports it. The domain needs three facts per code: that it exists, whether it
 is billable (a leaf), and its description. This writes them once, sorted, as
-`code<TAB>leaf<TAB>description` lines, gzip-compressed (about 0.7 MB), into
-`careledger/domain/icd10cm.tsv.gz`. A description may itself hold a tab, never a line
-break, so a line splits on its first two tabs. `tests/unit/test_icd10.py` checks the file
-against the library, code by code.
+`code<TAB>leaf<TAB>description` lines, into `careledger/domain/icd10cm.tsv` (8 MB; git and
+the wheel keep it compressed, about 1 MB). A description may itself hold a tab, never a
+line break, so a line splits on its first two tabs. The domain keeps only the codes, in a
+fixed-width block, and reads a line back when a code is found (careledger/domain/icd10.py).
+`tests/unit/test_icd10.py` checks the file against the library, code by code.
 """
 
 from __future__ import annotations
 
-import gzip
 import re
 import sys
 from pathlib import Path
 
 import simple_icd_10_cm as icd10
 
-TARGET = Path(__file__).resolve().parents[1] / "careledger" / "domain" / "icd10cm.tsv.gz"
+TARGET = Path(__file__).resolve().parents[1] / "careledger" / "domain" / "icd10cm.tsv"
 #: Codes a claim could carry: categories and their subcategories, never chapters or blocks.
 SHAPE = re.compile(r"^[A-TV-Z][0-9][0-9AB](\.[0-9A-TV-Z]{1,4})?$")
 
@@ -31,8 +31,8 @@ def lines() -> list[str]:
 
 
 def compact() -> bytes:
-    """The file's bytes: the same data always gives the same bytes (no gzip time stamp)."""
-    return gzip.compress(("\n".join(lines()) + "\n").encode(), compresslevel=9, mtime=0)
+    """The file's bytes: sorted lines, so the same data always gives the same bytes."""
+    return ("\n".join(lines()) + "\n").encode()
 
 
 def main() -> int:

@@ -138,9 +138,9 @@ class ViewApplier:
             reader.execute(_select(self.schema, read.table.name, read.column), ([*ids],))
             pending.append((read, reader))
         for read, reader in pending:  # the first fetch sends every query at once
+            rows = reader.fetchall()  # in a pipeline, the columns are known only after it
             names = [d.name for d in reader.description or ()]
-            memory.load(read.table, (dict(zip(names, row, strict=True))
-                                     for row in reader.fetchall()))
+            memory.load(read.table, (dict(zip(names, row, strict=True)) for row in rows))
             reader.close()
         return memory
 

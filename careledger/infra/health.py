@@ -11,16 +11,11 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from psycopg import sql
 
-from careledger.infra.embedded_broker import quiet
 from careledger.projections import live_generation
-
-#: Where `careledger up` notes the embedded broker's address for later commands.
-BROKER_ADDRESS_FILE = "broker/address"
 
 
 @dataclass(frozen=True)
@@ -108,18 +103,12 @@ def read_status(conn: Any, *, relay_name: str = "relay",
     )
 
 
-def broker_address(configured: str | None, data_dir: Path) -> str | None:
-    """The configured cluster, else the embedded broker `careledger up` started."""
-    if configured:
-        return configured
-    noted = data_dir / BROKER_ADDRESS_FILE
-    return noted.read_text().strip() if noted.exists() else None
-
-
 def high_watermarks(bootstrap: str, topic: str, timeout: float = 3.0
                     ) -> dict[tuple[str, int], int]:
     """Each partition's next offset; raises if the broker does not answer in time."""
     from confluent_kafka import Consumer, TopicPartition
+
+    from careledger.infra.embedded_broker import quiet
 
     consumer = Consumer(quiet({"bootstrap.servers": bootstrap, "group.id": "careledger-status",
                                "enable.auto.commit": False,
@@ -139,6 +128,8 @@ def high_watermarks(bootstrap: str, topic: str, timeout: float = 3.0
 
 def broker_reachable(bootstrap: str, timeout: float = 3.0) -> bool:
     from confluent_kafka.admin import AdminClient
+
+    from careledger.infra.embedded_broker import quiet
 
     try:
         AdminClient(quiet({"bootstrap.servers": bootstrap})).list_topics(timeout=timeout)

@@ -27,6 +27,8 @@ ENVIRONMENT_VARIABLES = (
 )
 
 APP_ROLE = "careledger_app"
+#: Where `careledger up` notes the embedded broker's address for later commands.
+BROKER_ADDRESS_FILE = "broker/address"
 
 
 @dataclass(frozen=True)
@@ -113,3 +115,11 @@ def _local_secret(data_dir: Path, name: str) -> str:
     finally:
         tmp.unlink()
     return path.read_text().strip()
+
+
+def broker_address(settings: Settings) -> str | None:
+    """The configured cluster, else the embedded broker `careledger up` started."""
+    if settings.kafka_bootstrap:
+        return settings.kafka_bootstrap
+    noted = settings.data_dir / BROKER_ADDRESS_FILE
+    return noted.read_text().strip() if noted.exists() else None

@@ -51,6 +51,6 @@ def export_patient_fhir(request: HttpRequest, patient_id: UUID) -> HttpResponse:
                                     asked=ASKED_HTTP, emergency_reason=reason)
         except PatientNotFound:
             return problem(404, "no patient with that id", code="not_found")
-    response = HttpResponse(bundle.model_dump_json(), content_type=FHIR_JSON)
+    response = HttpResponse(bundle, content_type=FHIR_JSON)
     response["Cache-Control"] = "no-store"
     return response
