@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: up test lint browser bench soak install clean icd10
+.PHONY: up test unit lint browser bench soak install clean icd10
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,9 +19,14 @@ install: $(STAMP)
 up: $(STAMP)
 	$(BIN)/careledger up --demo
 
-## Run the tests: lint and types, then the whole suite against real PostgreSQL.
+## Run the tests: lint, types and layers, then all three levels (unit, integration against
+## a real PostgreSQL, end to end with the broker, the processes and the browser).
 test: $(STAMP) lint browser
-	$(BIN)/pytest
+	$(BIN)/pytest tests/unit tests/integration tests/e2e
+
+## The unit tests alone: no PostgreSQL, no broker, a few seconds.
+unit: $(STAMP)
+	$(BIN)/pytest tests/unit
 
 ## Debian's Chromium for the web page's browser tests, installed when it is missing and
 ## apt-get is usable (root, non-interactive); otherwise those tests skip, saying why.
@@ -35,11 +40,12 @@ browser:
 	    || echo "chromium could not be installed: the browser tests will be skipped"; \
 	else echo "no chromium and no apt-get as root: the browser tests will be skipped"; fi
 
-## Ruff, mypy, and no event named in a string outside its declaration.
+## Ruff, mypy, no event named in a string outside its declaration, the layers (import-linter).
 lint: $(STAMP)
 	$(BIN)/ruff check careledger tests bench tools
 	$(BIN)/mypy careledger
 	$(BIN)/python tools/check_event_names.py
+	$(BIN)/lint-imports
 
 ## Rebuild the ICD-10-CM file the domain ships, from the pinned simple-icd-10-cm.
 icd10: $(STAMP)

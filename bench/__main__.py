@@ -30,15 +30,16 @@ from eventsourcing.application import AggregateNotFoundError, Application, Repos
 
 from bench.checks import Failures
 from bench.setup import bench_database
+from careledger.access.tokens import Role, TokenService
 from careledger.domain.application import A, CareLedger
 from careledger.domain.clinical import Discipline, SessionLocation, Urgency
+from careledger.domain.commands import AcceptReferral, Amend, MakeReferral, ScheduleSession
 from careledger.domain.errors import NotFound
 from careledger.domain.referral import Referral
 from careledger.domain.working_set import WorkingSet
-from careledger.gateways.auth import Role, TokenService
-from careledger.infra import bootstrap
 from careledger.infra.embedded_pg import free_port
-from tests.conftest import NOW, build_network
+from careledger.main import bootstrap
+from tests.helpers.network import NOW, build_network
 
 SECONDS = float(os.environ.get("BENCH_SECONDS", "4"))
 #: Alternating rounds per figure of [1]; each figure is the median of its rounds.
@@ -121,7 +122,10 @@ def raw_insert(url: str) -> Callable[[int], Callable[[], None]]:
     return factory
 
 
-def commands(make_app: Callable[[], CareLedger], net) -> Callable[[int], Callable[[], None]]:  # type: ignore[no-untyped-def]
+Factory = Callable[[int], Callable[[], None]]
+
+
+def commands(make_app: Callable[[], CareLedger], net) -> Factory:  # type: ignore[no-untyped-def]
     """Each writer schedules sessions on its own episode, opening a new one when full."""
 
     def factory(_i: int) -> Callable[[], None]:
@@ -132,9 +136,10 @@ def commands(make_app: Callable[[], CareLedger], net) -> Callable[[int], Callabl
             if episode[1] >= AUTHORIZED:
                 episode[0], episode[1] = commands_episode(app, net), 0
             episode[1] += 1  # type: ignore[operator]
-            app.schedule_session(episode[0], practitioner_id=net.therapist,  # type: ignore[arg-type]
-                                 scheduled_for=NOW, location=SessionLocation.CLINIC,
-                                 occurred_at=NOW, actor="bench")
+            app.handle(ScheduleSession(referral_id=episode[0],  # type: ignore[arg-type]
+                                       practitioner_id=net.therapist,
+                                       scheduled_for=NOW, location=SessionLocation.CLINIC,
+                                       occurred_at=NOW, actor="bench"))
         return op
     return factory
 
@@ -271,7 +276,7 @@ def main() -> None:
            "CARELEDGER_APP_DB_PASSWORD": settings.app_db_password,
            "CARELEDGER_TOKEN_SECRET": settings.token_secret, "CARELEDGER_DATA_DIR": str(work),
            "CARELEDGER_HTTP_PORT": str(port), "CARELEDGER_DB_POOL_SIZE": "16"}
-    server = subprocess.Popen([sys.executable, "-m", "careledger.infra.cli", "serve",
+    server = subprocess.Popen([sys.executable, "-m", "careledger.main.cli", "serve",
                                "--workers", "2", "--threads", "8"], env=env)
     try:
         _wait_for_port(port)
@@ -316,31 +321,32 @@ def main() -> None:
     failures.exit_if_any()
 
 
-def amend_on_app(app: CareLedger, net, events: int) -> Callable[[int], Callable[[], None]]:  # type: ignore[no-untyped-def]
+def amend_on_app(app: CareLedger, net, events: int) -> Factory:  # type: ignore[no-untyped-def]
     def factory(_i: int) -> Callable[[], None]:
-        rid = app.make_referral(
+        rid = app.handle(MakeReferral(
             physician_id=net.physician, patient_id=net.patient, clinic_id=net.clinic,
             discipline=Discipline.MEDICAL_MASSAGE, diagnosis_codes=["M54.50"], precautions=[],
             contraindications=[], urgency=Urgency.ROUTINE, authorized_visits=10, reason="",
-            occurred_at=NOW, actor="bench").aggregate_id
+            occurred_at=NOW, actor="bench")).aggregate_id
         for _ in range(events - 1):
-            app.amend(rid, record_id=str(rid), reason="bench", changes={"x": 1},
-                      occurred_at=NOW, actor="bench")
+            app.handle(Amend(referral_id=rid, record_id=str(rid), reason="bench", changes={"x": 1},
+                             occurred_at=NOW, actor="bench"))
 
         def op() -> None:
-            app.amend(rid, record_id=str(rid), reason="bench", changes={"x": 1},
-                      occurred_at=NOW, actor="bench")
+            app.handle(Amend(referral_id=rid, record_id=str(rid), reason="bench", changes={"x": 1},
+                             occurred_at=NOW, actor="bench"))
         return op
     return factory
 
 
 def commands_episode(app: CareLedger, net) -> uuid.UUID:  # type: ignore[no-untyped-def]
-    rid = app.make_referral(
+    rid = app.handle(MakeReferral(
         physician_id=net.physician, patient_id=net.patient, clinic_id=net.clinic,
         discipline=Discipline.MEDICAL_MASSAGE, diagnosis_codes=["M54.50"], precautions=[],
         contraindications=[], urgency=Urgency.ROUTINE, authorized_visits=200, reason="",
-        occurred_at=NOW, actor="bench").aggregate_id
-    app.accept_referral(rid, practitioner_id=net.therapist, occurred_at=NOW, actor="bench")
+        occurred_at=NOW, actor="bench")).aggregate_id
+    app.handle(AcceptReferral(referral_id=rid, practitioner_id=net.therapist, occurred_at=NOW,
+                              actor="bench"))
     return rid
 
 

@@ -34,8 +34,8 @@ from careledger.audit import checkpoints, keys, log
 from careledger.audit.chain import hashed_bytes
 from careledger.audit.proof import prove
 from careledger.audit.verify import verify
-from careledger.infra import bootstrap
-from careledger.infra.seed import seed_network
+from careledger.main import bootstrap
+from careledger.main.seed import seed_network
 
 EVENTS = int(os.environ.get("BENCH_AUDIT_EVENTS", "1000000"))
 #: Patients of the seeded network whose streams the log is filled with.

@@ -105,8 +105,8 @@ def memory(stack: Any, failures: Failures | None) -> None:
 
 def seeded_patients(stack: Any) -> list[str]:
     """A few patients with whole episodes (referral to discharge), as the demo seeds them."""
-    from careledger.infra import bootstrap
-    from careledger.infra.seed import seed_network
+    from careledger.main import bootstrap
+    from careledger.main.seed import seed_network
 
     app = bootstrap.application(bootstrap.database(stack.settings), stack.settings)
     try:
@@ -119,7 +119,7 @@ def main() -> None:
     from bench.load import Stage, Workload
 
     failures = Failures("bench.cli")
-    careledger = [sys.executable, "-m", "careledger.infra.cli"]
+    careledger = [sys.executable, "-m", "careledger.main.cli"]
     with own_stack(Path(tempfile.mkdtemp(prefix="careledger-cli-"))) as stack:
         env = {**stack.env}
         env.pop("CARELEDGER_KAFKA_BOOTSTRAP", None)

@@ -32,14 +32,15 @@ import httpx
 
 from bench.__main__ import _wait_for_port, rate
 from bench.setup import bench_database
+from careledger.access.tokens import Role, TokenService
 from careledger.consumers.replay import replay
 from careledger.domain.clinical import Discipline, SessionLocation, Urgency
-from careledger.gateways.auth import Role, TokenService
-from careledger.graphql.schema import TIMELINE_COLUMNS
-from careledger.infra import bootstrap
+from careledger.domain.commands import AcceptReferral, MakeReferral, ScheduleSession
+from careledger.graphql.patient.queries import TIMELINE_COLUMNS
 from careledger.infra.embedded_pg import free_port
+from careledger.main import bootstrap
 from careledger.projections import VIEWS_SCHEMA
-from tests.conftest import NOW, build_network
+from tests.helpers.network import NOW, build_network
 
 SECONDS = float(os.environ.get("BENCH_SECONDS", "3"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
@@ -145,15 +146,18 @@ def main() -> None:
     tokens = TokenService(settings.token_secret)
     net = build_network(app, tokens)
     for _ in range(5):  # five episodes of ~200 events: 1,000 on one patient's timeline
-        rid = app.make_referral(
+        rid = app.handle(MakeReferral(
             physician_id=net.physician, patient_id=net.patient, clinic_id=net.clinic,
             discipline=Discipline.MEDICAL_MASSAGE, diagnosis_codes=["M54.50"], precautions=[],
             contraindications=[], urgency=Urgency.ROUTINE, authorized_visits=200, reason="",
-            occurred_at=NOW, actor="bench").aggregate_id
-        app.accept_referral(rid, practitioner_id=net.therapist, occurred_at=NOW, actor="bench")
+            occurred_at=NOW, actor="bench")).aggregate_id
+        app.handle(AcceptReferral(referral_id=rid, practitioner_id=net.therapist, occurred_at=NOW,
+                                  actor="bench"))
         for _ in range(196):
-            app.schedule_session(rid, practitioner_id=net.therapist, scheduled_for=NOW,
-                                 location=SessionLocation.CLINIC, occurred_at=NOW, actor="bench")
+            app.handle(ScheduleSession(referral_id=rid, practitioner_id=net.therapist,
+                                       scheduled_for=NOW,
+                                       location=SessionLocation.CLINIC, occurred_at=NOW,
+                                       actor="bench"))
     replay(app, db.app_url, VIEWS_SCHEMA)
     app.close()
 
@@ -163,7 +167,7 @@ def main() -> None:
            "BENCH_APP_URL": db.app_url}
     api_port, bare_port = free_port(), free_port()
     servers = [
-        subprocess.Popen([sys.executable, "-m", "careledger.infra.cli", "serve", "--workers",
+        subprocess.Popen([sys.executable, "-m", "careledger.main.cli", "serve", "--workers",
                           "2", "--threads", "8"],
                          env={**env, "CARELEDGER_HTTP_PORT": str(api_port)}),
         subprocess.Popen([sys.executable, "-m", "gunicorn", "--workers", "2", "--threads", "8",

@@ -38,10 +38,10 @@ import psycopg
 
 from bench.checks import Failures
 from bench.stack import Stack, own_stack, wait_for
-from careledger.gateways.auth import Role, TokenService
-from careledger.infra import bootstrap
+from careledger.access.tokens import Role, TokenService
 from careledger.infra.embedded_broker import ensure_topics
-from tests.conftest import build_network, open_episode
+from careledger.main import bootstrap
+from tests.helpers.network import build_network, open_episode
 
 TIMELINE = """query ($id: UUID!) { patient(id: $id) { timeline(first: 50) {
   events { position kind occurredAt recordedAt actor } } } }"""

@@ -11,8 +11,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
-from careledger.infra import bootstrap, embedded_pg
+from careledger.infra import embedded_pg
 from careledger.infra.settings import Settings
+from careledger.main import bootstrap
 
 
 @dataclass

@@ -53,7 +53,7 @@ class Stack:
     def start(self, name: str, *args: str) -> None:
         log = (self.logs / f"{name}.log").open("ab")
         self.parts[name] = subprocess.Popen(
-            [sys.executable, "-m", "careledger.infra.cli", *(args or PARTS[name])],
+            [sys.executable, "-m", "careledger.main.cli", *(args or PARTS[name])],
             env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
     def kill(self, name: str) -> None:

@@ -36,11 +36,12 @@ from careledger.consumers.envelopes import Streams, envelope_of
 from careledger.consumers.projector import Projector
 from careledger.consumers.relay import Relay
 from careledger.domain.clinical import SessionLocation
-from careledger.infra import bootstrap
+from careledger.domain.commands import ScheduleSession
 from careledger.infra.embedded_broker import EmbeddedBroker, ensure_topics
 from careledger.infra.schema import create_views
-from careledger.infra.seed import seed_network
 from careledger.infra.settings import APP_ROLE, Settings
+from careledger.main import bootstrap
+from careledger.main.seed import seed_network
 from careledger.projections import all_projections
 
 PATIENTS = int(os.environ.get("BENCH_PATIENTS", "200"))
@@ -92,7 +93,8 @@ def python_ceiling(messages: list[Message]) -> float:
     started = time.perf_counter()
     for i in range(0, len(messages), 500):
         envelopes = [Envelope.from_json(m.value() or b"") for m in messages[i:i + 500]]
-        applier.plan(envelopes, applier.memory(), Applied())
+        tracked = {r.table.name: (r.column, ids) for r, ids in applier.wanted(envelopes).items()}
+        applier.plan(envelopes, applier.memory(), Applied(), tracked=tracked)
     return len(messages) / (time.perf_counter() - started)
 
 
@@ -157,7 +159,7 @@ def freshness(settings: Settings, db: bootstrap.Database, bootstrap_servers: str
                       (head, head))
         admin.execute("UPDATE careledger.view_generations SET floor_position = %s"
                       " WHERE name = 'live'", (head,))
-    workers = [subprocess.Popen([sys.executable, "-m", "careledger.infra.cli", command],
+    workers = [subprocess.Popen([sys.executable, "-m", "careledger.main.cli", command],
                                 env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                for command in ("relay", "consume")]
     committed: dict[int, float] = {}
@@ -191,9 +193,9 @@ def freshness(settings: Settings, db: bootstrap.Database, bootstrap_servers: str
             if used >= 190:
                 episode, used = commands_episode(app, net), 0
             used += 1
-            recorded = app.schedule_session(
-                episode, practitioner_id=net.therapist, scheduled_for=net_now(),
-                location=SessionLocation.CLINIC, occurred_at=net_now(), actor="bench")
+            recorded = app.handle(ScheduleSession(
+                referral_id=episode, practitioner_id=net.therapist, scheduled_for=net_now(),
+                location=SessionLocation.CLINIC, occurred_at=net_now(), actor="bench"))
             assert recorded.position is not None
             with guard:
                 committed[recorded.position] = time.perf_counter()
@@ -217,14 +219,14 @@ def freshness(settings: Settings, db: bootstrap.Database, bootstrap_servers: str
 
 
 def net_now() -> Any:
-    from tests.conftest import NOW
+    from tests.helpers.network import NOW
 
     return NOW
 
 
 def main() -> None:
-    from careledger.gateways.auth import TokenService
-    from tests.conftest import build_network
+    from careledger.access.tokens import TokenService
+    from tests.helpers.network import build_network
 
     failures = Failures("bench.views")
     bench = bench_database("views", pool_size=8)

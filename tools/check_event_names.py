@@ -33,7 +33,7 @@ PATTERN = re.compile(rf"careledger:[A-Z][A-Za-z]*(?:\.[A-Z][A-Za-z]*)?"
 #: Tests that read events stored by an earlier version, by file and function ("*": all).
 ALLOWED: dict[str, set[str]] = {
     "tests/fixtures/golden/build.py": {"*"},
-    "tests/test_event_store.py": {"test_events_are_stored_under_explicit_stable_names",
+    "tests/integration/test_event_store.py": {"test_events_are_stored_under_explicit_stable_names",
                                   "test_a_version_1_referral_is_upcast_when_loaded"},
 }
 

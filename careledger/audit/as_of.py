@@ -26,7 +26,7 @@ from careledger.consumers.applier import ViewApplier
 from careledger.consumers.envelopes import Streams, envelope_of
 from careledger.consumers.replay import replay
 from careledger.domain.application import CareLedger
-from careledger.infra.bootstrap import Database
+from careledger.infra.database import Database
 from careledger.infra.eventstore import read_patient_log
 from careledger.infra.schema import create_views
 from careledger.infra.settings import APP_ROLE

@@ -20,21 +20,24 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
+from uuid import UUID
 
 from psycopg import Cursor
 from psycopg.types.json import Jsonb
 
 from careledger.projections import all_projections
 from careledger.projections.envelope import Envelope
-from careledger.projections.memory import MemoryTables, changes_of, reads_of
+from careledger.projections.memory import MemoryTables, reads_of, typed
 from careledger.projections.model import (
     Add,
     Change,
     Delete,
+    Handling,
+    IfUnset,
     Insert,
     Projection,
     Read,
@@ -81,6 +84,15 @@ class ViewApplier:
                                  else all_projections())
         self._reads = reads_of(self.projections)
         self._read_tables = frozenset(r.table.name for r in self._reads)
+        # Per stored topic, the projections that handle it (in order) and how: one look-up
+        # per event, not one per projection.
+        self._dispatch: dict[str, list[tuple[int, Handling]]] = {}
+        for index, projection in enumerate(self.projections):
+            for event in projection.handled:
+                handling = projection.handling_of(event)
+                self._dispatch.setdefault(event.TOPIC, []).append((index, handling))
+        self._known = frozenset.intersection(*(
+            frozenset(e.TOPIC for e in p.handled | p.ignored) for p in self.projections))
 
     def apply(self, cur: Cursor[Any], envelopes: Sequence[Envelope], *,
               around: Callable[[Envelope], AbstractContextManager[Any]] | None = None
@@ -89,19 +101,29 @@ class ViewApplier:
 
         `around` wraps each event's handlers (the consumer's span per message)."""
         applied = Applied()
-        queues = self.plan(envelopes, self._read(cur, envelopes), applied, around=around)
+        memory, tracked = self._read(cur, envelopes)
+        queues = self.plan(envelopes, memory, applied, tracked=tracked, around=around)
         for queue in queues:
             applied.statements += self._send(cur, queue)
         return applied
 
     def plan(self, envelopes: Sequence[Envelope], memory: MemoryTables, applied: Applied, *,
+             tracked: Tracked | None = None,
              around: Callable[[Envelope], AbstractContextManager[Any]] | None = None
              ) -> list[list[Change]]:
-        """Step 2: every projection's changes, in order, given the rows read."""
+        """Step 2: every projection's changes, in order, given the rows read.
+
+        `tracked`: the rows in memory, by table (the read column and its values); a change
+        to another row of a read table is left out of memory, since no handler of this
+        batch will read it. None keeps every change to a read table in memory.
+        """
         queues: list[list[Change]] = [[] for _ in self.projections]
         for envelope in envelopes:
-            with around(envelope) if around is not None else nullcontext():
-                self._handle(envelope, memory, queues, applied)
+            if around is None:
+                self._handle(envelope, memory, queues, applied, tracked)
+            else:
+                with around(envelope):
+                    self._handle(envelope, memory, queues, applied, tracked)
         return queues
 
     def memory(self) -> MemoryTables:
@@ -109,28 +131,35 @@ class ViewApplier:
         return MemoryTables([r.table for r in self._reads], self._reads)
 
     def _handle(self, envelope: Envelope, memory: MemoryTables, queues: list[list[Change]],
-                applied: Applied) -> None:
-        for queue, projection in zip(queues, self.projections, strict=True):
-            if not projection.knows(envelope):
-                self._unknown(applied, envelope)
-                continue
-            for change in changes_of(projection, envelope, memory.read):
-                if change.table.name in self._read_tables:
+                applied: Applied, tracked: Tracked | None) -> None:
+        if envelope.type not in self._known:
+            self._unknown(applied, envelope)
+        for index, handling in self._dispatch.get(envelope.type, ()):
+            rows = [memory.read(r, envelope.aggregate_id) for r in handling.reads]
+            queue = queues[index]
+            for change in handling.handler(envelope, *rows):
+                if change.table.name in self._read_tables and _kept(change, tracked):
                     memory.apply(change)
                 queue.append(change)
 
     # ------------------------------------------------------------------ step 1: reads
 
-    def _read(self, cur: Cursor[Any], envelopes: Sequence[Envelope]) -> MemoryTables:
-        memory = self.memory()
+    def wanted(self, envelopes: Sequence[Envelope]) -> dict[Read, set[Any]]:
+        """The rows the batch's handlers will read: per read, the record ids."""
         wanted: dict[Read, set[Any]] = {}
         for envelope in envelopes:
-            for projection in self.projections:
-                handling = projection.handling(envelope)
-                for read in handling.reads if handling is not None else ():
+            for _index, handling in self._dispatch.get(envelope.type, ()):
+                for read in handling.reads:
                     wanted.setdefault(read, set()).add(envelope.aggregate_id)
+        return wanted
+
+    def _read(self, cur: Cursor[Any], envelopes: Sequence[Envelope]
+              ) -> tuple[MemoryTables, Tracked]:
+        memory = self.memory()
+        wanted = self.wanted(envelopes)
+        tracked: Tracked = {read.table.name: (read.column, ids) for read, ids in wanted.items()}
         if not wanted:
-            return memory
+            return memory, tracked
         conn = cur.connection
         pending = []
         for read, ids in wanted.items():
@@ -142,7 +171,7 @@ class ViewApplier:
             names = [d.name for d in reader.description or ()]
             memory.load(read.table, (dict(zip(names, row, strict=True)) for row in rows))
             reader.close()
-        return memory
+        return memory, tracked
 
     # ------------------------------------------------------------------ unknown kinds
 
@@ -165,10 +194,11 @@ class ViewApplier:
     def _send(self, cur: Cursor[Any], changes: list[Change]) -> int:
         statements = 0
         start = 0
+        shapes = [_shape(change) for change in changes]
         while start < len(changes):
-            shape = _shape(changes[start])
+            shape = shapes[start]
             end = start + 1
-            while end < len(changes) and _shape(changes[end]) == shape:
+            while end < len(changes) and shapes[end] == shape:
                 end += 1
             run = changes[start:end]
             query, many = _statement(self.schema, shape)
@@ -179,6 +209,24 @@ class ViewApplier:
             statements += 1
             start = end
         return statements
+
+
+#: The rows a batch holds in memory: per read table, the column read by and its values.
+Tracked = dict[str, tuple[str, set[Any]]]
+
+
+def _kept(change: Change, tracked: Tracked | None) -> bool:
+    """Whether a change to a read table concerns a row this batch's handlers will read."""
+    if tracked is None:
+        return True
+    found = tracked.get(change.table.name)
+    if found is None:
+        return False  # no handler of this batch reads this table
+    column, ids = found
+    where = change.row if isinstance(change, Insert | Upsert) else change.key
+    if column not in where:
+        return True  # cannot tell: keep it
+    return typed(change.table, column, where[column]) in ids
 
 
 #: What makes two changes one statement: their kind, table and columns.
@@ -192,9 +240,13 @@ def _shape(change: Change) -> Shape:
         return ("upsert", change.table, tuple(change.row), change.update)
     if isinstance(change, Update):
         return ("update", change.table, tuple(change.key),
-                tuple((k, isinstance(v, Add)) for k, v in change.values.items()),
+                tuple((k, _how(v)) for k, v in change.values.items()),
                 change.position is not None)
     return ("delete", change.table, tuple(change.key))
+
+
+def _how(value: Any) -> str:
+    return "add" if isinstance(value, Add) else "unset" if isinstance(value, IfUnset) else "set"
 
 
 def _value(table: Table, column: str, value: Any) -> Any:
@@ -213,7 +265,8 @@ def _params(shape: Shape, change: Change) -> list[Any]:
     if isinstance(change, Insert | Upsert):
         return [_value(table, c, change.row[c]) for c in shape[2]]
     if isinstance(change, Update):
-        params = [_value(table, k, v.amount if isinstance(v, Add) else v)
+        params = [_value(table, k, v.amount if isinstance(v, Add)
+                         else v.value if isinstance(v, IfUnset) else v)
                   for k, v in change.values.items()]
         if change.position is not None:
             params.append(change.position)
@@ -235,7 +288,12 @@ def _columns(shape: Shape, run: Iterable[Change]) -> list[list[Any]]:
         if kind == "jsonb":
             columns.append([None if r[name] is None else Jsonb(r[name]) for r in rows])
         elif kind == "uuid":
-            columns.append([None if r[name] is None else str(r[name]) for r in rows])
+            values = [r[name] for r in rows]
+            # Sent as they are when all are UUIDs (or NULL); a list mixing text and UUIDs
+            # goes as text, which the server casts.
+            if not all(v is None or type(v) is UUID for v in values):
+                values = [None if v is None else str(v) for v in values]
+            columns.append(values)
         else:
             columns.append([r[name] for r in rows])
     return columns
@@ -265,7 +323,9 @@ def _statement(schema: str, shape: Shape) -> tuple[str, bool]:
     where = [f"{k} = %s::{types[k]}" for k in key]
     if kind == "delete":
         return f"DELETE FROM {target} WHERE {' AND '.join(where)}", True
-    sets = [f"{c} = {c} + %s" if added else f"{c} = %s::{types[c]}" for c, added in shape[3]]
+    sets = [f"{c} = {c} + %s" if how == "add"
+            else f"{c} = coalesce({c}, %s::{types[c]})" if how == "unset"
+            else f"{c} = %s::{types[c]}" for c, how in shape[3]]
     if shape[4]:  # guarded by log position
         sets.append("position = %s")
         where.append("position < %s")

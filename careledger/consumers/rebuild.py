@@ -27,7 +27,7 @@ from psycopg import sql
 
 from careledger.consumers.replay import replay
 from careledger.domain.application import CareLedger
-from careledger.infra.bootstrap import Database
+from careledger.infra.database import Database
 from careledger.infra.eventstore import CareLedgerRecorder
 from careledger.infra.schema import create_views
 from careledger.infra.settings import APP_ROLE

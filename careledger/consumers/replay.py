@@ -106,9 +106,13 @@ def checksums(conninfo: str, schema: str,
     with psycopg.connect(conninfo) as conn:
         for projection in projections if projections is not None else all_projections():
             for table in projection.tables:
+                # The declared columns, in their declared order: a generation that gained a
+                # column by ALTER TABLE holds it last, a fresh one where it is declared.
+                columns = ", ".join(f't."{c.name}"' for c in table.columns)
                 row: Any = conn.execute(
-                    f'SELECT count(*), md5(coalesce(string_agg(t::text, \'|\' ORDER BY t::text),'
-                    f" '')) FROM \"{schema}\".\"{table.name}\" t"
+                    f"SELECT count(*), md5(coalesce(string_agg(r::text, '|' ORDER BY r::text),"
+                    f" '')) FROM (SELECT ROW({columns}) AS r"
+                    f' FROM "{schema}"."{table.name}" t) AS rows'
                 ).fetchone()
                 result[table.name] = f"{row[0]}:{row[1]}"
     return result

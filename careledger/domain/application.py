@@ -1,18 +1,19 @@
-"""The CareLedger application: one method per command, each one transaction.
+"""The CareLedger application: `handle(command)`, one transaction per command.
 
-Every command loads what its rules need, lets the aggregate decide, and saves the
-new events atomically. A command sent with the version it was decided on fails
-with a conflict if the record moved on; without one, a lost race is retried on
-the fresh record, so concurrent commands all land, one version apart.
+A command's handler (`handlers.py`, one per command in one table) says which record it
+changes and how, reading what its rules need; the application runs that decision as a
+unit of work: the new events and their idempotency record saved atomically, with the
+versions of every record the decision read. A command sent with the version it was
+decided on fails with a conflict if the record moved on; without one, a lost race is
+retried on the fresh record, so concurrent commands all land, one version apart.
 """
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from copy import deepcopy
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -25,21 +26,12 @@ from eventsourcing.application import (
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
 
-from careledger.domain.clinical import (
-    CredentialKind,
-    DenialBasis,
-    Discipline,
-    FunctionalInstrument,
-    Goal,
-    GoalOutcome,
-    Profession,
-    SessionLocation,
-    Technique,
-    Urgency,
-)
+from careledger.domain.commands import Command
 from careledger.domain.errors import DomainError, NotFound, StaleRead, VersionConflict
+from careledger.domain.handlers import HANDLERS, Create
 from careledger.domain.network import Clinic, Practitioner
 from careledger.domain.patient import Patient
+from careledger.domain.plan import TreatmentPlan
 from careledger.domain.referral import Referral
 from careledger.domain.working_set import ReadSet, WorkingSet
 
@@ -83,6 +75,7 @@ class CareLedger(Application[UUID]):
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
         transcoder.register(DateAsISO())
+        transcoder.register(TreatmentPlanAsDict())
 
     # ------------------------------------------------------------------ plumbing
 
@@ -98,6 +91,19 @@ class CareLedger(Application[UUID]):
         size = self.env.get("AGGREGATE_CACHE_MAXSIZE")
         self.working_set = WorkingSet(int(size) if size else 0)
         return Repository(event_store=self.events, snapshot_store=self.snapshots)
+
+    def handle(self, command: Command, *, expected_version: int | None = None,
+               idempotency: Idempotency | None = None) -> Recorded:
+        """Decide a command and store what it decided.
+
+        `expected_version` (If-Match) pins the version of the record a command changes;
+        a command that creates a record has none to pin.
+        """
+        decision = HANDLERS[type(command)](command, self.read)
+        if isinstance(decision, Create):
+            return self.create(decision.make, idempotency)
+        return self.change(decision.record, decision.record_id, decision.decide,
+                           expected_version=expected_version, idempotency=idempotency)
 
     def load(self, cls: type[A], aggregate_id: UUID) -> A:
         """A private, current copy of a record, for callers outside a command."""
@@ -244,520 +250,6 @@ class CareLedger(Application[UUID]):
             raise NotFound(f"no {cls.__name__.lower()} with that id")
         return aggregate
 
-    # ------------------------------------------------------------------ the network
-
-    def register_clinic(
-        self,
-        *,
-        name: str,
-        disciplines: list[Discipline],
-        address: str,
-        latitude: float,
-        longitude: float,
-        home_visit_radius_km: float,
-        occurred_at: datetime,
-        actor: str,
-        idempotency: Idempotency | None = None,
-    ) -> Recorded:
-        clinic = Clinic.register(
-            name=name,
-            disciplines=disciplines,
-            address=address,
-            latitude=latitude,
-            longitude=longitude,
-            home_visit_radius_km=home_visit_radius_km,
-            occurred_at=occurred_at,
-            actor=actor,
-        )
-        return self.create(lambda: clinic, idempotency)
-
-    def register_practitioner(
-        self,
-        *,
-        name: str,
-        profession: Profession,
-        occurred_at: datetime,
-        actor: str,
-        idempotency: Idempotency | None = None,
-    ) -> Recorded:
-        practitioner = Practitioner.register(
-            name=name, profession=profession, occurred_at=occurred_at, actor=actor
-        )
-        return self.create(lambda: practitioner, idempotency)
-
-    def add_credential(
-        self,
-        practitioner_id: UUID,
-        *,
-        kind: CredentialKind,
-        number: str,
-        issuer: str,
-        expires_on: date | None,
-        occurred_at: datetime,
-        actor: str,
-        expected_version: int | None = None,
-        idempotency: Idempotency | None = None,
-    ) -> Recorded:
-        return self.change(
-            Practitioner,
-            practitioner_id,
-            lambda p: p.add_credential(
-                kind=kind, number=number, issuer=issuer, expires_on=expires_on,
-                occurred_at=occurred_at, actor=actor,
-            ),
-            expected_version=expected_version,
-            idempotency=idempotency,
-        )
-
-    def affiliate(
-        self,
-        practitioner_id: UUID,
-        *,
-        clinic_id: UUID,
-        occurred_at: datetime,
-        actor: str,
-        expected_version: int | None = None,
-        idempotency: Idempotency | None = None,
-    ) -> Recorded:
-        return self.change(
-            Practitioner,
-            practitioner_id,
-            lambda p: p.affiliate(
-                clinic=self.read(Clinic, clinic_id), occurred_at=occurred_at, actor=actor
-            ),
-            expected_version=expected_version,
-            idempotency=idempotency,
-        )
-
-    def record_experience(
-        self,
-        practitioner_id: UUID,
-        *,
-        conditions: list[str],
-        occurred_at: datetime,
-        actor: str,
-        expected_version: int | None = None,
-        idempotency: Idempotency | None = None,
-    ) -> Recorded:
-        return self.change(
-            Practitioner,
-            practitioner_id,
-            lambda p: p.record_experience(
-                conditions=conditions, occurred_at=occurred_at, actor=actor
-            ),
-            expected_version=expected_version,
-            idempotency=idempotency,
-        )
-
-    def offer_home_visits(
-        self,
-        practitioner_id: UUID,
-        *,
-        radius_km: float,
-        occurred_at: datetime,
-        actor: str,
-        expected_version: int | None = None,
-        idempotency: Idempotency | None = None,
-    ) -> Recorded:
-        return self.change(
-            Practitioner,
-            practitioner_id,
-            lambda p: p.offer_home_visits(
-                radius_km=radius_km, occurred_at=occurred_at, actor=actor
-            ),
-            expected_version=expected_version,
-            idempotency=idempotency,
-        )
-
-    # ------------------------------------------------------------------ patients
-
-    def register_patient(
-        self,
-        *,
-        given_name: str,
-        family_name: str,
-        birth_date: date,
-        sex: str,
-        address: str,
-        latitude: float | None,
-        longitude: float | None,
-        occurred_at: datetime,
-        actor: str,
-        idempotency: Idempotency | None = None,
-    ) -> Recorded:
-        patient = Patient.register(
-            given_name=given_name,
-            family_name=family_name,
-            birth_date=birth_date,
-            sex=sex,
-            address=address,
-            latitude=latitude,
-            longitude=longitude,
-            occurred_at=occurred_at,
-            actor=actor,
-        )
-        return self.create(lambda: patient, idempotency)
-
-    def grant_consent(
-        self,
-        patient_id: UUID,
-        *,
-        occurred_at: datetime,
-        actor: str,
-        expected_version: int | None = None,
-        idempotency: Idempotency | None = None,
-    ) -> Recorded:
-        return self.change(
-            Patient,
-            patient_id,
-            lambda p: p.grant_consent(occurred_at=occurred_at, actor=actor),
-            expected_version=expected_version,
-            idempotency=idempotency,
-        )
-
-    def revoke_consent(
-        self,
-        patient_id: UUID,
-        *,
-        reason: str,
-        occurred_at: datetime,
-        actor: str,
-        expected_version: int | None = None,
-        idempotency: Idempotency | None = None,
-    ) -> Recorded:
-        return self.change(
-            Patient,
-            patient_id,
-            lambda p: p.revoke_consent(reason=reason, occurred_at=occurred_at, actor=actor),
-            expected_version=expected_version,
-            idempotency=idempotency,
-        )
-
-    # ------------------------------------------------------------------ the episode
-
-    def make_referral(
-        self,
-        *,
-        physician_id: UUID,
-        patient_id: UUID,
-        clinic_id: UUID,
-        discipline: Discipline,
-        diagnosis_codes: list[str],
-        precautions: list[str],
-        contraindications: list[Technique],
-        urgency: Urgency,
-        authorized_visits: int,
-        reason: str,
-        occurred_at: datetime,
-        actor: str,
-        idempotency: Idempotency | None = None,
-    ) -> Recorded:
-        return self.create(lambda: Referral.make(
-            physician=self.read(Practitioner, physician_id),
-            patient=self.read(Patient, patient_id),
-            clinic=self.read(Clinic, clinic_id),
-            discipline=str(discipline),
-            diagnosis_codes=diagnosis_codes,
-            precautions=precautions,
-            contraindications=contraindications,
-            urgency=urgency,
-            authorized_visits=authorized_visits,
-            reason=reason,
-            occurred_at=occurred_at,
-            actor=actor,
-        ), idempotency)
-
-    def on_referral(
-        self,
-        referral_id: UUID,
-        decide: Callable[[Referral], None],
-        *,
-        expected_version: int | None = None,
-        idempotency: Idempotency | None = None,
-    ) -> Recorded:
-        return self.change(
-            Referral, referral_id, decide,
-            expected_version=expected_version, idempotency=idempotency,
-        )
-
-    def accept_referral(
-        self, referral_id: UUID, *, practitioner_id: UUID, occurred_at: datetime, actor: str,
-        expected_version: int | None = None, idempotency: Idempotency | None = None,
-    ) -> Recorded:
-        return self.on_referral(
-            referral_id,
-            lambda r: r.accept(
-                practitioner=self.read(Practitioner, practitioner_id),
-                occurred_at=occurred_at, actor=actor,
-            ),
-            expected_version=expected_version, idempotency=idempotency,
-        )
-
-    def decline_referral(
-        self, referral_id: UUID, *, reason: str, occurred_at: datetime, actor: str,
-        expected_version: int | None = None, idempotency: Idempotency | None = None,
-    ) -> Recorded:
-        return self.on_referral(
-            referral_id,
-            lambda r: r.decline(reason=reason, occurred_at=occurred_at, actor=actor),
-            expected_version=expected_version, idempotency=idempotency,
-        )
-
-    def redirect_referral(
-        self, referral_id: UUID, *, clinic_id: UUID, reason: str, occurred_at: datetime,
-        actor: str, expected_version: int | None = None,
-        idempotency: Idempotency | None = None,
-    ) -> Recorded:
-        return self.on_referral(
-            referral_id,
-            lambda r: r.redirect(
-                clinic=self.read(Clinic, clinic_id), reason=reason, occurred_at=occurred_at,
-                actor=actor,
-            ),
-            expected_version=expected_version, idempotency=idempotency,
-        )
-
-    def cancel_referral(
-        self, referral_id: UUID, *, reason: str, occurred_at: datetime, actor: str,
-        expected_version: int | None = None, idempotency: Idempotency | None = None,
-    ) -> Recorded:
-        return self.on_referral(
-            referral_id,
-            lambda r: r.cancel(reason=reason, occurred_at=occurred_at, actor=actor),
-            expected_version=expected_version, idempotency=idempotency,
-        )
-
-    def record_assessment(
-        self, referral_id: UUID, *, practitioner_id: UUID, history: str, pain_nprs: int,
-        range_of_motion: list[dict[str, Any]], muscle_tests: list[dict[str, Any]],
-        functional_instrument: FunctionalInstrument, functional_score: float, findings: str,
-        red_flags: list[str], occurred_at: datetime, actor: str,
-        expected_version: int | None = None, idempotency: Idempotency | None = None,
-        assessment_id: str | None = None,
-    ) -> Recorded:
-        record_id = assessment_id or str(uuid.uuid4())
-        return self.on_referral(
-            referral_id,
-            lambda r: r.record_assessment(
-                assessment_id=record_id, practitioner=self.read(Practitioner, practitioner_id),
-                history=history,
-                pain_nprs=pain_nprs, range_of_motion=range_of_motion,
-                muscle_tests=muscle_tests, functional_instrument=functional_instrument,
-                functional_score=functional_score, findings=findings, red_flags=red_flags,
-                occurred_at=occurred_at, actor=actor,
-            ),
-            expected_version=expected_version, idempotency=idempotency,
-        )
-
-    def draft_plan(
-        self, referral_id: UUID, *, practitioner_id: UUID, goals: list[Goal],
-        techniques: list[Technique], frequency_per_week: int, duration_weeks: int,
-        override_reason: str | None, occurred_at: datetime, actor: str,
-        expected_version: int | None = None, idempotency: Idempotency | None = None,
-        plan_id: str | None = None,
-    ) -> Recorded:
-        record_id = plan_id or str(uuid.uuid4())
-        return self.on_referral(
-            referral_id,
-            lambda r: r.draft_plan(
-                plan_id=record_id, practitioner=self.read(Practitioner, practitioner_id),
-                goals=goals,
-                techniques=techniques, frequency_per_week=frequency_per_week,
-                duration_weeks=duration_weeks, override_reason=override_reason,
-                occurred_at=occurred_at, actor=actor,
-            ),
-            expected_version=expected_version, idempotency=idempotency,
-        )
-
-    def revise_plan(
-        self, referral_id: UUID, *, practitioner_id: UUID, goals: list[Goal],
-        techniques: list[Technique], frequency_per_week: int, duration_weeks: int,
-        reason: str, override_reason: str | None, occurred_at: datetime, actor: str,
-        expected_version: int | None = None, idempotency: Idempotency | None = None,
-    ) -> Recorded:
-        return self.on_referral(
-            referral_id,
-            lambda r: r.revise_plan(
-                practitioner=self.read(Practitioner, practitioner_id), goals=goals,
-                techniques=techniques,
-                frequency_per_week=frequency_per_week, duration_weeks=duration_weeks,
-                reason=reason, override_reason=override_reason, occurred_at=occurred_at,
-                actor=actor,
-            ),
-            expected_version=expected_version, idempotency=idempotency,
-        )
-
-    def certify_plan(
-        self, referral_id: UUID, *, physician_id: UUID, certified_from: date,
-        certified_until: date, occurred_at: datetime, actor: str,
-        expected_version: int | None = None, idempotency: Idempotency | None = None,
-        recertify: bool = False,
-    ) -> Recorded:
-        def decide(r: Referral) -> None:
-            sign = r.recertify_plan if recertify else r.certify_plan
-            sign(physician=self.read(Practitioner, physician_id), certified_from=certified_from,
-                 certified_until=certified_until, occurred_at=occurred_at, actor=actor)
-
-        return self.on_referral(
-            referral_id, decide, expected_version=expected_version, idempotency=idempotency
-        )
-
-    def schedule_session(
-        self, referral_id: UUID, *, practitioner_id: UUID, scheduled_for: datetime,
-        location: SessionLocation, occurred_at: datetime, actor: str,
-        expected_version: int | None = None, idempotency: Idempotency | None = None,
-        session_id: str | None = None,
-    ) -> Recorded:
-        record_id = session_id or str(uuid.uuid4())
-        return self.on_referral(
-            referral_id,
-            lambda r: r.schedule_session(
-                session_id=record_id, practitioner=self.read(Practitioner, practitioner_id),
-                scheduled_for=scheduled_for,
-                location=location, occurred_at=occurred_at, actor=actor,
-            ),
-            expected_version=expected_version, idempotency=idempotency,
-        )
-
-    def complete_session(
-        self, referral_id: UUID, *, session_id: str, practitioner_id: UUID,
-        soap: dict[str, str], techniques: list[tuple[Technique, int]], pain_before: int,
-        pain_after: int, location: SessionLocation, functional_score: float | None,
-        goal_measurements: list[dict[str, Any]], override_reason: str | None,
-        occurred_at: datetime, actor: str, expected_version: int | None = None,
-        idempotency: Idempotency | None = None,
-    ) -> Recorded:
-        return self.on_referral(
-            referral_id,
-            lambda r: r.complete_session(
-                session_id=session_id, practitioner=self.read(Practitioner, practitioner_id),
-                soap=soap,
-                techniques=techniques, pain_before=pain_before, pain_after=pain_after,
-                location=location, functional_score=functional_score,
-                goal_measurements=goal_measurements, override_reason=override_reason,
-                occurred_at=occurred_at, actor=actor,
-            ),
-            expected_version=expected_version, idempotency=idempotency,
-        )
-
-    def cancel_session(
-        self, referral_id: UUID, *, session_id: str, reason: str, occurred_at: datetime,
-        actor: str, expected_version: int | None = None,
-        idempotency: Idempotency | None = None,
-    ) -> Recorded:
-        return self.on_referral(
-            referral_id,
-            lambda r: r.cancel_session(
-                session_id=session_id, reason=reason, occurred_at=occurred_at, actor=actor
-            ),
-            expected_version=expected_version, idempotency=idempotency,
-        )
-
-    def record_no_show(
-        self, referral_id: UUID, *, session_id: str, occurred_at: datetime, actor: str,
-        expected_version: int | None = None, idempotency: Idempotency | None = None,
-    ) -> Recorded:
-        return self.on_referral(
-            referral_id,
-            lambda r: r.record_no_show(session_id=session_id, occurred_at=occurred_at,
-                                       actor=actor),
-            expected_version=expected_version, idempotency=idempotency,
-        )
-
-    def send_progress_report(
-        self, referral_id: UUID, *, practitioner_id: UUID, summary: str,
-        goal_status: list[dict[str, Any]], occurred_at: datetime, actor: str,
-        expected_version: int | None = None, idempotency: Idempotency | None = None,
-        report_id: str | None = None,
-    ) -> Recorded:
-        record_id = report_id or str(uuid.uuid4())
-        return self.on_referral(
-            referral_id,
-            lambda r: r.send_progress_report(
-                report_id=record_id, practitioner=self.read(Practitioner, practitioner_id),
-                summary=summary,
-                goal_status=goal_status, occurred_at=occurred_at, actor=actor,
-            ),
-            expected_version=expected_version, idempotency=idempotency,
-        )
-
-    def discharge(
-        self, referral_id: UUID, *, practitioner_id: UUID, outcomes: dict[str, GoalOutcome],
-        summary: str, occurred_at: datetime, actor: str,
-        expected_version: int | None = None, idempotency: Idempotency | None = None,
-    ) -> Recorded:
-        return self.on_referral(
-            referral_id,
-            lambda r: r.discharge(
-                practitioner=self.read(Practitioner, practitioner_id), outcomes=outcomes,
-                summary=summary, occurred_at=occurred_at, actor=actor,
-            ),
-            expected_version=expected_version, idempotency=idempotency,
-        )
-
-    def amend(
-        self, referral_id: UUID, *, record_id: str, reason: str, changes: dict[str, Any],
-        occurred_at: datetime, actor: str, expected_version: int | None = None,
-        idempotency: Idempotency | None = None,
-    ) -> Recorded:
-        return self.on_referral(
-            referral_id,
-            lambda r: r.amend(record_id=record_id, reason=reason, changes=changes,
-                              author=actor, occurred_at=occurred_at),
-            expected_version=expected_version, idempotency=idempotency,
-        )
-
-    def request_amendment(
-        self, referral_id: UUID, *, record_id: str, changes: dict[str, Any], reason: str,
-        occurred_at: datetime, actor: str, request_id: str | None = None,
-        expected_version: int | None = None, idempotency: Idempotency | None = None,
-    ) -> Recorded:
-        """Record a patient's request to correct a record, made to the clinic in writing."""
-        new_id = request_id or str(uuid.uuid4())
-        return self.on_referral(
-            referral_id,
-            lambda r: r.request_amendment(request_id=new_id, record_id=record_id,
-                                          changes=changes, reason=reason,
-                                          occurred_at=occurred_at, actor=actor),
-            expected_version=expected_version, idempotency=idempotency,
-        )
-
-    def accept_amendment(
-        self, referral_id: UUID, *, request_id: str, occurred_at: datetime, actor: str,
-        expected_version: int | None = None, idempotency: Idempotency | None = None,
-    ) -> Recorded:
-        return self.on_referral(
-            referral_id,
-            lambda r: r.accept_amendment(request_id=request_id, occurred_at=occurred_at,
-                                         actor=actor),
-            expected_version=expected_version, idempotency=idempotency,
-        )
-
-    def deny_amendment(
-        self, referral_id: UUID, *, request_id: str, basis: DenialBasis, explanation: str,
-        occurred_at: datetime, actor: str, expected_version: int | None = None,
-        idempotency: Idempotency | None = None,
-    ) -> Recorded:
-        return self.on_referral(
-            referral_id,
-            lambda r: r.deny_amendment(request_id=request_id, basis=basis,
-                                       explanation=explanation, occurred_at=occurred_at,
-                                       actor=actor),
-            expected_version=expected_version, idempotency=idempotency,
-        )
-
-    def file_disagreement(
-        self, referral_id: UUID, *, request_id: str, statement: str, occurred_at: datetime,
-        actor: str, expected_version: int | None = None,
-        idempotency: Idempotency | None = None,
-    ) -> Recorded:
-        return self.on_referral(
-            referral_id,
-            lambda r: r.file_disagreement(request_id=request_id, statement=statement,
-                                          occurred_at=occurred_at, actor=actor),
-            expected_version=expected_version, idempotency=idempotency,
-        )
-
 
 class DateAsISO(Transcoding):
     """Calendar dates (birth dates, due dates, certification periods) as ISO strings."""
@@ -770,6 +262,24 @@ class DateAsISO(Transcoding):
 
     def decode(self, data: str) -> date:
         return date.fromisoformat(data)
+
+
+class TreatmentPlanAsDict(Transcoding):
+    """An episode's plan inside its snapshot (events carry plain fields, never the object)."""
+
+    type = TreatmentPlan
+    name = "treatment_plan"
+
+    def encode(self, obj: TreatmentPlan) -> dict[str, Any]:
+        return {"plan_id": obj.plan_id, "revision": obj.revision,
+                "goal_ids": list(obj.goal_ids), "certified_until": obj.certified_until,
+                "certified_revision": obj.certified_revision}
+
+    def decode(self, data: dict[str, Any]) -> TreatmentPlan:
+        return TreatmentPlan(plan_id=data["plan_id"], revision=data["revision"],
+                             goal_ids=tuple(data["goal_ids"]),
+                             certified_until=data["certified_until"],
+                             certified_revision=data["certified_revision"])
 
 
 def _last_position(recordings: list[Any]) -> int | None:

@@ -13,23 +13,28 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.openapi.schema import OpenAPISchema
 from ninja.security import HttpBearer
 
+from careledger.access.tokens import Principal, TokenService
 from careledger.domain.errors import (
     DomainError,
     DuplicateRequest,
     InvalidInput,
     NotFound,
 )
-from careledger.gateways import services
-from careledger.gateways.auth import Principal
+from careledger.gateways.commanding import Commands
 from careledger.gateways.problems import PROBLEM_JSON, problem
 from careledger.gateways.schemas import FREE_KEYS
+from careledger.gateways.services import Services
 
 log = logging.getLogger("careledger.api")
 
 
 class Bearer(HttpBearer):
+    def __init__(self, tokens: TokenService) -> None:
+        super().__init__()
+        self.tokens = tokens
+
     def authenticate(self, request: HttpRequest, token: str) -> Principal | None:
-        return services.get().tokens.verify(token)
+        return self.tokens.verify(token)
 
 
 class CommandAPI(NinjaAPI):
@@ -48,23 +53,39 @@ class CommandAPI(NinjaAPI):
         return document
 
 
-api = CommandAPI(
-    title="CareLedger command API",
-    version="1",
-    description=(
-        "One endpoint per clinical command. Every success answers 201 with the record's id, "
-        "new version and log position. Errors are RFC 9457 problem+json. Send "
-        "`Idempotency-Key` to make a retry safe and `If-Match: \"<version>\"` to refuse a "
-        "command decided on a stale record. `GET /patients/{id}/fhir` exports a patient's "
-        "record as a FHIR R4 Bundle."
-    ),
-    auth=Bearer(),
-    urls_namespace="v1",
-    docs_url="/docs",
+DESCRIPTION = (
+    "One endpoint per clinical command. Every success answers 201 with the record's id, "
+    "new version and log position. Errors are RFC 9457 problem+json. Send "
+    "`Idempotency-Key` to make a retry safe and `If-Match: \"<version>\"` to refuse a "
+    "command decided on a stale record. `GET /patients/{id}/fhir` exports a patient's "
+    "record as a FHIR R4 Bundle."
 )
 
 
-@api.exception_handler(ValidationError)
+def build_api(services: Services) -> CommandAPI:
+    """The command API over the services the composition root built."""
+    from careledger.gateways.routes.fhir import fhir_routes
+    from careledger.gateways.routes.network import network_routes
+    from careledger.gateways.routes.patients import patient_routes
+    from careledger.gateways.routes.referrals import referral_routes
+
+    api = CommandAPI(title="CareLedger command API", version="1", description=DESCRIPTION,
+                     auth=Bearer(services.tokens), urls_namespace="v1", docs_url="/docs")
+    handlers: list[tuple[type[Exception], Any]] = [
+        (ValidationError, invalid_request), (AuthenticationError, not_authenticated),
+        (HttpError, http_error), (DomainError, domain_error),
+        *((unavailable, database_unavailable)
+          for unavailable in (psycopg.OperationalError, InterfaceError, OperationalError))]
+    for exception, handler in handlers:  # errors mapped in one place, to problem+json
+        api.add_exception_handler(exception, handler)
+    commands = Commands(services)
+    api.add_router("/", network_routes(commands), tags=["network"])
+    api.add_router("/", patient_routes(commands), tags=["patients"])
+    api.add_router("/", referral_routes(commands), tags=["referrals"])
+    api.add_router("/", fhir_routes(services), tags=["fhir"])
+    return api
+
+
 def invalid_request(request: HttpRequest, exc: ValidationError) -> HttpResponse:
     errors = [{"field": _field(e.get("loc", ())), "message": e.get("msg", "")}
               for e in exc.errors]
@@ -82,7 +103,6 @@ def _field(loc: Any) -> str:
     return ".".join(parts) or (str(loc[0]) if loc else "")
 
 
-@api.exception_handler(AuthenticationError)
 def not_authenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
     return problem(
         401, "send a valid bearer token (see `careledger token issue`)", code="not_authenticated",
@@ -90,14 +110,12 @@ def not_authenticated(request: HttpRequest, exc: AuthenticationError) -> HttpRes
     )
 
 
-@api.exception_handler(HttpError)
 def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     codes = {400: "malformed_request", 403: "not_permitted", 422: "invalid_request",
              404: "not_found"}
     return problem(exc.status_code, exc.message, code=codes.get(exc.status_code, "error"))
 
 
-@api.exception_handler(DomainError)
 def domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
     if isinstance(exc, NotFound):
         return problem(404, str(exc), code=exc.code)
@@ -109,24 +127,9 @@ def domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
     return problem(409, str(exc), code=exc.code)
 
 
-@api.exception_handler(psycopg.OperationalError)
-@api.exception_handler(InterfaceError)
-@api.exception_handler(OperationalError)
 def database_unavailable(request: HttpRequest, exc: Exception) -> HttpResponse:
     log.warning("event store unavailable: %s", type(exc).__name__)
     return problem(
         503, "the event store is unavailable; nothing was recorded, retry shortly",
         code="store_unavailable", headers={"Retry-After": "2"},
     )
-
-
-def _mount() -> None:
-    from careledger.gateways.routes import fhir, network, patients, referrals
-
-    api.add_router("/", network.router, tags=["network"])
-    api.add_router("/", patients.router, tags=["patients"])
-    api.add_router("/", referrals.router, tags=["referrals"])
-    api.add_router("/", fhir.router, tags=["fhir"])
-
-
-_mount()

@@ -2,13 +2,13 @@
 
 Role first (403), then the record's visibility to this caller (404, the same
 answer as a record that does not exist), then If-Match and Idempotency-Key, then
-the application. A replayed key answers the first result and stores nothing.
+the application's `handle`. A replayed key answers the first result and stores nothing.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -17,16 +17,15 @@ from django.http import HttpRequest
 from ninja import Schema, Status
 from ninja.errors import AuthorizationError, HttpError
 
-from careledger.domain.application import Idempotency, Recorded
+from careledger.access.tokens import Principal, Role
+from careledger.domain.application import Idempotency
+from careledger.domain.commands import Command
 from careledger.domain.errors import DomainError, NotFound
 from careledger.domain.referral import Referral
-from careledger.gateways import services
-from careledger.gateways.auth import Principal, Role
 from careledger.gateways.idempotency import MAX_KEY_LENGTH, request_hash
 from careledger.gateways.schemas import OccurredIn, RecordedOut
+from careledger.gateways.services import Services
 from careledger.infra import telemetry
-
-Run = Callable[[int | None, Idempotency | None], Recorded]
 
 
 def principal_of(request: HttpRequest) -> Principal:
@@ -56,67 +55,75 @@ def expected_version(request: HttpRequest) -> int | None:
     return int(value)
 
 
-def referral_in_scope(principal: Principal, referral_id: UUID) -> Referral:
-    """A referral is visible to its physician and to the clinics it was sent to."""
-    referral = services.get().app.load(Referral, referral_id)
-    if principal.role is Role.PHYSICIAN and referral.physician_id == principal.subject:
-        return referral
-    if principal.role in (Role.THERAPIST, Role.CLINIC_ADMIN) and (
-        referral.clinic_id in principal.clinics
-    ):
-        return referral
-    raise NotFound("no referral with that id")
+class Commands:
+    """Runs commands for the routes, with the services the composition root gave."""
 
+    def __init__(self, services: Services) -> None:
+        self.services = services
 
-def execute(
-    request: HttpRequest,
-    *,
-    command: str,
-    body: Schema | None,
-    run: Run,
-) -> Status[RecordedOut]:
-    principal = principal_of(request)
-    version = expected_version(request)
-    key = request.headers.get("Idempotency-Key")
-    store = services.get().idempotency
-    idempotency: Idempotency | None = None
-    if key is not None:
-        if not 0 < len(key) <= MAX_KEY_LENGTH:
-            raise HttpError(422, f"an Idempotency-Key is 1-{MAX_KEY_LENGTH} characters")
-        payload: Any = body.model_dump(mode="json") if body is not None else None
-        idempotency = Idempotency(
-            principal=str(principal.subject),
-            key=key,
-            request_hash=request_hash(command, request.path, payload),
-            command=command,
-        )
-        prior = _replay(store.find(idempotency.principal, key), idempotency)
-        if prior is not None:
-            return prior
-    started, outcome = time.perf_counter(), "error"
-    with telemetry.tracer.start_as_current_span(f"command {command}") as span:
-        try:
-            recorded = run(version, idempotency)
-            outcome = "recorded"
-        except DomainError as e:
-            outcome = e.code
-            # A concurrent twin with the same key may have won the race: answer as it did.
-            if idempotency is not None:
-                prior = _replay(store.find(idempotency.principal, idempotency.key),
-                                idempotency)
-                if prior is not None:
-                    outcome = "replayed"
-                    return prior
-            raise
-        finally:
-            span.set_attribute("careledger.command.outcome", outcome)
-            telemetry.command_seconds.record(time.perf_counter() - started,
-                                             {"command": command, "outcome": outcome})
-        span.set_attributes({"careledger.record.id": str(recorded.aggregate_id),
-                             "careledger.log.position": recorded.position or 0})
-    return Status(201, RecordedOut(
-        id=recorded.aggregate_id, version=recorded.version, position=recorded.position
-    ))
+    def referral_in_scope(self, principal: Principal, referral_id: UUID) -> Referral:
+        """A referral is visible to its physician and to the clinics it was sent to."""
+        referral = self.services.app.load(Referral, referral_id)
+        if principal.role is Role.PHYSICIAN and referral.physician_id == principal.subject:
+            return referral
+        if principal.role in (Role.THERAPIST, Role.CLINIC_ADMIN) and (
+            referral.clinic_id in principal.clinics
+        ):
+            return referral
+        raise NotFound("no referral with that id")
+
+    def scoped(self, request: HttpRequest, referral_id: UUID,
+               roles: Collection[Role]) -> Principal:
+        """The caller, if their role may issue the command and the referral is theirs."""
+        who = require_role(request, roles)
+        self.referral_in_scope(who, referral_id)
+        return who
+
+    def run(self, request: HttpRequest, body: Schema | None,
+            command: Command) -> Status[RecordedOut]:
+        """Handle the command under the request's If-Match and Idempotency-Key."""
+        principal = principal_of(request)
+        version = expected_version(request)
+        key = request.headers.get("Idempotency-Key")
+        store = self.services.idempotency
+        idempotency: Idempotency | None = None
+        if key is not None:
+            if not 0 < len(key) <= MAX_KEY_LENGTH:
+                raise HttpError(422, f"an Idempotency-Key is 1-{MAX_KEY_LENGTH} characters")
+            payload: Any = body.model_dump(mode="json") if body is not None else None
+            idempotency = Idempotency(
+                principal=str(principal.subject), key=key,
+                request_hash=request_hash(command.NAME, request.path, payload),
+                command=command.NAME,
+            )
+            prior = _replay(store.find(idempotency.principal, key), idempotency)
+            if prior is not None:
+                return prior
+        started, outcome = time.perf_counter(), "error"
+        with telemetry.tracer.start_as_current_span(f"command {command.NAME}") as span:
+            try:
+                recorded = self.services.app.handle(command, expected_version=version,
+                                                    idempotency=idempotency)
+                outcome = "recorded"
+            except DomainError as e:
+                outcome = e.code
+                # A concurrent twin with the same key may have won the race: answer as it did.
+                if idempotency is not None:
+                    prior = _replay(store.find(idempotency.principal, idempotency.key),
+                                    idempotency)
+                    if prior is not None:
+                        outcome = "replayed"
+                        return prior
+                raise
+            finally:
+                span.set_attribute("careledger.command.outcome", outcome)
+                telemetry.command_seconds.record(time.perf_counter() - started,
+                                                 {"command": command.NAME, "outcome": outcome})
+            span.set_attributes({"careledger.record.id": str(recorded.aggregate_id),
+                                 "careledger.log.position": recorded.position or 0})
+        return Status(201, RecordedOut(
+            id=recorded.aggregate_id, version=recorded.version, position=recorded.position
+        ))
 
 
 def _replay(prior: Any, idempotency: Idempotency) -> Status[RecordedOut] | None:

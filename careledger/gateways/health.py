@@ -9,8 +9,8 @@ lags and counts, never patient data.
 from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from psycopg_pool import ConnectionPool
 
-from careledger.gateways import services
 from careledger.gateways.problems import problem
 from careledger.infra.health import read_status
 
@@ -22,18 +22,18 @@ def live(request: HttpRequest) -> HttpResponse:
     return JsonResponse({"status": "live"})
 
 
-def ready(request: HttpRequest) -> HttpResponse:
+def ready(request: HttpRequest, *, pool: ConnectionPool) -> HttpResponse:
     try:
-        with services.get().idempotency.pool.connection(timeout=READY_TIMEOUT_S) as conn:
+        with pool.connection(timeout=READY_TIMEOUT_S) as conn:
             conn.execute("SELECT 1")
     except Exception:
         return _unavailable()
     return JsonResponse({"status": "ready"})
 
 
-def status(request: HttpRequest) -> HttpResponse:
+def status(request: HttpRequest, *, pool: ConnectionPool) -> HttpResponse:
     try:
-        with services.get().idempotency.pool.connection(timeout=READY_TIMEOUT_S) as conn:
+        with pool.connection(timeout=READY_TIMEOUT_S) as conn:
             figures = read_status(conn)
     except Exception:
         return _unavailable()

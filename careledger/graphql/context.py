@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias
 
 from graphql import GraphQLError
 from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
-from strawberry.types import Info
+from strawberry.types import Info as StrawberryInfo
 
+from careledger.access.tokens import Principal
 from careledger.domain.catalogue import record_of
 from careledger.domain.network import Clinic
 from careledger.domain.patient import Patient
 from careledger.domain.referral import Referral
-from careledger.gateways.auth import Principal
 from careledger.projections import LiveGenerations
 
 
@@ -32,6 +32,10 @@ class Context:
     bad_min_position: bool = False
 
 
+#: What every resolver is given: Strawberry's Info over our context.
+Info: TypeAlias = StrawberryInfo[Context, None]
+
+
 class PublicError(GraphQLError):
     """An error whose message is safe to show: it names no patient data."""
 
@@ -39,7 +43,7 @@ class PublicError(GraphQLError):
         super().__init__(message, extensions={"code": code})
 
 
-def principal_of(info: Info[Context, None]) -> Principal:
+def principal_of(info: Info) -> Principal:
     if info.context.principal is None:
         raise PublicError("a valid bearer token is required", "UNAUTHENTICATED")
     return info.context.principal
@@ -49,7 +53,7 @@ def principal_of(info: Info[Context, None]) -> Principal:
 GENERATIONS = LiveGenerations()
 
 
-def read_views(info: Info[Context, None], query: str, params: Any) -> list[dict[str, Any]]:
+def read_views(info: Info, query: str, params: Any) -> list[dict[str, Any]]:
     """Rows of a query over the live views (`{v}` names their schema), as dicts: the
     reads that need no access check of their own (the caller made it, or names no
     patient)."""
@@ -59,7 +63,7 @@ def read_views(info: Info[Context, None], query: str, params: Any) -> list[dict[
         ).fetchall()
 
 
-def live_views(info: Info[Context, None], conn: Any) -> str:
+def live_views(info: Info, conn: Any) -> str:
     """The schema of the live generation of the views (a rebuild may switch it); one
     request reads one generation."""
     if info.context.views is None:
@@ -71,7 +75,7 @@ def live_views(info: Info[Context, None], conn: Any) -> str:
 CATCH_UP_TIMEOUT_S = 5.0
 
 
-def caught_up(info: Info[Context, None], position: int | None = None) -> None:
+def caught_up(info: Info, position: int | None = None) -> None:
     """Wait until the views have applied a log position (a command's answer), or refuse.
 
     Applied means: the event's own row is in the view its record feeds (the timeline for

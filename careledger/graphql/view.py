@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from psycopg_pool import ConnectionPool
 from strawberry.django.views import GraphQLView
 
-from careledger.gateways import services
+from careledger.access.tokens import TokenService
 from careledger.graphql.context import Context
 
 MIN_POSITION_HEADER = "CareLedger-Min-Position"
@@ -16,19 +17,25 @@ MAX_POSITION_DIGITS = 18
 
 
 class CareLedgerGraphQLView(GraphQLView):
-    """The tenant scope comes only from the bearer token, never from the query."""
+    """The tenant scope comes only from the bearer token, never from the query.
+
+    `tokens` and `pool` are given by the composition root (`as_view(tokens=..., pool=...)`).
+    """
+
+    tokens: TokenService | None = None
+    pool: ConnectionPool | None = None
 
     def get_context(self, request: HttpRequest, response: HttpResponse) -> Any:
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
-        installed = services.get()
-        principal = installed.tokens.verify(token) if scheme.lower() == "bearer" else None
+        assert self.tokens is not None and self.pool is not None, "wired by careledger.main"
+        principal = self.tokens.verify(token) if scheme.lower() == "bearer" else None
         raw = request.headers.get(MIN_POSITION_HEADER)
         # str.isdigit() is true of "²" and "١٢" too, which int() refuses (a 500, found by
         # fuzzing): only ASCII digits that fit a bigint are a position.
         valid = raw is None or (raw.isascii() and raw.isdigit()
                                 and len(raw) <= MAX_POSITION_DIGITS)
-        return Context(principal=principal, pool=installed.idempotency.pool,
+        return Context(principal=principal, pool=self.pool,
                        min_position=int(raw) if raw is not None and valid else None,
                        bad_min_position=not valid)
 

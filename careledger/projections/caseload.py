@@ -11,9 +11,19 @@ from typing import Any
 
 from careledger.domain.network import Clinic, Practitioner
 from careledger.domain.patient import Patient
+from careledger.domain.plan import PlanStatus
 from careledger.domain.referral import Referral
 from careledger.projections.envelope import Envelope
-from careledger.projections.model import Add, Change, Column, Insert, Projection, Table, Update
+from careledger.projections.model import (
+    Add,
+    Change,
+    Column,
+    IfUnset,
+    Insert,
+    Projection,
+    Table,
+    Update,
+)
 
 REFERRALS = Table("referrals", (
     Column("referral_id", "uuid", "NOT NULL"),
@@ -29,6 +39,8 @@ REFERRALS = Table("referrals", (
     Column("plan_status", "text"),
     Column("certified_until", "date"),
     Column("made_at", "timestamptz"),
+    #: The first treatment's day as its note states it (the certification rule's start).
+    Column("first_treatment_on", "date"),
     Column("updated_at", "timestamptz"),
     Column("position", "bigint", "NOT NULL"),
 ), key=("referral_id",), indexes=(
@@ -111,12 +123,13 @@ def discharged(e: Envelope) -> list[Change]:
 
 @caseload.handles(Referral.PlanDrafted, Referral.PlanRevised)
 def plan_written(e: Envelope) -> list[Change]:
-    return [_referral(e, plan_status="awaiting certification")]
+    return [_referral(e, plan_status=PlanStatus.AWAITING_CERTIFICATION.value)]
 
 
 @caseload.handles(Referral.PlanCertified, Referral.PlanRecertified)
 def plan_certified(e: Envelope) -> list[Change]:
-    return [_referral(e, plan_status="certified", certified_until=e.data["certified_until"])]
+    return [_referral(e, plan_status=PlanStatus.CERTIFIED.value,
+                      certified_until=e.data["certified_until"])]
 
 
 @caseload.handles(Referral.SessionScheduled)
@@ -133,8 +146,9 @@ def session_scheduled(e: Envelope) -> list[Change]:
 @caseload.handles(Referral.SessionCompleted)
 def session_completed(e: Envelope) -> list[Change]:
     d = e.data
+    assert e.occurred_at is not None
     return [_session(e, status="completed", location=d["location"], units=d["total_units"]),
-            _referral(e, visits_used=Add(1))]
+            _referral(e, visits_used=Add(1), first_treatment_on=IfUnset(e.occurred_at.date()))]
 
 
 @caseload.handles(Referral.SessionCancelled)

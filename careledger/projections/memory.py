@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from copy import copy
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID
@@ -24,6 +23,7 @@ from careledger.projections.model import (
     Add,
     Change,
     Delete,
+    IfUnset,
     Insert,
     Projection,
     Read,
@@ -69,17 +69,18 @@ class MemoryTables:
 
     def __init__(self, tables: Iterable[Table], indexed: Iterable[Read] = ()) -> None:
         self.rows: dict[str, dict[tuple[Any, ...], Row]] = {t.name: {} for t in tables}
-        self._index: dict[tuple[str, str], defaultdict[Any, set[tuple[Any, ...]]]] = {
-            (r.table.name, r.column): defaultdict(set) for r in indexed}
+        # Keys by the value of each column read by, in the order the rows arrived.
+        self._index: dict[tuple[str, str], defaultdict[Any, dict[tuple[Any, ...], None]]] = {
+            (r.table.name, r.column): defaultdict(dict) for r in indexed}
 
     # ------------------------------------------------------------------ reading
 
     def read(self, read: Read, value: Any) -> list[Row]:
-        """The rows a handler asked for, oldest key first (a copy it may not change)."""
+        """The rows a handler asked for, in the order they arrived (copies: a handler
+        may not change them)."""
         index = self._index[(read.table.name, read.column)]
         table = self.rows[read.table.name]
-        return [dict(table[k]) for k in sorted(index.get(typed(read.table, read.column, value),
-                                                         ()), key=str)]
+        return [dict(table[k]) for k in index.get(typed(read.table, read.column, value), ())]
 
     def load(self, table: Table, rows: Iterable[Row]) -> None:
         """Rows as PostgreSQL returned them (already typed)."""
@@ -112,6 +113,9 @@ class MemoryTables:
                 if isinstance(value, Add):
                     if existing[column] is not None:
                         existing[column] = existing[column] + value.amount
+                elif isinstance(value, IfUnset):
+                    if existing[column] is None:
+                        existing[column] = typed(table, column, value.value)
                 else:
                     existing[column] = typed(table, column, value)
         elif isinstance(change, Delete):
@@ -120,20 +124,25 @@ class MemoryTables:
             if removed is not None:
                 for (name, column), index in self._index.items():
                     if name == table.name:
-                        index[removed[column]].discard(key)
+                        index[removed[column]].pop(key, None)
 
     def _full(self, table: Table, given: Mapping[str, Any]) -> Row:
         unknown = set(given) - set(table.types)
         if unknown:
             raise KeyError(f"{table.name} has no column {sorted(unknown)}")
         return {c.name: typed(table, c.name, given[c.name]) if c.name in given
-                else copy(c.default) for c in table.columns}
+                else _fresh(c.default) for c in table.columns}
 
     def _put(self, table: Table, key: tuple[Any, ...], row: Row) -> None:
         self.rows[table.name][key] = row
         for (name, column), index in self._index.items():
             if name == table.name:
-                index[row[column]].add(key)
+                index[row[column]][key] = None
+
+
+def _fresh(default: Any) -> Any:
+    """A column's default as a new value (a list default must not be shared by rows)."""
+    return list(default) if isinstance(default, list) else default
 
 
 def changes_of(projection: Projection, envelope: Envelope,

@@ -76,6 +76,13 @@ class Add:
 
 
 @dataclass(frozen=True, slots=True)
+class IfUnset:
+    """This value, unless the column already holds one (a first time, kept)."""
+
+    value: Any
+
+
+@dataclass(frozen=True, slots=True)
 class Insert:
     """A new row; if its key is taken, nothing happens (a redelivered event)."""
 
@@ -170,6 +177,9 @@ class Projection:
         """Every read its handlers make."""
         return frozenset(r for h in self._handling.values() for r in h.reads)
 
+    def handling_of(self, event: type[CareEvent]) -> Handling:
+        return self._handling[event]
+
     def handling(self, envelope: Envelope) -> Handling | None:
         return self._by_topic.get(envelope.type)
 
@@ -183,4 +193,7 @@ class Projection:
         return [e for e in EVENTS if e not in self._handling and e not in self.ignored]
 
     def ddl(self, schema: str) -> str:
-        return "\n".join(t.ddl() for t in self.tables).replace("{v}", schema)
+        """Its tables, and every column added to a generation built before it was."""
+        added = [f"ALTER TABLE {{v}}.{t.name} ADD COLUMN IF NOT EXISTS {c.ddl()};"
+                 for t in self.tables for c in t.columns if "NOT NULL" not in c.constraint]
+        return "\n".join([*(t.ddl() for t in self.tables), *added]).replace("{v}", schema)

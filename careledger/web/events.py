@@ -1,8 +1,9 @@
 """How the pages name and show each event: the one place the browser learns it from.
 
 The page fetches this as JSON (`/app/events.json`) before it draws anything: a label per
-event in the clinic's words, the timeline filter's groups, and for each event the lines
-of detail it shows, as data (a term, a format the page knows, the fields it reads). The
+event in the clinic's words, the timeline filter's groups, for each event the lines of
+detail it shows, as data (a term, a format the page knows, the fields it reads), and the
+domain's deadlines (how long a certification may run, for the certify form). The
 page itself names no event, so a new event is shown by adding it here, and a test holds
 every event of the domain to having a label here.
 """
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
+from careledger.domain import deadlines
 from careledger.domain.catalogue import EVENTS
 from careledger.domain.events import CareEvent
 from careledger.domain.network import Clinic, Practitioner
@@ -165,7 +167,12 @@ def catalogue() -> dict[str, Any]:
                        "details": [d.as_json() for d in SHOWN[e].details]}
               for e in EVENTS}
     return {"groups": groups, "events": events,
-            "named": {role: event.KIND for role, event in NAMED.items()}}
+            "named": {role: event.KIND for role, event in NAMED.items()},
+            # The domain's figures (deadlines.py), so the page decides nothing itself.
+            "rules": {"certificationMaxDays": deadlines.CERTIFICATION_MAX_DAYS,
+                      "certificationGraceDays": deadlines.CERTIFICATION_GRACE_DAYS,
+                      "recertifyWithinDays": deadlines.RECERTIFY_WITHIN_DAYS,
+                      "progressReportEveryVisits": deadlines.PROGRESS_REPORT_EVERY_VISITS}}
 
 
 @cache

@@ -12,8 +12,7 @@ from careledger.domain.referral import Referral
 from careledger.gateways.fhir.record import NOT_MAPPED, PatientRecord
 from careledger.projections import all_projections
 from careledger.web.events import FORMATS, SHOWN, catalogue
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.helpers import ROOT
 
 
 def test_every_event_has_a_stable_topic_of_its_own_aggregate() -> None:
@@ -100,3 +99,13 @@ def test_the_check_finds_a_name_written_out(tmp_path: Path) -> None:
     assert f"view.py:2: '{typo}'" in done.stdout
     assert f"page.js:2: '{topic}'" in done.stdout
     assert "view.py:1" not in done.stdout and "page.js:1" not in done.stdout
+
+
+def test_the_page_learns_the_deadlines_from_the_domain() -> None:
+    from careledger.domain import deadlines
+
+    rules = catalogue()["rules"]
+    assert rules["certificationMaxDays"] == deadlines.CERTIFICATION_MAX_DAYS
+    assert rules["certificationGraceDays"] == deadlines.CERTIFICATION_GRACE_DAYS
+    assert rules["recertifyWithinDays"] == deadlines.RECERTIFY_WITHIN_DAYS
+    assert rules["progressReportEveryVisits"] == deadlines.PROGRESS_REPORT_EVERY_VISITS

@@ -15,7 +15,7 @@ from uuid import UUID
 
 import pytest
 
-from careledger.consumers.envelopes import Streams, envelope_of
+from careledger.access.tokens import TokenService
 from careledger.domain.application import CareLedger
 from careledger.domain.clinical import (
     CredentialKind,
@@ -24,33 +24,28 @@ from careledger.domain.clinical import (
     Technique,
     Urgency,
 )
+from careledger.domain.commands import (
+    AcceptReferral,
+    CertifyPlan,
+    CompleteSession,
+    DraftPlan,
+    MakeReferral,
+    RecordAssessment,
+    ScheduleSession,
+)
 from careledger.domain.network import Practitioner
 from careledger.domain.patient import Patient
 from careledger.domain.referral import Referral
-from careledger.gateways.auth import TokenService
-from careledger.infra.eventstore import LogEntry
-from careledger.infra.seed import seed_network
+from careledger.main.seed import seed_network
 from careledger.projections import all_projections
 from careledger.projections.envelope import Envelope
 from careledger.projections.goals import percent_of_way
 from careledger.projections.memory import MemoryViews
-from tests.conftest import NOW, build_network
+from tests.helpers.log import envelopes
+from tests.helpers.network import NOW, build_network
 
 RECORDED = datetime(2026, 12, 1, tzinfo=UTC)
 SOAP = {"subjective": "s", "objective": "o", "assessment": "a", "plan": "p"}
-
-
-def envelopes(app: CareLedger) -> list[Envelope]:
-    """The in-memory store's log, as the relay would publish it."""
-    streams = Streams(app)
-    found = []
-    for n in app.recorder.select_notifications(start=1, limit=1_000_000):
-        entry = LogEntry(position=n.id, originator_id=n.originator_id,
-                         originator_version=n.originator_version, topic=n.topic,
-                         state=n.state, recorded_at=RECORDED + timedelta(microseconds=n.id),
-                         previous_hash=bytes(32), event_hash=bytes(32))
-        found.append(envelope_of(app, streams, entry))
-    return found
 
 
 @pytest.fixture(scope="module")
@@ -88,9 +83,9 @@ def test_each_referral_row_says_what_the_referral_says(seeded: tuple) -> None:  
         assert row["clinic_id"] == referral.clinic_id
         assert row["patient_id"] == referral.patient_id
         plan = referral.plan
-        if plan is not None and plan.get("certified_revision") == plan["revision"]:
+        if plan is not None and plan.certified:
             assert row["plan_status"] == "certified"
-            assert row["certified_until"] == date.fromisoformat(plan["certified_until"])
+            assert row["certified_until"] == plan.certified_until
 
 
 def test_the_care_team_and_consent_follow_the_referrals(seeded: tuple) -> None:  # type: ignore[type-arg]
@@ -143,42 +138,44 @@ def test_a_late_certification_covers_the_visits_of_its_period() -> None:
     app = CareLedger()
     net = build_network(app, TokenService("unit-test-secret-0123456789"))
     actor = "t"
-    rid = app.make_referral(
+    rid = app.handle(MakeReferral(
         physician_id=net.physician, patient_id=net.patient, clinic_id=net.clinic,
         discipline=Discipline.MEDICAL_MASSAGE, diagnosis_codes=["M54.50"], precautions=[],
         contraindications=[], urgency=Urgency.ROUTINE, authorized_visits=4, reason="",
-        occurred_at=NOW, actor=actor).aggregate_id
-    app.accept_referral(rid, practitioner_id=net.therapist, occurred_at=NOW, actor=actor)
-    app.record_assessment(rid, practitioner_id=net.therapist, history="", pain_nprs=6,
-                          range_of_motion=[], muscle_tests=[], functional_instrument="ODI",  # type: ignore[arg-type]
-                          functional_score=40, findings="", red_flags=[], occurred_at=NOW,
-                          actor=actor)
+        occurred_at=NOW, actor=actor)).aggregate_id
+    app.handle(AcceptReferral(referral_id=rid, practitioner_id=net.therapist, occurred_at=NOW,
+                              actor=actor))
+    app.handle(RecordAssessment(referral_id=rid, practitioner_id=net.therapist, history="",
+                                pain_nprs=6,
+                                range_of_motion=[], muscle_tests=[], functional_instrument="ODI",  # type: ignore[arg-type]
+                                functional_score=40, findings="", red_flags=[], occurred_at=NOW,
+                                actor=actor))
     from careledger.domain.clinical import Goal
 
-    app.draft_plan(rid, practitioner_id=net.therapist, goals=[Goal(
+    app.handle(DraftPlan(referral_id=rid, practitioner_id=net.therapist, goals=[Goal(
         goal_id="pain", description="", metric="NPRS", baseline=6, target=2, unit="points",
         due=NOW.date() + timedelta(days=30))], techniques=[Technique.MYOFASCIAL_RELEASE],
         frequency_per_week=2, duration_weeks=4, override_reason=None, occurred_at=NOW,
-        actor=actor)
+        actor=actor))
     for n, minutes in enumerate((7, 23), start=1):
         at = NOW + timedelta(days=n)
-        app.schedule_session(rid, practitioner_id=net.therapist, scheduled_for=at,
-                             location=SessionLocation.CLINIC, occurred_at=NOW, actor=actor,
-                             session_id=f"s{n}")
-        app.complete_session(
-            rid, session_id=f"s{n}", practitioner_id=net.therapist, soap=SOAP,
+        app.handle(ScheduleSession(referral_id=rid, practitioner_id=net.therapist, scheduled_for=at,
+                                   location=SessionLocation.CLINIC, occurred_at=NOW, actor=actor,
+                                   session_id=f"s{n}"))
+        app.handle(CompleteSession(
+            referral_id=rid, session_id=f"s{n}", practitioner_id=net.therapist, soap=SOAP,
             techniques=[(Technique.MYOFASCIAL_RELEASE, minutes)], pain_before=6, pain_after=4,
             location=SessionLocation.CLINIC, functional_score=None,
             goal_measurements=[{"goal_id": "pain", "value": 4}], override_reason=None,
-            occurred_at=at, actor=actor)
+            occurred_at=at, actor=actor))
     views = MemoryViews(all_projections())
     views.apply(envelopes(app))
     lines = {r["session_id"]: r for r in views.rows("billing_lines")}
     assert set(lines) == {"s2"}, "7 minutes bill nothing; 23 bill two units"
     assert (lines["s2"]["units"], lines["s2"]["certified"]) == (2, False)
-    app.certify_plan(rid, physician_id=net.physician, certified_from=NOW.date(),
-                     certified_until=NOW.date() + timedelta(days=60),
-                     occurred_at=NOW + timedelta(days=5), actor=actor)
+    app.handle(CertifyPlan(referral_id=rid, physician_id=net.physician, certified_from=NOW.date(),
+                           certified_until=NOW.date() + timedelta(days=60),
+                           occurred_at=NOW + timedelta(days=5), actor=actor))
     views = MemoryViews(all_projections())
     views.apply(envelopes(app))
     assert [r["certified"] for r in views.rows("billing_lines")] == [True]

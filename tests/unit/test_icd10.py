@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import importlib.util
-from pathlib import Path
 
 import pytest
 
 from careledger.domain import icd10
 from careledger.domain.clinical import Diagnosis
 from careledger.domain.errors import InvalidInput
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.helpers import ROOT
 
 
 def test_the_shipped_file_is_what_the_pinned_library_gives() -> None:

@@ -17,12 +17,12 @@ import psycopg
 from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.bundle import Bundle, BundleEntry
 
+from careledger.access.policy import authorize
+from careledger.access.tokens import Principal
 from careledger.consumers.envelopes import Streams, envelope_of
 from careledger.domain.application import CareLedger
-from careledger.gateways.auth import Principal
 from careledger.gateways.fhir.record import PatientRecord
 from careledger.gateways.fhir.vocabulary import SID_EXPORT, resource_id
-from careledger.graphql.access import authorize
 from careledger.infra.eventstore import LogEntry, read_patient_log
 
 #: What the access log says was read, by each way in.

@@ -7,9 +7,9 @@ from uuid import UUID
 from django.http import HttpRequest
 from ninja import Router, Status
 
-from careledger.gateways import services
-from careledger.gateways.auth import Role
-from careledger.gateways.commanding import execute, occurred, require_role
+from careledger.access.tokens import Role
+from careledger.domain import commands as c
+from careledger.gateways.commanding import Commands, occurred, require_role
 from careledger.gateways.links import ANSWERED_ID, link, then
 from careledger.gateways.problems import COMMAND_ERRORS
 from careledger.gateways.schemas import (
@@ -22,7 +22,6 @@ from careledger.gateways.schemas import (
     RegisterPractitionerIn,
 )
 
-router = Router()
 RESPONSES = {201: RecordedOut, **COMMAND_ERRORS}
 ADMIN = {Role.NETWORK_ADMIN}
 #: What may follow for a practitioner just registered or changed.
@@ -30,95 +29,67 @@ PRACTITIONER = then(link("add_credential", "affiliate_practitioner", "record_exp
                          "offer_home_visits", practitioner_id=ANSWERED_ID))
 
 
-@router.post("/clinics", response=RESPONSES, operation_id="register_clinic")
-def register_clinic(request: HttpRequest, body: RegisterClinicIn) -> Status[RecordedOut]:
-    who = require_role(request, ADMIN)
-    return execute(
-        request, command="register_clinic", body=body,
-        run=lambda version, idem: services.get().app.register_clinic(
+def network_routes(commands: Commands) -> Router:
+    router = Router()
+
+    @router.post("/clinics", response=RESPONSES, operation_id="register_clinic")
+    def register_clinic(request: HttpRequest, body: RegisterClinicIn) -> Status[RecordedOut]:
+        who = require_role(request, ADMIN)
+        return commands.run(request, body, c.RegisterClinic(
             name=body.name, disciplines=body.disciplines, address=body.address,
             latitude=body.latitude, longitude=body.longitude,
             home_visit_radius_km=body.home_visit_radius_km, occurred_at=occurred(body),
-            actor=who.actor, idempotency=idem,
-        ),
-    )
+            actor=who.actor))
 
-
-@router.post("/practitioners", response=RESPONSES, operation_id="register_practitioner",
-             openapi_extra=PRACTITIONER)
-def register_practitioner(
-    request: HttpRequest, body: RegisterPractitionerIn
-) -> Status[RecordedOut]:
-    who = require_role(request, ADMIN)
-    return execute(
-        request, command="register_practitioner", body=body,
-        run=lambda version, idem: services.get().app.register_practitioner(
+    @router.post("/practitioners", response=RESPONSES, operation_id="register_practitioner",
+                 openapi_extra=PRACTITIONER)
+    def register_practitioner(
+        request: HttpRequest, body: RegisterPractitionerIn
+    ) -> Status[RecordedOut]:
+        who = require_role(request, ADMIN)
+        return commands.run(request, body, c.RegisterPractitioner(
             name=body.name, profession=body.profession, occurred_at=occurred(body),
-            actor=who.actor, idempotency=idem,
-        ),
-    )
+            actor=who.actor))
 
+    @router.post("/practitioners/{practitioner_id}/credentials", response=RESPONSES,
+                 operation_id="add_credential", openapi_extra=PRACTITIONER)
+    def add_credential(
+        request: HttpRequest, practitioner_id: UUID, body: AddCredentialIn
+    ) -> Status[RecordedOut]:
+        who = require_role(request, ADMIN)
+        return commands.run(request, body, c.AddCredential(
+            practitioner_id=practitioner_id, kind=body.kind, number=body.number,
+            issuer=body.issuer, expires_on=body.expires_on, occurred_at=occurred(body),
+            actor=who.actor))
 
-@router.post("/practitioners/{practitioner_id}/credentials", response=RESPONSES,
-             operation_id="add_credential",
-             openapi_extra=PRACTITIONER)
-def add_credential(
-    request: HttpRequest, practitioner_id: UUID, body: AddCredentialIn
-) -> Status[RecordedOut]:
-    who = require_role(request, ADMIN)
-    return execute(
-        request, command="add_credential", body=body,
-        run=lambda version, idem: services.get().app.add_credential(
-            practitioner_id, kind=body.kind, number=body.number, issuer=body.issuer,
-            expires_on=body.expires_on, occurred_at=occurred(body), actor=who.actor,
-            expected_version=version, idempotency=idem,
-        ),
-    )
+    @router.post("/practitioners/{practitioner_id}/affiliations", response=RESPONSES,
+                 operation_id="affiliate_practitioner", openapi_extra=PRACTITIONER)
+    def affiliate_practitioner(
+        request: HttpRequest, practitioner_id: UUID, body: AffiliateIn
+    ) -> Status[RecordedOut]:
+        who = require_role(request, ADMIN)
+        return commands.run(request, body, c.Affiliate(
+            practitioner_id=practitioner_id, clinic_id=body.clinic_id,
+            occurred_at=occurred(body), actor=who.actor))
 
+    @router.post("/practitioners/{practitioner_id}/experience", response=RESPONSES,
+                 operation_id="record_experience", openapi_extra=PRACTITIONER)
+    def record_experience(
+        request: HttpRequest, practitioner_id: UUID, body: RecordExperienceIn
+    ) -> Status[RecordedOut]:
+        who = require_role(request, ADMIN)
+        return commands.run(request, body, c.RecordExperience(
+            practitioner_id=practitioner_id, conditions=body.conditions,
+            occurred_at=occurred(body), actor=who.actor))
 
-@router.post("/practitioners/{practitioner_id}/affiliations", response=RESPONSES,
-             operation_id="affiliate_practitioner",
-             openapi_extra=PRACTITIONER)
-def affiliate_practitioner(
-    request: HttpRequest, practitioner_id: UUID, body: AffiliateIn
-) -> Status[RecordedOut]:
-    who = require_role(request, ADMIN)
-    return execute(
-        request, command="affiliate_practitioner", body=body,
-        run=lambda version, idem: services.get().app.affiliate(
-            practitioner_id, clinic_id=body.clinic_id, occurred_at=occurred(body),
-            actor=who.actor, expected_version=version, idempotency=idem,
-        ),
-    )
+    @router.post("/practitioners/{practitioner_id}/home-visits", response=RESPONSES,
+                 operation_id="offer_home_visits", openapi_extra=PRACTITIONER)
+    def offer_home_visits(
+        request: HttpRequest, practitioner_id: UUID, body: OfferHomeVisitsIn
+    ) -> Status[RecordedOut]:
+        who = require_role(request, ADMIN)
+        return commands.run(request, body, c.OfferHomeVisits(
+            practitioner_id=practitioner_id, radius_km=body.radius_km,
+            occurred_at=occurred(body), actor=who.actor))
 
-
-@router.post("/practitioners/{practitioner_id}/experience", response=RESPONSES,
-             operation_id="record_experience",
-             openapi_extra=PRACTITIONER)
-def record_experience(
-    request: HttpRequest, practitioner_id: UUID, body: RecordExperienceIn
-) -> Status[RecordedOut]:
-    who = require_role(request, ADMIN)
-    return execute(
-        request, command="record_experience", body=body,
-        run=lambda version, idem: services.get().app.record_experience(
-            practitioner_id, conditions=body.conditions, occurred_at=occurred(body),
-            actor=who.actor, expected_version=version, idempotency=idem,
-        ),
-    )
-
-
-@router.post("/practitioners/{practitioner_id}/home-visits", response=RESPONSES,
-             operation_id="offer_home_visits",
-             openapi_extra=PRACTITIONER)
-def offer_home_visits(
-    request: HttpRequest, practitioner_id: UUID, body: OfferHomeVisitsIn
-) -> Status[RecordedOut]:
-    who = require_role(request, ADMIN)
-    return execute(
-        request, command="offer_home_visits", body=body,
-        run=lambda version, idem: services.get().app.offer_home_visits(
-            practitioner_id, radius_km=body.radius_km, occurred_at=occurred(body),
-            actor=who.actor, expected_version=version, idempotency=idem,
-        ),
-    )
+    return router

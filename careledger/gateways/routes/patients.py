@@ -7,14 +7,13 @@ from uuid import UUID
 from django.http import HttpRequest
 from ninja import Router, Status
 
-from careledger.gateways import services
-from careledger.gateways.auth import Role
-from careledger.gateways.commanding import execute, occurred, require_role
+from careledger.access.tokens import Role
+from careledger.domain import commands as c
+from careledger.gateways.commanding import Commands, occurred, require_role
 from careledger.gateways.links import ANSWERED_ID, link, then
 from careledger.gateways.problems import COMMAND_ERRORS
 from careledger.gateways.schemas import OccurredIn, RecordedOut, RegisterPatientIn, RevokeConsentIn
 
-router = Router()
 RESPONSES = {201: RecordedOut, **COMMAND_ERRORS}
 FRONT_DESK = {Role.PHYSICIAN, Role.CLINIC_ADMIN}
 #: What may follow for a patient: consent first; with consent, a referral.
@@ -24,46 +23,36 @@ CONSENTED = then(link("revoke_consent", "export_patient_fhir", patient_id=ANSWER
 REVOKED = then(link("grant_consent", "export_patient_fhir", patient_id=ANSWERED_ID))
 
 
-@router.post("/patients", response=RESPONSES, operation_id="register_patient",
-             openapi_extra=REGISTERED)
-def register_patient(request: HttpRequest, body: RegisterPatientIn) -> Status[RecordedOut]:
-    who = require_role(request, FRONT_DESK)
-    return execute(
-        request, command="register_patient", body=body,
-        run=lambda version, idem: services.get().app.register_patient(
+def patient_routes(commands: Commands) -> Router:
+    router = Router()
+
+    @router.post("/patients", response=RESPONSES, operation_id="register_patient",
+                 openapi_extra=REGISTERED)
+    def register_patient(request: HttpRequest, body: RegisterPatientIn) -> Status[RecordedOut]:
+        who = require_role(request, FRONT_DESK)
+        return commands.run(request, body, c.RegisterPatient(
             given_name=body.given_name, family_name=body.family_name,
             birth_date=body.birth_date, sex=body.sex, address=body.address,
             latitude=body.latitude, longitude=body.longitude, occurred_at=occurred(body),
-            actor=who.actor, idempotency=idem,
-        ),
-    )
+            actor=who.actor))
 
+    @router.post("/patients/{patient_id}/consent", response=RESPONSES,
+                 operation_id="grant_consent", openapi_extra=CONSENTED)
+    def grant_consent(
+        request: HttpRequest, patient_id: UUID, body: OccurredIn
+    ) -> Status[RecordedOut]:
+        who = require_role(request, FRONT_DESK)
+        return commands.run(request, body, c.GrantConsent(
+            patient_id=patient_id, occurred_at=occurred(body), actor=who.actor))
 
-@router.post("/patients/{patient_id}/consent", response=RESPONSES, operation_id="grant_consent",
-             openapi_extra=CONSENTED)
-def grant_consent(
-    request: HttpRequest, patient_id: UUID, body: OccurredIn
-) -> Status[RecordedOut]:
-    who = require_role(request, FRONT_DESK)
-    return execute(
-        request, command="grant_consent", body=body,
-        run=lambda version, idem: services.get().app.grant_consent(
-            patient_id, occurred_at=occurred(body), actor=who.actor,
-            expected_version=version, idempotency=idem,
-        ),
-    )
+    @router.post("/patients/{patient_id}/consent/revocation", response=RESPONSES,
+                 operation_id="revoke_consent", openapi_extra=REVOKED)
+    def revoke_consent(
+        request: HttpRequest, patient_id: UUID, body: RevokeConsentIn
+    ) -> Status[RecordedOut]:
+        who = require_role(request, FRONT_DESK)
+        return commands.run(request, body, c.RevokeConsent(
+            patient_id=patient_id, reason=body.reason, occurred_at=occurred(body),
+            actor=who.actor))
 
-
-@router.post("/patients/{patient_id}/consent/revocation", response=RESPONSES,
-             operation_id="revoke_consent", openapi_extra=REVOKED)
-def revoke_consent(
-    request: HttpRequest, patient_id: UUID, body: RevokeConsentIn
-) -> Status[RecordedOut]:
-    who = require_role(request, FRONT_DESK)
-    return execute(
-        request, command="revoke_consent", body=body,
-        run=lambda version, idem: services.get().app.revoke_consent(
-            patient_id, reason=body.reason, occurred_at=occurred(body), actor=who.actor,
-            expected_version=version, idempotency=idem,
-        ),
-    )
+    return router

@@ -40,3 +40,8 @@ export function detailLines(kind) {
 export function namedKind(role) {
   return loaded.named[role];
 }
+
+/** A figure of the domain's deadlines (`certificationMaxDays`, ...), as the server has it. */
+export function rule(name) {
+  return loaded.rules[name];
+}

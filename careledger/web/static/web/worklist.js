@@ -3,6 +3,7 @@
 
 import { ApiError, command, graphql } from "./api.js";
 import { badge } from "./badge.js";
+import { rule } from "./catalogue.js";
 import { announce, h, replace, uid } from "./dom.js";
 import { day, isoDay, patientName, words } from "./format.js";
 
@@ -16,9 +17,6 @@ query Worklist($id: UUID!) {
     awaitingCertification { referralId patientId clinicId discipline visitsUsed visitsAuthorized }
   }
 }`;
-
-/** A certification covers at most 90 days (the domain refuses more). */
-const CERTIFICATION_DAYS = 90;
 
 export async function renderWorklist(main, viewer, { minPosition, message } = {}) {
   if (viewer.role !== "physician") {
@@ -79,7 +77,8 @@ function awaitingItem(main, viewer, entry, known, result) {
   const clinic = (known && known.referral.clinicName) || "a clinic";
   const today = new Date();
   const until = new Date(today);
-  until.setDate(until.getDate() + CERTIFICATION_DAYS);
+  // The longest certification the domain accepts (the physician may shorten it).
+  until.setDate(until.getDate() + rule("certificationMaxDays"));
   const fromId = uid("from");
   const untilId = uid("until");
   const titleId = uid("plan");

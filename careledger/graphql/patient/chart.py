@@ -1,0 +1,84 @@
+"""What a patient's chart adds to the timeline: progress per plan, and who is who.
+
+Both are fields of `Patient`, so they are read only after `patient(id)` has authorized
+the caller and logged the read (the fields asked for are in the log line). Each is one
+statement over the views, however many plans, sessions or providers there are.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+import strawberry
+
+from careledger.domain.catalogue import kinds
+from careledger.domain.referral import Referral
+from careledger.graphql.context import Info, read_views
+from careledger.graphql.patient.types import GoalTarget, PlanProgress, ProgressPoint, Provider
+
+#: The timeline rows that carry measurements or a plan's goals.
+MEASURED = kinds(Referral.AssessmentRecorded, Referral.PlanDrafted, Referral.PlanRevised,
+                 Referral.SessionCompleted)
+
+
+@strawberry.type
+class PatientChart:
+    id: UUID
+
+    @strawberry.field(  # type: ignore[untyped-decorator]
+        description="Pain (NPRS) and the functional score (ODI or NDI) per episode, from "
+        "the assessment through every completed session, with the goals of the latest "
+        "plan. `asOf`: as the record stood at that moment.")
+    def progress(self, info: Info,
+                 as_of: datetime | None = None) -> list[PlanProgress]:
+        return _progress(read_views(
+            info, "SELECT referral_id, clinic_id, kind, occurred_at, data FROM {v}.timeline"
+            " WHERE patient_id = %s AND kind = ANY(%s) AND referral_id IS NOT NULL"
+            " AND (%s::timestamptz IS NULL OR recorded_at <= %s)"
+            " ORDER BY occurred_at, position", (self.id, MEASURED, as_of, as_of)))
+
+    @strawberry.field(  # type: ignore[untyped-decorator]
+        description="The clinics and practitioners the patient's record names, for "
+        "showing who and where.")
+    def providers(self, info: Info) -> list[Provider]:
+        rows = read_views(
+            info, "SELECT c.clinic_id AS id, 'clinic' AS kind, c.name, NULL AS profession"
+            " FROM {v}.clinics c WHERE c.clinic_id IN (SELECT t.clinic_id FROM {v}.timeline t"
+            " WHERE t.patient_id = %s)"
+            " UNION ALL SELECT p.practitioner_id, 'practitioner', p.name, p.profession"
+            " FROM {v}.practitioners p WHERE p.practitioner_id IN (SELECT t.practitioner_id"
+            " FROM {v}.timeline t WHERE t.patient_id = %s) ORDER BY kind, name",
+            (self.id, self.id))
+        return [Provider(**row) for row in rows]
+
+
+def _progress(rows: list[dict[str, Any]]) -> list[PlanProgress]:
+    plans: dict[UUID, PlanProgress] = {}
+    for row in rows:
+        plan = plans.get(row["referral_id"])
+        if plan is None:
+            plan = plans[row["referral_id"]] = PlanProgress(
+                referral_id=row["referral_id"], clinic_id=row["clinic_id"], plan_id=None,
+                instrument=None, points=[], goals=[])
+        data = row["data"]
+        if row["kind"] == Referral.AssessmentRecorded.KIND:
+            plan.instrument = data.get("functional_instrument")
+            plan.points.append(ProgressPoint(
+                occurred_at=row["occurred_at"], session_id=None, pain_before=None,
+                pain_after=data.get("pain_nprs"), functional_score=data.get("functional_score")))
+        elif row["kind"] == Referral.SessionCompleted.KIND:
+            plan.clinic_id = row["clinic_id"] or plan.clinic_id
+            plan.points.append(ProgressPoint(
+                occurred_at=row["occurred_at"], session_id=data.get("session_id"),
+                pain_before=data.get("pain_before"), pain_after=data.get("pain_after"),
+                functional_score=data.get("functional_score")))
+        else:  # a plan drafted or revised: its goals replace the earlier ones
+            plan.plan_id = data.get("plan_id")
+            plan.goals = [GoalTarget(
+                goal_id=g["goal_id"], description=g["description"], metric=g["metric"],
+                unit=g["unit"], baseline=g["baseline"], target=g["target"],
+                due=date.fromisoformat(g["due"]) if g.get("due") else None,
+            ) for g in data.get("goals") or []]
+    return list(plans.values())

@@ -1,0 +1,97 @@
+"""What a patient's record shows, as the API returns it."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from uuid import UUID
+
+import strawberry
+from strawberry.scalars import JSON
+
+
+@strawberry.type
+class TimelineEvent:
+    position: int
+    kind: str
+    occurred_at: datetime | None
+    recorded_at: datetime
+    actor: str | None
+    clinic_id: UUID | None
+    practitioner_id: UUID | None
+    referral_id: UUID | None
+    record_id: str | None
+    amends_record_id: str | None
+    data: JSON
+    amendments: list[TimelineEvent] = strawberry.field(
+        default_factory=list, description="Later amendments of this record, oldest first: "
+        "the original stays as it was recorded.")
+
+
+@strawberry.type
+class TimelinePage:
+    events: list[TimelineEvent]
+    end_cursor: str | None
+    has_next_page: bool
+
+
+@strawberry.type
+class GoalOutcome:
+    referral_id: UUID
+    plan_id: str
+    goal_id: str
+    description: str
+    metric: str
+    unit: str
+    baseline: float
+    target: float
+    due: date | None
+    latest: float | None
+    measured_at: datetime | None
+    percent_of_way: float | None
+    outcome: str | None
+
+
+@strawberry.type
+class ProgressPoint:
+    """One measurement: the assessment's (the baseline) or a completed session's."""
+
+    occurred_at: datetime | None
+    session_id: str | None = strawberry.field(description="None for the assessment.")
+    pain_before: int | None
+    pain_after: int | None = strawberry.field(description="NPRS 0-10; at the assessment, "
+                                              "the pain it recorded.")
+    functional_score: float | None = strawberry.field(description="ODI or NDI, 0-100 %; "
+                                                      "lower is better.")
+
+
+@strawberry.type
+class GoalTarget:
+    goal_id: str
+    description: str
+    metric: str
+    unit: str
+    baseline: float
+    target: float
+    due: date | None
+
+
+@strawberry.type
+class PlanProgress:
+    """One episode's measurements against the goals of its latest plan."""
+
+    referral_id: UUID
+    clinic_id: UUID | None
+    plan_id: str | None
+    instrument: str | None = strawberry.field(description="ODI (low back) or NDI (neck).")
+    points: list[ProgressPoint] = strawberry.field(description="In valid-time order.")
+    goals: list[GoalTarget]
+
+
+@strawberry.type
+class Provider:
+    """A clinic or a practitioner named in the patient's record."""
+
+    id: UUID
+    kind: str = strawberry.field(description="clinic or practitioner")
+    name: str
+    profession: str | None

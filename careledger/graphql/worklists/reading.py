@@ -1,0 +1,190 @@
+"""How a list that names patients is read: consent, pages, and the access log.
+
+Every patient a list names is a read of that patient's data, so each one is appended to
+the access log before the rows leave; patients whose consent is revoked drop out of
+every list but the auditor's."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+from uuid import UUID
+
+from psycopg import sql
+from psycopg.rows import dict_row
+
+from careledger.access.log import ACCESS_LOG, Read
+from careledger.access.policy import Basis, list_basis
+from careledger.domain.deadlines import RECERTIFY_WITHIN_DAYS
+from careledger.graphql.context import Info, live_views, principal_of
+from careledger.graphql.cursor import check_first, decode_cursor, encode_cursor
+from careledger.graphql.worklists.types import (
+    ATTENTION,
+    CaseloadEntry,
+    PatientReferral,
+    PhysicianPatient,
+    care_status,
+)
+
+#: `deadlines.recertification_due`, in SQL over a referral row `r` and today's date: the
+#: one rule, written for the database (tests/unit/test_deadlines.py holds them equal).
+RECERTIFICATION_DUE_SQL = f"r.certified_until < %s::date + {RECERTIFY_WITHIN_DAYS}"
+
+
+#: The most entries one page of a list returns. The lists that grow with the years (every
+#: referral a physician made, every report sent to them) are read a page at a time: one
+#: read then names, and logs, at most this many patients.
+MAX_LIST_PAGE = 200
+
+
+#: What a page holds when the query does not say.
+LIST_PAGE = 50
+
+
+#: Referral lists: the newest first (a unique key last, so that the order is total).
+NEWEST_REFERRALS_FIRST = "coalesce(q.made_at, '-infinity') DESC, q.referral_id DESC"
+
+
+REFERRAL_COLUMNS = (
+    "r.referral_id, r.patient_id, r.physician_id, r.clinic_id, r.practitioner_id,"
+    " r.discipline, r.status, r.plan_status, r.visits_used, r.visits_authorized,"
+    " r.certified_until, (SELECT min(s.scheduled_for) FROM {v}.sessions s"
+    " WHERE s.referral_id = r.referral_id AND s.status = 'scheduled'"
+    " AND s.scheduled_for >= now()) AS next_session"
+)
+
+
+#: One row per referral, with the clinic's name, the patient's registration (name and
+#: birth date) and the first treatment's valid time: one statement for the whole list.
+PATIENTS_QUERY = (
+    "SELECT r.patient_id, r.referral_id, r.clinic_id, c.name AS clinic_name, r.discipline,"
+    " r.status, r.plan_status, r.certified_until, r.made_at, r.first_treatment_on,"
+    " reg.data->>'given_name' AS given_name, reg.data->>'family_name' AS family_name,"
+    " reg.data->>'birth_date' AS birth_date,"
+    " (SELECT min(t.occurred_at) FROM {v}.timeline t WHERE t.patient_id = r.patient_id"
+    " AND t.referral_id = r.referral_id AND t.kind = %s)"
+    " AS first_treatment"
+    " FROM {v}.referrals r LEFT JOIN {v}.clinics c ON c.clinic_id = r.clinic_id"
+    " LEFT JOIN LATERAL (SELECT t.data FROM {v}.timeline t WHERE t.patient_id = r.patient_id"
+    " AND t.kind = %s ORDER BY t.position LIMIT 1) reg ON true"
+    " WHERE r.physician_id = %s"
+)
+
+
+@dataclass(frozen=True)
+class Window:
+    """Which rows of a list one page holds: after a cursor, at most `first`.
+
+    `condition` is SQL over the list's rows (named `q`); its first parameter says
+    whether there is a cursor at all.
+    """
+
+    condition: str
+    params: tuple[object, ...]
+    first: int
+
+
+def today() -> date:
+    """The day the physician's lists are read for (UTC, as every rule's caller here)."""
+    return datetime.now(UTC).date()
+
+
+def newest_first(info: Info, asked: str, query: str, *params: object,
+                  at: str, key: str, key_type: tuple[str, Callable[[str], Any]], first: int,
+                  after: str | None) -> tuple[list[dict[str, Any]], bool, str | None]:
+    """One page of a list that grows with the years, newest first by the column `at`,
+    ties broken by the unique column `key` (of SQL type and parser `key_type`): its rows,
+    whether more follow, and the cursor of its last row."""
+    check_first(first, MAX_LIST_PAGE)
+    start = decode_cursor(after, key_type[1])
+    newest = f"coalesce(q.{at}, '-infinity')"
+    rows, more = visible(info, asked, query, *params,
+                          order=f"{newest} DESC, q.{key} DESC", window=Window(
+                              f"(NOT %s OR ({newest}, q.{key}) < (coalesce(%s::timestamptz,"
+                              f" '-infinity'), %s::{key_type[0]}))",
+                              (start is not None, *(start or (None, None))), first))
+    last = rows[-1] if rows else None
+    return rows, more, encode_cursor(last[at], last[key]) if last else None
+
+
+def referral_entries(info: Info, asked: str, where: str, *params: object
+               ) -> list[CaseloadEntry]:
+    rows, _ = visible(info, asked, f"SELECT {REFERRAL_COLUMNS}, r.made_at"
+                       f" FROM {{v}}.referrals r WHERE {where}", *params,
+                       order=NEWEST_REFERRALS_FIRST)
+    return [caseload_entry(row) for row in rows]
+
+
+def caseload_entry(row: dict[str, Any]) -> CaseloadEntry:
+    return CaseloadEntry(**{k: v for k, v in row.items() if k != "made_at"})  # for order
+
+
+def patients_of(rows: list[dict[str, Any]], on: date) -> list[PhysicianPatient]:
+    """Group the referral rows by patient; each patient's referrals newest first."""
+    oldest = datetime.min.replace(tzinfo=UTC)
+    rows = sorted(rows, key=lambda r: r["made_at"] or oldest, reverse=True)
+    patients: dict[UUID, PhysicianPatient] = {}
+    for row in rows:
+        referral = PatientReferral(
+            referral_id=row["referral_id"], clinic_id=row["clinic_id"],
+            clinic_name=row["clinic_name"], discipline=row["discipline"],
+            status=care_status(row["status"], row["plan_status"], row["certified_until"],
+                               row["first_treatment_on"], on),
+            plan_status=row["plan_status"], certified_until=row["certified_until"],
+            made_at=row["made_at"], first_treatment=row["first_treatment"])
+        patient = patients.get(row["patient_id"])
+        if patient is None:
+            patient = patients[row["patient_id"]] = PhysicianPatient(
+                patient_id=row["patient_id"], given_name=row["given_name"],
+                family_name=row["family_name"], birth_date=_date(row["birth_date"]),
+                status=referral.status, referrals=[])
+        patient.referrals.append(referral)
+        patient.status = min(patient.status, referral.status, key=ATTENTION.index)
+    return sorted(patients.values(), key=lambda p: (
+        ATTENTION.index(p.status), (p.family_name or "").lower(), (p.given_name or "").lower(),
+        str(p.patient_id)))
+
+
+def _date(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+def visible(info: Info, asked: str, query: str, *params: object,
+             order: str, window: Window | None = None
+             ) -> tuple[list[dict[str, Any]], bool]:
+    """Rows naming patients, minus revoked consent (unless auditor), in `order` (SQL over
+    the rows, named `q`); each patient they name logged before they are returned.
+
+    With a window, only that page's rows, and whether more follow: the row read to tell
+    is neither returned nor logged.
+    """
+    principal = principal_of(info)
+    basis = list_basis(principal).value
+    conditions = [] if basis == Basis.AUDITOR else [
+        "EXISTS (SELECT 1 FROM {v}.consent c WHERE c.patient_id = q.patient_id"
+        " AND c.granted)"]
+    selected: tuple[object, ...] = params
+    limit = ""
+    if window is not None:
+        conditions.append(window.condition)
+        selected = (*params, *window.params, window.first + 1)
+        limit = " LIMIT %s"
+    where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+    with info.context.pool.connection() as conn:
+        views = sql.Identifier(live_views(info, conn))
+        rows = conn.cursor(row_factory=dict_row).execute(
+            sql.SQL(f"SELECT * FROM ({query}) q{where} ORDER BY {order}{limit}").format(
+                v=views), selected).fetchall()
+        more = False
+        if window is not None and len(rows) > window.first:
+            more = True
+            del rows[window.first:]
+        ACCESS_LOG.append(conn, [
+            Read(principal.subject, principal.role.value, patient, asked, True, basis, None)
+            for patient in dict.fromkeys(row["patient_id"] for row in rows)])
+    return rows, more

@@ -1,0 +1,124 @@
+"""The entries of the worklists, and where an episode stands for its physician."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import Enum
+from typing import Generic, TypeVar
+from uuid import UUID
+
+import strawberry
+
+from careledger.domain.deadlines import certification_overdue
+from careledger.domain.plan import PlanStatus
+from careledger.domain.referral import ReferralStatus
+
+T = TypeVar("T")
+
+
+@strawberry.type
+class CaseloadEntry:
+    referral_id: UUID
+    patient_id: UUID
+    physician_id: UUID
+    clinic_id: UUID
+    practitioner_id: UUID | None
+    discipline: str
+    status: str
+    plan_status: str | None
+    visits_used: int
+    visits_authorized: int
+    certified_until: date | None
+    next_session: datetime | None
+
+
+@strawberry.type
+class Page(Generic[T]):
+    """One page of a list, newest first; `endCursor` as `after` gives the next page."""
+
+    entries: list[T]
+    end_cursor: str | None
+    has_next_page: bool
+
+
+@strawberry.enum(description="Where an episode stands, from the referring physician's side.")
+class CareStatus(Enum):
+    REFERRAL_PENDING = "referral pending"
+    IN_TREATMENT = "in treatment"
+    AWAITING_CERTIFICATION = "plan awaiting certification"
+    CERTIFICATION_OVERDUE = "certification overdue"
+    DISCHARGED = "discharged"
+    DECLINED = "declined"
+    CANCELLED = "cancelled"
+
+
+#: Which status a patient's list entry shows when several episodes differ: the one
+#: that most needs the physician comes first.
+ATTENTION = (CareStatus.CERTIFICATION_OVERDUE, CareStatus.AWAITING_CERTIFICATION,
+             CareStatus.REFERRAL_PENDING, CareStatus.IN_TREATMENT, CareStatus.DISCHARGED,
+             CareStatus.DECLINED, CareStatus.CANCELLED)
+
+
+def care_status(status: str, plan_status: str | None, certified_until: date | None,
+                first_treatment_on: date | None, today: date) -> CareStatus:
+    """The episode's status; overdue as the domain decides it (`deadlines.py`): past the
+    certified period, or uncertified 30 days after the first treatment's stated day."""
+    if status != ReferralStatus.ACCEPTED:
+        closed: dict[str, CareStatus] = {
+            ReferralStatus.PENDING: CareStatus.REFERRAL_PENDING,
+            ReferralStatus.DISCHARGED: CareStatus.DISCHARGED,
+            ReferralStatus.DECLINED: CareStatus.DECLINED}
+        return closed.get(status, CareStatus.CANCELLED)
+    if plan_status is None:
+        return CareStatus.IN_TREATMENT  # accepted, assessment under way, no plan yet
+    certified = plan_status == PlanStatus.CERTIFIED
+    if certification_overdue(certified=certified, certified_until=certified_until,
+                             first_treatment_on=first_treatment_on, today=today):
+        return CareStatus.CERTIFICATION_OVERDUE
+    return CareStatus.IN_TREATMENT if certified else CareStatus.AWAITING_CERTIFICATION
+
+
+@strawberry.type
+class PatientReferral:
+    referral_id: UUID
+    clinic_id: UUID
+    clinic_name: str | None
+    discipline: str
+    status: CareStatus
+    plan_status: str | None
+    certified_until: date | None
+    made_at: datetime | None
+    first_treatment: datetime | None
+
+
+@strawberry.type
+class PhysicianPatient:
+    """A patient this physician referred, with each episode's status."""
+
+    patient_id: UUID
+    given_name: str | None
+    family_name: str | None
+    birth_date: date | None
+    status: CareStatus = strawberry.field(description="The status that most needs the "
+                                          "physician, across the patient's episodes.")
+    referrals: list[PatientReferral] = strawberry.field(description="Newest first.")
+
+
+@strawberry.type
+class ProgressReport:
+    referral_id: UUID
+    patient_id: UUID
+    report_id: str
+    practitioner_id: UUID
+    visits_to_date: int
+    sent_at: datetime | None
+
+
+@strawberry.type
+class ScheduledSession:
+    referral_id: UUID
+    session_id: str
+    patient_id: UUID
+    scheduled_for: datetime | None
+    location: str | None
+    status: str

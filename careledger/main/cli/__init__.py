@@ -1,0 +1,35 @@
+"""`careledger`: run, migrate, seed, audit, export, issue tokens.
+
+Each group of commands is its own module; every module imports only what its commands
+need, when they run, so `careledger --help` and a healthcheck start in a fraction of a
+second. Errors are one line with a next step (common.fail).
+"""
+
+from __future__ import annotations
+
+import gc
+
+from careledger.main.cli.admin import PARTS, admin
+from careledger.main.cli.audit import LOG_DIFFERS, audit_cli
+from careledger.main.cli.common import commands
+from careledger.main.cli.export import export_cli
+from careledger.main.cli.run import parts
+from careledger.main.cli.up import local
+
+__all__ = ["LOG_DIFFERS", "PARTS", "cli", "main"]
+
+cli = commands("CareLedger: event-sourced care coordination.")
+cli.add_typer(local)  # up
+cli.add_typer(parts)  # serve, relay, consume
+cli.add_typer(admin)  # migrate, seed, status, token, projections
+cli.add_typer(audit_cli, name="audit")
+cli.add_typer(export_cli, name="export")
+
+
+def main() -> None:
+    try:
+        cli()
+    finally:
+        # What the imports built lives until the process ends: leave it to the exit rather
+        # than a last collection over every object (measured: 0.1 to 0.2 s of each run).
+        gc.freeze()

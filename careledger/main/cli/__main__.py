@@ -1,0 +1,3 @@
+from careledger.main.cli import main
+
+main()

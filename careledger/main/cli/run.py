@@ -1,0 +1,86 @@
+"""The long-running parts: the command API, the relay, the consumers."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from careledger.infra.settings import Settings
+from careledger.main.cli.common import (
+    commands,
+    console,
+    open_database,
+    stop_on_signals,
+    topics_ready,
+)
+
+parts = commands("The long-running parts.")
+
+@parts.command()
+def serve(
+    workers: Annotated[int, typer.Option(help="Worker processes.")] = 2,
+    threads: Annotated[int, typer.Option(help="Threads per worker.")] = 8,
+) -> None:
+    """Serve the command API (the schema must be migrated)."""
+    from careledger.main.server import serve as run_server
+
+    settings = Settings.from_env()
+    open_database(settings)
+    run_server(settings, workers=workers, threads=threads)
+
+
+
+@parts.command()
+def relay(
+    from_position: Annotated[int | None, typer.Option(
+        help="Publish again from this log position (recovery): duplicates, never losses."
+    )] = None,
+) -> None:
+    """Follow the event store's log and publish it to Kafka, in order."""
+    from careledger.consumers.relay import Relay
+    from careledger.infra import telemetry
+    from careledger.main import bootstrap
+
+    settings = Settings.from_env()
+    telemetry.configure("relay", console=settings.trace_console)
+    db = open_database(settings)
+    servers = topics_ready(settings)
+    stop = stop_on_signals()
+    app = bootstrap.application_when_reachable(db, settings, wait_s=float("inf"), stop=stop)
+    publisher = Relay(app, bootstrap=servers, topic=settings.events_topic)
+    if from_position is not None:
+        publisher.rewind(from_position)
+    console().print(f"relay: publishing from position {publisher.position()} "
+                    f"to {settings.events_topic} at {servers}")
+    publisher.run(stop, on_batch=lambda n, at: console().print(
+        f"relay: published {n} events, now at position {at}"))
+    publisher.close()
+    app.close()
+
+
+@parts.command()
+def consume(
+    group: Annotated[str, typer.Option(help="Consumer group (one per set of views).")] = "views",
+) -> None:
+    """Apply the events on Kafka to the views, with tracking, until stopped."""
+    from confluent_kafka import Producer
+
+    from careledger.consumers.projector import ProjectionConsumer, Projector
+    from careledger.infra import telemetry
+
+    settings = Settings.from_env()
+    telemetry.configure("consumers", console=settings.trace_console)
+    db = open_database(settings)
+    servers = topics_ready(settings)
+    projector = Projector(
+        db.app_url, consumer=group,
+        dead_letters=Producer({"bootstrap.servers": servers}),
+        dead_letter_topic=settings.dead_letter_topic,
+    )
+    consumer = ProjectionConsumer(projector, bootstrap=servers, topic=settings.events_topic,
+                                  group=f"careledger-{group}")
+    stop = stop_on_signals()
+    console().print(f"consume: group careledger-{group} on {settings.events_topic} at {servers}")
+    consumer.run(stop)
+    consumer.close()

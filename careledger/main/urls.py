@@ -1,0 +1,50 @@
+"""The API process's URLs: the gateways, built on the services `wsgi.build` wired."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from django.conf import settings
+from django.contrib.staticfiles.views import serve as serve_static
+from django.http import HttpRequest, HttpResponse
+from django.urls import path, re_path
+from django.views.decorators.csrf import csrf_exempt
+
+from careledger.gateways import health
+from careledger.gateways.api import build_api
+from careledger.gateways.problems import problem
+from careledger.graphql.schema import schema
+from careledger.graphql.view import CareLedgerGraphQLView
+from careledger.main import wiring
+from careledger.web import views as web
+
+services = wiring.installed()
+pool = services.idempotency.pool
+
+urlpatterns = [
+    path("api/v1/", build_api(services).urls),
+    path("health/live", health.live),
+    path("health/ready", partial(health.ready, pool=pool)),
+    path("health/status", partial(health.status, pool=pool)),
+    path("graphql", csrf_exempt(CareLedgerGraphQLView.as_view(
+        schema=schema, graphql_ide="graphiql" if settings.DEBUG else None,
+        tokens=services.tokens, pool=pool))),
+    # The physician's web page; its scripts and styles are static files like the docs'.
+    path("app/", web.page),
+    path("app/events.json", web.events),
+    path("app", web.to_page),
+    # The OpenAPI page's own scripts, served locally: the docs work with no network.
+    re_path(r"^static/(?P<path>.*)$", serve_static, {"insecure": True}),
+]
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return problem(404, "no such resource", code="not_found")
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    return problem(500, "an unexpected error occurred; it has been logged", code="internal")
+
+
+handler404 = not_found
+handler500 = server_error

@@ -1,0 +1,27 @@
+"""The services this API process wired, for Django's URL configuration to build on.
+
+Django imports `ROOT_URLCONF` by name, after `wsgi.build` has wired the process, so the
+one hand-off between the two is here, inside the composition root: everything below it
+is given its dependencies as arguments.
+"""
+
+from __future__ import annotations
+
+from careledger.gateways.services import Services
+
+_wired: list[Services] = []
+
+
+def install(services: Services) -> None:
+    _wired[:] = [services]
+
+
+def installed() -> Services:
+    if not _wired:
+        raise RuntimeError("the API is not wired: start it through `careledger serve`")
+    return _wired[0]
+
+
+def uninstall() -> Services | None:
+    """Take the services out (a worker that exits); answer what was installed."""
+    return _wired.pop() if _wired else None
