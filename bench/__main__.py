@@ -31,11 +31,13 @@ from eventsourcing.application import AggregateNotFoundError, Application, Repos
 from bench.checks import Failures
 from bench.setup import bench_database
 from careledger.access.tokens import Role, TokenService
+from careledger.domain.amendments import Amend
 from careledger.domain.application import A, CareLedger
 from careledger.domain.clinical import Discipline, SessionLocation, Urgency
-from careledger.domain.commands import AcceptReferral, Amend, MakeReferral, ScheduleSession
 from careledger.domain.errors import NotFound
-from careledger.domain.referral import Referral
+from careledger.domain.intake import AcceptReferral
+from careledger.domain.referral import MakeReferral, Referral
+from careledger.domain.treatment import ScheduleSession
 from careledger.domain.working_set import WorkingSet
 from careledger.infra.embedded_pg import free_port
 from careledger.main import bootstrap

@@ -35,7 +35,9 @@ from bench.setup import bench_database
 from careledger.access.tokens import Role, TokenService
 from careledger.consumers.replay import replay
 from careledger.domain.clinical import Discipline, SessionLocation, Urgency
-from careledger.domain.commands import AcceptReferral, MakeReferral, ScheduleSession
+from careledger.domain.intake import AcceptReferral
+from careledger.domain.referral import MakeReferral
+from careledger.domain.treatment import ScheduleSession
 from careledger.graphql.patient.queries import TIMELINE_COLUMNS
 from careledger.infra.embedded_pg import free_port
 from careledger.main import bootstrap

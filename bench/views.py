@@ -36,7 +36,7 @@ from careledger.consumers.envelopes import Streams, envelope_of
 from careledger.consumers.projector import Projector
 from careledger.consumers.relay import Relay
 from careledger.domain.clinical import SessionLocation
-from careledger.domain.commands import ScheduleSession
+from careledger.domain.treatment import ScheduleSession
 from careledger.infra.embedded_broker import EmbeddedBroker, ensure_topics
 from careledger.infra.schema import create_views
 from careledger.infra.settings import APP_ROLE, Settings

@@ -6,14 +6,16 @@ statement of disagreement. Every step is an event of the episode, kept with the 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from careledger.domain.clinical import DenialBasis, aware
-from careledger.domain.episode import EpisodeState
+from careledger.domain.commands import Command, Decision, Handler, Reader, new_id
+from careledger.domain.episode import EpisodeState, Event, OnReferral, on_referral
 from careledger.domain.errors import InvalidInput, InvariantViolated
-from careledger.domain.referral_events import Event
 
 if TYPE_CHECKING:
     from careledger.domain.referral import Referral
@@ -81,6 +83,41 @@ class DisagreementFiled(Event):
 
     def apply(self, referral: Referral) -> None:
         referral.amendment_requests[self.request_id]["status"] = RequestStatus.DISPUTED
+
+
+@dataclass(frozen=True, kw_only=True)
+class Amend(OnReferral):
+    record_id: str
+    reason: str
+    changes: Mapping[str, Any]
+
+
+@dataclass(frozen=True, kw_only=True)
+class RequestAmendment(OnReferral):
+    """A patient's request to correct a record, made to the clinic in writing."""
+
+    record_id: str
+    changes: Mapping[str, Any]
+    reason: str
+    request_id: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class AcceptAmendment(OnReferral):
+    request_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class DenyAmendment(OnReferral):
+    request_id: str
+    basis: DenialBasis
+    explanation: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class FileDisagreement(OnReferral):
+    request_id: str
+    statement: str
 
 
 class AmendmentWorkflow(EpisodeState):
@@ -156,3 +193,46 @@ class AmendmentWorkflow(EpisodeState):
         if request["status"] != RequestStatus.PENDING:
             raise InvariantViolated(f"the amendment request was already {request['status']}")
         return request
+
+
+# ------------------------------------------------------------------ deciding
+
+
+def amend(cmd: Amend, read: Reader[Any]) -> Decision:
+    return on_referral(cmd, lambda r: r.amend(
+        record_id=cmd.record_id, reason=cmd.reason, changes=dict(cmd.changes),
+        author=cmd.actor, occurred_at=cmd.occurred_at))
+
+
+def request_amendment(cmd: RequestAmendment, read: Reader[Any]) -> Decision:
+    request_id = new_id(cmd.request_id)
+    return on_referral(cmd, lambda r: r.request_amendment(
+        request_id=request_id, record_id=cmd.record_id, changes=dict(cmd.changes),
+        reason=cmd.reason, occurred_at=cmd.occurred_at, actor=cmd.actor))
+
+
+def accept_amendment(cmd: AcceptAmendment, read: Reader[Any]) -> Decision:
+    return on_referral(cmd, lambda r: r.accept_amendment(
+        request_id=cmd.request_id, occurred_at=cmd.occurred_at, actor=cmd.actor))
+
+
+def deny_amendment(cmd: DenyAmendment, read: Reader[Any]) -> Decision:
+    return on_referral(cmd, lambda r: r.deny_amendment(
+        request_id=cmd.request_id, basis=cmd.basis, explanation=cmd.explanation,
+        occurred_at=cmd.occurred_at, actor=cmd.actor))
+
+
+def file_disagreement(cmd: FileDisagreement, read: Reader[Any]) -> Decision:
+    return on_referral(cmd, lambda r: r.file_disagreement(
+        request_id=cmd.request_id, statement=cmd.statement, occurred_at=cmd.occurred_at,
+        actor=cmd.actor))
+
+
+#: This stage's commands, and what decides each.
+HANDLERS: dict[type[Command], Handler] = {
+    Amend: amend,
+    RequestAmendment: request_amendment,
+    AcceptAmendment: accept_amendment,
+    DenyAmendment: deny_amendment,
+    FileDisagreement: file_disagreement,
+}

@@ -26,9 +26,9 @@ from eventsourcing.application import (
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
 
-from careledger.domain.commands import Command
+from careledger.domain.commands import Command, Create
 from careledger.domain.errors import DomainError, NotFound, StaleRead, VersionConflict
-from careledger.domain.handlers import HANDLERS, Create
+from careledger.domain.handlers import HANDLERS
 from careledger.domain.network import Clinic, Practitioner
 from careledger.domain.patient import Patient
 from careledger.domain.plan import TreatmentPlan

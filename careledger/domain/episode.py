@@ -1,22 +1,58 @@
 """What every part of the episode's aggregate shares: its state and its rules.
 
-`Referral` is one aggregate made of parts that each hold one stage's commands (planning.py,
-treatment.py, amendments.py); they all decide on the state declared here and by the
-rules below, which the events (referral_events.py) keep up to date.
+`Referral` is one aggregate made of parts, one per stage of the episode (intake.py,
+assessment.py, planning.py, treatment.py, closing.py, amendments.py). Each declares its
+stage's events, its commands, the rules that decide them and their handlers; they all
+decide on the state declared here, by the rules below, and the events keep it up to
+date. referral.py names every event as the episode's own (`Referral.PlanDrafted`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
+from eventsourcing.domain import Aggregate
+
 from careledger.domain import deadlines
 from careledger.domain.clinical import aware
+from careledger.domain.commands import Change, Command
 from careledger.domain.errors import InvariantViolated
+from careledger.domain.events import CareEvent
 from careledger.domain.network import Practitioner
 from careledger.domain.plan import TreatmentPlan
-from careledger.domain.referral_events import ReferralStatus, SessionStatus
+
+if TYPE_CHECKING:
+    from careledger.domain.referral import Referral
+
+
+class ReferralStatus(StrEnum):
+    """Where the referral stands with the clinic it was sent to."""
+
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    CANCELLED = "cancelled"
+    DISCHARGED = "discharged"
+
+
+class SessionStatus(StrEnum):
+    SCHEDULED = "scheduled"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    NO_SHOW = "no_show"
+
+
+class Event(CareEvent):
+    TOPIC = "careledger:Referral.Event"
+
+
+class Created(Event, Aggregate.Created):
+    TOPIC = "careledger:Referral.Created"
 
 
 class EpisodeState:
@@ -85,3 +121,17 @@ class EpisodeState:
         if self.plan is None:
             raise InvariantViolated("the episode has no plan yet")
         return self.plan
+
+
+@dataclass(frozen=True, kw_only=True)
+class OnReferral(Command):
+    """A command on an episode that exists: it names its referral."""
+
+    referral_id: UUID
+
+
+def on_referral(command: OnReferral, decide: Callable[[Referral], None]) -> Change:
+    """A decision on the command's episode (what every stage's handlers answer)."""
+    from careledger.domain.referral import Referral  # the aggregate these parts make up
+
+    return Change(Referral, command.referral_id, decide)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
@@ -9,6 +11,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from careledger.domain.clinical import CredentialKind, Discipline, Profession
+from careledger.domain.commands import Change, Command, Create, Decision, Handler, Reader
 from careledger.domain.errors import InvalidInput, InvariantViolated
 from careledger.domain.events import CareEvent
 
@@ -284,3 +287,100 @@ def valid_npi(number: str) -> bool:
                 d -= 9
         total += d
     return total % 10 == 0
+
+
+# ------------------------------------------------------------------ commands
+
+
+@dataclass(frozen=True, kw_only=True)
+class RegisterClinic(Command):
+    name: str
+    disciplines: Sequence[Discipline]
+    address: str
+    latitude: float
+    longitude: float
+    home_visit_radius_km: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class RegisterPractitioner(Command):
+    name: str
+    profession: Profession
+
+
+@dataclass(frozen=True, kw_only=True)
+class AddCredential(Command):
+    practitioner_id: UUID
+    kind: CredentialKind
+    number: str
+    issuer: str
+    expires_on: date | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Affiliate(Command):
+    NAME = "affiliate_practitioner"  # as its idempotency records have always named it
+
+    practitioner_id: UUID
+    clinic_id: UUID
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordExperience(Command):
+    practitioner_id: UUID
+    conditions: Sequence[str]
+
+
+@dataclass(frozen=True, kw_only=True)
+class OfferHomeVisits(Command):
+    practitioner_id: UUID
+    radius_km: float
+
+
+# ------------------------------------------------------------------ deciding
+
+
+def register_clinic(cmd: RegisterClinic, read: Reader[Any]) -> Decision:
+    return Create(lambda: Clinic.register(
+        name=cmd.name, disciplines=list(cmd.disciplines), address=cmd.address,
+        latitude=cmd.latitude, longitude=cmd.longitude,
+        home_visit_radius_km=cmd.home_visit_radius_km, occurred_at=cmd.occurred_at,
+        actor=cmd.actor))
+
+
+def register_practitioner(cmd: RegisterPractitioner, read: Reader[Any]) -> Decision:
+    return Create(lambda: Practitioner.register(
+        name=cmd.name, profession=cmd.profession, occurred_at=cmd.occurred_at,
+        actor=cmd.actor))
+
+
+def add_credential(cmd: AddCredential, read: Reader[Any]) -> Decision:
+    return Change(Practitioner, cmd.practitioner_id, lambda p: p.add_credential(
+        kind=cmd.kind, number=cmd.number, issuer=cmd.issuer, expires_on=cmd.expires_on,
+        occurred_at=cmd.occurred_at, actor=cmd.actor))
+
+
+def affiliate(cmd: Affiliate, read: Reader[Any]) -> Decision:
+    return Change(Practitioner, cmd.practitioner_id, lambda p: p.affiliate(
+        clinic=read(Clinic, cmd.clinic_id), occurred_at=cmd.occurred_at, actor=cmd.actor))
+
+
+def record_experience(cmd: RecordExperience, read: Reader[Any]) -> Decision:
+    return Change(Practitioner, cmd.practitioner_id, lambda p: p.record_experience(
+        conditions=list(cmd.conditions), occurred_at=cmd.occurred_at, actor=cmd.actor))
+
+
+def offer_home_visits(cmd: OfferHomeVisits, read: Reader[Any]) -> Decision:
+    return Change(Practitioner, cmd.practitioner_id, lambda p: p.offer_home_visits(
+        radius_km=cmd.radius_km, occurred_at=cmd.occurred_at, actor=cmd.actor))
+
+
+#: The commands of this record, and what decides each.
+HANDLERS: dict[type[Command], Handler] = {
+    RegisterClinic: register_clinic,
+    RegisterPractitioner: register_practitioner,
+    AddCredential: add_credential,
+    Affiliate: affiliate,
+    RecordExperience: record_experience,
+    OfferHomeVisits: offer_home_visits,
+}

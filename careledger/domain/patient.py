@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
+from careledger.domain.commands import Change, Command, Create, Decision, Handler, Reader
 from careledger.domain.errors import InvalidInput, InvariantViolated
 from careledger.domain.events import CareEvent
 
@@ -114,3 +117,56 @@ class Patient(Aggregate):
     def check_shares(self) -> None:
         if not self.consent_granted:
             raise InvariantViolated("the patient has not consented to sharing with the network")
+
+
+# ------------------------------------------------------------------ commands
+
+
+@dataclass(frozen=True, kw_only=True)
+class RegisterPatient(Command):
+    given_name: str
+    family_name: str
+    birth_date: date
+    sex: str
+    address: str
+    latitude: float | None
+    longitude: float | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class GrantConsent(Command):
+    patient_id: UUID
+
+
+@dataclass(frozen=True, kw_only=True)
+class RevokeConsent(Command):
+    patient_id: UUID
+    reason: str
+
+
+# ------------------------------------------------------------------ deciding
+
+
+def register_patient(cmd: RegisterPatient, read: Reader[Any]) -> Decision:
+    return Create(lambda: Patient.register(
+        given_name=cmd.given_name, family_name=cmd.family_name, birth_date=cmd.birth_date,
+        sex=cmd.sex, address=cmd.address, latitude=cmd.latitude, longitude=cmd.longitude,
+        occurred_at=cmd.occurred_at, actor=cmd.actor))
+
+
+def grant_consent(cmd: GrantConsent, read: Reader[Any]) -> Decision:
+    return Change(Patient, cmd.patient_id, lambda p: p.grant_consent(
+        occurred_at=cmd.occurred_at, actor=cmd.actor))
+
+
+def revoke_consent(cmd: RevokeConsent, read: Reader[Any]) -> Decision:
+    return Change(Patient, cmd.patient_id, lambda p: p.revoke_consent(
+        reason=cmd.reason, occurred_at=cmd.occurred_at, actor=cmd.actor))
+
+
+#: The commands of this record, and what decides each.
+HANDLERS: dict[type[Command], Handler] = {
+    RegisterPatient: register_patient,
+    GrantConsent: grant_consent,
+    RevokeConsent: revoke_consent,
+}

@@ -1,70 +1,130 @@
-"""The episode's assessment and treatment plan: drafted, revised, certified, recertified."""
+"""The treatment plan: drafted, revised, certified and recertified by the physician."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
 from careledger.domain.clinical import (
-    FunctionalInstrument,
+    AmendableRecord,
     Goal,
     Technique,
     aware,
-    pain_score,
-    percent_score,
 )
-from careledger.domain.episode import EpisodeState
+from careledger.domain.commands import Command, Decision, Handler, Reader, new_id
+from careledger.domain.episode import EpisodeState, Event, OnReferral, on_referral
 from careledger.domain.errors import InvalidInput, InvariantViolated
 from careledger.domain.network import Practitioner
-from careledger.domain.plan import check_period
-from careledger.domain.referral_events import (
-    AssessmentRecorded,
-    PlanCertified,
-    PlanDrafted,
-    PlanRecertified,
-    PlanRevised,
-)
+from careledger.domain.plan import TreatmentPlan, check_period
+
+if TYPE_CHECKING:
+    from careledger.domain.referral import Referral
+
+
+
+
+
+class PlanDrafted(Event):
+    TOPIC = "careledger:Referral.PlanDrafted"
+    plan_id: str
+    practitioner_id: str
+    goals: list[dict[str, Any]]
+    techniques: list[str]
+    frequency_per_week: int
+    duration_weeks: int
+    override_reason: str | None
+
+    def apply(self, referral: Referral) -> None:
+        referral.plan = TreatmentPlan(plan_id=self.plan_id, revision=1,
+                                      goal_ids=tuple(g["goal_id"] for g in self.goals))
+        referral.records[self.plan_id] = AmendableRecord.PLAN.value
+
+
+class PlanRevised(Event):
+    """A revised plan, which needs the physician's signature again. It names no
+    practitioner: the episode's is the one who revised it."""
+
+    TOPIC = "careledger:Referral.PlanRevised"
+    plan_id: str
+    revision: int
+    goals: list[dict[str, Any]]
+    techniques: list[str]
+    frequency_per_week: int
+    duration_weeks: int
+    reason: str
+    override_reason: str | None
+
+    def apply(self, referral: Referral) -> None:
+        referral.plan = referral.require_plan().revised(
+            self.revision, tuple(g["goal_id"] for g in self.goals))
+
+
+class PlanCertified(Event):
+    TOPIC = "careledger:Referral.PlanCertified"
+    plan_id: str
+    revision: int
+    physician_id: str
+    certified_from: date
+    certified_until: date
+
+    def apply(self, referral: Referral) -> None:
+        referral.plan = referral.require_plan().certified_to(self.certified_until)
+
+
+class PlanRecertified(Event):
+    TOPIC = "careledger:Referral.PlanRecertified"
+    plan_id: str
+    revision: int
+    physician_id: str
+    certified_from: date
+    certified_until: date
+
+    def apply(self, referral: Referral) -> None:
+        referral.plan = referral.require_plan().recertified_to(self.certified_until)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DraftPlan(OnReferral):
+    practitioner_id: UUID
+    goals: Sequence[Goal]
+    techniques: Sequence[Technique]
+    frequency_per_week: int
+    duration_weeks: int
+    override_reason: str | None
+    plan_id: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RevisePlan(OnReferral):
+    practitioner_id: UUID
+    goals: Sequence[Goal]
+    techniques: Sequence[Technique]
+    frequency_per_week: int
+    duration_weeks: int
+    reason: str
+    override_reason: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class CertifyPlan(OnReferral):
+    physician_id: UUID
+    certified_from: date
+    certified_until: date
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecertifyPlan(OnReferral):
+    physician_id: UUID
+    certified_from: date
+    certified_until: date
 
 
 class Planning(EpisodeState):
-    """Assess, then plan; the physician signs each revision of the plan (part of `Referral`)."""
+    """The plan and its goals; the physician signs each revision (part of `Referral`)."""
 
-
-    def record_assessment(
-        self,
-        *,
-        assessment_id: str,
-        practitioner: Practitioner,
-        history: str,
-        pain_nprs: int,
-        range_of_motion: list[dict[str, Any]],
-        muscle_tests: list[dict[str, Any]],
-        functional_instrument: FunctionalInstrument,
-        functional_score: float,
-        findings: str,
-        red_flags: list[str],
-        occurred_at: datetime,
-        actor: str,
-    ) -> None:
-        self.check_treating(practitioner, occurred_at)
-        for test in muscle_tests:
-            if not 0 <= int(test.get("grade", -1)) <= 5:
-                raise InvalidInput("muscle tests are graded 0-5", field="muscle_tests")
-        self.trigger_event(
-            AssessmentRecorded,
-            assessment_id=assessment_id,
-            practitioner_id=str(practitioner.id),
-            history=history,
-            pain_nprs=pain_score(pain_nprs, "pain_nprs"),
-            range_of_motion=range_of_motion,
-            muscle_tests=muscle_tests,
-            functional_instrument=str(functional_instrument),
-            functional_score=percent_score(functional_score, "functional_score"),
-            findings=findings,
-            red_flags=red_flags,
-            occurred_at=occurred_at,
-            actor=actor,
-        )
 
     def draft_plan(
         self,
@@ -202,3 +262,44 @@ class Planning(EpisodeState):
             occurred_at=occurred_at,
             actor=actor,
         )
+
+
+# ------------------------------------------------------------------ deciding
+
+
+def draft_plan(cmd: DraftPlan, read: Reader[Any]) -> Decision:
+    record_id = new_id(cmd.plan_id)
+    return on_referral(cmd, lambda r: r.draft_plan(
+        plan_id=record_id, practitioner=read(Practitioner, cmd.practitioner_id),
+        goals=list(cmd.goals), techniques=list(cmd.techniques),
+        frequency_per_week=cmd.frequency_per_week, duration_weeks=cmd.duration_weeks,
+        override_reason=cmd.override_reason, occurred_at=cmd.occurred_at, actor=cmd.actor))
+
+
+def revise_plan(cmd: RevisePlan, read: Reader[Any]) -> Decision:
+    return on_referral(cmd, lambda r: r.revise_plan(
+        practitioner=read(Practitioner, cmd.practitioner_id), goals=list(cmd.goals),
+        techniques=list(cmd.techniques), frequency_per_week=cmd.frequency_per_week,
+        duration_weeks=cmd.duration_weeks, reason=cmd.reason,
+        override_reason=cmd.override_reason, occurred_at=cmd.occurred_at, actor=cmd.actor))
+
+
+def certify_plan(cmd: CertifyPlan, read: Reader[Any]) -> Decision:
+    return on_referral(cmd, lambda r: r.certify_plan(
+        physician=read(Practitioner, cmd.physician_id), certified_from=cmd.certified_from,
+        certified_until=cmd.certified_until, occurred_at=cmd.occurred_at, actor=cmd.actor))
+
+
+def recertify_plan(cmd: RecertifyPlan, read: Reader[Any]) -> Decision:
+    return on_referral(cmd, lambda r: r.recertify_plan(
+        physician=read(Practitioner, cmd.physician_id), certified_from=cmd.certified_from,
+        certified_until=cmd.certified_until, occurred_at=cmd.occurred_at, actor=cmd.actor))
+
+
+#: This stage's commands, and what decides each.
+HANDLERS: dict[type[Command], Handler] = {
+    DraftPlan: draft_plan,
+    RevisePlan: revise_plan,
+    CertifyPlan: certify_plan,
+    RecertifyPlan: recertify_plan,
+}

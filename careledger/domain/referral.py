@@ -2,40 +2,131 @@
 
 One aggregate holds the whole episode because its rules span it: no plan without an
 assessment, no visit beyond those authorized, nothing after discharge but amendments.
-Its events are declared in referral_events.py and amendments.py and named here as the
-episode's own (`Referral.Made`); its treatment plan is a value object (plan.py); what
-falls due in it is decided in deadlines.py.
+It is made of one part per stage, each a module holding that stage's events, commands,
+rules and handlers: intake.py, assessment.py, planning.py, treatment.py, closing.py,
+amendments.py (the state they share is episode.py's). This module makes the referral
+and names every event as the episode's own (`Referral.Made`); its treatment plan is a
+value object (plan.py); what falls due in it is decided in deadlines.py.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from careledger.domain import amendments, deadlines
-from careledger.domain import referral_events as events
+from careledger.domain import (
+    amendments,
+    assessment,
+    closing,
+    deadlines,
+    icd10,
+    intake,
+    planning,
+    treatment,
+)
 from careledger.domain.amendments import AmendmentWorkflow
+from careledger.domain.assessment import Assessing
 from careledger.domain.clinical import (
+    AmendableRecord,
     Diagnosis,
-    GoalOutcome,
+    Discipline,
     Technique,
     Urgency,
     aware,
 )
+from careledger.domain.closing import Closing
+from careledger.domain.commands import Command, Create, Decision, Handler, Reader
+from careledger.domain.episode import Created, Event, ReferralStatus, SessionStatus
 from careledger.domain.errors import InvalidInput, InvariantViolated
+from careledger.domain.intake import Intake
 from careledger.domain.network import Clinic, Practitioner
 from careledger.domain.patient import Patient
 from careledger.domain.plan import PlanStatus, TreatmentPlan
 from careledger.domain.planning import Planning
-from careledger.domain.referral_events import ReferralStatus, SessionStatus
 from careledger.domain.treatment import Treatment
 
 __all__ = ["PlanStatus", "Referral", "ReferralStatus", "SessionStatus"]
 
 
-class Referral(Planning, Treatment, AmendmentWorkflow, Aggregate):
+class Made(Created):
+    """The physician's referral. Version 2 carries diagnoses with their descriptions."""
+
+    TOPIC = "careledger:Referral.Made"
+    class_version = 2
+
+    patient_id: UUID
+    physician_id: UUID
+    clinic_id: UUID
+    discipline: str
+    diagnoses: list[dict[str, str]]
+    precautions: list[str]
+    contraindications: list[str]
+    urgency: str
+    authorized_visits: int
+    reason: str
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        """Version 1 stored bare codes under 'icd10_codes'."""
+        codes = state.pop("icd10_codes")
+        state["diagnoses"] = [{"code": c, "description": icd10.description(c)}
+                              for c in codes]
+
+    def apply(self, referral: Referral) -> None:
+        referral.patient_id = self.patient_id
+        referral.physician_id = self.physician_id
+        referral.clinic_id = self.clinic_id
+        referral.discipline = self.discipline
+        referral.diagnoses = list(self.diagnoses)
+        referral.precautions = list(self.precautions)
+        referral.contraindications = list(self.contraindications)
+        referral.urgency = self.urgency
+        referral.authorized_visits = self.authorized_visits
+        referral.status = ReferralStatus.PENDING
+        referral.practitioner_id = None
+        referral.declined_by = []
+        referral.assessment_ids = []
+        referral.plan = None
+        referral.sessions = {}
+        referral.first_treatment_on = None
+        referral.visits_completed = 0
+        referral.visits_at_last_report = 0
+        referral.records = {str(referral.id): AmendableRecord.REFERRAL.value}
+        referral.amendment_requests = {}
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+@dataclass(frozen=True, kw_only=True)
+class MakeReferral(Command):
+    physician_id: UUID
+    patient_id: UUID
+    clinic_id: UUID
+    discipline: Discipline
+    diagnosis_codes: Sequence[str]
+    precautions: Sequence[str]
+    contraindications: Sequence[Technique]
+    urgency: Urgency
+    authorized_visits: int
+    reason: str
+
+
+class Referral(Intake, Assessing, Planning, Treatment, Closing, AmendmentWorkflow, Aggregate):
     """A referral and the episode of care it opens at one clinic of the network."""
 
     TOPIC = "careledger:Referral"
@@ -61,24 +152,26 @@ class Referral(Planning, Treatment, AmendmentWorkflow, Aggregate):
         if isinstance(first, str):
             state["first_treatment_on"] = date.fromisoformat(first)
 
-    Event = events.Event
-    Created = events.Created
-    Made = events.Made
-    Accepted = events.Accepted
-    Declined = events.Declined
-    Redirected = events.Redirected
-    Cancelled = events.Cancelled
-    AssessmentRecorded = events.AssessmentRecorded
-    PlanDrafted = events.PlanDrafted
-    PlanRevised = events.PlanRevised
-    PlanCertified = events.PlanCertified
-    PlanRecertified = events.PlanRecertified
-    SessionScheduled = events.SessionScheduled
-    SessionCompleted = events.SessionCompleted
-    SessionCancelled = events.SessionCancelled
-    PatientDidNotAttend = events.PatientDidNotAttend
-    ProgressReported = events.ProgressReported
-    Discharged = events.Discharged
+    Event = Event
+    Created = Created
+    # Every event of the episode, named as its own: declared beside the rules of its stage
+    # (the library gives a subclass new event classes for events it finds on a base).
+    Made = Made
+    Accepted = intake.Accepted
+    Declined = intake.Declined
+    Redirected = intake.Redirected
+    Cancelled = intake.Cancelled
+    AssessmentRecorded = assessment.AssessmentRecorded
+    PlanDrafted = planning.PlanDrafted
+    PlanRevised = planning.PlanRevised
+    PlanCertified = planning.PlanCertified
+    PlanRecertified = planning.PlanRecertified
+    SessionScheduled = treatment.SessionScheduled
+    SessionCompleted = treatment.SessionCompleted
+    SessionCancelled = treatment.SessionCancelled
+    PatientDidNotAttend = treatment.PatientDidNotAttend
+    ProgressReported = closing.ProgressReported
+    Discharged = closing.Discharged
     Amended = amendments.Amended
     AmendmentRequested = amendments.AmendmentRequested
     AmendmentAccepted = amendments.AmendmentAccepted
@@ -115,7 +208,7 @@ class Referral(Planning, Treatment, AmendmentWorkflow, Aggregate):
         if not 1 <= authorized_visits <= 200:
             raise InvalidInput("authorized visits are 1 to 200", field="authorized_visits")
         return cls._create(
-            cls.Made,
+            Made,
             patient_id=patient.id,
             physician_id=physician.id,
             clinic_id=clinic.id,
@@ -132,101 +225,13 @@ class Referral(Planning, Treatment, AmendmentWorkflow, Aggregate):
 
     # ------------------------------------------------------------------ the clinic answers
 
-    def accept(self, *, practitioner: Practitioner, occurred_at: datetime, actor: str) -> None:
-        self.check_open()
-        if self.status != ReferralStatus.PENDING:
-            raise InvariantViolated("only a pending referral can be accepted")
-        practitioner.check_may_treat(
-            discipline=self.discipline, clinic_id=self.clinic_id, on=aware(occurred_at).date()
-        )
-        self.trigger_event(self.Accepted, practitioner_id=str(practitioner.id),
-                           occurred_at=occurred_at, actor=actor)
 
-    def decline(self, *, reason: str, occurred_at: datetime, actor: str) -> None:
-        self.check_open()
-        if self.status != ReferralStatus.PENDING:
-            raise InvariantViolated("only a pending referral can be declined")
-        if not reason.strip():
-            raise InvalidInput("a decline states its reason", field="reason")
-        self.trigger_event(
-            self.Declined,
-            clinic_id=str(self.clinic_id), reason=reason, occurred_at=aware(occurred_at),
-            actor=actor,
-        )
 
-    def redirect(self, *, clinic: Clinic, reason: str, occurred_at: datetime, actor: str) -> None:
-        """After a decline the physician sends the same referral to another clinic."""
-        if self.status != ReferralStatus.DECLINED:
-            raise InvariantViolated("only a declined referral can be redirected")
-        if str(clinic.id) in self.declined_by:
-            raise InvariantViolated("this clinic has already declined the referral")
-        if not clinic.offers(self.discipline):
-            raise InvariantViolated("the clinic does not offer the referred discipline")
-        self.trigger_event(
-            self.Redirected,
-            clinic_id=str(clinic.id), reason=reason, occurred_at=aware(occurred_at), actor=actor
-        )
 
-    def cancel(self, *, reason: str, occurred_at: datetime, actor: str) -> None:
-        self.check_open()
-        if self.visits_completed:
-            raise InvariantViolated("an episode with visits is discharged, not cancelled")
-        if not reason.strip():
-            raise InvalidInput("a cancellation states its reason", field="reason")
-        self.trigger_event(self.Cancelled, reason=reason, occurred_at=aware(occurred_at),
-                           actor=actor)
 
     # ------------------------------------------------------------------ reporting and closing
 
-    def send_progress_report(
-        self,
-        *,
-        report_id: str,
-        practitioner: Practitioner,
-        summary: str,
-        goal_status: list[dict[str, Any]],
-        occurred_at: datetime,
-        actor: str,
-    ) -> None:
-        self.check_treating(practitioner, occurred_at)
-        if not self.visits_completed:
-            raise InvariantViolated("a progress report follows at least one visit")
-        if not summary.strip():
-            raise InvalidInput("a progress report has a summary", field="summary")
-        self.trigger_event(
-            self.ProgressReported,
-            report_id=report_id,
-            practitioner_id=str(practitioner.id),
-            physician_id=str(self.physician_id),
-            visits_to_date=self.visits_completed,
-            summary=summary,
-            goal_status=goal_status,
-            occurred_at=occurred_at,
-            actor=actor,
-        )
 
-    def discharge(
-        self,
-        *,
-        practitioner: Practitioner,
-        outcomes: dict[str, GoalOutcome],
-        summary: str,
-        occurred_at: datetime,
-        actor: str,
-    ) -> None:
-        self.check_treating(practitioner, occurred_at)
-        plan = self.require_plan()
-        if set(outcomes) != set(plan.goal_ids):
-            raise InvalidInput("a discharge rates every goal of the plan", field="outcomes")
-        self.trigger_event(
-            self.Discharged,
-            practitioner_id=str(practitioner.id),
-            outcomes=[{"goal_id": g, "outcome": str(o)} for g, o in sorted(outcomes.items())],
-            summary=summary,
-            visits=self.visits_completed,
-            occurred_at=occurred_at,
-            actor=actor,
-        )
 
     # ------------------------------------------------------------------ questions
 
@@ -241,3 +246,19 @@ class Referral(Planning, Treatment, AmendmentWorkflow, Aggregate):
 
     def progress_report_due(self) -> bool:
         return deadlines.progress_report_due(self.visits_completed, self.visits_at_last_report)
+
+
+def make_referral(cmd: MakeReferral, read: Reader[Any]) -> Decision:
+    return Create(lambda: Referral.make(
+        physician=read(Practitioner, cmd.physician_id), patient=read(Patient, cmd.patient_id),
+        clinic=read(Clinic, cmd.clinic_id), discipline=str(cmd.discipline),
+        diagnosis_codes=list(cmd.diagnosis_codes), precautions=list(cmd.precautions),
+        contraindications=list(cmd.contraindications), urgency=cmd.urgency,
+        authorized_visits=cmd.authorized_visits, reason=cmd.reason,
+        occurred_at=cmd.occurred_at, actor=cmd.actor))
+
+
+#: Making a referral (every later command is a stage's).
+HANDLERS: dict[type[Command], Handler] = {
+    MakeReferral: make_referral,
+}

@@ -2,27 +2,114 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
 from careledger.domain.billing import billing_lines
 from careledger.domain.clinical import (
+    AmendableRecord,
     SessionLocation,
     Technique,
     aware,
     pain_score,
     percent_score,
 )
-from careledger.domain.episode import EpisodeState
+from careledger.domain.commands import Command, Decision, Handler, Reader, new_id
+from careledger.domain.episode import EpisodeState, Event, OnReferral, SessionStatus, on_referral
 from careledger.domain.errors import InvalidInput, InvariantViolated
 from careledger.domain.network import Practitioner
-from careledger.domain.referral_events import (
-    PatientDidNotAttend,
-    SessionCancelled,
-    SessionCompleted,
-    SessionScheduled,
-    SessionStatus,
-)
+
+if TYPE_CHECKING:
+    from careledger.domain.referral import Referral
+
+
+
+class SessionScheduled(Event):
+    TOPIC = "careledger:Referral.SessionScheduled"
+    session_id: str
+    practitioner_id: str
+    scheduled_for: datetime
+    location: str
+
+    def apply(self, referral: Referral) -> None:
+        referral.sessions[self.session_id] = SessionStatus.SCHEDULED
+
+
+class SessionCompleted(Event):
+    TOPIC = "careledger:Referral.SessionCompleted"
+    session_id: str
+    practitioner_id: str
+    soap: dict[str, str]
+    techniques: list[dict[str, Any]]
+    pain_before: int
+    pain_after: int
+    location: str
+    functional_score: float | None
+    goal_measurements: list[dict[str, Any]]
+    billing_lines: list[dict[str, Any]]
+    total_timed_minutes: int
+    total_units: int
+    override_reason: str | None
+
+    def apply(self, referral: Referral) -> None:
+        referral.sessions[self.session_id] = SessionStatus.COMPLETED
+        referral.visits_completed += 1
+        if referral.first_treatment_on is None:  # the day as the note states it
+            referral.first_treatment_on = self.occurred_at.date()
+        referral.records[self.session_id] = AmendableRecord.SESSION.value
+
+
+class SessionCancelled(Event):
+    TOPIC = "careledger:Referral.SessionCancelled"
+    session_id: str
+    reason: str
+
+    def apply(self, referral: Referral) -> None:
+        referral.sessions[self.session_id] = SessionStatus.CANCELLED
+
+
+class PatientDidNotAttend(Event):
+    TOPIC = "careledger:Referral.PatientDidNotAttend"
+    session_id: str
+
+    def apply(self, referral: Referral) -> None:
+        referral.sessions[self.session_id] = SessionStatus.NO_SHOW
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScheduleSession(OnReferral):
+    practitioner_id: UUID
+    scheduled_for: datetime
+    location: SessionLocation
+    session_id: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class CompleteSession(OnReferral):
+    session_id: str
+    practitioner_id: UUID
+    soap: Mapping[str, str]
+    techniques: Sequence[tuple[Technique, int]]
+    pain_before: int
+    pain_after: int
+    location: SessionLocation
+    functional_score: float | None
+    goal_measurements: Sequence[Mapping[str, Any]]
+    override_reason: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class CancelSession(OnReferral):
+    session_id: str
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordNoShow(OnReferral):
+    session_id: str
 
 
 class Treatment(EpisodeState):
@@ -128,3 +215,44 @@ class Treatment(EpisodeState):
             PatientDidNotAttend,
             session_id=session_id, occurred_at=aware(occurred_at), actor=actor
         )
+
+
+# ------------------------------------------------------------------ deciding
+
+
+def schedule_session(cmd: ScheduleSession, read: Reader[Any]) -> Decision:
+    record_id = new_id(cmd.session_id)
+    return on_referral(cmd, lambda r: r.schedule_session(
+        session_id=record_id, practitioner=read(Practitioner, cmd.practitioner_id),
+        scheduled_for=cmd.scheduled_for, location=cmd.location,
+        occurred_at=cmd.occurred_at, actor=cmd.actor))
+
+
+def complete_session(cmd: CompleteSession, read: Reader[Any]) -> Decision:
+    return on_referral(cmd, lambda r: r.complete_session(
+        session_id=cmd.session_id, practitioner=read(Practitioner, cmd.practitioner_id),
+        soap=dict(cmd.soap), techniques=list(cmd.techniques), pain_before=cmd.pain_before,
+        pain_after=cmd.pain_after, location=cmd.location,
+        functional_score=cmd.functional_score,
+        goal_measurements=[dict(m) for m in cmd.goal_measurements],
+        override_reason=cmd.override_reason, occurred_at=cmd.occurred_at, actor=cmd.actor))
+
+
+def cancel_session(cmd: CancelSession, read: Reader[Any]) -> Decision:
+    return on_referral(cmd, lambda r: r.cancel_session(
+        session_id=cmd.session_id, reason=cmd.reason, occurred_at=cmd.occurred_at,
+        actor=cmd.actor))
+
+
+def record_no_show(cmd: RecordNoShow, read: Reader[Any]) -> Decision:
+    return on_referral(cmd, lambda r: r.record_no_show(
+        session_id=cmd.session_id, occurred_at=cmd.occurred_at, actor=cmd.actor))
+
+
+#: This stage's commands, and what decides each.
+HANDLERS: dict[type[Command], Handler] = {
+    ScheduleSession: schedule_session,
+    CompleteSession: complete_session,
+    CancelSession: cancel_session,
+    RecordNoShow: record_no_show,
+}

@@ -15,6 +15,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from careledger.domain.application import CareLedger
+from careledger.domain.assessment import RecordAssessment
 from careledger.domain.clinical import (
     CredentialKind,
     Discipline,
@@ -26,26 +27,21 @@ from careledger.domain.clinical import (
     Technique,
     Urgency,
 )
-from careledger.domain.commands import (
-    AcceptReferral,
+from careledger.domain.closing import Discharge, SendProgressReport
+from careledger.domain.intake import AcceptReferral
+from careledger.domain.network import (
     AddCredential,
     Affiliate,
-    CertifyPlan,
-    CompleteSession,
-    Discharge,
-    DraftPlan,
-    GrantConsent,
-    MakeReferral,
     OfferHomeVisits,
-    RecordAssessment,
     RecordExperience,
     RegisterClinic,
-    RegisterPatient,
     RegisterPractitioner,
-    ScheduleSession,
-    SendProgressReport,
+    valid_npi,
 )
-from careledger.domain.network import valid_npi
+from careledger.domain.patient import GrantConsent, RegisterPatient
+from careledger.domain.planning import CertifyPlan, DraftPlan
+from careledger.domain.referral import MakeReferral
+from careledger.domain.treatment import CompleteSession, ScheduleSession
 
 SEEDER = "network_admin:seed"
 

@@ -17,8 +17,8 @@ from careledger.consumers.relay import Relay
 from careledger.consumers.replay import checksums, replay
 from careledger.domain.application import CareLedger
 from careledger.domain.clinical import SessionLocation
-from careledger.domain.commands import ScheduleSession
 from careledger.domain.referral import Referral
+from careledger.domain.treatment import ScheduleSession
 from careledger.infra.embedded_broker import ensure_topics
 from careledger.infra.schema import create_views
 from careledger.infra.settings import APP_ROLE

@@ -23,8 +23,8 @@ import psycopg
 import pytest
 
 from careledger.access.tokens import Role, TokenService
+from careledger.domain.amendments import Amend
 from careledger.domain.application import CareLedger
-from careledger.domain.commands import Amend
 from careledger.domain.deadlines import CERTIFICATION_MAX_DAYS
 from careledger.domain.referral import Referral
 from careledger.infra.eventstore import CareLedgerRecorder

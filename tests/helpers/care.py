@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from uuid import UUID
 
 from careledger.domain.application import CareLedger
+from careledger.domain.assessment import RecordAssessment
 from careledger.domain.clinical import (
     Discipline,
     FunctionalInstrument,
@@ -20,15 +21,10 @@ from careledger.domain.clinical import (
     Technique,
     Urgency,
 )
-from careledger.domain.commands import (
-    AcceptReferral,
-    CertifyPlan,
-    CompleteSession,
-    DraftPlan,
-    MakeReferral,
-    RecordAssessment,
-    ScheduleSession,
-)
+from careledger.domain.intake import AcceptReferral
+from careledger.domain.planning import CertifyPlan, DraftPlan
+from careledger.domain.referral import MakeReferral
+from careledger.domain.treatment import CompleteSession, ScheduleSession
 from tests.helpers.network import Network
 
 DAY = timedelta(days=1)

@@ -6,6 +6,7 @@ from datetime import date
 from uuid import UUID
 
 from careledger.domain.application import CareLedger
+from careledger.domain.assessment import RecordAssessment
 from careledger.domain.clinical import (
     Discipline,
     FunctionalInstrument,
@@ -14,14 +15,10 @@ from careledger.domain.clinical import (
     Technique,
     Urgency,
 )
-from careledger.domain.commands import (
-    AcceptReferral,
-    CompleteSession,
-    DraftPlan,
-    MakeReferral,
-    RecordAssessment,
-    ScheduleSession,
-)
+from careledger.domain.intake import AcceptReferral
+from careledger.domain.planning import DraftPlan
+from careledger.domain.referral import MakeReferral
+from careledger.domain.treatment import CompleteSession, ScheduleSession
 from tests.helpers.network import NOW
 
 SOAP = {"subjective": "better", "objective": "ROM up", "assessment": "progressing",

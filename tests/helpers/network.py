@@ -10,16 +10,10 @@ from uuid import UUID
 from careledger.access.tokens import Role, TokenService
 from careledger.domain.application import CareLedger
 from careledger.domain.clinical import CredentialKind, Discipline, Profession
-from careledger.domain.commands import (
-    AcceptReferral,
-    AddCredential,
-    Affiliate,
-    GrantConsent,
-    MakeReferral,
-    RegisterClinic,
-    RegisterPatient,
-    RegisterPractitioner,
-)
+from careledger.domain.intake import AcceptReferral
+from careledger.domain.network import AddCredential, Affiliate, RegisterClinic, RegisterPractitioner
+from careledger.domain.patient import GrantConsent, RegisterPatient
+from careledger.domain.referral import MakeReferral
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 TOKEN_SECRET = "test-secret-" + "x" * 24

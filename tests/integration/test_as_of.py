@@ -17,14 +17,10 @@ from careledger.audit.as_of import AsOfError, diff_patient, replay_as_of
 from careledger.consumers.replay import checksums, replay
 from careledger.domain.application import CareLedger
 from careledger.domain.clinical import SessionLocation
-from careledger.domain.commands import (
-    CancelReferral,
-    RegisterPatient,
-    RevokeConsent,
-    ScheduleSession,
-)
-from careledger.domain.patient import Patient
+from careledger.domain.intake import CancelReferral
+from careledger.domain.patient import Patient, RegisterPatient, RevokeConsent
 from careledger.domain.referral import Referral
+from careledger.domain.treatment import ScheduleSession
 from careledger.infra.schema import create_views
 from careledger.infra.settings import APP_ROLE, Settings
 from careledger.main import bootstrap

@@ -35,8 +35,8 @@ from careledger.audit.check import ProofError, SignedCheckpoint, check_proof
 from careledger.audit.findings import Finding, Kind
 from careledger.audit.proof import prove
 from careledger.audit.verify import Report, verify
-from careledger.domain.commands import ScheduleSession
 from careledger.domain.referral import Referral
+from careledger.domain.treatment import ScheduleSession
 from careledger.infra.settings import Settings
 from careledger.main import bootstrap
 from careledger.main.cli import LOG_DIFFERS, cli

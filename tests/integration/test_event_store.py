@@ -13,8 +13,10 @@ import pytest
 from eventsourcing.persistence import StoredEvent
 
 from careledger.domain.application import CareLedger
-from careledger.domain.commands import AcceptReferral, CertifyPlan, ScheduleSession
+from careledger.domain.intake import AcceptReferral
+from careledger.domain.planning import CertifyPlan
 from careledger.domain.referral import Referral
+from careledger.domain.treatment import ScheduleSession
 from careledger.main import bootstrap
 from tests.helpers.episode import assess
 from tests.helpers.episode import plan as draft_plan

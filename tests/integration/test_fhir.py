@@ -18,10 +18,10 @@ from fhir.resources.R4B.bundle import Bundle
 from typer.testing import CliRunner
 
 from careledger.access.tokens import Role
+from careledger.domain.amendments import Amend, DenyAmendment, FileDisagreement, RequestAmendment
 from careledger.domain.application import CareLedger
 from careledger.domain.catalogue import kinds
 from careledger.domain.clinical import DenialBasis
-from careledger.domain.commands import Amend, DenyAmendment, FileDisagreement, RequestAmendment
 from careledger.domain.referral import Referral
 from careledger.infra.settings import Settings
 from careledger.main import bootstrap

@@ -29,7 +29,7 @@ from schemathesis.specs.openapi.checks import ignored_auth, positive_data_accept
 import careledger
 from careledger.access.tokens import Role, TokenService
 from careledger.domain.application import CareLedger
-from careledger.domain.commands import RegisterPractitioner
+from careledger.domain.network import RegisterPractitioner
 from tests.helpers.network import NOW, TOKEN_SECRET, Network, build_network, open_episode
 
 #: Who issues each command in the fuzz runs: a role the route lets through.

@@ -27,14 +27,11 @@ from hypothesis_graphql import nodes
 
 from careledger.access.tokens import Role, TokenService
 from careledger.domain.application import CareLedger
+from careledger.domain.assessment import RecordAssessment
 from careledger.domain.clinical import Discipline, FunctionalInstrument, Technique, Urgency
-from careledger.domain.commands import (
-    AcceptReferral,
-    GrantConsent,
-    MakeReferral,
-    RecordAssessment,
-    RegisterPatient,
-)
+from careledger.domain.intake import AcceptReferral
+from careledger.domain.patient import GrantConsent, RegisterPatient
+from careledger.domain.referral import MakeReferral
 from careledger.main import bootstrap
 from tests.helpers.graphql import sync_views
 from tests.helpers.network import NOW, Network, build_network

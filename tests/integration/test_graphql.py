@@ -17,10 +17,12 @@ import pytest
 
 from careledger.access.tokens import Role
 from careledger.audit.access_chain import verify_access_log
+from careledger.domain.amendments import Amend
 from careledger.domain.application import CareLedger
-from careledger.domain.commands import Amend, CancelReferral, RevokeConsent, ScheduleSession
-from careledger.domain.patient import Patient
+from careledger.domain.intake import CancelReferral
+from careledger.domain.patient import Patient, RevokeConsent
 from careledger.domain.referral import Referral
+from careledger.domain.treatment import ScheduleSession
 from careledger.graphql.context import GENERATIONS
 from careledger.main import bootstrap
 from careledger.projections import live_generation

@@ -20,10 +20,10 @@ from eventsourcing.persistence import StoredEvent
 
 from careledger.domain.application import CareLedger
 from careledger.domain.clinical import CredentialKind, SessionLocation
-from careledger.domain.commands import AddCredential, RecordExperience, ScheduleSession
 from careledger.domain.errors import InvariantViolated, StaleRead, VersionConflict
-from careledger.domain.network import Practitioner
+from careledger.domain.network import AddCredential, Practitioner, RecordExperience
 from careledger.domain.referral import Referral
+from careledger.domain.treatment import ScheduleSession
 from careledger.main import bootstrap
 from tests.helpers.network import NOW, Network, open_episode
 

@@ -15,8 +15,8 @@ import pytest
 from careledger.domain import deadlines
 from careledger.domain.application import CareLedger
 from careledger.domain.clinical import SessionLocation, Technique
-from careledger.domain.commands import CompleteSession, ScheduleSession
 from careledger.domain.referral import Referral
+from careledger.domain.treatment import CompleteSession, ScheduleSession
 from careledger.graphql.worklists.types import CareStatus, care_status
 from careledger.projections import all_projections
 from careledger.projections.memory import MemoryViews

@@ -11,9 +11,10 @@ import pytest
 from fhir.resources.R4B import get_fhir_model_class
 
 from careledger.access.tokens import TokenService
+from careledger.domain.amendments import Amend
 from careledger.domain.application import CareLedger
 from careledger.domain.clinical import GoalOutcome
-from careledger.domain.commands import Amend, Discharge
+from careledger.domain.closing import Discharge
 from careledger.domain.referral import Referral
 from careledger.gateways.fhir.record import PatientRecord
 from careledger.projections.envelope import Envelope

@@ -17,6 +17,7 @@ import pytest
 
 from careledger.access.tokens import TokenService
 from careledger.domain.application import CareLedger
+from careledger.domain.assessment import RecordAssessment
 from careledger.domain.clinical import (
     CredentialKind,
     Discipline,
@@ -24,18 +25,12 @@ from careledger.domain.clinical import (
     Technique,
     Urgency,
 )
-from careledger.domain.commands import (
-    AcceptReferral,
-    CertifyPlan,
-    CompleteSession,
-    DraftPlan,
-    MakeReferral,
-    RecordAssessment,
-    ScheduleSession,
-)
+from careledger.domain.intake import AcceptReferral
 from careledger.domain.network import Practitioner
 from careledger.domain.patient import Patient
-from careledger.domain.referral import Referral
+from careledger.domain.planning import CertifyPlan, DraftPlan
+from careledger.domain.referral import MakeReferral, Referral
+from careledger.domain.treatment import CompleteSession, ScheduleSession
 from careledger.main.seed import seed_network
 from careledger.projections import all_projections
 from careledger.projections.envelope import Envelope

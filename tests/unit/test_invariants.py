@@ -7,6 +7,13 @@ from datetime import UTC, date, datetime, timedelta, timezone
 import pytest
 
 from careledger.access.tokens import TokenService
+from careledger.domain.amendments import (
+    AcceptAmendment,
+    Amend,
+    DenyAmendment,
+    FileDisagreement,
+    RequestAmendment,
+)
 from careledger.domain.application import CareLedger
 from careledger.domain.clinical import (
     CredentialKind,
@@ -17,24 +24,14 @@ from careledger.domain.clinical import (
     SessionLocation,
     Technique,
 )
-from careledger.domain.commands import (
-    AcceptAmendment,
-    AcceptReferral,
-    AddCredential,
-    Amend,
-    CancelReferral,
-    CancelSession,
-    CertifyPlan,
-    DenyAmendment,
-    Discharge,
-    FileDisagreement,
-    RegisterPractitioner,
-    RequestAmendment,
-    RevokeConsent,
-    ScheduleSession,
-)
+from careledger.domain.closing import Discharge
 from careledger.domain.errors import InvalidInput, InvariantViolated, NotFound, VersionConflict
+from careledger.domain.intake import AcceptReferral, CancelReferral
+from careledger.domain.network import AddCredential, RegisterPractitioner
+from careledger.domain.patient import RevokeConsent
+from careledger.domain.planning import CertifyPlan
 from careledger.domain.referral import Referral
+from careledger.domain.treatment import CancelSession, ScheduleSession
 from tests.helpers.episode import accepted, assess, plan, refer, session
 from tests.helpers.network import NOW, build_network
 

@@ -8,7 +8,14 @@ from django.http import HttpRequest
 from ninja import Router, Status
 
 from careledger.access.tokens import Role
-from careledger.domain import commands as c
+from careledger.domain.network import (
+    AddCredential,
+    Affiliate,
+    OfferHomeVisits,
+    RecordExperience,
+    RegisterClinic,
+    RegisterPractitioner,
+)
 from careledger.gateways.commanding import Commands, occurred, require_role
 from careledger.gateways.links import ANSWERED_ID, link, then
 from careledger.gateways.problems import COMMAND_ERRORS
@@ -35,7 +42,7 @@ def network_routes(commands: Commands) -> Router:
     @router.post("/clinics", response=RESPONSES, operation_id="register_clinic")
     def register_clinic(request: HttpRequest, body: RegisterClinicIn) -> Status[RecordedOut]:
         who = require_role(request, ADMIN)
-        return commands.run(request, body, c.RegisterClinic(
+        return commands.run(request, body, RegisterClinic(
             name=body.name, disciplines=body.disciplines, address=body.address,
             latitude=body.latitude, longitude=body.longitude,
             home_visit_radius_km=body.home_visit_radius_km, occurred_at=occurred(body),
@@ -47,7 +54,7 @@ def network_routes(commands: Commands) -> Router:
         request: HttpRequest, body: RegisterPractitionerIn
     ) -> Status[RecordedOut]:
         who = require_role(request, ADMIN)
-        return commands.run(request, body, c.RegisterPractitioner(
+        return commands.run(request, body, RegisterPractitioner(
             name=body.name, profession=body.profession, occurred_at=occurred(body),
             actor=who.actor))
 
@@ -57,7 +64,7 @@ def network_routes(commands: Commands) -> Router:
         request: HttpRequest, practitioner_id: UUID, body: AddCredentialIn
     ) -> Status[RecordedOut]:
         who = require_role(request, ADMIN)
-        return commands.run(request, body, c.AddCredential(
+        return commands.run(request, body, AddCredential(
             practitioner_id=practitioner_id, kind=body.kind, number=body.number,
             issuer=body.issuer, expires_on=body.expires_on, occurred_at=occurred(body),
             actor=who.actor))
@@ -68,7 +75,7 @@ def network_routes(commands: Commands) -> Router:
         request: HttpRequest, practitioner_id: UUID, body: AffiliateIn
     ) -> Status[RecordedOut]:
         who = require_role(request, ADMIN)
-        return commands.run(request, body, c.Affiliate(
+        return commands.run(request, body, Affiliate(
             practitioner_id=practitioner_id, clinic_id=body.clinic_id,
             occurred_at=occurred(body), actor=who.actor))
 
@@ -78,7 +85,7 @@ def network_routes(commands: Commands) -> Router:
         request: HttpRequest, practitioner_id: UUID, body: RecordExperienceIn
     ) -> Status[RecordedOut]:
         who = require_role(request, ADMIN)
-        return commands.run(request, body, c.RecordExperience(
+        return commands.run(request, body, RecordExperience(
             practitioner_id=practitioner_id, conditions=body.conditions,
             occurred_at=occurred(body), actor=who.actor))
 
@@ -88,7 +95,7 @@ def network_routes(commands: Commands) -> Router:
         request: HttpRequest, practitioner_id: UUID, body: OfferHomeVisitsIn
     ) -> Status[RecordedOut]:
         who = require_role(request, ADMIN)
-        return commands.run(request, body, c.OfferHomeVisits(
+        return commands.run(request, body, OfferHomeVisits(
             practitioner_id=practitioner_id, radius_km=body.radius_km,
             occurred_at=occurred(body), actor=who.actor))
 

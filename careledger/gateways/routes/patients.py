@@ -8,7 +8,7 @@ from django.http import HttpRequest
 from ninja import Router, Status
 
 from careledger.access.tokens import Role
-from careledger.domain import commands as c
+from careledger.domain.patient import GrantConsent, RegisterPatient, RevokeConsent
 from careledger.gateways.commanding import Commands, occurred, require_role
 from careledger.gateways.links import ANSWERED_ID, link, then
 from careledger.gateways.problems import COMMAND_ERRORS
@@ -30,7 +30,7 @@ def patient_routes(commands: Commands) -> Router:
                  openapi_extra=REGISTERED)
     def register_patient(request: HttpRequest, body: RegisterPatientIn) -> Status[RecordedOut]:
         who = require_role(request, FRONT_DESK)
-        return commands.run(request, body, c.RegisterPatient(
+        return commands.run(request, body, RegisterPatient(
             given_name=body.given_name, family_name=body.family_name,
             birth_date=body.birth_date, sex=body.sex, address=body.address,
             latitude=body.latitude, longitude=body.longitude, occurred_at=occurred(body),
@@ -42,7 +42,7 @@ def patient_routes(commands: Commands) -> Router:
         request: HttpRequest, patient_id: UUID, body: OccurredIn
     ) -> Status[RecordedOut]:
         who = require_role(request, FRONT_DESK)
-        return commands.run(request, body, c.GrantConsent(
+        return commands.run(request, body, GrantConsent(
             patient_id=patient_id, occurred_at=occurred(body), actor=who.actor))
 
     @router.post("/patients/{patient_id}/consent/revocation", response=RESPONSES,
@@ -51,7 +51,7 @@ def patient_routes(commands: Commands) -> Router:
         request: HttpRequest, patient_id: UUID, body: RevokeConsentIn
     ) -> Status[RecordedOut]:
         who = require_role(request, FRONT_DESK)
-        return commands.run(request, body, c.RevokeConsent(
+        return commands.run(request, body, RevokeConsent(
             patient_id=patient_id, reason=body.reason, occurred_at=occurred(body),
             actor=who.actor))
 

@@ -10,8 +10,30 @@ from django.http import HttpRequest
 from ninja import Router, Status
 
 from careledger.access.tokens import Role
-from careledger.domain import commands as c
+from careledger.domain.amendments import (
+    AcceptAmendment,
+    Amend,
+    DenyAmendment,
+    FileDisagreement,
+    RequestAmendment,
+)
+from careledger.domain.assessment import RecordAssessment
 from careledger.domain.clinical import Goal
+from careledger.domain.closing import Discharge, SendProgressReport
+from careledger.domain.intake import (
+    AcceptReferral,
+    CancelReferral,
+    DeclineReferral,
+    RedirectReferral,
+)
+from careledger.domain.planning import CertifyPlan, DraftPlan, RecertifyPlan, RevisePlan
+from careledger.domain.referral import MakeReferral
+from careledger.domain.treatment import (
+    CancelSession,
+    CompleteSession,
+    RecordNoShow,
+    ScheduleSession,
+)
 from careledger.gateways.commanding import Commands, occurred, require_role
 from careledger.gateways.problems import COMMAND_ERRORS
 from careledger.gateways.routes.episode_links import FOLLOWS
@@ -72,7 +94,7 @@ def referral_routes(commands: Commands) -> Router:
     @_post(router, "/referrals", "make_referral")
     def make_referral(request: HttpRequest, body: MakeReferralIn) -> Status[RecordedOut]:
         who = require_role(request, PHYSICIAN)
-        return run(request, body, c.MakeReferral(
+        return run(request, body, MakeReferral(
             physician_id=who.subject, patient_id=body.patient_id, clinic_id=body.clinic_id,
             discipline=body.discipline, diagnosis_codes=body.diagnoses,
             precautions=body.precautions, contraindications=body.contraindications,
@@ -83,7 +105,7 @@ def referral_routes(commands: Commands) -> Router:
     def accept_referral(request: HttpRequest, referral_id: UUID,
                         body: AcceptReferralIn) -> Status[RecordedOut]:
         who = scoped(request, referral_id, CLINIC)
-        return run(request, body, c.AcceptReferral(
+        return run(request, body, AcceptReferral(
             referral_id=referral_id, practitioner_id=body.practitioner_id or who.subject,
             occurred_at=occurred(body), actor=who.actor))
 
@@ -91,7 +113,7 @@ def referral_routes(commands: Commands) -> Router:
     def decline_referral(request: HttpRequest, referral_id: UUID,
                          body: DeclineReferralIn) -> Status[RecordedOut]:
         who = scoped(request, referral_id, CLINIC)
-        return run(request, body, c.DeclineReferral(
+        return run(request, body, DeclineReferral(
             referral_id=referral_id, reason=body.reason, occurred_at=occurred(body),
             actor=who.actor))
 
@@ -99,7 +121,7 @@ def referral_routes(commands: Commands) -> Router:
     def redirect_referral(request: HttpRequest, referral_id: UUID,
                           body: RedirectReferralIn) -> Status[RecordedOut]:
         who = scoped(request, referral_id, PHYSICIAN)
-        return run(request, body, c.RedirectReferral(
+        return run(request, body, RedirectReferral(
             referral_id=referral_id, clinic_id=body.clinic_id, reason=body.reason,
             occurred_at=occurred(body), actor=who.actor))
 
@@ -107,7 +129,7 @@ def referral_routes(commands: Commands) -> Router:
     def cancel_referral(request: HttpRequest, referral_id: UUID,
                         body: CancelIn) -> Status[RecordedOut]:
         who = scoped(request, referral_id, PHYSICIAN)
-        return run(request, body, c.CancelReferral(
+        return run(request, body, CancelReferral(
             referral_id=referral_id, reason=body.reason, occurred_at=occurred(body),
             actor=who.actor))
 
@@ -115,7 +137,7 @@ def referral_routes(commands: Commands) -> Router:
     def record_assessment(request: HttpRequest, referral_id: UUID,
                           body: RecordAssessmentIn) -> Status[RecordedOut]:
         who = scoped(request, referral_id, THERAPIST)
-        return run(request, body, c.RecordAssessment(
+        return run(request, body, RecordAssessment(
             referral_id=referral_id, practitioner_id=who.subject, history=body.history,
             pain_nprs=body.pain_nprs,
             range_of_motion=[r.model_dump() for r in body.range_of_motion],
@@ -128,7 +150,7 @@ def referral_routes(commands: Commands) -> Router:
     def draft_plan(request: HttpRequest, referral_id: UUID,
                    body: PlanIn) -> Status[RecordedOut]:
         who = scoped(request, referral_id, THERAPIST)
-        return run(request, body, c.DraftPlan(
+        return run(request, body, DraftPlan(
             referral_id=referral_id, practitioner_id=who.subject, goals=_goals(body.goals),
             techniques=body.techniques, frequency_per_week=body.frequency_per_week,
             duration_weeks=body.duration_weeks, override_reason=body.override_reason,
@@ -138,7 +160,7 @@ def referral_routes(commands: Commands) -> Router:
     def revise_plan(request: HttpRequest, referral_id: UUID,
                     body: RevisePlanIn) -> Status[RecordedOut]:
         who = scoped(request, referral_id, THERAPIST)
-        return run(request, body, c.RevisePlan(
+        return run(request, body, RevisePlan(
             referral_id=referral_id, practitioner_id=who.subject, goals=_goals(body.goals),
             techniques=body.techniques, frequency_per_week=body.frequency_per_week,
             duration_weeks=body.duration_weeks, reason=body.reason,
@@ -149,7 +171,7 @@ def referral_routes(commands: Commands) -> Router:
     def certify_plan(request: HttpRequest, referral_id: UUID,
                      body: CertifyPlanIn) -> Status[RecordedOut]:
         who = scoped(request, referral_id, PHYSICIAN)
-        return run(request, body, c.CertifyPlan(
+        return run(request, body, CertifyPlan(
             referral_id=referral_id, physician_id=who.subject,
             certified_from=body.certified_from, certified_until=body.certified_until,
             occurred_at=occurred(body), actor=who.actor))
@@ -158,7 +180,7 @@ def referral_routes(commands: Commands) -> Router:
     def recertify_plan(request: HttpRequest, referral_id: UUID,
                        body: CertifyPlanIn) -> Status[RecordedOut]:
         who = scoped(request, referral_id, PHYSICIAN)
-        return run(request, body, c.RecertifyPlan(
+        return run(request, body, RecertifyPlan(
             referral_id=referral_id, physician_id=who.subject,
             certified_from=body.certified_from, certified_until=body.certified_until,
             occurred_at=occurred(body), actor=who.actor))
@@ -167,7 +189,7 @@ def referral_routes(commands: Commands) -> Router:
     def schedule_session(request: HttpRequest, referral_id: UUID,
                          body: ScheduleSessionIn) -> Status[RecordedOut]:
         who = scoped(request, referral_id, THERAPIST)
-        return run(request, body, c.ScheduleSession(
+        return run(request, body, ScheduleSession(
             referral_id=referral_id, practitioner_id=who.subject,
             scheduled_for=body.scheduled_for, location=body.location,
             session_id=body.session_id, occurred_at=occurred(body), actor=who.actor))
@@ -177,7 +199,7 @@ def referral_routes(commands: Commands) -> Router:
     def complete_session(request: HttpRequest, referral_id: UUID, session_id: str,
                          body: CompleteSessionIn) -> Status[RecordedOut]:
         who = scoped(request, referral_id, THERAPIST)
-        return run(request, body, c.CompleteSession(
+        return run(request, body, CompleteSession(
             referral_id=referral_id, session_id=session_id, practitioner_id=who.subject,
             soap=body.soap.model_dump(),
             techniques=[(t.technique, t.minutes) for t in body.techniques],
@@ -192,7 +214,7 @@ def referral_routes(commands: Commands) -> Router:
     def cancel_session(request: HttpRequest, referral_id: UUID, session_id: str,
                        body: CancelIn) -> Status[RecordedOut]:
         who = scoped(request, referral_id, CLINIC)
-        return run(request, body, c.CancelSession(
+        return run(request, body, CancelSession(
             referral_id=referral_id, session_id=session_id, reason=body.reason,
             occurred_at=occurred(body), actor=who.actor))
 
@@ -200,7 +222,7 @@ def referral_routes(commands: Commands) -> Router:
     def record_no_show(request: HttpRequest, referral_id: UUID, session_id: str,
                        body: OccurredIn) -> Status[RecordedOut]:
         who = scoped(request, referral_id, CLINIC)
-        return run(request, body, c.RecordNoShow(
+        return run(request, body, RecordNoShow(
             referral_id=referral_id, session_id=session_id, occurred_at=occurred(body),
             actor=who.actor))
 
@@ -208,7 +230,7 @@ def referral_routes(commands: Commands) -> Router:
     def send_progress_report(request: HttpRequest, referral_id: UUID,
                              body: ProgressReportIn) -> Status[RecordedOut]:
         who = scoped(request, referral_id, THERAPIST)
-        return run(request, body, c.SendProgressReport(
+        return run(request, body, SendProgressReport(
             referral_id=referral_id, practitioner_id=who.subject, summary=body.summary,
             goal_status=[g.model_dump() for g in body.goal_status],
             occurred_at=occurred(body), actor=who.actor))
@@ -217,14 +239,14 @@ def referral_routes(commands: Commands) -> Router:
     def discharge(request: HttpRequest, referral_id: UUID,
                   body: DischargeIn) -> Status[RecordedOut]:
         who = scoped(request, referral_id, THERAPIST)
-        return run(request, body, c.Discharge(
+        return run(request, body, Discharge(
             referral_id=referral_id, practitioner_id=who.subject, outcomes=body.outcomes,
             summary=body.summary, occurred_at=occurred(body), actor=who.actor))
 
     @_post(router, "/referrals/{referral_id}/amendments", "amend")
     def amend(request: HttpRequest, referral_id: UUID, body: AmendIn) -> Status[RecordedOut]:
         who = scoped(request, referral_id, CLINICIANS)
-        return run(request, body, c.Amend(
+        return run(request, body, Amend(
             referral_id=referral_id, record_id=body.record_id, reason=body.reason,
             changes=body.changes, occurred_at=occurred(body), actor=who.actor))
 
@@ -232,7 +254,7 @@ def referral_routes(commands: Commands) -> Router:
     def request_amendment(request: HttpRequest, referral_id: UUID,
                           body: AmendmentRequestIn) -> Status[RecordedOut]:
         who = scoped(request, referral_id, CARE_TEAM)
-        return run(request, body, c.RequestAmendment(
+        return run(request, body, RequestAmendment(
             referral_id=referral_id, request_id=body.request_id, record_id=body.record_id,
             changes=body.changes, reason=body.reason, occurred_at=occurred(body),
             actor=who.actor))
@@ -242,7 +264,7 @@ def referral_routes(commands: Commands) -> Router:
     def accept_amendment(request: HttpRequest, referral_id: UUID, request_id: str,
                          body: OccurredIn) -> Status[RecordedOut]:
         who = scoped(request, referral_id, CLINICIANS)
-        return run(request, body, c.AcceptAmendment(
+        return run(request, body, AcceptAmendment(
             referral_id=referral_id, request_id=request_id, occurred_at=occurred(body),
             actor=who.actor))
 
@@ -251,7 +273,7 @@ def referral_routes(commands: Commands) -> Router:
     def deny_amendment(request: HttpRequest, referral_id: UUID, request_id: str,
                        body: DenyAmendmentIn) -> Status[RecordedOut]:
         who = scoped(request, referral_id, CLINICIANS)
-        return run(request, body, c.DenyAmendment(
+        return run(request, body, DenyAmendment(
             referral_id=referral_id, request_id=request_id, basis=body.basis,
             explanation=body.explanation, occurred_at=occurred(body), actor=who.actor))
 
@@ -260,7 +282,7 @@ def referral_routes(commands: Commands) -> Router:
     def file_disagreement(request: HttpRequest, referral_id: UUID, request_id: str,
                           body: DisagreementIn) -> Status[RecordedOut]:
         who = scoped(request, referral_id, CARE_TEAM)
-        return run(request, body, c.FileDisagreement(
+        return run(request, body, FileDisagreement(
             referral_id=referral_id, request_id=request_id, statement=body.statement,
             occurred_at=occurred(body), actor=who.actor))
 
