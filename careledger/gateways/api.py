@@ -64,10 +64,12 @@ DESCRIPTION = (
 
 def build_api(services: Services) -> CommandAPI:
     """The command API over the services the composition root built."""
+    from careledger.gateways.routes.amendments import amendment_routes
     from careledger.gateways.routes.fhir import fhir_routes
     from careledger.gateways.routes.network import network_routes
     from careledger.gateways.routes.patients import patient_routes
     from careledger.gateways.routes.referrals import referral_routes
+    from careledger.gateways.routes.treatment import treatment_routes
 
     api = CommandAPI(title="CareLedger command API", version="1", description=DESCRIPTION,
                      auth=Bearer(services.tokens), urls_namespace="v1", docs_url="/docs")
@@ -82,6 +84,8 @@ def build_api(services: Services) -> CommandAPI:
     api.add_router("/", network_routes(commands), tags=["network"])
     api.add_router("/", patient_routes(commands), tags=["patients"])
     api.add_router("/", referral_routes(commands), tags=["referrals"])
+    api.add_router("/", treatment_routes(commands), tags=["referrals"])
+    api.add_router("/", amendment_routes(commands), tags=["referrals"])
     api.add_router("/", fhir_routes(services), tags=["fhir"])
     return api
 

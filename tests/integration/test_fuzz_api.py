@@ -400,7 +400,7 @@ def test_nan_is_not_a_number_the_log_takes(client: Any, network: Network) -> Non
     response = client.post(f"/api/v1/referrals/{uuid4()}/assessments", data=body,
                            content_type="application/json", **network.therapist_auth)
     assert response.status_code == 422, response.content
-    from careledger.gateways.schemas import GoalIn
+    from careledger.gateways.routes.referrals import GoalIn
 
     with pytest.raises(ValueError):
         GoalIn(goal_id="g", description="d", metric="m", baseline=float("nan"), target=1,

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Annotated
 from uuid import UUID
 
 from django.http import HttpRequest
-from ninja import Router, Status
+from ninja import Field, Router, Status
+from pydantic import conlist
 
 from careledger.access.tokens import Role
+from careledger.domain.clinical import CredentialKind, Discipline, Profession
 from careledger.domain.network import (
     AddCredential,
     Affiliate,
@@ -19,15 +22,44 @@ from careledger.domain.network import (
 from careledger.gateways.commanding import Commands, occurred, require_role
 from careledger.gateways.links import ANSWERED_ID, link, then
 from careledger.gateways.problems import COMMAND_ERRORS
-from careledger.gateways.schemas import (
-    AddCredentialIn,
-    AffiliateIn,
-    OfferHomeVisitsIn,
-    RecordedOut,
-    RecordExperienceIn,
-    RegisterClinicIn,
-    RegisterPractitionerIn,
-)
+from careledger.gateways.schemas import Day, Latitude, Longitude, OccurredIn, RecordedOut, ShortText
+
+# ------------------------------------------------------------------ bodies
+
+
+class RegisterClinicIn(OccurredIn):
+    name: ShortText
+    disciplines: conlist(Discipline, min_length=1, max_length=3)  # type: ignore[valid-type]
+    address: ShortText
+    latitude: Latitude
+    longitude: Longitude
+    home_visit_radius_km: Annotated[float, Field(ge=0, le=500)] = 0
+
+
+class RegisterPractitionerIn(OccurredIn):
+    name: ShortText
+    profession: Profession
+
+
+class AddCredentialIn(OccurredIn):
+    kind: CredentialKind
+    number: ShortText
+    issuer: ShortText
+    expires_on: Day | None = None
+
+
+class AffiliateIn(OccurredIn):
+    clinic_id: UUID
+
+
+class RecordExperienceIn(OccurredIn):
+    conditions: conlist(Annotated[str, Field(min_length=1, max_length=100)],  # type: ignore[valid-type]
+                        min_length=1, max_length=50)
+
+
+class OfferHomeVisitsIn(OccurredIn):
+    radius_km: Annotated[float, Field(gt=0, le=500)]
+
 
 RESPONSES = {201: RecordedOut, **COMMAND_ERRORS}
 ADMIN = {Role.NETWORK_ADMIN}

@@ -2,17 +2,43 @@
 
 from __future__ import annotations
 
+from typing import Annotated
 from uuid import UUID
 
 from django.http import HttpRequest
-from ninja import Router, Status
+from ninja import Field, Router, Status
 
 from careledger.access.tokens import Role
 from careledger.domain.patient import GrantConsent, RegisterPatient, RevokeConsent
 from careledger.gateways.commanding import Commands, occurred, require_role
 from careledger.gateways.links import ANSWERED_ID, link, then
 from careledger.gateways.problems import COMMAND_ERRORS
-from careledger.gateways.schemas import OccurredIn, RecordedOut, RegisterPatientIn, RevokeConsentIn
+from careledger.gateways.schemas import (
+    Day,
+    Latitude,
+    Longitude,
+    OccurredIn,
+    Reason,
+    RecordedOut,
+    ShortText,
+)
+
+# ------------------------------------------------------------------ bodies
+
+
+class RegisterPatientIn(OccurredIn):
+    given_name: ShortText
+    family_name: ShortText
+    birth_date: Day
+    sex: Annotated[str, Field(pattern=r"^(female|male|other|unknown)$")]
+    address: Annotated[str, Field(max_length=400)] = ""
+    latitude: Latitude | None = None
+    longitude: Longitude | None = None
+
+
+class RevokeConsentIn(OccurredIn):
+    reason: Reason
+
 
 RESPONSES = {201: RecordedOut, **COMMAND_ERRORS}
 FRONT_DESK = {Role.PHYSICIAN, Role.CLINIC_ADMIN}

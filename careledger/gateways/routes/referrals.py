@@ -1,25 +1,16 @@
-"""Commands of the care episode: refer, accept, assess, plan, certify, treat, report, discharge."""
+"""The referral and its plan: refer, accept or decline, redirect, cancel, assess, plan, certify."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TypeVar
+from typing import Annotated
 from uuid import UUID
 
 from django.http import HttpRequest
-from ninja import Router, Status
+from ninja import Field, Router, Status
+from pydantic import conlist
 
-from careledger.access.tokens import Role
-from careledger.domain.amendments import (
-    AcceptAmendment,
-    Amend,
-    DenyAmendment,
-    FileDisagreement,
-    RequestAmendment,
-)
 from careledger.domain.assessment import RecordAssessment
-from careledger.domain.clinical import Goal
-from careledger.domain.closing import Discharge, SendProgressReport
+from careledger.domain.clinical import Discipline, FunctionalInstrument, Goal, Technique, Urgency
 from careledger.domain.intake import (
     AcceptReferral,
     CancelReferral,
@@ -28,45 +19,113 @@ from careledger.domain.intake import (
 )
 from careledger.domain.planning import CertifyPlan, DraftPlan, RecertifyPlan, RevisePlan
 from careledger.domain.referral import MakeReferral
-from careledger.domain.treatment import (
-    CancelSession,
-    CompleteSession,
-    RecordNoShow,
-    ScheduleSession,
-)
 from careledger.gateways.commanding import Commands, occurred, require_role
-from careledger.gateways.problems import COMMAND_ERRORS
-from careledger.gateways.routes.episode_links import FOLLOWS
+from careledger.gateways.links import then
+from careledger.gateways.routes.episode import (
+    CLINIC,
+    NOTHING_FOLLOWS,
+    PHYSICIAN,
+    THERAPIST,
+    next_steps,
+    post,
+)
 from careledger.gateways.schemas import (
-    AcceptReferralIn,
-    AmendIn,
-    AmendmentRequestIn,
     CancelIn,
-    CertifyPlanIn,
-    CompleteSessionIn,
-    DeclineReferralIn,
-    DenyAmendmentIn,
-    DisagreementIn,
-    DischargeIn,
-    GoalIn,
-    MakeReferralIn,
+    Day,
+    In,
     OccurredIn,
-    PlanIn,
-    ProgressReportIn,
-    RecordAssessmentIn,
+    Pain,
+    Percent,
+    Reason,
     RecordedOut,
-    RedirectReferralIn,
-    RevisePlanIn,
-    ScheduleSessionIn,
+    RecordId,
+    ShortText,
+    Text,
 )
 
-RESPONSES = {201: RecordedOut, **COMMAND_ERRORS}
-PHYSICIAN = {Role.PHYSICIAN}
-THERAPIST = {Role.THERAPIST}
-CLINIC = {Role.THERAPIST, Role.CLINIC_ADMIN}
-CLINICIANS = {Role.PHYSICIAN, Role.THERAPIST}
-#: Whoever the patient hands a written request or statement to.
-CARE_TEAM = {Role.PHYSICIAN, Role.THERAPIST, Role.CLINIC_ADMIN}
+# ------------------------------------------------------------------ bodies
+
+
+class MakeReferralIn(OccurredIn):
+    patient_id: UUID
+    clinic_id: UUID
+    discipline: Discipline
+    diagnoses: conlist(Annotated[str, Field(min_length=3, max_length=8)],  # type: ignore[valid-type]
+                       min_length=1, max_length=12) = Field(
+        ..., description="ICD-10-CM codes, billable (e.g. M54.50)"
+    )
+    precautions: list[Annotated[str, Field(max_length=200)]] = Field(default_factory=list,
+                                                                    max_length=20)
+    contraindications: list[Technique] = Field(default_factory=list, max_length=9)
+    urgency: Urgency = Urgency.ROUTINE
+    authorized_visits: Annotated[int, Field(ge=1, le=200)]
+    reason: Text = ""
+
+
+class AcceptReferralIn(OccurredIn):
+    practitioner_id: UUID | None = Field(
+        None, description="Who will treat; a therapist accepting for themself may omit it."
+    )
+
+
+class DeclineReferralIn(OccurredIn):
+    reason: Reason
+
+
+class RedirectReferralIn(OccurredIn):
+    clinic_id: UUID
+    reason: Text = ""
+
+
+class RangeOfMotionIn(In):
+    joint: ShortText
+    movement: ShortText
+    degrees: Annotated[float, Field(ge=0, le=360)]
+    normal_degrees: Annotated[float, Field(ge=0, le=360)] | None = None
+
+
+class MuscleTestIn(In):
+    muscle: ShortText
+    grade: Annotated[int, Field(ge=0, le=5)]
+
+
+class RecordAssessmentIn(OccurredIn):
+    history: Text
+    pain_nprs: Pain
+    range_of_motion: list[RangeOfMotionIn] = Field(default_factory=list, max_length=40)
+    muscle_tests: list[MuscleTestIn] = Field(default_factory=list, max_length=40)
+    functional_instrument: FunctionalInstrument
+    functional_score: Percent
+    findings: Text = ""
+    red_flags: list[Annotated[str, Field(max_length=200)]] = Field(default_factory=list,
+                                                                  max_length=20)
+
+
+class GoalIn(In):
+    goal_id: RecordId
+    description: Text
+    metric: ShortText
+    baseline: float
+    target: float
+    unit: Annotated[str, Field(min_length=1, max_length=40)]
+    due: Day
+
+
+class PlanIn(OccurredIn):
+    goals: list[GoalIn] = Field(..., max_length=20)
+    techniques: conlist(Technique, min_length=1, max_length=9)  # type: ignore[valid-type]
+    frequency_per_week: Annotated[int, Field(ge=1, le=7)]
+    duration_weeks: Annotated[int, Field(ge=1, le=52)]
+    override_reason: Annotated[str, Field(max_length=2000)] | None = None
+
+
+class RevisePlanIn(PlanIn):
+    reason: Reason
+
+
+class CertifyPlanIn(OccurredIn):
+    certified_from: Day
+    certified_until: Day
 
 
 def _goals(goals: list[GoalIn]) -> list[Goal]:
@@ -77,21 +136,12 @@ def _goals(goals: list[GoalIn]) -> list[Goal]:
     ]
 
 
-Route = TypeVar("Route", bound=Callable[..., Status[RecordedOut]])
-
-
-def _post(router: Router, path: str, operation: str) -> Callable[[Route], Route]:
-    """One command's route: its path, its operation id, what may follow it."""
-    register: Callable[[Route], Route] = router.post(
-        path, response=RESPONSES, operation_id=operation, openapi_extra=FOLLOWS[operation])
-    return register
-
-
 def referral_routes(commands: Commands) -> Router:
     router = Router()
     scoped, run = commands.scoped, commands.run
 
-    @_post(router, "/referrals", "make_referral")
+    @post(router, "/referrals", "make_referral",
+          then(next_steps("accept_referral", "decline_referral", "cancel_referral")))
     def make_referral(request: HttpRequest, body: MakeReferralIn) -> Status[RecordedOut]:
         who = require_role(request, PHYSICIAN)
         return run(request, body, MakeReferral(
@@ -101,7 +151,8 @@ def referral_routes(commands: Commands) -> Router:
             urgency=body.urgency, authorized_visits=body.authorized_visits,
             reason=body.reason, occurred_at=occurred(body), actor=who.actor))
 
-    @_post(router, "/referrals/{referral_id}/acceptance", "accept_referral")
+    @post(router, "/referrals/{referral_id}/acceptance", "accept_referral",
+          then(next_steps("record_assessment", "cancel_referral")))
     def accept_referral(request: HttpRequest, referral_id: UUID,
                         body: AcceptReferralIn) -> Status[RecordedOut]:
         who = scoped(request, referral_id, CLINIC)
@@ -109,7 +160,8 @@ def referral_routes(commands: Commands) -> Router:
             referral_id=referral_id, practitioner_id=body.practitioner_id or who.subject,
             occurred_at=occurred(body), actor=who.actor))
 
-    @_post(router, "/referrals/{referral_id}/decline", "decline_referral")
+    @post(router, "/referrals/{referral_id}/decline", "decline_referral",
+          then(next_steps("redirect_referral", "cancel_referral")))
     def decline_referral(request: HttpRequest, referral_id: UUID,
                          body: DeclineReferralIn) -> Status[RecordedOut]:
         who = scoped(request, referral_id, CLINIC)
@@ -117,7 +169,8 @@ def referral_routes(commands: Commands) -> Router:
             referral_id=referral_id, reason=body.reason, occurred_at=occurred(body),
             actor=who.actor))
 
-    @_post(router, "/referrals/{referral_id}/redirect", "redirect_referral")
+    @post(router, "/referrals/{referral_id}/redirect", "redirect_referral",
+          then(next_steps("accept_referral", "decline_referral")))
     def redirect_referral(request: HttpRequest, referral_id: UUID,
                           body: RedirectReferralIn) -> Status[RecordedOut]:
         who = scoped(request, referral_id, PHYSICIAN)
@@ -125,7 +178,8 @@ def referral_routes(commands: Commands) -> Router:
             referral_id=referral_id, clinic_id=body.clinic_id, reason=body.reason,
             occurred_at=occurred(body), actor=who.actor))
 
-    @_post(router, "/referrals/{referral_id}/cancellation", "cancel_referral")
+    @post(router, "/referrals/{referral_id}/cancellation", "cancel_referral",
+          NOTHING_FOLLOWS)
     def cancel_referral(request: HttpRequest, referral_id: UUID,
                         body: CancelIn) -> Status[RecordedOut]:
         who = scoped(request, referral_id, PHYSICIAN)
@@ -133,7 +187,8 @@ def referral_routes(commands: Commands) -> Router:
             referral_id=referral_id, reason=body.reason, occurred_at=occurred(body),
             actor=who.actor))
 
-    @_post(router, "/referrals/{referral_id}/assessments", "record_assessment")
+    @post(router, "/referrals/{referral_id}/assessments", "record_assessment",
+          then(next_steps("draft_plan")))
     def record_assessment(request: HttpRequest, referral_id: UUID,
                           body: RecordAssessmentIn) -> Status[RecordedOut]:
         who = scoped(request, referral_id, THERAPIST)
@@ -146,7 +201,8 @@ def referral_routes(commands: Commands) -> Router:
             functional_score=body.functional_score, findings=body.findings,
             red_flags=body.red_flags, occurred_at=occurred(body), actor=who.actor))
 
-    @_post(router, "/referrals/{referral_id}/plan", "draft_plan")
+    @post(router, "/referrals/{referral_id}/plan", "draft_plan",
+          then(next_steps("certify_plan", "revise_plan")))
     def draft_plan(request: HttpRequest, referral_id: UUID,
                    body: PlanIn) -> Status[RecordedOut]:
         who = scoped(request, referral_id, THERAPIST)
@@ -156,7 +212,8 @@ def referral_routes(commands: Commands) -> Router:
             duration_weeks=body.duration_weeks, override_reason=body.override_reason,
             occurred_at=occurred(body), actor=who.actor))
 
-    @_post(router, "/referrals/{referral_id}/plan/revisions", "revise_plan")
+    @post(router, "/referrals/{referral_id}/plan/revisions", "revise_plan",
+          then(next_steps("certify_plan")))
     def revise_plan(request: HttpRequest, referral_id: UUID,
                     body: RevisePlanIn) -> Status[RecordedOut]:
         who = scoped(request, referral_id, THERAPIST)
@@ -167,7 +224,8 @@ def referral_routes(commands: Commands) -> Router:
             override_reason=body.override_reason, occurred_at=occurred(body),
             actor=who.actor))
 
-    @_post(router, "/referrals/{referral_id}/plan/certification", "certify_plan")
+    @post(router, "/referrals/{referral_id}/plan/certification", "certify_plan",
+          then(next_steps("schedule_session", "recertify_plan")))
     def certify_plan(request: HttpRequest, referral_id: UUID,
                      body: CertifyPlanIn) -> Status[RecordedOut]:
         who = scoped(request, referral_id, PHYSICIAN)
@@ -176,114 +234,14 @@ def referral_routes(commands: Commands) -> Router:
             certified_from=body.certified_from, certified_until=body.certified_until,
             occurred_at=occurred(body), actor=who.actor))
 
-    @_post(router, "/referrals/{referral_id}/plan/recertification", "recertify_plan")
+    @post(router, "/referrals/{referral_id}/plan/recertification", "recertify_plan",
+          then(next_steps("schedule_session")))
     def recertify_plan(request: HttpRequest, referral_id: UUID,
                        body: CertifyPlanIn) -> Status[RecordedOut]:
         who = scoped(request, referral_id, PHYSICIAN)
         return run(request, body, RecertifyPlan(
             referral_id=referral_id, physician_id=who.subject,
             certified_from=body.certified_from, certified_until=body.certified_until,
-            occurred_at=occurred(body), actor=who.actor))
-
-    @_post(router, "/referrals/{referral_id}/sessions", "schedule_session")
-    def schedule_session(request: HttpRequest, referral_id: UUID,
-                         body: ScheduleSessionIn) -> Status[RecordedOut]:
-        who = scoped(request, referral_id, THERAPIST)
-        return run(request, body, ScheduleSession(
-            referral_id=referral_id, practitioner_id=who.subject,
-            scheduled_for=body.scheduled_for, location=body.location,
-            session_id=body.session_id, occurred_at=occurred(body), actor=who.actor))
-
-    @_post(router, "/referrals/{referral_id}/sessions/{session_id}/completion",
-           "complete_session")
-    def complete_session(request: HttpRequest, referral_id: UUID, session_id: str,
-                         body: CompleteSessionIn) -> Status[RecordedOut]:
-        who = scoped(request, referral_id, THERAPIST)
-        return run(request, body, CompleteSession(
-            referral_id=referral_id, session_id=session_id, practitioner_id=who.subject,
-            soap=body.soap.model_dump(),
-            techniques=[(t.technique, t.minutes) for t in body.techniques],
-            pain_before=body.pain_before, pain_after=body.pain_after,
-            location=body.location, functional_score=body.functional_score,
-            goal_measurements=[m.model_dump() for m in body.goal_measurements],
-            override_reason=body.override_reason, occurred_at=occurred(body),
-            actor=who.actor))
-
-    @_post(router, "/referrals/{referral_id}/sessions/{session_id}/cancellation",
-           "cancel_session")
-    def cancel_session(request: HttpRequest, referral_id: UUID, session_id: str,
-                       body: CancelIn) -> Status[RecordedOut]:
-        who = scoped(request, referral_id, CLINIC)
-        return run(request, body, CancelSession(
-            referral_id=referral_id, session_id=session_id, reason=body.reason,
-            occurred_at=occurred(body), actor=who.actor))
-
-    @_post(router, "/referrals/{referral_id}/sessions/{session_id}/no-show", "record_no_show")
-    def record_no_show(request: HttpRequest, referral_id: UUID, session_id: str,
-                       body: OccurredIn) -> Status[RecordedOut]:
-        who = scoped(request, referral_id, CLINIC)
-        return run(request, body, RecordNoShow(
-            referral_id=referral_id, session_id=session_id, occurred_at=occurred(body),
-            actor=who.actor))
-
-    @_post(router, "/referrals/{referral_id}/progress-reports", "send_progress_report")
-    def send_progress_report(request: HttpRequest, referral_id: UUID,
-                             body: ProgressReportIn) -> Status[RecordedOut]:
-        who = scoped(request, referral_id, THERAPIST)
-        return run(request, body, SendProgressReport(
-            referral_id=referral_id, practitioner_id=who.subject, summary=body.summary,
-            goal_status=[g.model_dump() for g in body.goal_status],
-            occurred_at=occurred(body), actor=who.actor))
-
-    @_post(router, "/referrals/{referral_id}/discharge", "discharge")
-    def discharge(request: HttpRequest, referral_id: UUID,
-                  body: DischargeIn) -> Status[RecordedOut]:
-        who = scoped(request, referral_id, THERAPIST)
-        return run(request, body, Discharge(
-            referral_id=referral_id, practitioner_id=who.subject, outcomes=body.outcomes,
-            summary=body.summary, occurred_at=occurred(body), actor=who.actor))
-
-    @_post(router, "/referrals/{referral_id}/amendments", "amend")
-    def amend(request: HttpRequest, referral_id: UUID, body: AmendIn) -> Status[RecordedOut]:
-        who = scoped(request, referral_id, CLINICIANS)
-        return run(request, body, Amend(
-            referral_id=referral_id, record_id=body.record_id, reason=body.reason,
-            changes=body.changes, occurred_at=occurred(body), actor=who.actor))
-
-    @_post(router, "/referrals/{referral_id}/amendment-requests", "request_amendment")
-    def request_amendment(request: HttpRequest, referral_id: UUID,
-                          body: AmendmentRequestIn) -> Status[RecordedOut]:
-        who = scoped(request, referral_id, CARE_TEAM)
-        return run(request, body, RequestAmendment(
-            referral_id=referral_id, request_id=body.request_id, record_id=body.record_id,
-            changes=body.changes, reason=body.reason, occurred_at=occurred(body),
-            actor=who.actor))
-
-    @_post(router, "/referrals/{referral_id}/amendment-requests/{request_id}/acceptance",
-           "accept_amendment")
-    def accept_amendment(request: HttpRequest, referral_id: UUID, request_id: str,
-                         body: OccurredIn) -> Status[RecordedOut]:
-        who = scoped(request, referral_id, CLINICIANS)
-        return run(request, body, AcceptAmendment(
-            referral_id=referral_id, request_id=request_id, occurred_at=occurred(body),
-            actor=who.actor))
-
-    @_post(router, "/referrals/{referral_id}/amendment-requests/{request_id}/denial",
-           "deny_amendment")
-    def deny_amendment(request: HttpRequest, referral_id: UUID, request_id: str,
-                       body: DenyAmendmentIn) -> Status[RecordedOut]:
-        who = scoped(request, referral_id, CLINICIANS)
-        return run(request, body, DenyAmendment(
-            referral_id=referral_id, request_id=request_id, basis=body.basis,
-            explanation=body.explanation, occurred_at=occurred(body), actor=who.actor))
-
-    @_post(router, "/referrals/{referral_id}/amendment-requests/{request_id}/disagreement",
-           "file_disagreement")
-    def file_disagreement(request: HttpRequest, referral_id: UUID, request_id: str,
-                          body: DisagreementIn) -> Status[RecordedOut]:
-        who = scoped(request, referral_id, CARE_TEAM)
-        return run(request, body, FileDisagreement(
-            referral_id=referral_id, request_id=request_id, statement=body.statement,
             occurred_at=occurred(body), actor=who.actor))
 
     return router

@@ -1,0 +1,168 @@
+"""Treatment: sessions scheduled, completed with their note, cancelled or missed;
+progress reports to the physician; the discharge."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from django.http import HttpRequest
+from ninja import Field, Router, Status
+from pydantic import conlist
+
+from careledger.domain.clinical import GoalOutcome, SessionLocation, Technique
+from careledger.domain.closing import Discharge, SendProgressReport
+from careledger.domain.treatment import (
+    CancelSession,
+    CompleteSession,
+    RecordNoShow,
+    ScheduleSession,
+)
+from careledger.gateways.commanding import Commands, occurred
+from careledger.gateways.links import ANSWERED_ID, link, then
+from careledger.gateways.routes.episode import (
+    CLINIC,
+    THERAPIST,
+    next_steps,
+    post,
+)
+from careledger.gateways.schemas import (
+    CancelIn,
+    In,
+    Moment,
+    OccurredIn,
+    Pain,
+    Percent,
+    RecordedOut,
+    RecordId,
+    Text,
+)
+
+#: A session just scheduled, by the id the request chose.
+SESSION = link("complete_session", "cancel_session", "record_no_show", referral_id=ANSWERED_ID,
+               session_id="$request.body#/session_id")
+
+
+# ------------------------------------------------------------------ bodies
+
+
+class ScheduleSessionIn(OccurredIn):
+    session_id: RecordId | None = None
+    scheduled_for: Moment
+    location: SessionLocation = SessionLocation.CLINIC
+
+
+class SoapIn(In):
+    subjective: Text
+    objective: Text
+    assessment: Text
+    plan: Text
+
+
+class TechniqueMinutesIn(In):
+    technique: Technique
+    minutes: Annotated[int, Field(ge=1, le=240)]
+
+
+class GoalMeasurementIn(In):
+    goal_id: RecordId
+    value: float
+
+
+class CompleteSessionIn(OccurredIn):
+    soap: SoapIn
+    techniques: conlist(TechniqueMinutesIn, min_length=1, max_length=12)  # type: ignore[valid-type]
+    pain_before: Pain
+    pain_after: Pain
+    location: SessionLocation = SessionLocation.CLINIC
+    functional_score: Percent | None = None
+    goal_measurements: list[GoalMeasurementIn] = Field(default_factory=list, max_length=20)
+    override_reason: Annotated[str, Field(max_length=2000)] | None = None
+
+
+class GoalStatusIn(In):
+    goal_id: RecordId
+    latest: float | None = None
+    note: Annotated[str, Field(max_length=400)] = ""
+
+
+class ProgressReportIn(OccurredIn):
+    summary: Text
+    goal_status: list[GoalStatusIn] = Field(default_factory=list, max_length=20)
+
+
+class DischargeIn(OccurredIn):
+    outcomes: dict[Annotated[str, Field(max_length=64)], GoalOutcome] = Field(..., max_length=20)
+    summary: Text
+
+
+def treatment_routes(commands: Commands) -> Router:
+    router = Router()
+    scoped, run = commands.scoped, commands.run
+
+    @post(router, "/referrals/{referral_id}/sessions", "schedule_session",
+          then(SESSION))
+    def schedule_session(request: HttpRequest, referral_id: UUID,
+                         body: ScheduleSessionIn) -> Status[RecordedOut]:
+        who = scoped(request, referral_id, THERAPIST)
+        return run(request, body, ScheduleSession(
+            referral_id=referral_id, practitioner_id=who.subject,
+            scheduled_for=body.scheduled_for, location=body.location,
+            session_id=body.session_id, occurred_at=occurred(body), actor=who.actor))
+
+    @post(router, "/referrals/{referral_id}/sessions/{session_id}/completion",
+          "complete_session",
+          then(next_steps("schedule_session", "send_progress_report", "discharge",
+                          "request_amendment")))
+    def complete_session(request: HttpRequest, referral_id: UUID, session_id: str,
+                         body: CompleteSessionIn) -> Status[RecordedOut]:
+        who = scoped(request, referral_id, THERAPIST)
+        return run(request, body, CompleteSession(
+            referral_id=referral_id, session_id=session_id, practitioner_id=who.subject,
+            soap=body.soap.model_dump(),
+            techniques=[(t.technique, t.minutes) for t in body.techniques],
+            pain_before=body.pain_before, pain_after=body.pain_after,
+            location=body.location, functional_score=body.functional_score,
+            goal_measurements=[m.model_dump() for m in body.goal_measurements],
+            override_reason=body.override_reason, occurred_at=occurred(body),
+            actor=who.actor))
+
+    @post(router, "/referrals/{referral_id}/sessions/{session_id}/cancellation",
+          "cancel_session",
+          then(next_steps("schedule_session")))
+    def cancel_session(request: HttpRequest, referral_id: UUID, session_id: str,
+                       body: CancelIn) -> Status[RecordedOut]:
+        who = scoped(request, referral_id, CLINIC)
+        return run(request, body, CancelSession(
+            referral_id=referral_id, session_id=session_id, reason=body.reason,
+            occurred_at=occurred(body), actor=who.actor))
+
+    @post(router, "/referrals/{referral_id}/sessions/{session_id}/no-show", "record_no_show",
+          then(next_steps("schedule_session")))
+    def record_no_show(request: HttpRequest, referral_id: UUID, session_id: str,
+                       body: OccurredIn) -> Status[RecordedOut]:
+        who = scoped(request, referral_id, CLINIC)
+        return run(request, body, RecordNoShow(
+            referral_id=referral_id, session_id=session_id, occurred_at=occurred(body),
+            actor=who.actor))
+
+    @post(router, "/referrals/{referral_id}/progress-reports", "send_progress_report",
+          then(next_steps("schedule_session", "discharge")))
+    def send_progress_report(request: HttpRequest, referral_id: UUID,
+                             body: ProgressReportIn) -> Status[RecordedOut]:
+        who = scoped(request, referral_id, THERAPIST)
+        return run(request, body, SendProgressReport(
+            referral_id=referral_id, practitioner_id=who.subject, summary=body.summary,
+            goal_status=[g.model_dump() for g in body.goal_status],
+            occurred_at=occurred(body), actor=who.actor))
+
+    @post(router, "/referrals/{referral_id}/discharge", "discharge",
+          then(next_steps("amend", "request_amendment")))
+    def discharge(request: HttpRequest, referral_id: UUID,
+                  body: DischargeIn) -> Status[RecordedOut]:
+        who = scoped(request, referral_id, THERAPIST)
+        return run(request, body, Discharge(
+            referral_id=referral_id, practitioner_id=who.subject, outcomes=body.outcomes,
+            summary=body.summary, occurred_at=occurred(body), actor=who.actor))
+
+    return router
