@@ -34,6 +34,11 @@ _AGGREGATE: dict[type[CareEvent], type[Aggregate]] = {
     e: a for a in AGGREGATES for e in _declared(a)}
 
 
+def events_of(*aggregates: type[Aggregate]) -> tuple[type[CareEvent], ...]:
+    """Every event of these records (`events_of(Patient, Referral)`: a patient's care)."""
+    return tuple(e for e in EVENTS if _AGGREGATE[e] in aggregates)
+
+
 def by_topic(topic: str) -> type[CareEvent] | None:
     """The class a stored topic names (`careledger:Referral.Made`), None if this version
     declares none (an event written by a newer one)."""

@@ -7,8 +7,6 @@ a certification signed after the visit marks the lines of its period certified.
 
 from __future__ import annotations
 
-from careledger.domain.network import Clinic, Practitioner
-from careledger.domain.patient import Patient
 from careledger.domain.referral import Referral
 from careledger.projections.envelope import Envelope
 from careledger.projections.memory import typed
@@ -22,6 +20,7 @@ from careledger.projections.model import (
     Table,
     Update,
 )
+from careledger.projections.placement import ignored
 
 CERTIFICATIONS = Table("certifications", (
     Column("referral_id", "uuid", "NOT NULL"),
@@ -47,17 +46,7 @@ BILLING_LINES = Table("billing_lines", (
     " ON {v}.billing_lines (clinic_id, service_date)",
 ))
 
-billing = Projection("billing", [CERTIFICATIONS, BILLING_LINES], ignores=[
-    Clinic.Registered, Practitioner.Registered, Practitioner.CredentialAdded,
-    Practitioner.Affiliated, Practitioner.AffiliationEnded, Practitioner.ExperienceRecorded,
-    Practitioner.HomeVisitsOffered, Patient.Registered, Patient.ConsentGranted,
-    Patient.ConsentRevoked, Referral.Made, Referral.Accepted, Referral.Declined,
-    Referral.Redirected, Referral.Cancelled, Referral.AssessmentRecorded,
-    Referral.PlanDrafted, Referral.PlanRevised, Referral.SessionScheduled,
-    Referral.SessionCancelled, Referral.PatientDidNotAttend, Referral.ProgressReported,
-    Referral.Discharged, Referral.Amended, Referral.AmendmentRequested,
-    Referral.AmendmentAccepted, Referral.AmendmentDenied, Referral.DisagreementFiled,
-])
+billing = Projection("billing", [CERTIFICATIONS, BILLING_LINES], ignores=ignored("billing"))
 
 #: The episode's certification periods, and its billed lines.
 PERIODS = Read(CERTIFICATIONS, "referral_id")

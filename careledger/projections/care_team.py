@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from careledger.domain.network import Clinic, Practitioner
 from careledger.domain.patient import Patient
 from careledger.domain.referral import Referral
 from careledger.projections.envelope import Envelope
@@ -23,6 +22,7 @@ from careledger.projections.model import (
     Update,
     Upsert,
 )
+from careledger.projections.placement import ignored
 
 CARE_TEAM = Table("care_team", (
     Column("patient_id", "uuid", "NOT NULL"),
@@ -44,17 +44,7 @@ CONSENT = Table("consent", (
     Column("position", "bigint", "NOT NULL"),
 ), key=("patient_id",))
 
-care_team = Projection("care_team", [CARE_TEAM, CONSENT], ignores=[
-    Clinic.Registered, Practitioner.Registered, Practitioner.CredentialAdded,
-    Practitioner.Affiliated, Practitioner.AffiliationEnded, Practitioner.ExperienceRecorded,
-    Practitioner.HomeVisitsOffered, Referral.Accepted, Referral.Declined, Referral.Cancelled,
-    Referral.AssessmentRecorded, Referral.PlanDrafted, Referral.PlanRevised,
-    Referral.PlanCertified, Referral.PlanRecertified, Referral.SessionScheduled,
-    Referral.SessionCompleted, Referral.SessionCancelled, Referral.PatientDidNotAttend,
-    Referral.ProgressReported, Referral.Discharged, Referral.Amended,
-    Referral.AmendmentRequested, Referral.AmendmentAccepted, Referral.AmendmentDenied,
-    Referral.DisagreementFiled,
-])
+care_team = Projection("care_team", [CARE_TEAM, CONSENT], ignores=ignored("care_team"))
 
 #: Everyone a referral put on its patient's care team.
 MEMBERS = Read(CARE_TEAM, "referral_id")

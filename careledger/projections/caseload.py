@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from careledger.domain.network import Clinic, Practitioner
-from careledger.domain.patient import Patient
 from careledger.domain.plan import PlanStatus
 from careledger.domain.referral import Referral
 from careledger.projections.envelope import Envelope
@@ -24,6 +22,7 @@ from careledger.projections.model import (
     Table,
     Update,
 )
+from careledger.projections.placement import ignored
 
 REFERRALS = Table("referrals", (
     Column("referral_id", "uuid", "NOT NULL"),
@@ -64,14 +63,7 @@ SESSIONS = Table("sessions", (
     " ON {v}.sessions (practitioner_id, scheduled_for)",
 ))
 
-caseload = Projection("caseload", [REFERRALS, SESSIONS], ignores=[
-    Clinic.Registered, Practitioner.Registered, Practitioner.CredentialAdded,
-    Practitioner.Affiliated, Practitioner.AffiliationEnded, Practitioner.ExperienceRecorded,
-    Practitioner.HomeVisitsOffered, Patient.Registered, Patient.ConsentGranted,
-    Patient.ConsentRevoked, Referral.AssessmentRecorded, Referral.ProgressReported,
-    Referral.Amended, Referral.AmendmentRequested, Referral.AmendmentAccepted,
-    Referral.AmendmentDenied, Referral.DisagreementFiled,
-])
+caseload = Projection("caseload", [REFERRALS, SESSIONS], ignores=ignored("caseload"))
 
 
 def _referral(e: Envelope, **values: Any) -> Update:

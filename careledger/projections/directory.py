@@ -11,8 +11,6 @@ from uuid import UUID
 
 from careledger.domain.clinical import CredentialKind
 from careledger.domain.network import Clinic, Practitioner
-from careledger.domain.patient import Patient
-from careledger.domain.referral import Referral
 from careledger.projections.envelope import Envelope
 from careledger.projections.memory import typed
 from careledger.projections.model import (
@@ -25,6 +23,7 @@ from careledger.projections.model import (
     Table,
     Update,
 )
+from careledger.projections.placement import CARE_EVENTS
 
 CLINICS = Table("clinics", (
     Column("clinic_id", "uuid", "NOT NULL"),
@@ -51,16 +50,7 @@ PRACTITIONERS = Table("practitioners", (
     "CREATE INDEX IF NOT EXISTS practitioners_profession ON {v}.practitioners (profession)",
 ))
 
-directory = Projection("directory", [CLINICS, PRACTITIONERS], ignores=[
-    Patient.Registered, Patient.ConsentGranted, Patient.ConsentRevoked, Referral.Made,
-    Referral.Accepted, Referral.Declined, Referral.Redirected, Referral.Cancelled,
-    Referral.AssessmentRecorded, Referral.PlanDrafted, Referral.PlanRevised,
-    Referral.PlanCertified, Referral.PlanRecertified, Referral.SessionScheduled,
-    Referral.SessionCompleted, Referral.SessionCancelled, Referral.PatientDidNotAttend,
-    Referral.ProgressReported, Referral.Discharged, Referral.Amended,
-    Referral.AmendmentRequested, Referral.AmendmentAccepted, Referral.AmendmentDenied,
-    Referral.DisagreementFiled,
-])
+directory = Projection("directory", [CLINICS, PRACTITIONERS], ignores=CARE_EVENTS)
 
 #: The practitioner's own row, for the changes that build on it.
 PRACTITIONER = Read(PRACTITIONERS, "practitioner_id")

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
 
-from careledger.domain.network import Clinic, Practitioner
-from careledger.domain.patient import Patient
 from careledger.domain.referral import Referral
 from careledger.projections.envelope import Envelope
 from careledger.projections.model import (
@@ -23,6 +21,7 @@ from careledger.projections.model import (
     Update,
     Upsert,
 )
+from careledger.projections.placement import ignored
 
 GOALS = Table("goals", (
     Column("referral_id", "uuid", "NOT NULL"),
@@ -44,17 +43,7 @@ GOALS = Table("goals", (
     "CREATE INDEX IF NOT EXISTS goals_patient ON {v}.goals (patient_id)",
 ))
 
-goals = Projection("goals", [GOALS], ignores=[
-    Clinic.Registered, Practitioner.Registered, Practitioner.CredentialAdded,
-    Practitioner.Affiliated, Practitioner.AffiliationEnded, Practitioner.ExperienceRecorded,
-    Practitioner.HomeVisitsOffered, Patient.Registered, Patient.ConsentGranted,
-    Patient.ConsentRevoked, Referral.Made, Referral.Accepted, Referral.Declined,
-    Referral.Redirected, Referral.Cancelled, Referral.AssessmentRecorded,
-    Referral.PlanCertified, Referral.PlanRecertified, Referral.SessionScheduled,
-    Referral.SessionCancelled, Referral.PatientDidNotAttend, Referral.ProgressReported,
-    Referral.Amended, Referral.AmendmentRequested, Referral.AmendmentAccepted,
-    Referral.AmendmentDenied, Referral.DisagreementFiled,
-])
+goals = Projection("goals", [GOALS], ignores=ignored("goals"))
 
 #: The goals of an episode, with their baselines and targets.
 EPISODE_GOALS = Read(GOALS, "referral_id")

@@ -8,11 +8,10 @@ so a timeline shows the original and the amendment side by side.
 from __future__ import annotations
 
 from careledger.domain.catalogue import aggregate_of, by_topic
-from careledger.domain.network import Clinic, Practitioner
-from careledger.domain.patient import Patient
 from careledger.domain.referral import Referral
 from careledger.projections.envelope import Envelope
 from careledger.projections.model import Change, Column, Insert, Projection, Table
+from careledger.projections.placement import CARE_EVENTS, NETWORK_EVENTS
 
 #: The id a clinical record carries in its events, by field name.
 RECORD_FIELDS = ("session_id", "plan_id", "assessment_id", "report_id")
@@ -46,22 +45,10 @@ TIMELINE = Table("timeline", (
     " ON {v}.timeline (patient_id, recorded_at, position)",
 ))
 
-timeline = Projection("timeline", [TIMELINE], ignores=[
-    Clinic.Registered, Practitioner.Registered, Practitioner.CredentialAdded,
-    Practitioner.Affiliated, Practitioner.AffiliationEnded, Practitioner.ExperienceRecorded,
-    Practitioner.HomeVisitsOffered,
-])
+timeline = Projection("timeline", [TIMELINE], ignores=NETWORK_EVENTS)
 
 
-@timeline.handles(
-    Patient.Registered, Patient.ConsentGranted, Patient.ConsentRevoked,
-    Referral.Made, Referral.Accepted, Referral.Declined, Referral.Redirected,
-    Referral.Cancelled, Referral.AssessmentRecorded, Referral.PlanDrafted,
-    Referral.PlanRevised, Referral.PlanCertified, Referral.PlanRecertified,
-    Referral.SessionScheduled, Referral.SessionCompleted, Referral.SessionCancelled,
-    Referral.PatientDidNotAttend, Referral.ProgressReported, Referral.Discharged,
-    *BESIDE_THE_RECORD,
-)
+@timeline.handles(*CARE_EVENTS)  # every event of a patient's care, new ones too
 def record(e: Envelope) -> list[Change]:
     if e.patient_id is None:
         return []

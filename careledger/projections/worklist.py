@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from careledger.domain.network import Clinic, Practitioner
-from careledger.domain.patient import Patient
 from careledger.domain.referral import Referral
 from careledger.projections.envelope import Envelope
 from careledger.projections.model import (
@@ -24,6 +22,7 @@ from careledger.projections.model import (
     Update,
     Upsert,
 )
+from careledger.projections.placement import ignored
 
 PROGRESS_REPORTS = Table("progress_reports", (
     Column("referral_id", "uuid", "NOT NULL"),
@@ -51,17 +50,8 @@ REFERRAL_PROGRESS = Table("referral_progress", (
     Column("position", "bigint", "NOT NULL"),
 ), key=("referral_id",))
 
-worklist = Projection("worklist", [PROGRESS_REPORTS, REFERRAL_PROGRESS], ignores=[
-    Clinic.Registered, Practitioner.Registered, Practitioner.CredentialAdded,
-    Practitioner.Affiliated, Practitioner.AffiliationEnded, Practitioner.ExperienceRecorded,
-    Practitioner.HomeVisitsOffered, Patient.Registered, Patient.ConsentGranted,
-    Patient.ConsentRevoked, Referral.Made, Referral.Accepted, Referral.Declined,
-    Referral.Redirected, Referral.Cancelled, Referral.PlanDrafted, Referral.PlanRevised,
-    Referral.PlanCertified, Referral.PlanRecertified, Referral.SessionScheduled,
-    Referral.SessionCancelled, Referral.PatientDidNotAttend, Referral.Discharged,
-    Referral.Amended, Referral.AmendmentRequested, Referral.AmendmentAccepted,
-    Referral.AmendmentDenied, Referral.DisagreementFiled,
-])
+worklist = Projection("worklist", [PROGRESS_REPORTS, REFERRAL_PROGRESS],
+                      ignores=ignored("worklist"))
 
 
 @worklist.handles(Referral.ProgressReported)

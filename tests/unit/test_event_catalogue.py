@@ -109,3 +109,14 @@ def test_the_page_learns_the_deadlines_from_the_domain() -> None:
     assert rules["certificationGraceDays"] == deadlines.CERTIFICATION_GRACE_DAYS
     assert rules["recertifyWithinDays"] == deadlines.RECERTIFY_WITHIN_DAYS
     assert rules["progressReportEveryVisits"] == deadlines.PROGRESS_REPORT_EVERY_VISITS
+
+
+def test_each_view_of_care_places_the_events_in_the_one_table() -> None:
+    from careledger.projections.placement import CARE_EVENTS, LEAVES_ASIDE, NETWORK_EVENTS
+
+    views = {p.name: p for p in all_projections()}
+    assert set(LEAVES_ASIDE) == set(views) - {"timeline", "directory"}
+    assert set(CARE_EVENTS) | set(NETWORK_EVENTS) == set(EVENTS)
+    assert views["timeline"].handled == set(CARE_EVENTS)  # a new event of care shows there
+    for name, aside in LEAVES_ASIDE.items():
+        assert not set(aside) & set(NETWORK_EVENTS), name
