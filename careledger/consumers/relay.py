@@ -1,4 +1,4 @@
-"""The relay: the event store's log, in order, onto Kafka (DESIGN.md section 3).
+"""The relay: the event store's log, in order, onto Kafka (docs/architecture.md, "Data flow").
 
 The event store is the outbox. The relay reads the log after its saved position (never
 past the horizon, so it cannot skip a late commit), publishes each event with an

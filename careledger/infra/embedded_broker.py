@@ -3,7 +3,7 @@
 It keeps its log in memory, so a restart empties it and offsets start again at 0.
 Nothing depends on that log surviving: the event store is the record, the relay's
 position lives in PostgreSQL, and consumers recognise what they applied by the event
-store's log position, not by the Kafka offset (DESIGN.md section 5).
+store's log position, not by the Kafka offset (docs/architecture.md, "Real components").
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ Everything here is idempotent, so a migration runs at every start without harm.
   one transaction. It takes no table lock; instead each writer holds a shared advisory
   lock for its transaction, and `log_horizon` tells a follower the highest position
   below which no write is still open, so a follower never passes over a position that
-  commits later (DESIGN.md section 7).
+  commits later (docs/architecture.md, "What the eventsourcing library needs from us").
 """
 
 from __future__ import annotations

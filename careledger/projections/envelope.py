@@ -1,4 +1,4 @@
-"""The integration envelope: what every event looks like on Kafka (DESIGN.md section 3).
+"""The integration envelope: what every event looks like on Kafka (architecture.md).
 
 Consumers outside this code base read it, so it is plain JSON with stable names: it
 never exposes the eventsourcing library's transcoding. The key is the patient id, so

@@ -1,4 +1,4 @@
-"""Every invariant of DESIGN.md section 1, each on its own, on the in-memory store."""
+"""Every invariant the domain enforces (docs/architecture.md), each on its own, in memory."""
 
 from __future__ import annotations
 
