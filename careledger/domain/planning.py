@@ -24,9 +24,6 @@ if TYPE_CHECKING:
     from careledger.domain.referral import Referral
 
 
-
-
-
 class PlanDrafted(Event):
     TOPIC = "careledger:Referral.PlanDrafted"
     plan_id: str
@@ -124,7 +121,6 @@ class RecertifyPlan(OnReferral):
 
 class Planning(EpisodeState):
     """The plan and its goals; the physician signs each revision (part of `Referral`)."""
-
 
     def draft_plan(
         self,

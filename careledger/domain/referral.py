@@ -100,18 +100,6 @@ class Made(Created):
         referral.amendment_requests = {}
 
 
-
-
-
-
-
-
-
-
-
-
-
-
 @dataclass(frozen=True, kw_only=True)
 class MakeReferral(Command):
     physician_id: UUID
@@ -222,16 +210,6 @@ class Referral(Intake, Assessing, Planning, Treatment, Closing, AmendmentWorkflo
             occurred_at=occurred_at,
             actor=actor,
         )
-
-    # ------------------------------------------------------------------ the clinic answers
-
-
-
-
-
-    # ------------------------------------------------------------------ reporting and closing
-
-
 
     # ------------------------------------------------------------------ questions
 

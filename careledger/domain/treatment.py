@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     from careledger.domain.referral import Referral
 
 
-
 class SessionScheduled(Event):
     TOPIC = "careledger:Referral.SessionScheduled"
     session_id: str
@@ -114,7 +113,6 @@ class RecordNoShow(OnReferral):
 
 class Treatment(EpisodeState):
     """The visits the authorization allows, each with its note (part of `Referral`)."""
-
 
     def schedule_session(
         self,

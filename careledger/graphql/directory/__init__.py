@@ -1,0 +1,1 @@
+"""The practitioner directory and the caller the token names: no patient data."""

@@ -29,7 +29,8 @@ from careledger.graphql.worklists.types import (
 )
 
 #: `deadlines.recertification_due`, in SQL over a referral row `r` and today's date: the
-#: one rule, written for the database (tests/unit/test_deadlines.py holds them equal).
+#: one rule, written for the database (tests/integration/test_deadline_sql.py holds them
+#: equal on PostgreSQL).
 RECERTIFICATION_DUE_SQL = f"r.certified_until < %s::date + {RECERTIFY_WITHIN_DAYS}"
 
 

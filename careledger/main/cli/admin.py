@@ -65,7 +65,6 @@ def seed_demo_network(settings: Settings, *, patients: int, seed_value: int) -> 
     return demo
 
 
-
 @token_cli.command("issue")
 def token_issue(
     role: Annotated[str, typer.Option(help="physician, therapist, clinic_admin, "
@@ -88,7 +87,6 @@ def token_issue(
     tokens = TokenService(Settings.from_env().token_secret)
     print(tokens.issue(subject=parsed_subject, role=parsed_role, clinics=clinics,
                        ttl=timedelta(hours=hours)))
-
 
 
 @projections_cli.command("rebuild")
@@ -114,7 +112,7 @@ def projections_rebuild(
                        f" ({result.old_schema} dropped)"))
 
 
-
+#: The parts `status --ready` can answer for, and whether each needs the broker.
 PARTS = {"api": False, "relay": True, "consume": True}
 
 

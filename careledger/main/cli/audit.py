@@ -36,7 +36,6 @@ audit_cli = commands("A verifiable log: hash chains, signed checkpoints, proofs.
 LOG_DIFFERS = 3
 
 
-
 def public_keys_from(settings: Settings, paths: list[Path] | None) -> list[Ed25519PublicKey]:
     from careledger.audit import keys
     from careledger.audit.check import ProofError, load_public_key
@@ -307,4 +306,3 @@ def audit_disclosures(
         entries = disclosures(conn, patient_id, since=first, until=last,
                               asked_by=parse_operator(operator))
     sys.stdout.write(as_csv(entries) if output == "csv" else as_json(entries) + "\n")
-

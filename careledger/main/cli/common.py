@@ -99,7 +99,6 @@ def stop_on_signals() -> threading.Event:
     return stop
 
 
-
 def audit_connection(settings: Settings) -> psycopg.Connection[object]:
     """The application's role: the audit reads the log and adds checkpoints, nothing more."""
     import psycopg
@@ -111,7 +110,6 @@ def audit_connection(settings: Settings) -> psycopg.Connection[object]:
         fail(f"PostgreSQL refused the application's role ({str(e).splitlines()[0][:200]}); "
              "run `careledger migrate` and check CARELEDGER_APP_DB_PASSWORD")
         raise
-
 
 
 def parse_moment(text: str, option: str) -> datetime:
@@ -151,4 +149,3 @@ def parse_patient(text: str) -> UUID:
     except ValueError:
         fail("--patient is not a patient id (a UUID)")
         raise
-

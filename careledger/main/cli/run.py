@@ -30,7 +30,6 @@ def serve(
     run_server(settings, workers=workers, threads=threads)
 
 
-
 @parts.command()
 def relay(
     from_position: Annotated[int | None, typer.Option(
