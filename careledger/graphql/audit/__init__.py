@@ -1,1 +1,1 @@
-"""Auditors' reads: a record's raw events, a patient's accounting of disclosures, emergency reads."""
+"""Auditors' reads: a record's raw events, an accounting of disclosures, emergency reads."""

@@ -1,1 +1,1 @@
-"""A patient's record: the timeline, goals, progress and providers, behind the care team's access."""
+"""A patient's record: timeline, goals, progress and providers, behind the care team."""
