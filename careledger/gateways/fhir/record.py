@@ -22,9 +22,9 @@ from careledger.gateways.fhir.mapping import (
     assessment,
     closing,
     patient,
-    plan,
+    planning,
     referral,
-    sessions,
+    treatment,
 )
 from careledger.gateways.fhir.vocabulary import (
     DATA_OPERATION,
@@ -44,8 +44,8 @@ log = logging.getLogger(__name__)
 
 #: Every event of a patient's care, and its mapping: one table a stage (mapping/).
 MAPPINGS: dict[type[CareEvent], Mapping] = {
-    **patient.MAPPINGS, **referral.MAPPINGS, **assessment.MAPPINGS, **plan.MAPPINGS,
-    **sessions.MAPPINGS, **closing.MAPPINGS, **amendments.MAPPINGS,
+    **patient.MAPPINGS, **referral.MAPPINGS, **assessment.MAPPINGS, **planning.MAPPINGS,
+    **treatment.MAPPINGS, **closing.MAPPINGS, **amendments.MAPPINGS,
 }
 
 #: Events of the network, not of a patient's care: never in a patient's log.
