@@ -203,61 +203,40 @@ class Planning(EpisodeState):
             raise InvalidInput("frequency is 1-7 a week for 1-52 weeks", field="frequency_per_week")
         self.check_contraindications([str(t) for t in techniques], override_reason)
 
-    def certify_plan(
-        self,
-        *,
-        physician: Practitioner,
-        certified_from: date,
-        certified_until: date,
-        occurred_at: datetime,
-        actor: str,
-    ) -> None:
-        self.check_open()
-        plan = self.require_plan()
-        if physician.id != self.physician_id:
-            raise InvariantViolated("the referring physician certifies the plan")
-        physician.check_may_refer(aware(occurred_at).date())
+    def certify_plan(self, *, physician: Practitioner, certified_from: date,
+                     certified_until: date, occurred_at: datetime, actor: str) -> None:
+        plan = self._signable(physician, occurred_at, "certifies")
         if plan.certified:
             raise InvariantViolated("this revision is already certified: recertify it")
-        check_period(certified_from, certified_until)
-        self.trigger_event(
-            PlanCertified,
-            plan_id=plan.plan_id,
-            revision=plan.revision,
-            physician_id=str(physician.id),
-            certified_from=certified_from,
-            certified_until=certified_until,
-            occurred_at=occurred_at,
-            actor=actor,
-        )
+        self._sign(PlanCertified, plan, physician, certified_from, certified_until,
+                   occurred_at, actor)
 
-    def recertify_plan(
-        self,
-        *,
-        physician: Practitioner,
-        certified_from: date,
-        certified_until: date,
-        occurred_at: datetime,
-        actor: str,
-    ) -> None:
+    def recertify_plan(self, *, physician: Practitioner, certified_from: date,
+                       certified_until: date, occurred_at: datetime, actor: str) -> None:
+        plan = self._signable(physician, occurred_at, "recertifies")
+        if plan.certified_revision != plan.revision:
+            raise InvariantViolated("this revision was never certified: certify it first")
+        self._sign(PlanRecertified, plan, physician, certified_from, certified_until,
+                   occurred_at, actor)
+
+    def _signable(self, physician: Practitioner, occurred_at: datetime,
+                  verb: str) -> TreatmentPlan:
+        """The plan, if this physician may sign it now: the referring one, licensed today."""
         self.check_open()
         plan = self.require_plan()
         if physician.id != self.physician_id:
-            raise InvariantViolated("the referring physician recertifies the plan")
+            raise InvariantViolated(f"the referring physician {verb} the plan")
         physician.check_may_refer(aware(occurred_at).date())
-        if plan.certified_revision != plan.revision:
-            raise InvariantViolated("this revision was never certified: certify it first")
+        return plan
+
+    def _sign(self, event: type[PlanCertified | PlanRecertified], plan: TreatmentPlan,
+              physician: Practitioner, certified_from: date, certified_until: date,
+              occurred_at: datetime, actor: str) -> None:
         check_period(certified_from, certified_until)
-        self.trigger_event(
-            PlanRecertified,
-            plan_id=plan.plan_id,
-            revision=plan.revision,
-            physician_id=str(physician.id),
-            certified_from=certified_from,
-            certified_until=certified_until,
-            occurred_at=occurred_at,
-            actor=actor,
-        )
+        self.trigger_event(event, plan_id=plan.plan_id, revision=plan.revision,
+                           physician_id=str(physician.id), certified_from=certified_from,
+                           certified_until=certified_until, occurred_at=occurred_at,
+                           actor=actor)
 
 
 # ------------------------------------------------------------------ deciding
