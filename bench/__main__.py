@@ -225,7 +225,7 @@ def main() -> None:
                    "POSTGRES_SCHEMA": "library_default", "CREATE_TABLE": "y",
                    "POSTGRES_USER": urlsplit(url).username or "postgres",
                    "POSTGRES_PASSWORD": urlsplit(url).password or ""}
-    default_env.pop("APPLICATION_RECORDER_TOPIC")
+    default_env["PERSISTENCE_MODULE"] = "eventsourcing.postgres"
     with psycopg.connect(url, autocommit=True) as admin:
         admin.execute("CREATE SCHEMA IF NOT EXISTS library_default")
     library = LibraryPath(env=default_env)

@@ -73,10 +73,27 @@ class Stack:
                 os.killpg(part.pid, signal.SIGKILL)
 
     def restart_postgres(self, outage_s: float) -> None:
-        embedded_pg.EmbeddedPostgres(self.data, 0, "").stop("immediate")
+        self.stop_postgres()
         time.sleep(outage_s)
+        self.start_postgres()
+
+    def stop_postgres(self) -> None:
+        """As a crash: connections dropped, nothing flushed politely."""
+        embedded_pg.EmbeddedPostgres(self.data, 0, "").stop("immediate")
+
+    def start_postgres(self) -> None:
         server = embedded_pg.ensure_running(self.data)
         assert f":{server.port}/" in (self.settings.database_url or ""), "the port moved"
+
+    def restart_broker_empty(self) -> None:
+        """The embedded broker keeps its log in memory: restarted, it has no topics."""
+        self.broker.stop()
+        self.broker.start()
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """A `careledger` command against this stack, as an operator runs it."""
+        return subprocess.run([sys.executable, "-m", "careledger.main.cli", *args],
+                              env=self.env, capture_output=True, text=True, timeout=60)
 
     def unexpected_exits(self) -> list[str]:
         return [name for name, part in self.parts.items() if part.poll() is not None]

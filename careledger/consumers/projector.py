@@ -16,7 +16,6 @@ the batch is rolled back and read again.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
@@ -24,7 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
-from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
+from confluent_kafka import KafkaError, Message, Producer
 from opentelemetry import propagate
 from opentelemetry.trace import SpanKind, use_span
 
@@ -305,94 +304,3 @@ def _projecting(span: Any, names: list[str]) -> Iterator[None]:
     with use_span(span, end_on_exit=True), telemetry.tracer.start_as_current_span(
             "project", attributes={"careledger.projections": names}):
         yield
-
-
-class ProjectionConsumer:
-    """The Kafka side: a consumer group member feeding batches to a Projector."""
-
-    def __init__(
-        self,
-        projector: Projector,
-        *,
-        bootstrap: str,
-        topic: str,
-        group: str,
-        batch_size: int = 500,
-        poll_timeout_s: float = 0.2,
-    ) -> None:
-        self.projector = projector
-        self.topic = topic
-        self.batch_size = batch_size
-        self.poll_timeout_s = poll_timeout_s
-        self.consumer = Consumer({
-            "bootstrap.servers": bootstrap,
-            "group.id": group,
-            "enable.auto.commit": False,
-            "auto.offset.reset": "earliest",
-            "session.timeout.ms": 6000,
-            "heartbeat.interval.ms": 1000,
-            "fetch.wait.max.ms": 20,  # a fresh event is worth a fetch request
-            "fetch.min.bytes": 1,
-            "logger": log,
-        })
-        self.consumer.subscribe([topic])
-
-    def poll_once(self) -> Outcome:
-        # Whatever is already fetched, without waiting for a full batch; if nothing is,
-        # wait for the first message only, then take what arrived with it.
-        received = self.consumer.consume(self.batch_size, 0)
-        if not received:
-            first = self.consumer.poll(self.poll_timeout_s)
-            if first is None:
-                return Outcome()
-            received = [first, *self.consumer.consume(self.batch_size - 1, 0)]
-        messages = [m for m in received if m.error() is None or _report(m)]
-        if not messages:
-            return Outcome()
-        try:
-            outcome = self.projector.apply(messages)
-        except (psycopg.OperationalError, RuntimeError):
-            self._rewind(messages)
-            raise
-        last: dict[tuple[str, int], int] = {}
-        for m in messages:
-            topic, partition, offset = where(m)
-            last[(topic, partition)] = max(last.get((topic, partition), -1), offset)
-        self.consumer.commit(offsets=[TopicPartition(t, p, o + 1)
-                                      for (t, p), o in last.items()], asynchronous=True)
-        return outcome
-
-    def _rewind(self, messages: Sequence[Message]) -> None:
-        """Read the failed batch again: seek each partition back to its first message."""
-        first: dict[tuple[str, int], int] = {}
-        for m in messages:
-            topic, partition, offset = where(m)
-            first[(topic, partition)] = min(first.get((topic, partition), offset), offset)
-        for (t, p), offset in first.items():
-            try:
-                self.consumer.seek(TopicPartition(t, p, offset))
-            except Exception:
-                log.info("partition %s/%s was revoked before it could be rewound", t, p)
-
-    def run(self, stop: threading.Event) -> None:
-        backoff = 0.5
-        while not stop.is_set():
-            try:
-                self.poll_once()
-                backoff = 0.5
-            except (psycopg.OperationalError, RuntimeError) as e:
-                log.warning("consumer: batch not applied (%s); retrying in %.1f s",
-                            type(e).__name__, backoff)
-                stop.wait(backoff)
-                backoff = min(backoff * 2, 10.0)
-
-    def close(self) -> None:
-        self.consumer.close()
-        self.projector.close()
-
-
-def _report(message: Message) -> bool:
-    error = message.error()
-    if error is not None and error.code() != KafkaError._PARTITION_EOF:
-        log.warning("consumer: %s", error.str())
-    return False

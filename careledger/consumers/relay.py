@@ -33,6 +33,8 @@ from careledger.projections.envelope import Envelope
 log = logging.getLogger(__name__)
 
 RELAY_NAME = "relay"
+#: Waits while PostgreSQL is away: short, so the views are fresh soon after it returns.
+RETRY_FIRST_S, RETRY_MOST_S = 0.25, 1.0
 
 
 class BrokerUnavailable(RuntimeError):
@@ -166,22 +168,29 @@ class Relay:
 
     def run(self, stop: threading.Event, *, idle_s: float = 0.02,
             on_batch: Callable[[int, int], None] | None = None) -> None:
-        """Until `stop` is set: publish, wait when idle, back off while Kafka is away."""
-        backoff = 0.5
+        """Until `stop` is set: publish, wait when idle, retry while a server is away.
+
+        PostgreSQL is retried soon and often (at most every RETRY_MOST_S): its pool
+        checks each connection before use, so the first try after it returns works.
+        Kafka is retried with a longer backoff: a batch in flight takes
+        `delivery_timeout_s` to fail anyway.
+        """
+        broker_backoff, database_backoff = 0.5, RETRY_FIRST_S
         while not stop.is_set():
             try:
                 published = self.step()
-                backoff = 0.5
+                broker_backoff, database_backoff = 0.5, RETRY_FIRST_S
             except BrokerUnavailable as e:
-                log.warning("relay: %s; retrying in %.1f s", e, backoff)
-                stop.wait(backoff)
-                backoff = min(backoff * 2, 10.0)
+                log.warning("relay: %s; retrying in %.1f s", e, broker_backoff)
+                stop.wait(broker_backoff)
+                broker_backoff = min(broker_backoff * 2, 10.0)
                 continue
             except (psycopg.OperationalError, OperationalError) as e:
-                log.warning("relay: PostgreSQL unreachable (%s); retrying in %.1f s",
-                            type(e).__name__, backoff)
-                stop.wait(backoff)
-                backoff = min(backoff * 2, 10.0)
+                log.warning("relay: PostgreSQL unreachable (%s: %s); retrying in %.2f s",
+                            type(e).__name__, (str(e).splitlines() or [""])[0][:200],
+                            database_backoff)
+                stop.wait(database_backoff)
+                database_backoff = min(database_backoff * 2, RETRY_MOST_S)
                 continue
             if on_batch is not None and published:
                 on_batch(published, self.position())

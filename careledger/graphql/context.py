@@ -30,6 +30,8 @@ class Context:
     views: str | None = None
     #: The header was sent but is not a log position.
     bad_min_position: bool = False
+    #: The HTTP response being made (its status and headers are the answer's).
+    response: Any = None
 
 
 #: What every resolver is given: Strawberry's Info over our context.

@@ -3,7 +3,7 @@
 Each feature is a folder with its types apart from its queries (patient/, worklists/,
 directory/, audit/); this module joins their queries into one `Query` and adds what
 every request shares: limits on a query's size, caches, a span per operation, and errors
-that carry a code in `extensions` (NOT_FOUND, UNAUTHENTICATED, BAD_INPUT). Anything
+that carry a code in `extensions` (NOT_FOUND, UNAUTHENTICATED, BAD_INPUT, UNAVAILABLE). Anything
 unexpected is masked, so no error ever echoes patient data.
 """
 
@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import psycopg
 import strawberry
 from graphql import ASTValidationRule, GraphQLError
 from strawberry.extensions import (
@@ -44,6 +45,8 @@ MAX_DEPTH = 8
 #: Distinct query texts whose parse and validation are kept: clients send a few
 #: dozen; a bound keeps made-up ones from growing memory.
 CACHED_QUERIES = 256
+#: Seconds a client waits before asking again while PostgreSQL is away.
+RETRY_AFTER_S = 2
 
 
 @strawberry.type
@@ -89,6 +92,25 @@ class Observed(SchemaExtension):
         telemetry.graphql_seconds.record(time.perf_counter() - started, {"operation": name})
 
 
+class Unavailable(SchemaExtension):
+    """PostgreSQL away: one error with a code, and 503 with Retry-After, as the command
+    API answers; never the partial data of the resolvers that ran before it went."""
+
+    def on_execute(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        if result is None or not any(isinstance(error.original_error, psycopg.OperationalError)
+                                     for error in result.errors or []):
+            return
+        result.data = None
+        result.errors = [PublicError("the views are unavailable; nothing was read, retry "
+                                     "shortly", "UNAVAILABLE")]
+        response = self.execution_context.context.response
+        if response is not None:
+            response.status_code = 503
+            response["Retry-After"] = str(RETRY_AFTER_S)
+
+
 class Limits(AddValidationRules):
     """Depth and alias limits, checked before any resolver runs."""
 
@@ -101,6 +123,7 @@ schema = Schema(
     execution_context_class=PlainLeafExecutor,
     extensions=[
         Observed,
+        Unavailable,
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
         Limits,
         lambda: ParserCache(maxsize=CACHED_QUERIES),

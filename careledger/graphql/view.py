@@ -37,7 +37,7 @@ class CareLedgerGraphQLView(GraphQLView):
                                 and len(raw) <= MAX_POSITION_DIGITS)
         return Context(principal=principal, pool=self.pool,
                        min_position=int(raw) if raw is not None and valid else None,
-                       bad_min_position=not valid)
+                       bad_min_position=not valid, response=response)
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
         """Strawberry refuses a request with no query as text/plain: answer GraphQL's JSON."""

@@ -33,6 +33,7 @@ from careledger.domain.application import Idempotency
 from careledger.domain.errors import DuplicateRequest, InvalidInput, StaleRead
 from careledger.domain.referral import Referral
 from careledger.infra import telemetry
+from careledger.infra.retries import BoundedReads
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ class LogEntry:
                            topic=self.topic, state=self.state)
 
 
-class CareLedgerRecorder(PostgresApplicationRecorder):
+class CareLedgerRecorder(BoundedReads, PostgresApplicationRecorder):
     """Appends in one statement without a table lock; reads stop at the horizon."""
 
     def __init__(
@@ -257,7 +258,9 @@ class WriterConnections:
         kwargs: dict[str, Any] = (
             pool.kwargs if isinstance(pool.kwargs, dict) else (pool.kwargs or dict)()
         )
-        conn = psycopg.Connection.connect(conninfo, **{**kwargs, "autocommit": True})
+        # A server that does not answer is given psycopg's least wait, not its default 130 s.
+        conn = psycopg.Connection.connect(conninfo, **{**kwargs, "autocommit": True,
+                                                       "connect_timeout": 2})
         self._local.conn = conn
         with self._guard:
             self._open.add(conn)

@@ -32,6 +32,23 @@ class PartitionLag:
 
 
 @dataclass(frozen=True)
+class ConsumerLag:
+    """How far one consumer's views are behind what the relay published, counted from
+    the log positions the views applied (never from Kafka offsets, which start again at
+    0 when a broker restarts empty)."""
+
+    consumer: str
+    applied_position: int
+    #: Published events after the newest the views applied: 0 only when caught up, a
+    #: lower bound while partitions move at different paces, growing when none moves.
+    behind: int
+    #: Since the views last applied a batch (None: never).
+    seconds_since_applied: float | None
+    #: Since the oldest of the `behind` events was recorded (None: nothing behind).
+    oldest_waiting_s: float | None
+
+
+@dataclass(frozen=True)
 class UnknownKind:
     """Events of a kind this version's views cannot place (a newer writer's): counted,
     not applied, until consumers that know the kind replay them."""
@@ -55,6 +72,7 @@ class Status:
     partitions: list[PartitionLag] = field(default_factory=list)
     dead_letters: int = 0
     unknown_kinds: list[UnknownKind] = field(default_factory=list)
+    consumers: list[ConsumerLag] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -88,6 +106,8 @@ def read_status(conn: Any, *, relay_name: str = "relay",
             "SELECT consumer, kind, events, first_position, last_position"
             " FROM {v}.unknown_kinds ORDER BY kind, consumer").format(
             v=sql.Identifier(views))).fetchall()
+        consumers = conn.execute(sql.SQL(CONSUMER_LAG).format(v=sql.Identifier(views)),
+                                 {"relay": relay}).fetchall()
     marks = high_watermarks or {}
     return Status(
         head=int(head), head_recorded_at=head_at, relay_position=relay,
@@ -100,7 +120,75 @@ def read_status(conn: Any, *, relay_name: str = "relay",
             for c, t, p, pos, off, ms in tracked],
         dead_letters=int(dead),
         unknown_kinds=[UnknownKind(*row) for row in unknown],
+        consumers=[ConsumerLag(consumer=c, applied_position=int(at), behind=int(behind),
+                               seconds_since_applied=_seconds(since),
+                               oldest_waiting_s=_seconds(waiting))
+                   for c, at, since, behind, waiting in consumers],
     )
+
+
+def _seconds(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+#: Per consumer: the newest position its views applied, and the published events after it.
+CONSUMER_LAG = """
+WITH applied AS (
+  SELECT consumer, max(position) AS position, max(updated_at) AS at
+    FROM {v}.tracking GROUP BY consumer)
+SELECT a.consumer, a.position, extract(epoch FROM now() - a.at), w.events, w.seconds
+  FROM applied a, LATERAL (
+    SELECT count(*) AS events, extract(epoch FROM now() - min(e.recorded_at)) AS seconds
+      FROM careledger.careledger_events e
+     WHERE e.notification_id > a.position AND e.notification_id <= %(relay)s) w
+ ORDER BY a.consumer
+"""
+
+#: A member not heard from for this long holds nothing (the members and status agree).
+MEMBER_GONE_S = 15.0
+#: Published events waiting, and nothing applied, for this long: the consumer is stuck.
+STALLED_S = 30.0
+
+LIVE_PARTITIONS = (
+    "SELECT DISTINCT unnest(partitions) FROM careledger.consumer_members"
+    " WHERE group_name = %s AND topic = %s"
+    " AND seen_at > now() - make_interval(secs => %s)"
+)
+
+
+def held_by_live_members(conn: Any, group: str, topic: str) -> set[int]:
+    """The partitions some member of the group noted holding within MEMBER_GONE_S."""
+    return {row[0] for row in conn.execute(LIVE_PARTITIONS, (group, topic, MEMBER_GONE_S))}
+
+
+def consumer_trouble(conn: Any, *, consumer: str, group: str, topic: str, partitions: int,
+                     relay_name: str = "relay", stalled_s: float = STALLED_S) -> str | None:
+    """Why a consumer group cannot keep its views fresh now, in one line; None if it can.
+
+    A member that is merely idle is fine. Not fine: a topic the broker does not have,
+    a partition no live member holds, published events waiting while nothing is applied.
+    """
+    if partitions == 0:
+        return (f"the broker has no topic {topic} (the relay creates it when it starts): "
+                "start the relay")
+    orphaned = set(range(partitions)) - held_by_live_members(conn, group, topic)
+    if orphaned:
+        return (f"{len(orphaned)} of {partitions} partitions of {topic} have no live member "
+                f"of {group}: start `careledger consume`, or restart it if it runs")
+    lag = next((c for c in read_status(conn, relay_name=relay_name).consumers
+                if c.consumer == consumer), None)
+    if lag is None or lag.behind == 0 or (lag.oldest_waiting_s or 0) < stalled_s:
+        return None
+    if lag.seconds_since_applied is not None and lag.seconds_since_applied < stalled_s:
+        return None
+    return (f"{lag.behind} published events have waited {lag.oldest_waiting_s:.0f} s and "
+            f"{consumer} applied nothing for {stalled_s:.0f} s: see the consumer's log, "
+            "then restart it")
+
+
+def topic_partitions(bootstrap: str, topic: str, timeout: float = 3.0) -> int:
+    """How many partitions the topic has (0: none such); raises if the broker is away."""
+    return len(high_watermarks(bootstrap, topic, timeout))
 
 
 def high_watermarks(bootstrap: str, topic: str, timeout: float = 3.0

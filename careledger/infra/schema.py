@@ -117,6 +117,18 @@ CREATE TABLE IF NOT EXISTS careledger.relay_positions (
   updated_at timestamptz NOT NULL DEFAULT now()
 );
 
+-- Which partitions each consumer group member holds, noted by the member every few
+-- seconds: the broker's own answer (DescribeGroups) is not given by every broker, and
+-- `careledger status --ready consume` must know when a partition has nobody.
+CREATE TABLE IF NOT EXISTS careledger.consumer_members (
+  group_name text NOT NULL,
+  member text NOT NULL,
+  topic text NOT NULL,
+  partitions int[] NOT NULL,
+  seen_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (group_name, member)
+);
+
 DROP FUNCTION IF EXISTS careledger.event_hash(bytea, uuid, bigint, timestamptz, text, bytea);
 
 CREATE OR REPLACE FUNCTION careledger.refuse_change() RETURNS trigger
@@ -248,6 +260,7 @@ GRANT SELECT ON careledger.careledger_events TO {role};
 GRANT SELECT, INSERT ON careledger.careledger_snapshots TO {role};
 GRANT SELECT ON careledger.idempotency TO {role};
 GRANT SELECT, INSERT, UPDATE ON careledger.relay_positions TO {role};
+GRANT SELECT, INSERT, UPDATE, DELETE ON careledger.consumer_members TO {role};
 GRANT SELECT ON careledger.view_generations TO {role};
 GRANT SELECT ON careledger.access_log TO {role};
 GRANT SELECT ON careledger.emergency_grants TO {role};

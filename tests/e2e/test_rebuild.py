@@ -11,7 +11,8 @@ from typing import Any
 import psycopg
 from confluent_kafka import Producer
 
-from careledger.consumers.projector import ProjectionConsumer, Projector
+from careledger.consumers.member import ProjectionConsumer
+from careledger.consumers.projector import Projector
 from careledger.consumers.rebuild import rebuild
 from careledger.consumers.relay import Relay
 from careledger.consumers.replay import checksums, replay

@@ -22,7 +22,8 @@ from psycopg.rows import dict_row
 
 from careledger.consumers.applier import Applied, ViewApplier
 from careledger.consumers.envelopes import Streams, envelope_of
-from careledger.consumers.projector import Outcome, ProjectionConsumer, Projector
+from careledger.consumers.member import ProjectionConsumer
+from careledger.consumers.projector import Outcome, Projector
 from careledger.consumers.relay import BrokerUnavailable, Relay
 from careledger.consumers.replay import checksums, replay
 from careledger.domain.application import CareLedger

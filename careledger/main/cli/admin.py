@@ -120,10 +120,13 @@ PARTS = {"api": False, "relay": True, "consume": True}
 def status(
     ready: Annotated[str | None, typer.Option(
         help="api, relay or consume: exit 0 only if that part can work now "
-        "(PostgreSQL reachable; for relay and consume, the broker too).")] = None,
+        "(PostgreSQL reachable; for relay and consume, the broker too; for consume, every "
+        "partition held by a live member and nothing published left waiting).")] = None,
+    group: Annotated[str, typer.Option(
+        help="With --ready consume: the consumer group (as `careledger consume`).")] = "views",
     as_json: Annotated[bool, typer.Option("--json", help="The figures as JSON.")] = False,
 ) -> None:
-    """The log's head, the relay's lag, each consumer partition's lag and freshness."""
+    """The log's head, the relay's lag, each consumer's lag and freshness."""
     import psycopg
 
     from careledger.infra.database import database
@@ -140,10 +143,8 @@ def status(
         raise
     servers = broker_address(settings)
     if ready is not None:  # a healthcheck, every few seconds: nothing more than this
-        conn.close()
-        if PARTS[ready] and (servers is None or not _broker_reachable(servers)):
-            fail(f"{ready} is not ready: the broker at {servers or '(none configured)'} does "
-                 "not answer; check CARELEDGER_KAFKA_BOOTSTRAP")
+        with conn:
+            _ready(conn, ready, servers, settings.events_topic, group)
         print(f"{ready} ready", file=sys.stderr)
         return
     from careledger.infra.health import high_watermarks, read_status
@@ -172,15 +173,31 @@ def status(
                   f"know (positions {u.first_position} to {u.last_position}, {u.consumer}), "
                   "not applied: upgrade the consumers, then `careledger projections rebuild`"
                   "[/yellow]", soft_wrap=True, highlight=False)
+    for c in figures.consumers:
+        since = ("never" if c.seconds_since_applied is None
+                 else f"{c.seconds_since_applied:.1f} s ago")
+        out.print(f"consumer {c.consumer}: applied up to position {c.applied_position}, "
+                  f"{c.behind} published events not yet applied, last batch {since}",
+                  soft_wrap=True)
     for p in figures.partitions:
-        behind = "?" if p.behind is None else str(p.behind)
         fresh = "?" if p.freshness_ms is None else f"{p.freshness_ms:.0f} ms"
         out.print(f"  {p.consumer} {p.topic}/{p.partition}: position {p.position}, "
-                  f"{behind} messages behind, last applied {fresh} after commit",
-                  soft_wrap=True)
+                  f"last applied {fresh} after commit", soft_wrap=True)
 
 
-def _broker_reachable(servers: str) -> bool:
-    from careledger.infra.health import broker_reachable
+def _ready(conn: object, part: str, servers: str | None, topic: str, group: str) -> None:
+    """Fail with one line saying why `part` cannot work now."""
+    from careledger.infra.health import broker_reachable, consumer_trouble, topic_partitions
 
-    return broker_reachable(servers)
+    if not PARTS[part]:
+        return
+    if servers is None or not broker_reachable(servers):
+        fail(f"{part} is not ready: the broker at {servers or '(none configured)'} does "
+             "not answer; check CARELEDGER_KAFKA_BOOTSTRAP")
+    assert servers is not None
+    if part != "consume":
+        return
+    trouble = consumer_trouble(conn, consumer=group, group=f"careledger-{group}", topic=topic,
+                               partitions=topic_partitions(servers, topic))
+    if trouble is not None:
+        fail(f"consume is not ready: {trouble}")

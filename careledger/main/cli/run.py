@@ -46,7 +46,8 @@ def relay(
     db = open_database(settings)
     servers = topics_ready(settings)
     stop = stop_on_signals()
-    app = bootstrap.application_when_reachable(db, settings, wait_s=float("inf"), stop=stop)
+    app = bootstrap.application_when_reachable(db, settings, wait_s=float("inf"), stop=stop,
+                                               follower=True)
     publisher = Relay(app, bootstrap=servers, topic=settings.events_topic)
     if from_position is not None:
         publisher.rewind(from_position)
@@ -65,7 +66,8 @@ def consume(
     """Apply the events on Kafka to the views, with tracking, until stopped."""
     from confluent_kafka import Producer
 
-    from careledger.consumers.projector import ProjectionConsumer, Projector
+    from careledger.consumers.member import ProjectionConsumer
+    from careledger.consumers.projector import Projector
     from careledger.infra import telemetry
 
     settings = Settings.from_env()
