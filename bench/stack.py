@@ -93,7 +93,8 @@ class Stack:
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         """A `careledger` command against this stack, as an operator runs it."""
         return subprocess.run([sys.executable, "-m", "careledger.main.cli", *args],
-                              env=self.env, capture_output=True, text=True, timeout=60)
+                              env=self.env, capture_output=True, text=True, timeout=60,
+                              check=False)
 
     def unexpected_exits(self) -> list[str]:
         return [name for name, part in self.parts.items() if part.poll() is not None]

@@ -65,7 +65,7 @@ class ProjectionConsumer:
         self.member = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.held: set[int] = set()
         self._noted_at = float("-inf")
-        self._rejoined_at = float("-inf")
+        self._rejoined_at = time.monotonic()  # joining now: give it time before another
         self.rejoins = 0
         self.consumer = Consumer({
             "bootstrap.servers": bootstrap,

@@ -14,3 +14,5 @@ class Services:
     app: CareLedger
     idempotency: IdempotencyStore
     tokens: TokenService
+    #: Which API process group this is, as `/health/ready` names it.
+    instance: str = ""

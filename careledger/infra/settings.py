@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 #: Every variable the settings read (tests/test_compose.py checks `from_env` reads these).
@@ -24,6 +24,7 @@ ENVIRONMENT_VARIABLES = (
     "CARELEDGER_TOPIC_PARTITIONS",
     "CARELEDGER_AUDIT_KEY",
     "CARELEDGER_TRACE_CONSOLE",
+    "CARELEDGER_INSTANCE",
 )
 
 APP_ROLE = "careledger_app"
@@ -57,6 +58,9 @@ class Settings:
     audit_key: Path | None = None
     #: Print spans to the console (OTLP export is set by OTEL_EXPORTER_OTLP_ENDPOINT).
     trace_console: bool = False
+    #: Which API this is (`/health/ready` names it): `up` waits for its own, not for
+    #: another one answering on the same port. Unset, one is made per start.
+    instance: str = field(default_factory=lambda: secrets.token_hex(6))
 
     @property
     def dead_letter_topic(self) -> str:
@@ -91,6 +95,7 @@ class Settings:
             if env.get("CARELEDGER_AUDIT_KEY") else None,
             trace_console=(env.get("CARELEDGER_TRACE_CONSOLE") or "").lower()
             in {"1", "true", "yes", "y"},
+            instance=env.get("CARELEDGER_INSTANCE") or secrets.token_hex(6),
         )
 
 

@@ -24,7 +24,7 @@ pool = services.idempotency.pool
 urlpatterns = [
     path("api/v1/", build_api(services).urls),
     path("health/live", health.live),
-    path("health/ready", partial(health.ready, pool=pool)),
+    path("health/ready", partial(health.ready, pool=pool, instance=services.instance)),
     path("health/status", partial(health.status, pool=pool)),
     path("graphql", csrf_exempt(CareLedgerGraphQLView.as_view(
         schema=schema, graphql_ide="graphiql" if settings.DEBUG else None,

@@ -37,7 +37,8 @@ def build(settings: Settings | None = None) -> Any:
     app = bootstrap.application_when_reachable(db, settings, wait_s=30)
     atexit.register(_close)  # a worker that exits closes its pools itself
     wiring.install(Services(app=app, idempotency=IdempotencyStore(bootstrap.app_pool(db, settings)),
-                            tokens=TokenService(settings.token_secret)))
+                            tokens=TokenService(settings.token_secret),
+                            instance=settings.instance))
     return get_wsgi_application()
 
 

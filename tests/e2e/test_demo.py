@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import shlex
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -180,7 +181,11 @@ def test_up_demo_starts_answers_its_printed_examples_and_stops_cleanly(tmp_path:
                 and time.monotonic() < deadline:
             time.sleep(0.1)
         assert not left, {pid: command_line(pid) for pid in left}
-        assert "Traceback" not in (tmp_path / "up.stderr").read_text()
+        said = (tmp_path / "up.stderr").read_text()
+        assert "Traceback" not in said
+        assert ("stopping the API, the relay and the consumers, then the embedded broker, "
+                "then the embedded PostgreSQL; the data stays in") in said, said
+        assert said.rstrip().endswith("stopped"), said
         assert (data_dir / "demo.json").exists()  # the data stays for next time
     finally:
         _stop(process, started, data_dir)
@@ -201,3 +206,27 @@ def _stop(process: subprocess.Popen[Any], started: dict[int, str], data_dir: Pat
     for pid, at in started.items():
         if process_started(pid) == at:
             os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.parametrize("command", [["up", "--demo"], ["serve"]])
+def test_a_taken_port_is_refused_in_one_line_before_anything_starts(
+    tmp_path: Path, command: list[str]
+) -> None:
+    data_dir = tmp_path / "data"
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith("CARELEDGER_")}
+    with socket.socket() as other:  # another instance, or another program, on the port
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        env.update(CARELEDGER_DATA_DIR=str(data_dir), CARELEDGER_HTTP_PORT=str(port))
+        refused = subprocess.run([sys.executable, "-m", "careledger.main.cli", *command],
+                                 env=env, cwd=tmp_path, capture_output=True, text=True,
+                                 timeout=60, check=False)
+    assert refused.returncode == 1
+    assert refused.stderr.strip() == (
+        f"error: port {port} on 127.0.0.1 is taken (another CareLedger, or another program): "
+        "stop it, or set CARELEDGER_HTTP_PORT to a free port"), refused.stderr
+    assert refused.stdout == ""  # no banner, no tokens
+    assert embedded_pg.EmbeddedPostgres(data_dir, 0, "").pid() is None  # nothing started
+    assert not (data_dir / "demo.json").exists()

@@ -38,7 +38,8 @@ def test_the_api_is_live_and_ready_and_shows_its_figures(client: Any, network: N
                                                          app: CareLedger) -> None:
     open_episode(app, network)
     assert client.get("/health/live").json() == {"status": "live"}
-    assert client.get("/health/ready").json() == {"status": "ready"}
+    ready = client.get("/health/ready").json()
+    assert ready["status"] == "ready" and len(ready["instance"]) == 12
     figures = client.get("/health/status").json()
     assert figures["head"] >= 2 and figures["relay_behind"] == figures["head"] - figures[
         "relay_position"]

@@ -75,6 +75,22 @@ def open_database(settings: Settings) -> Database:
         raise
 
 
+def refuse_taken_port(settings: Settings) -> None:
+    """Before anything else: a second instance on a taken port would seed, wait for the
+    first one's API, print its tokens as its own, then fail."""
+    import socket
+
+    host, port = settings.http_host, settings.http_port
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn binds
+        try:
+            probe.bind((host, port))
+        except OSError:
+            fail(f"port {port} on {host} is taken (another CareLedger, or another program): "
+                 "stop it, or set CARELEDGER_HTTP_PORT to a free port")
+
+
 def topics_ready(settings: Settings) -> str:
     from careledger.infra.embedded_broker import ensure_topics, wait_until_ready
 

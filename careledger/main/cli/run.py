@@ -11,6 +11,7 @@ from careledger.main.cli.common import (
     commands,
     console,
     open_database,
+    refuse_taken_port,
     stop_on_signals,
     topics_ready,
 )
@@ -26,6 +27,7 @@ def serve(
     from careledger.main.server import serve as run_server
 
     settings = Settings.from_env()
+    refuse_taken_port(settings)
     open_database(settings)
     run_server(settings, workers=workers, threads=threads)
 

@@ -21,6 +21,7 @@ from careledger.main.cli.common import (
     console,
     fail,
     open_database,
+    refuse_taken_port,
     stop_on_signals,
     topics_ready,
 )
@@ -46,6 +47,7 @@ def up(
     from careledger.main import bootstrap
 
     settings = Settings.from_env()
+    refuse_taken_port(settings)
     if fresh:
         if settings.database_url is not None:
             fail("--fresh deletes the embedded server's data folder; with "
@@ -82,6 +84,7 @@ def up(
         # Each part is its own process and session: `up` supervises; Ctrl-C reaches only it.
         env = {**os.environ, "CARELEDGER_KAFKA_BOOTSTRAP": servers,
                "CARELEDGER_DATA_DIR": str(settings.data_dir),
+               "CARELEDGER_INSTANCE": settings.instance,
                **({"CARELEDGER_DEBUG": "1"} if graphiql else {})}
         api_workers = os.environ.get("CARELEDGER_WORKERS", "2")
         commands = {"API": ["serve", "--workers", api_workers, "--threads", "8"],
@@ -164,9 +167,9 @@ def _wait_until_ready(base: str, db: Database, settings: Settings,
                                 "[/bold] shows the lag)[/yellow]")
                 return True
             try:
-                if not api:
-                    with urllib.request.urlopen(f"{base}/health/ready", timeout=2):
-                        api = True
+                if not api:  # ours: another instance may answer on the port first
+                    with urllib.request.urlopen(f"{base}/health/ready", timeout=2) as answer:
+                        api = json.load(answer).get("instance") == settings.instance
                 if not views:
                     with psycopg.connect(db.app_url, autocommit=True,
                                          connect_timeout=3) as conn:
@@ -185,6 +188,13 @@ def _stop_all(parts: list[subprocess.Popen[bytes]], broker: object,
     from careledger.infra import embedded_pg
     from careledger.infra.embedded_broker import EmbeddedBroker
 
+    servers = [what for what, started in (
+        ("the API, the relay and the consumers", parts),
+        ("the embedded broker", isinstance(broker, EmbeddedBroker)),
+        ("the embedded PostgreSQL", settings.database_url is None)) if started]
+    if servers:
+        console().print(f"stopping {', then '.join(servers)}; the data stays in "
+                        f"{settings.data_dir}", soft_wrap=True)
     for part in parts:
         part.terminate()
         try:
@@ -197,3 +207,5 @@ def _stop_all(parts: list[subprocess.Popen[bytes]], broker: object,
         (settings.data_dir / BROKER_ADDRESS_FILE).unlink(missing_ok=True)
     if settings.database_url is None:
         embedded_pg.EmbeddedPostgres(settings.data_dir, 0, "").stop()
+    if servers:
+        console().print("stopped")
