@@ -14,23 +14,6 @@ from __future__ import annotations
 ACCESS_LOCK = 0x0CA2E + 3
 
 ACCESS_DDL = r"""
--- Every read of patient data, allowed or denied: who, which patient, what was asked,
--- on what basis, and why (for emergency access). Hash-chained like the event log, and
--- written only through log_access(): the application's role cannot touch the rows.
-CREATE TABLE IF NOT EXISTS careledger.access_log (
-  id bigserial PRIMARY KEY,
-  at timestamptz NOT NULL,
-  principal uuid NOT NULL,
-  role text NOT NULL,
-  patient_id uuid,
-  fields text NOT NULL,
-  allowed boolean NOT NULL,
-  basis text,
-  reason text,
-  previous_hash bytea NOT NULL,
-  hash bytea NOT NULL
-);
-CREATE INDEX IF NOT EXISTS access_log_patient ON careledger.access_log (patient_id, at);
 DROP TRIGGER IF EXISTS append_only ON careledger.access_log;
 CREATE TRIGGER append_only BEFORE UPDATE OR DELETE ON careledger.access_log
   FOR EACH ROW EXECUTE FUNCTION careledger.refuse_change();
@@ -38,18 +21,6 @@ DROP TRIGGER IF EXISTS append_only_truncate ON careledger.access_log;
 CREATE TRIGGER append_only_truncate BEFORE TRUNCATE ON careledger.access_log
   FOR EACH STATEMENT EXECUTE FUNCTION careledger.refuse_change();
 
--- "Break the glass": a practitioner outside the care team states why and may read the
--- patient for a few hours. Append-only; every such read is flagged in the access log.
-CREATE TABLE IF NOT EXISTS careledger.emergency_grants (
-  id bigserial PRIMARY KEY,
-  principal uuid NOT NULL,
-  patient_id uuid NOT NULL,
-  reason text NOT NULL CHECK (length(btrim(reason)) >= 10),
-  granted_at timestamptz NOT NULL DEFAULT clock_timestamp(),
-  expires_at timestamptz NOT NULL
-);
-CREATE INDEX IF NOT EXISTS emergency_grants_lookup
-  ON careledger.emergency_grants (principal, patient_id, expires_at);
 DROP TRIGGER IF EXISTS append_only ON careledger.emergency_grants;
 CREATE TRIGGER append_only BEFORE UPDATE OR DELETE ON careledger.emergency_grants
   FOR EACH ROW EXECUTE FUNCTION careledger.refuse_change();
@@ -130,18 +101,6 @@ BEGIN
     on_basis, because);
 END $$;
 
--- Signed checkpoints of the log (careledger/audit): how far it went, how many events,
--- their Merkle root, when, with which key. Append-only like the log: the application's
--- role may add one (`careledger audit checkpoint`) and read them, never change one.
-CREATE TABLE IF NOT EXISTS careledger.checkpoints (
-  id bigserial PRIMARY KEY,
-  position bigint NOT NULL CHECK (position > 0),
-  leaf_count bigint NOT NULL CHECK (leaf_count > 0),
-  root bytea NOT NULL CHECK (octet_length(root) = 32),
-  created_at timestamptz NOT NULL,
-  key_id text NOT NULL,
-  signature bytea NOT NULL CHECK (octet_length(signature) = 64)
-);
 DROP TRIGGER IF EXISTS append_only ON careledger.checkpoints;
 CREATE TRIGGER append_only BEFORE UPDATE OR DELETE ON careledger.checkpoints
   FOR EACH ROW EXECUTE FUNCTION careledger.refuse_change();

@@ -1,6 +1,10 @@
 """The event store's schema, roles and guarantees; `careledger migrate` applies it.
 
-Everything here is idempotent, so a migration runs at every start without harm.
+Two parts. The tables, types and indexes change only through versioned migrations,
+plain SQL in `migrations/` applied once each and recorded by yoyo (`0001.baseline.sql`
+is the schema as it stood when they began). The functions, triggers, grants, the
+application's role and the live views are defined here and applied at every
+`careledger migrate`: each is safe to run again, so the code's version always wins.
 
 * The events table is the library's, plus three columns the store fills itself:
   `recorded_at` (transaction time, indexed for "as of" reads), and the stream's hash
@@ -21,8 +25,11 @@ Everything here is idempotent, so a migration runs at every start without harm.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
+import psycopg
 from psycopg import Connection, sql
 
 from careledger.domain.referral import Referral
@@ -36,99 +43,7 @@ SNAPSHOTS = "careledger_snapshots"
 #: The advisory lock every appending transaction holds, shared, until it ends.
 WRITER_LOCK = 0x0CA2E  # "care"
 
-DDL = r"""
-CREATE SCHEMA IF NOT EXISTS careledger;
-
-DO $$ BEGIN
-  CREATE TYPE careledger.stored_event_uuid AS (
-    originator_id uuid, originator_version bigint, topic text, state bytea);
-EXCEPTION WHEN duplicate_object THEN NULL; END $$;
-
-CREATE TABLE IF NOT EXISTS careledger.careledger_events (
-  originator_id uuid NOT NULL,
-  originator_version bigint NOT NULL,
-  topic text NOT NULL,
-  state bytea NOT NULL,
-  notification_id bigserial,
-  recorded_at timestamptz NOT NULL DEFAULT statement_timestamp(),
-  previous_hash bytea NOT NULL,
-  event_hash bytea NOT NULL,
-  PRIMARY KEY (originator_id, originator_version)
-);
--- The W3C trace context of the command that appended the event (not part of its hash:
--- it says how the event was traced, not what the record says).
-ALTER TABLE careledger.careledger_events ADD COLUMN IF NOT EXISTS trace_context text;
-CREATE UNIQUE INDEX IF NOT EXISTS careledger_events_notification_id_idx
-  ON careledger.careledger_events (notification_id);
-CREATE INDEX IF NOT EXISTS careledger_events_recorded_at_idx
-  ON careledger.careledger_events (recorded_at);
-
--- The patient a referral is for, read from the state of the event that made it (the eventsourcing
--- library's JSON, where a UUID is {"_type_": "uuid_hex", "_data_": "<hex>"}), so an
--- export finds a patient's episodes in the log itself, by index, not through the views.
--- A state it cannot read gives NULL, never an error: no append may fail because of it.
-CREATE OR REPLACE FUNCTION careledger.referral_patient(state bytea) RETURNS text
-LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
-BEGIN
-  RETURN convert_from(state, 'UTF8')::jsonb #>> '{patient_id,_data_}';
-EXCEPTION WHEN others THEN
-  RETURN NULL;
-END $$;
-CREATE INDEX IF NOT EXISTS careledger_events_referral_patient_idx
-  ON careledger.careledger_events (careledger.referral_patient(state))
-  WHERE topic = '{referral_made}';
-
-CREATE TABLE IF NOT EXISTS careledger.careledger_snapshots (
-  originator_id uuid NOT NULL,
-  originator_version bigint NOT NULL,
-  topic text,
-  state bytea,
-  PRIMARY KEY (originator_id, originator_version)
-);
-
-CREATE TABLE IF NOT EXISTS careledger.idempotency (
-  principal text NOT NULL,
-  key text NOT NULL,
-  request_hash text NOT NULL,
-  command text NOT NULL,
-  aggregate_id uuid NOT NULL,
-  version bigint NOT NULL,
-  position bigint,
-  recorded_at timestamptz NOT NULL DEFAULT statement_timestamp(),
-  PRIMARY KEY (principal, key)
-);
-
--- Which generation of the views is live. A rebuild fills a fresh schema, then switches
--- this pointer; `floor_position` is where the new generation's replay stopped, so a
--- consumer skips anything at or below it on a partition it has not tracked yet.
-CREATE TABLE IF NOT EXISTS careledger.view_generations (
-  name text PRIMARY KEY,
-  schema text NOT NULL,
-  floor_position bigint NOT NULL DEFAULT 0,
-  switched_at timestamptz NOT NULL DEFAULT now()
-);
-INSERT INTO careledger.view_generations (name, schema) VALUES ('live', 'careledger_views')
-  ON CONFLICT (name) DO NOTHING;
-
--- How far the relay has published the log to Kafka (saved only after Kafka confirmed).
-CREATE TABLE IF NOT EXISTS careledger.relay_positions (
-  name text PRIMARY KEY,
-  position bigint NOT NULL,
-  updated_at timestamptz NOT NULL DEFAULT now()
-);
-
--- Which partitions each consumer group member holds, noted by the member every few
--- seconds: the broker's own answer (DescribeGroups) is not given by every broker, and
--- `careledger status --ready consume` must know when a partition has nobody.
-CREATE TABLE IF NOT EXISTS careledger.consumer_members (
-  group_name text NOT NULL,
-  member text NOT NULL,
-  topic text NOT NULL,
-  partitions int[] NOT NULL,
-  seen_at timestamptz NOT NULL DEFAULT now(),
-  PRIMARY KEY (group_name, member)
-);
-
+ROUTINES = r"""
 DROP FUNCTION IF EXISTS careledger.event_hash(bytea, uuid, bigint, timestamptz, text, bytea);
 
 CREATE OR REPLACE FUNCTION careledger.refuse_change() RETURNS trigger
@@ -245,8 +160,7 @@ LANGUAGE sql STABLE AS $$
        AND l.objsubid = 1 AND l.granted AND l.virtualtransaction = ANY(candidates))
 $$;
 
-""".replace("{writer_lock}", str(WRITER_LOCK)).replace("{referral_made}", Referral.Made.TOPIC
-                                                         ) + ACCESS_DDL
+""".replace("{writer_lock}", str(WRITER_LOCK)) + ACCESS_DDL
 
 VIEW_GRANTS = """
 GRANT USAGE ON SCHEMA {schema} TO {role};
@@ -271,26 +185,77 @@ GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA careledger TO {role};
 """
 
 
-def migrate(admin: Connection[object], *, app_role: str, app_password: str) -> None:
-    """Create or bring up to date the schema, the application's role and its grants."""
-    with admin.transaction():
-        admin.execute("SELECT pg_advisory_xact_lock(%s)", (WRITER_LOCK + 1,))
-        exists = admin.execute(
-            "SELECT 1 FROM pg_roles WHERE rolname = %s", (app_role,)
-        ).fetchone()
-        role = sql.Identifier(app_role)
-        verb = sql.SQL("ALTER") if exists else sql.SQL("CREATE")
-        admin.execute(
-            sql.SQL("{} ROLE {} LOGIN PASSWORD {} NOSUPERUSER NOCREATEDB NOCREATEROLE").format(
-                verb, role, sql.Literal(app_password)
-            )
-        )
-        admin.execute(DDL.encode())
-        admin.execute(sql.SQL(GRANTS).format(role=role))
-        live: Any = admin.execute(
-            "SELECT schema FROM careledger.view_generations WHERE name = 'live'"
-        ).fetchone()
-        create_views(admin, app_role=app_role, schema=str(live[0]) if live else VIEWS_SCHEMA)
+#: The versioned migrations (plain SQL, applied once each, in order, by yoyo).
+MIGRATIONS = Path(__file__).parent / "migrations"
+#: Where yoyo records which were applied, and when (apart from the data).
+VERSIONS_SCHEMA = "careledger_migrations"
+
+
+def migrate(admin_url: str, *, app_role: str, app_password: str) -> list[str]:
+    """Bring the schema up to date; answer the versioned migrations applied now.
+
+    First the versioned migrations still pending, each once, recorded; then what is
+    safe to run again and so runs every time: the application's role, the functions,
+    the triggers, the grants and the live generation of the views. One migration at a
+    time across processes (an advisory lock, released even if the process dies).
+    """
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute("SELECT pg_advisory_lock(%s)", (WRITER_LOCK + 1,))
+        try:
+            applied = _apply_versions(admin, admin_url)
+            with admin.transaction():
+                _apply_repeatable(admin, app_role=app_role, app_password=app_password)
+        finally:
+            admin.execute("SELECT pg_advisory_unlock(%s)", (WRITER_LOCK + 1,))
+    return applied
+
+
+def pending_versions(admin_url: str) -> tuple[list[str], list[str]]:
+    """The versioned migrations applied, and those still to apply, by id."""
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
+            sql.Identifier(VERSIONS_SCHEMA)))
+    backend, migrations = _versions(admin_url)
+    try:
+        pending = {m.id for m in backend.to_apply(migrations)}
+    finally:
+        backend.connection.close()
+    return ([m.id for m in migrations if m.id not in pending],
+            [m.id for m in migrations if m.id in pending])
+
+
+def _versions(admin_url: str) -> tuple[Any, Any]:
+    from yoyo import get_backend, read_migrations
+
+    parts = urlsplit(admin_url)
+    query = "&".join(q for q in (parts.query, f"schema={VERSIONS_SCHEMA}") if q)
+    uri = urlunsplit(parts._replace(scheme="postgresql+psycopg", query=query))
+    return get_backend(uri), read_migrations(str(MIGRATIONS))
+
+
+def _apply_versions(admin: Connection[object], admin_url: str) -> list[str]:
+    admin.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
+        sql.Identifier(VERSIONS_SCHEMA)))
+    backend, migrations = _versions(admin_url)
+    try:
+        pending = backend.to_apply(migrations)
+        backend.apply_migrations(pending)
+    finally:
+        backend.connection.close()
+    return [m.id for m in pending]
+
+
+def _apply_repeatable(admin: Connection[object], *, app_role: str, app_password: str) -> None:
+    exists = admin.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (app_role,)).fetchone()
+    role = sql.Identifier(app_role)
+    verb = sql.SQL("ALTER") if exists else sql.SQL("CREATE")
+    admin.execute(sql.SQL("{} ROLE {} LOGIN PASSWORD {} NOSUPERUSER NOCREATEDB NOCREATEROLE")
+                  .format(verb, role, sql.Literal(app_password)))
+    admin.execute(ROUTINES.encode())
+    admin.execute(sql.SQL(GRANTS).format(role=role))
+    live: Any = admin.execute(
+        "SELECT schema FROM careledger.view_generations WHERE name = 'live'").fetchone()
+    create_views(admin, app_role=app_role, schema=str(live[0]) if live else VIEWS_SCHEMA)
 
 
 #: Columns added to the views after a generation was built, filled from the log the way

@@ -20,9 +20,9 @@ __all__ = ["Database", "database"]  # where most callers look for them
 log = logging.getLogger(__name__)
 
 
-def run_migrations(db: Database) -> None:
-    with psycopg.connect(db.admin_url, autocommit=True) as admin:
-        migrate(admin, app_role=APP_ROLE, app_password=db.app_password)
+def run_migrations(db: Database) -> list[str]:
+    """Bring the schema up to date; answer the versioned migrations applied now."""
+    return migrate(db.admin_url, app_role=APP_ROLE, app_password=db.app_password)
 
 
 #: Seconds a request waits for a database connection before it is answered 503 (the

