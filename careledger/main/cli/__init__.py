@@ -11,6 +11,7 @@ import gc
 
 from careledger.main.cli.admin import PARTS, admin
 from careledger.main.cli.audit import LOG_DIFFERS, audit_cli
+from careledger.main.cli.backup import backups
 from careledger.main.cli.common import commands
 from careledger.main.cli.export import export_cli
 from careledger.main.cli.run import parts
@@ -22,6 +23,7 @@ cli = commands("CareLedger: event-sourced care coordination.")
 cli.add_typer(local)  # up
 cli.add_typer(parts)  # serve, relay, consume
 cli.add_typer(admin)  # migrate, seed, status, token, projections
+cli.add_typer(backups)  # backup, restore
 cli.add_typer(audit_cli, name="audit")
 cli.add_typer(export_cli, name="export")
 
