@@ -61,6 +61,7 @@ icd10: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench
 	$(BIN)/python -m bench.views
+	$(BIN)/python -m bench.rest
 	$(BIN)/python -m bench.graphql
 	$(BIN)/python -m bench.audit
 	$(BIN)/python -m bench.load

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -27,12 +28,20 @@ from opentelemetry.trace import SpanKind, set_span_in_context
 from careledger.consumers.envelopes import Streams, envelope_of
 from careledger.domain.application import CareLedger
 from careledger.infra import telemetry
-from careledger.infra.eventstore import CareLedgerRecorder
+from careledger.infra.eventstore import CareLedgerRecorder, own_connection
 from careledger.projections.envelope import Envelope
 
 log = logging.getLogger(__name__)
 
 RELAY_NAME = "relay"
+#: The channel append_events notifies while a relay rests (infra/schema.py).
+WAKE_CHANNEL = "careledger_log"
+#: The longest rest without a notification: a listener whose connection died unnoticed
+#: still looks this often, and marks itself resting again (writers stop waking a relay
+#: that has not done so for 30 s: one that crashed costs them nothing for long).
+REST_MOST_S = 5.0
+#: How often a resting relay looks at `stop` (a blocking wait on the socket between).
+REST_SLICE_S = 0.25
 #: Waits while PostgreSQL is away: short, so the views are fresh soon after it returns.
 RETRY_FIRST_S, RETRY_MOST_S = 0.25, 1.0
 
@@ -53,7 +62,10 @@ class Relay:
         batch_size: int = 1000,
         delivery_timeout_s: float = 10.0,
         name: str = RELAY_NAME,
+        rest: str = "listen",
     ) -> None:
+        """`rest` "listen" waits for append_events to notify; "poll" looks every
+        `idle_s` instead (the way it was, kept for the bench that compares the two)."""
         self.app = app
         recorder = app.recorder
         assert isinstance(recorder, CareLedgerRecorder), "the relay needs CareLedger's recorder"
@@ -74,6 +86,11 @@ class Relay:
             "logger": log,
         }
         self.producer = Producer(self._producer_config)
+        if rest not in ("listen", "poll"):
+            raise ValueError("rest is 'listen' or 'poll'")
+        self.rest_by = rest
+        self._listener: psycopg.Connection[Any] | None = None
+        self._resting = False
 
     # ------------------------------------------------------------------ position
 
@@ -194,11 +211,64 @@ class Relay:
                 continue
             if on_batch is not None and published:
                 on_batch(published, self.position())
+            if published and self._resting:
+                self._mark_resting(False)  # busy: writers need not wake it
             if not published:
-                stop.wait(idle_s)
+                try:
+                    self.rest(stop, idle_s)
+                except (psycopg.OperationalError, OperationalError):
+                    self._drop_listener()  # the next round finds PostgreSQL or backs off
+
+    # ------------------------------------------------------------------ resting
+
+    def rest(self, stop: threading.Event, idle_s: float = 0.02) -> None:
+        """Nothing to publish: sleep until a writer notifies, for REST_MOST_S at most.
+
+        Marked resting first, then one more look at the log horizon: a writer that read
+        the mark before it was set had drawn its position already, so the horizon waits
+        for it; one that read it after notifies at its commit. No wake-up is lost.
+        """
+        if self.rest_by == "poll":
+            stop.wait(idle_s)
+            return
+        listener = self._listening()
+        for _ in listener.notifies(timeout=0):
+            pass  # those that woke the last rest
+        self._mark_resting(True)
+        if self.recorder.horizon() > self.position():
+            return
+        deadline = time.monotonic() + REST_MOST_S
+        while not stop.is_set() and (left := deadline - time.monotonic()) > 0:
+            for _ in listener.notifies(timeout=min(left, REST_SLICE_S), stop_after=1):
+                return
+
+    def _listening(self) -> psycopg.Connection[Any]:
+        if self._listener is None or self._listener.closed or self._listener.broken:
+            self._listener = own_connection(self.recorder.datastore)
+            self._listener.execute(f"LISTEN {WAKE_CHANNEL}")
+        return self._listener
+
+    def _drop_listener(self) -> None:
+        if self._listener is not None:
+            self._listener.close()
+        self._listener = None
+
+    def _mark_resting(self, resting: bool) -> None:
+        with self.recorder.datastore.get_connection() as conn:
+            conn.execute(
+                "INSERT INTO careledger.relay_wake (name, resting) VALUES (%s, %s)"
+                " ON CONFLICT (name) DO UPDATE SET resting = EXCLUDED.resting, since = now()",
+                (self.name, resting))
+        self._resting = resting
 
     def close(self) -> None:
         self.producer.flush(5)
+        try:
+            if self._resting:
+                self._mark_resting(False)
+        except (psycopg.OperationalError, OperationalError):
+            pass  # writers stop waking it 30 s after its last mark anyway
+        self._drop_listener()
 
 
 def lag(relay: Relay) -> tuple[int, float]:

@@ -253,14 +253,7 @@ class WriterConnections:
         conn: psycopg.Connection[Any] | None = getattr(self._local, "conn", None)
         if conn is not None and not conn.closed:
             return conn
-        pool = self._datastore.pool
-        conninfo = pool.conninfo if isinstance(pool.conninfo, str) else pool.conninfo()
-        kwargs: dict[str, Any] = (
-            pool.kwargs if isinstance(pool.kwargs, dict) else (pool.kwargs or dict)()
-        )
-        # A server that does not answer is given psycopg's least wait, not its default 130 s.
-        conn = psycopg.Connection.connect(conninfo, **{**kwargs, "autocommit": True,
-                                                       "connect_timeout": 2})
+        conn = own_connection(self._datastore)
         self._local.conn = conn
         with self._guard:
             self._open.add(conn)
@@ -280,6 +273,18 @@ class WriterConnections:
             conns, self._open = self._open, set()
         for conn in conns:
             conn.close()
+
+
+def own_connection(datastore: PostgresDatastore) -> psycopg.Connection[Any]:
+    """A connection of its own (autocommit, dict rows) to where the pool connects."""
+    pool = datastore.pool
+    conninfo = pool.conninfo if isinstance(pool.conninfo, str) else pool.conninfo()
+    kwargs: dict[str, Any] = (
+        pool.kwargs if isinstance(pool.kwargs, dict) else (pool.kwargs or dict)()
+    )
+    # A server that does not answer is given psycopg's least wait, not its default 130 s.
+    return psycopg.Connection.connect(conninfo, **{**kwargs, "autocommit": True,
+                                                   "connect_timeout": 2})
 
 
 #: U+0000 as JSON writes it (an escape not itself escaped). PostgreSQL's text and jsonb

@@ -130,6 +130,12 @@ BEGIN
         AS e(id, version, topic, state, previous_hash, event_hash)
     RETURNING notification_id)
   SELECT array_agg(notification_id ORDER BY notification_id) INTO positions FROM inserted;
+  -- After the positions are drawn: a relay that marks itself resting, then looks at the
+  -- log horizon, either waits for this transaction there or is notified by it.
+  IF EXISTS (SELECT 1 FROM careledger.relay_wake
+              WHERE resting AND since > now() - interval '30 seconds') THEN
+    PERFORM pg_notify('careledger_log', '');
+  END IF;
   IF idem_key IS NOT NULL THEN
     INSERT INTO careledger.idempotency
       (principal, key, request_hash, command, aggregate_id, version, position)
@@ -175,6 +181,7 @@ GRANT SELECT, INSERT ON careledger.careledger_snapshots TO {role};
 GRANT SELECT ON careledger.idempotency TO {role};
 GRANT SELECT, INSERT, UPDATE ON careledger.relay_positions TO {role};
 GRANT SELECT, INSERT, UPDATE, DELETE ON careledger.consumer_members TO {role};
+GRANT SELECT, INSERT, UPDATE ON careledger.relay_wake TO {role};
 GRANT SELECT ON careledger.view_generations TO {role};
 GRANT SELECT ON careledger.access_log TO {role};
 GRANT SELECT ON careledger.emergency_grants TO {role};

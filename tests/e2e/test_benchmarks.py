@@ -22,6 +22,8 @@ TINY: dict[str, tuple[list[str], dict[str, str], list[str]]] = {
                              "BENCH_LONG_EVENTS": "120"}, ["[1]", "[2]", "[3]"]),
     "views": (["bench.views"], {"BENCH_PATIENTS": "3", "BENCH_RATE": "20",
                                 "BENCH_FRESHNESS_SECONDS": "3"}, ["[a]", "[b]", "[c]", "[d]"]),
+    "rest": (["bench.rest"], {"BENCH_REST_SECONDS": "2", "BENCH_REST_FRESHNESS_SECONDS": "1",
+                              "BENCH_REST_ROUNDS": "1"}, ["[1] relay", "[1] consumer", "[2]"]),
     "graphql": (["bench.graphql"], {"BENCH_SECONDS": "0.5", "BENCH_ROUNDS": "1"},
                 ["timeline", "worklist"]),
     "audit": (["bench.audit"], {"BENCH_AUDIT_EVENTS": "3000", "BENCH_AUDIT_PATIENTS": "3"},

@@ -10,6 +10,7 @@ from careledger.infra.settings import Settings
 from careledger.main.cli.common import (
     commands,
     console,
+    fail,
     open_database,
     refuse_taken_port,
     stop_on_signals,
@@ -37,12 +38,17 @@ def relay(
     from_position: Annotated[int | None, typer.Option(
         help="Publish again from this log position (recovery): duplicates, never losses."
     )] = None,
+    rest: Annotated[str, typer.Option(
+        hidden=True, help="listen (woken by PostgreSQL) or poll (every 20 ms): the bench "
+        "compares them.")] = "listen",
 ) -> None:
     """Follow the event store's log and publish it to Kafka, in order."""
     from careledger.consumers.relay import Relay
     from careledger.infra import telemetry
     from careledger.main import bootstrap
 
+    if rest not in ("listen", "poll"):
+        fail("--rest is listen or poll")
     settings = Settings.from_env()
     telemetry.configure("relay", console=settings.trace_console)
     db = open_database(settings)
@@ -50,7 +56,7 @@ def relay(
     stop = stop_on_signals()
     app = bootstrap.application_when_reachable(db, settings, wait_s=float("inf"), stop=stop,
                                                follower=True)
-    publisher = Relay(app, bootstrap=servers, topic=settings.events_topic)
+    publisher = Relay(app, bootstrap=servers, topic=settings.events_topic, rest=rest)
     if from_position is not None:
         publisher.rewind(from_position)
     console().print(f"relay: publishing from position {publisher.position()} "
@@ -64,6 +70,9 @@ def relay(
 @parts.command()
 def consume(
     group: Annotated[str, typer.Option(help="Consumer group (one per set of views).")] = "views",
+    fetch_wait_ms: Annotated[int, typer.Option(
+        min=1, max=10_000, help="How long the broker may hold a fetch that finds nothing; "
+        "Kafka answers as soon as a message arrives, so it may be raised there.")] = 20,
 ) -> None:
     """Apply the events on Kafka to the views, with tracking, until stopped."""
     from confluent_kafka import Producer
@@ -82,7 +91,7 @@ def consume(
         dead_letter_topic=settings.dead_letter_topic,
     )
     consumer = ProjectionConsumer(projector, bootstrap=servers, topic=settings.events_topic,
-                                  group=f"careledger-{group}")
+                                  group=f"careledger-{group}", fetch_wait_ms=fetch_wait_ms)
     stop = stop_on_signals()
     console().print(f"consume: group careledger-{group} on {settings.events_topic} at {servers}")
     consumer.run(stop)
