@@ -9,13 +9,19 @@ come in a seeded random order at seeded random moments.
 
 Afterwards: every view equals a replay of the log; every command the API accepted is in
 the log exactly once (retries included); the dead-letter topic holds only the poison
-messages the test sent; and while PostgreSQL was away the API answered 503 with
-Retry-After, never 500.
+messages the test sent; while PostgreSQL was away the API answered 503 with
+Retry-After, never 500; and no request the API accepted went unanswered (a hang), which
+a retry would otherwise hide. All of it with a CPU hog on every core beside it: the
+machine CI runs on is loaded, and nothing here may rest on its being idle.
 """
 
 from __future__ import annotations
 
+import os
 import random
+import socket
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -54,6 +60,19 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
         yield built
 
 
+@pytest.fixture()
+def cpu_hog() -> Iterator[None]:
+    """A process spinning on every core, at the same priority as everything else."""
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
+            for _ in range(os.cpu_count() or 2)]
+    try:
+        yield
+    finally:
+        for hog in hogs:
+            hog.kill()
+            hog.wait(timeout=10)
+
+
 @dataclass
 class Client:
     """Commands at a steady pace; a failed one is retried with its Idempotency-Key."""
@@ -64,10 +83,14 @@ class Client:
     accepted: dict[str, dict[str, Any]] = field(default_factory=dict)
     statuses: Counter[int] = field(default_factory=Counter)
     unavailable_without_retry_after: int = 0
+    #: Requests the API took and did not answer within `answer_within_s`.
+    hangs: int = 0
+    answer_within_s: float = 10.0
+    give_up_s: float = 60.0
     stop: threading.Event = field(default_factory=threading.Event)
 
     def run(self) -> None:
-        with httpx.Client(base_url=self.base, timeout=10) as http:
+        with httpx.Client(base_url=self.base, timeout=self.answer_within_s) as http:
             sent = 0
             while not self.stop.is_set():
                 self.command(http, str(uuid.uuid4()), self.referrals[sent % len(self.referrals)])
@@ -77,11 +100,14 @@ class Client:
     def command(self, http: httpx.Client, key: str, referral: uuid.UUID) -> None:
         body = {"scheduled_for": "2026-03-10T09:00:00+00:00", "location": "clinic"}
         headers = {"Authorization": f"Bearer {self.token}", "Idempotency-Key": key}
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + self.give_up_s
         while time.monotonic() < deadline:
             try:
                 response = http.post(f"/api/v1/referrals/{referral}/sessions", json=body,
                                      headers=headers)
+            except httpx.ReadTimeout:
+                self.hangs += 1  # taken and never answered: a hang, not an API that is down
+                continue
             except httpx.HTTPError:
                 time.sleep(0.2)  # the API is down: come back with the same key
                 continue
@@ -95,7 +121,7 @@ class Client:
                 time.sleep(0.2)
                 continue
             raise AssertionError(f"{response.status_code}: {response.text[:300]}")
-        raise AssertionError("a command found no working API for 60 s")
+        raise AssertionError(f"a command found no working API for {self.give_up_s:.0f} s")
 
 
 def dead_letters(bootstrap_servers: str) -> list[bytes]:
@@ -111,7 +137,7 @@ def dead_letters(bootstrap_servers: str) -> list[bytes]:
 
 
 def test_commands_under_faults_are_kept_exactly_once_and_the_views_equal_the_log(
-    stack: Stack,
+    stack: Stack, cpu_hog: None,
 ) -> None:
     rng = random.Random(SEED)
     db = bootstrap.database(stack.settings)
@@ -181,6 +207,7 @@ def test_commands_under_faults_are_kept_exactly_once_and_the_views_equal_the_log
     assert set(client.statuses) <= {201, 503}, client.statuses
     assert outage["statuses"][503] > 0, outage
     assert client.unavailable_without_retry_after == 0
+    assert client.hangs == 0, f"{client.hangs} requests were taken and never answered"
     accepted = len(client.accepted)
     assert accepted > 100, client.statuses
 
@@ -232,3 +259,16 @@ def test_commands_under_faults_are_kept_exactly_once_and_the_views_equal_the_log
           f"killed, broker frozen, PostgreSQL restarted, {len(POISON)} poison messages); "
           f"commands accepted {accepted}, answers {dict(client.statuses)}, during the "
           f"PostgreSQL outage {dict(outage['statuses'])}; lost or doubled: none")
+
+
+def test_a_request_the_api_takes_and_never_answers_is_a_hang_not_a_retry() -> None:
+    """The harness itself: an API that accepts and then hangs fails the test above."""
+    with socket.socket() as silent:  # accepts connections (the backlog), never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        client = Client(base=f"http://127.0.0.1:{silent.getsockname()[1]}", token="t",
+                        referrals=[uuid.uuid4()], answer_within_s=0.5, give_up_s=2.0)
+        with httpx.Client(base_url=client.base, timeout=client.answer_within_s) as http, \
+                pytest.raises(AssertionError, match="no working API"):
+            client.command(http, str(uuid.uuid4()), client.referrals[0])
+    assert client.hangs >= 1
