@@ -18,7 +18,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import psycopg
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
@@ -62,6 +62,7 @@ class ProjectionConsumer:
         batch_size: int = 500,
         poll_timeout_s: float = 0.2,
         fetch_wait_ms: int = FETCH_WAIT_MS,
+        client: Mapping[str, str] | None = None,
     ) -> None:
         self.projector = projector
         self.topic = topic
@@ -84,6 +85,7 @@ class ProjectionConsumer:
             "fetch.min.bytes": 1,
             "topic.metadata.refresh.interval.ms": METADATA_REFRESH_MS,
             "logger": log,
+            **(client or {}),  # TLS (Settings.kafka_client)
         })
         self._subscribe()
 

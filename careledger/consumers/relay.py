@@ -15,7 +15,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -63,6 +63,7 @@ class Relay:
         delivery_timeout_s: float = 10.0,
         name: str = RELAY_NAME,
         rest: str = "listen",
+        client: Mapping[str, str] | None = None,
     ) -> None:
         """`rest` "listen" waits for append_events to notify; "poll" looks every
         `idle_s` instead (the way it was, kept for the bench that compares the two)."""
@@ -84,6 +85,7 @@ class Relay:
             "message.timeout.ms": int(delivery_timeout_s * 1000),
             "partitioner": "murmur2_random",  # the same key lands where Java clients put it
             "logger": log,
+            **(client or {}),  # TLS (Settings.kafka_client)
         }
         self.producer = Producer(self._producer_config)
         if rest not in ("listen", "poll"):

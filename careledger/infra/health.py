@@ -9,6 +9,7 @@ the OpenTelemetry metrics export the same figures (`careledger/infra/telemetry.p
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
@@ -186,13 +187,14 @@ def consumer_trouble(conn: Any, *, consumer: str, group: str, topic: str, partit
             "then restart it")
 
 
-def topic_partitions(bootstrap: str, topic: str, timeout: float = 3.0) -> int:
+def topic_partitions(bootstrap: str, topic: str, timeout: float = 3.0,
+                     client: Mapping[str, str] | None = None) -> int:
     """How many partitions the topic has (0: none such); raises if the broker is away."""
-    return len(high_watermarks(bootstrap, topic, timeout))
+    return len(high_watermarks(bootstrap, topic, timeout, client))
 
 
-def high_watermarks(bootstrap: str, topic: str, timeout: float = 3.0
-                    ) -> dict[tuple[str, int], int]:
+def high_watermarks(bootstrap: str, topic: str, timeout: float = 3.0,
+                    client: Mapping[str, str] | None = None) -> dict[tuple[str, int], int]:
     """Each partition's next offset; raises if the broker does not answer in time."""
     from confluent_kafka import Consumer, TopicPartition
 
@@ -200,7 +202,7 @@ def high_watermarks(bootstrap: str, topic: str, timeout: float = 3.0
 
     consumer = Consumer(quiet({"bootstrap.servers": bootstrap, "group.id": "careledger-status",
                                "enable.auto.commit": False,
-                               "socket.timeout.ms": int(timeout * 1000)}))
+                               "socket.timeout.ms": int(timeout * 1000), **(client or {})}))
     try:
         metadata = consumer.list_topics(topic, timeout=timeout)
         partitions = metadata.topics[topic].partitions if topic in metadata.topics else {}
@@ -214,19 +216,22 @@ def high_watermarks(bootstrap: str, topic: str, timeout: float = 3.0
         consumer.close()
 
 
-def broker_reachable(bootstrap: str, timeout: float = 3.0) -> bool:
+def broker_reachable(bootstrap: str, timeout: float = 3.0,
+                     client: Mapping[str, str] | None = None) -> bool:
     from confluent_kafka.admin import AdminClient
 
     from careledger.infra.embedded_broker import quiet
 
     try:
-        AdminClient(quiet({"bootstrap.servers": bootstrap})).list_topics(timeout=timeout)
+        AdminClient(quiet({"bootstrap.servers": bootstrap, **(client or {})})).list_topics(
+            timeout=timeout)
         return True
     except Exception:
         return False
 
 
-def caught_up(conn: Any, bootstrap: str, topic: str) -> bool:
+def caught_up(conn: Any, bootstrap: str, topic: str,
+              client: Mapping[str, str] | None = None) -> bool:
     """The relay has published the whole log and the consumers applied all it published.
 
     Partitions are compared by Kafka offset: every partition holding messages has a
@@ -234,7 +239,7 @@ def caught_up(conn: Any, bootstrap: str, topic: str) -> bool:
     rows from before hold higher offsets than its new log: what the relay publishes
     after such a restart may count as applied a moment early.
     """
-    marks = high_watermarks(bootstrap, topic)
+    marks = high_watermarks(bootstrap, topic, client=client)
     figures = read_status(conn, high_watermarks=marks)
     behind = {(p.topic, p.partition): p.behind for p in figures.partitions}
     return figures.relay_behind == 0 and all(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 
@@ -62,6 +63,7 @@ def application_env(db: Database, settings: Settings, *, follower: bool = False
 
 
 def application(db: Database, settings: Settings, *, follower: bool = False) -> CareLedger:
+    os.environ.update(db.libpq_env())  # TLS for the library's own connections too
     return CareLedger(env=application_env(db, settings, follower=follower))
 
 

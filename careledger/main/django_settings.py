@@ -17,6 +17,15 @@ USE_TZ = True
 TIME_ZONE = "UTC"
 DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("CARELEDGER_MAX_BODY_BYTES") or 256 * 1024)
 APPEND_SLASH = False
+# HTTPS, served directly or ended by a proxy: say so to browsers, and believe the proxy.
+_HTTPS = bool(os.environ.get("CARELEDGER_TLS_CERT")) or (
+    os.environ.get("CARELEDGER_BEHIND_PROXY", "").lower() in {"1", "true", "yes", "y", "on"})
+if _HTTPS:
+    SECURE_HSTS_SECONDS = 31_536_000
+    SECURE_CONTENT_TYPE_NOSNIFF = True
+    MIDDLEWARE = ["django.middleware.security.SecurityMiddleware", *MIDDLEWARE]
+if os.environ.get("CARELEDGER_BEHIND_PROXY", "").lower() in {"1", "true", "yes", "y", "on"}:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -1,7 +1,9 @@
 """Serve the API with gunicorn's threaded workers.
 
 Django's views here are synchronous and spend their time waiting on PostgreSQL;
-threads overlap that wait, and a few processes use both cores.
+threads overlap that wait, and a few processes use both cores. HTTPS is either served
+here (CARELEDGER_TLS_CERT and _KEY) or ended by a proxy in front
+(CARELEDGER_BEHIND_PROXY, whose X-Forwarded-Proto is trusted from CARELEDGER_PROXY_IPS).
 """
 
 from __future__ import annotations
@@ -28,6 +30,11 @@ class ApiServer(BaseApplication):  # type: ignore[misc]
             "timeout": 60,
             "keepalive": 5,
         }
+        if settings.tls_cert is not None:  # HTTPS served directly
+            self.options |= {"certfile": str(settings.tls_cert),
+                             "keyfile": str(settings.tls_key)}
+        if settings.behind_proxy:  # the proxy ends TLS; trust what it says, from it only
+            self.options |= {"forwarded_allow_ips": settings.proxy_ips}
         super().__init__()
 
     def load_config(self) -> None:

@@ -157,7 +157,7 @@ def status(
     servers = broker_address(settings)
     if ready is not None:  # a healthcheck, every few seconds: nothing more than this
         with conn:
-            _ready(conn, ready, servers, settings.events_topic, group)
+            _ready(conn, ready, servers, settings, group)
         print(f"{ready} ready", file=sys.stderr)
         return
     from careledger.infra.health import high_watermarks, read_status
@@ -165,7 +165,8 @@ def status(
     marks: dict[tuple[str, int], int] = {}
     if servers is not None:
         try:
-            marks = high_watermarks(servers, settings.events_topic)
+            marks = high_watermarks(servers, settings.events_topic,
+                                    client=settings.kafka_client())
         except Exception:
             console().print(f"[yellow]the broker at {servers} does not answer: partition "
                             "lag unknown[/yellow]")
@@ -198,19 +199,21 @@ def status(
                   f"last applied {fresh} after commit", soft_wrap=True)
 
 
-def _ready(conn: object, part: str, servers: str | None, topic: str, group: str) -> None:
+def _ready(conn: object, part: str, servers: str | None, settings: Settings,
+           group: str) -> None:
     """Fail with one line saying why `part` cannot work now."""
     from careledger.infra.health import broker_reachable, consumer_trouble, topic_partitions
 
     if not PARTS[part]:
         return
-    if servers is None or not broker_reachable(servers):
+    topic, client = settings.events_topic, settings.kafka_client()
+    if servers is None or not broker_reachable(servers, client=client):
         fail(f"{part} is not ready: the broker at {servers or '(none configured)'} does "
              "not answer; check CARELEDGER_KAFKA_BOOTSTRAP")
     assert servers is not None
     if part != "consume":
         return
     trouble = consumer_trouble(conn, consumer=group, group=f"careledger-{group}", topic=topic,
-                               partitions=topic_partitions(servers, topic))
+                               partitions=topic_partitions(servers, topic, client=client))
     if trouble is not None:
         fail(f"consume is not ready: {trouble}")

@@ -99,9 +99,10 @@ def topics_ready(settings: Settings) -> str:
              "which starts the embedded broker")
     assert settings.kafka_bootstrap is not None
     try:
-        wait_until_ready(settings.kafka_bootstrap, 30)
+        wait_until_ready(settings.kafka_bootstrap, 30, client=settings.kafka_client())
         ensure_topics(settings.kafka_bootstrap, {
-            settings.events_topic: settings.topic_partitions, settings.dead_letter_topic: 1})
+            settings.events_topic: settings.topic_partitions, settings.dead_letter_topic: 1},
+            client=settings.kafka_client())
     except RuntimeError as e:
         fail(str(e))
     return settings.kafka_bootstrap

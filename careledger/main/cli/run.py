@@ -56,7 +56,8 @@ def relay(
     stop = stop_on_signals()
     app = bootstrap.application_when_reachable(db, settings, wait_s=float("inf"), stop=stop,
                                                follower=True)
-    publisher = Relay(app, bootstrap=servers, topic=settings.events_topic, rest=rest)
+    publisher = Relay(app, bootstrap=servers, topic=settings.events_topic, rest=rest,
+                      client=settings.kafka_client())
     if from_position is not None:
         publisher.rewind(from_position)
     console().print(f"relay: publishing from position {publisher.position()} "
@@ -87,11 +88,12 @@ def consume(
     servers = topics_ready(settings)
     projector = Projector(
         db.app_url, consumer=group,
-        dead_letters=Producer({"bootstrap.servers": servers}),
+        dead_letters=Producer({"bootstrap.servers": servers, **settings.kafka_client()}),
         dead_letter_topic=settings.dead_letter_topic,
     )
     consumer = ProjectionConsumer(projector, bootstrap=servers, topic=settings.events_topic,
-                                  group=f"careledger-{group}", fetch_wait_ms=fetch_wait_ms)
+                                  group=f"careledger-{group}", fetch_wait_ms=fetch_wait_ms,
+                                  client=settings.kafka_client())
     stop = stop_on_signals()
     console().print(f"consume: group careledger-{group} on {settings.events_topic} at {servers}")
     consumer.run(stop)

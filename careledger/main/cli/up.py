@@ -174,7 +174,7 @@ def _wait_until_ready(base: str, db: Database, settings: Settings,
                     with psycopg.connect(db.app_url, autocommit=True,
                                          connect_timeout=3) as conn:
                         views = caught_up(conn, settings.kafka_bootstrap,
-                                          settings.events_topic)
+                                          settings.events_topic, settings.kafka_client())
             except Exception:  # not up yet: the next round asks again
                 pass
             stop.wait(0.3)
