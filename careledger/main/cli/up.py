@@ -27,6 +27,8 @@ from careledger.main.cli.common import (
 )
 
 if TYPE_CHECKING:
+    import ssl
+
     from careledger.infra.database import Database
 
 local = commands("The platform on this machine.")
@@ -94,7 +96,7 @@ def up(
             parts[name] = subprocess.Popen([sys.executable, "-m", "careledger.main.cli", *args],
                                            env=env, start_new_session=True)
         host = "127.0.0.1" if settings.http_host in ("0.0.0.0", "::") else settings.http_host
-        base = f"http://{host}:{settings.http_port}"
+        base = f"{'https' if settings.tls_cert else 'http'}://{host}:{settings.http_port}"
         if _wait_until_ready(base, db, settings, parts, stop):
             network = json.loads(demo_path.read_text()) if demo_path.exists() else None
             from careledger.main.demo import banner as demo_banner
@@ -168,7 +170,8 @@ def _wait_until_ready(base: str, db: Database, settings: Settings,
                 return True
             try:
                 if not api:  # ours: another instance may answer on the port first
-                    with urllib.request.urlopen(f"{base}/health/ready", timeout=2) as answer:
+                    with urllib.request.urlopen(f"{base}/health/ready", timeout=2,
+                                                context=_own_api(settings)) as answer:
                         api = json.load(answer).get("instance") == settings.instance
                 if not views:
                     with psycopg.connect(db.app_url, autocommit=True,
@@ -179,6 +182,18 @@ def _wait_until_ready(base: str, db: Database, settings: Settings,
                 pass
             stop.wait(0.3)
     return True
+
+
+def _own_api(settings: Settings) -> ssl.SSLContext | None:
+    """How `up` reaches the API it started: over HTTPS, trusting the certificate it was
+    given (the API's own chain, read as the authority for this one loopback call)."""
+    import ssl
+
+    if settings.tls_cert is None:
+        return None
+    context = ssl.create_default_context(cafile=str(settings.tls_cert))
+    context.check_hostname = False  # loopback by address; the chain is still verified
+    return context
 
 
 def _stop_all(parts: list[subprocess.Popen[bytes]], broker: object,
