@@ -72,6 +72,36 @@ def test_the_api_serves_https_with_the_configured_certificate(
         api.wait(timeout=20)
 
 
+def test_behind_a_proxy_that_ends_tls_the_api_believes_its_forwarded_proto(
+    settings: Settings, db: bootstrap.Database,
+) -> None:
+    port = free_port()
+    env = {**os.environ, "CARELEDGER_DATABASE_URL": settings.database_url or "",
+           "CARELEDGER_APP_DB_PASSWORD": settings.app_db_password,
+           "CARELEDGER_TOKEN_SECRET": settings.token_secret,
+           "CARELEDGER_DATA_DIR": str(settings.data_dir), "CARELEDGER_HTTP_PORT": str(port),
+           "CARELEDGER_BEHIND_PROXY": "1", "CARELEDGER_PROXY_IPS": "127.0.0.1"}
+    api = subprocess.Popen([sys.executable, "-m", "careledger.main.cli", "serve", "--workers",
+                            "1", "--threads", "2"], env=env, cwd=ROOT)
+    try:
+        url, deadline = f"http://127.0.0.1:{port}/health/ready", time.monotonic() + 60
+        while True:
+            try:
+                forwarded = httpx.get(url, headers={"X-Forwarded-Proto": "https"}, timeout=5)
+                break
+            except (httpx.ConnectError, httpx.ConnectTimeout):
+                assert api.poll() is None and time.monotonic() < deadline, "no API"
+                time.sleep(0.3)
+        # From the proxy's address, "https" is believed: the answer says HTTPS only.
+        assert forwarded.status_code == 200
+        assert forwarded.headers["Strict-Transport-Security"].startswith("max-age=")
+        # A request the proxy did not mark as HTTPS is not treated as one.
+        assert "Strict-Transport-Security" not in httpx.get(url, timeout=5).headers
+    finally:
+        api.terminate()
+        api.wait(timeout=20)
+
+
 def test_a_half_configured_certificate_is_one_line(tmp_path: Path, authority: Authority
                                                    ) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CARELEDGER_")}
