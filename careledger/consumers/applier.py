@@ -29,6 +29,7 @@ from uuid import UUID
 from psycopg import Cursor
 from psycopg.types.json import Jsonb
 
+from careledger.consumers.folding import folded
 from careledger.projections import all_projections
 from careledger.projections.envelope import Envelope
 from careledger.projections.memory import MemoryTables, reads_of, typed
@@ -202,7 +203,7 @@ class ViewApplier:
         statements = 0
         start = 0
         order: dict[str, int] = {}
-        changes = sorted(_folded(changes),
+        changes = sorted(folded(changes),
                          key=lambda c: order.setdefault(c.table.name, len(order)))
         shapes = [_shape(change) for change in changes]
         while start < len(changes):
@@ -219,44 +220,6 @@ class ViewApplier:
             statements += 1
             start = end
         return statements
-
-
-def _folded(changes: list[Change]) -> list[Change]:
-    """A row inserted in this batch is written once, as the batch leaves it.
-
-    An Insert creates its row (its key is its record's own id): were the key taken, the
-    event would have been applied before, which the tracking rules out within a batch.
-    So the changes that follow it to the same row (updates, upserts) are applied to it
-    in memory, with the very rules PostgreSQL's statements follow (memory.py), and the
-    Insert carries the result: in a replay, most rows are made and changed in one
-    batch. A delete of such a row ends the folding: it is sent as it came.
-    """
-    scratch = MemoryTables({c.table for c in changes})
-    born: dict[tuple[str, tuple[Any, ...]], int] = {}
-    out: list[Change] = []
-    for change in changes:
-        table = change.table
-        if isinstance(change, Insert):
-            key = (table.name, tuple(typed(table, k, change.row[k]) for k in table.key))
-            if key not in born and key[1] not in scratch.rows[table.name]:
-                scratch.apply(change)
-                born[key] = len(out)
-            out.append(change)
-            continue
-        if all(k in (change.row if isinstance(change, Upsert) else change.key)
-               for k in table.key):
-            where = change.row if isinstance(change, Upsert) else change.key
-            key = (table.name, tuple(typed(table, k, where[k]) for k in table.key))
-            if key in born:
-                if not isinstance(change, Delete):
-                    scratch.apply(change)
-                    continue
-                at = born.pop(key)
-                out[at] = Insert(table, dict(scratch.rows[table.name][key[1]]))
-        out.append(change)
-    for (name, key), at in born.items():
-        out[at] = Insert(out[at].table, dict(scratch.rows[name][key]))
-    return out
 
 
 #: The rows a batch holds in memory: per read table, the column read by and its values.
