@@ -59,9 +59,21 @@ NORMALIZE: dict[str, Callable[[Any], Any]] = {
 }
 
 
+#: Values already of their column's type, as Python holds it (exact types: a datetime is
+#: not a date, a bool not an integer): returned as they are, without a call per value.
+_ALREADY: dict[str, type] = {"uuid": UUID, "bigint": int, "integer": int, "text": str,
+                             "boolean": bool, "double precision": float, "date": date,
+                             "timestamptz": datetime}
+
+
 def typed(table: Table, column: str, value: Any) -> Any:
     """A value as PostgreSQL stores that column's type (None stays NULL)."""
-    return None if value is None else NORMALIZE[table.types[column]](value)
+    if value is None:
+        return None
+    kind = table.types[column]
+    if type(value) is _ALREADY.get(kind):
+        return value
+    return NORMALIZE[kind](value)
 
 
 class MemoryTables:
