@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import select
 import socket
 import struct
 from dataclasses import dataclass
@@ -104,6 +105,7 @@ class TlsListener:
         self._server = socket.create_server(("127.0.0.1", port))
         self.port: int = self._server.getsockname()[1]
         self._closed = threading.Event()
+        self._open: set[socket.socket] = set()
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self) -> None:
@@ -119,7 +121,6 @@ class TlsListener:
     def _serve(self, raw: object) -> None:
         import socket
         import ssl
-        import threading
 
         try:
             if self._postgres and not self._ssl_requested(raw):  # type: ignore[arg-type]
@@ -129,21 +130,32 @@ class TlsListener:
         except (ssl.SSLError, OSError):
             return  # a client that does not speak TLS, or does not trust us: refused
         self.handshakes += 1
-        upstream = socket.create_connection(("127.0.0.1", self._target))
-
-        def pump(source: socket.socket, sink: socket.socket) -> None:
-            try:
-                while chunk := source.recv(65536):
+        try:
+            upstream = socket.create_connection(("127.0.0.1", self._target))
+        except OSError:  # the server behind is gone (stopping): end this one too
+            client.close()
+            return
+        self._open |= {client, upstream}
+        # One thread per connection, both directions: an SSL socket must not be read in
+        # one thread while another writes it.
+        try:
+            while not self._closed.is_set():
+                readable, _, _ = select.select([client, upstream], [], [], 0.5)
+                for source in readable:
+                    sink = upstream if source is client else client
+                    chunk = source.recv(65536)
+                    if not chunk:
+                        return
                     sink.sendall(chunk)
-            except OSError:
-                pass
-            finally:
-                for end in (source, sink):
-                    with contextlib.suppress(OSError):
-                        end.close()
-
-        threading.Thread(target=pump, args=(client, upstream), daemon=True).start()
-        pump(upstream, client)
+                    while source is client and client.pending():  # decrypted, not yet read
+                        sink.sendall(client.recv(65536))
+        except OSError:
+            return
+        finally:
+            for end in (client, upstream):
+                self._open.discard(end)
+                with contextlib.suppress(OSError):
+                    end.close()
 
     @staticmethod
     def _ssl_requested(raw: Any) -> bool:
@@ -162,5 +174,9 @@ class TlsListener:
             return False  # a startup in the clear: refused
 
     def close(self) -> None:
+        """Stop listening and end every connection (their threads see it within 0.5 s)."""
         self._closed.set()
         self._server.close()
+        for end in list(self._open):
+            with contextlib.suppress(OSError):
+                end.close()
