@@ -37,7 +37,7 @@ import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 
 from bench.stack import Stack, own_stack, wait_for
-from careledger.access.tokens import Role, TokenService
+from careledger.access.tokens import Role
 from careledger.consumers.replay import checksums, replay
 from careledger.domain.referral import Referral
 from careledger.infra.embedded_broker import ensure_topics
@@ -45,7 +45,7 @@ from careledger.infra.schema import create_views
 from careledger.infra.settings import APP_ROLE
 from careledger.main import bootstrap
 from careledger.projections import live_generation
-from tests.helpers.network import build_network, open_episode
+from tests.helpers.network import referrals_in
 
 pytestmark = pytest.mark.slow
 
@@ -140,15 +140,9 @@ def test_commands_under_faults_are_kept_exactly_once_and_the_views_equal_the_log
     stack: Stack, cpu_hog: None,
 ) -> None:
     rng = random.Random(SEED)
-    db = bootstrap.database(stack.settings)
-    bootstrap.run_migrations(db)
-    app = bootstrap.application(db, stack.settings)
-    tokens = TokenService(stack.settings.token_secret)
-    network = build_network(app, tokens)
     # 200 visits at most per referral: enough referrals for every command to fit.
-    referrals = [open_episode(app, network, accept=True, authorized_visits=200)
-                 for _ in range(12)]
-    app.close()
+    network, referrals, tokens = referrals_in(stack.settings, 12)
+    db = bootstrap.database(stack.settings)
     ensure_topics(stack.broker.bootstrap, {TOPIC: 3, TOPIC + ".dlq": 1})
     stack.start("api", "serve", "--workers", "1", "--threads", "4")
     stack.start("relay")

@@ -21,10 +21,9 @@ import psycopg
 import pytest
 
 from bench.stack import Stack, own_stack, wait_for
-from careledger.access.tokens import Role, TokenService
-from careledger.main import bootstrap
+from careledger.access.tokens import Role
 from careledger.projections import live_generation
-from tests.helpers.network import Network, build_network, open_episode
+from tests.helpers.network import Network, referrals_in
 
 pytestmark = pytest.mark.slow
 
@@ -57,14 +56,7 @@ class Care:
 @pytest.fixture()
 def care(tmp_path: Path) -> Iterator[Care]:
     with own_stack(tmp_path) as stack:
-        db = bootstrap.database(stack.settings)
-        bootstrap.run_migrations(db)
-        app = bootstrap.application(db, stack.settings)
-        tokens = TokenService(stack.settings.token_secret)
-        network = build_network(app, tokens)
-        referrals = [open_episode(app, network, accept=True, authorized_visits=200)
-                     for _ in range(3)]
-        app.close()
+        network, referrals, tokens = referrals_in(stack.settings, 3)
         stack.start("api", "serve", "--workers", "1", "--threads", "4")
         stack.start("relay")
         stack.start("consumer")

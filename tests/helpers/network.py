@@ -14,6 +14,7 @@ from careledger.domain.intake import AcceptReferral
 from careledger.domain.network import AddCredential, Affiliate, RegisterClinic, RegisterPractitioner
 from careledger.domain.patient import GrantConsent, RegisterPatient
 from careledger.domain.referral import MakeReferral
+from careledger.infra.settings import Settings
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 TOKEN_SECRET = "test-secret-" + "x" * 24
@@ -133,3 +134,22 @@ def referral_to_a_new_patient(app: CareLedger, network: Network, *,
         discipline=Discipline.MEDICAL_MASSAGE, diagnosis_codes=["M54.2"], precautions=[],
         contraindications=[], urgency=Urgency.ROUTINE, authorized_visits=4, reason="",
         occurred_at=made, actor="physician:t")).aggregate_id
+
+
+def referrals_in(settings: Settings, count: int) -> tuple[Network, list[UUID], TokenService]:
+    """A store migrated and given a network and `count` accepted referrals of 200 visits
+    each (room for every command a test sends), then closed: for tests whose own
+    processes do the rest."""
+    from careledger.main import bootstrap
+
+    db = bootstrap.database(settings)
+    bootstrap.run_migrations(db)
+    app = bootstrap.application(db, settings)
+    try:
+        tokens = TokenService(settings.token_secret)
+        network = build_network(app, tokens)
+        referrals = [open_episode(app, network, accept=True, authorized_visits=200)
+                     for _ in range(count)]
+    finally:
+        app.close()
+    return network, referrals, tokens
