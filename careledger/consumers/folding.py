@@ -18,8 +18,9 @@ def folded(changes: list[Change]) -> list[Change]:
     Insert carries the result: in a replay, most rows are made and changed in one
     batch. A delete of such a row ends the folding: it is sent as it came.
     """
+    inserting = {c.table.name for c in changes if isinstance(c, Insert)}
     changed = {key for c in changes if not isinstance(c, Insert)
-               and (key := _row_key(c)) is not None}
+               and c.table.name in inserting and (key := _row_key(c)) is not None}
     if not changed:
         return changes
     tables = {name for name, _ in changed}
