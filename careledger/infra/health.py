@@ -107,8 +107,7 @@ def read_status(conn: Any, *, relay_name: str = "relay",
             "SELECT consumer, kind, events, first_position, last_position"
             " FROM {v}.unknown_kinds ORDER BY kind, consumer").format(
             v=sql.Identifier(views))).fetchall()
-        consumers = conn.execute(sql.SQL(CONSUMER_LAG).format(v=sql.Identifier(views)),
-                                 {"relay": relay}).fetchall()
+        consumers = consumer_lags(conn, views, relay)
     marks = high_watermarks or {}
     return Status(
         head=int(head), head_recorded_at=head_at, relay_position=relay,
@@ -121,11 +120,18 @@ def read_status(conn: Any, *, relay_name: str = "relay",
             for c, t, p, pos, off, ms in tracked],
         dead_letters=int(dead),
         unknown_kinds=[UnknownKind(*row) for row in unknown],
-        consumers=[ConsumerLag(consumer=c, applied_position=int(at), behind=int(behind),
-                               seconds_since_applied=_seconds(since),
-                               oldest_waiting_s=_seconds(waiting))
-                   for c, at, since, behind, waiting in consumers],
+        consumers=consumers,
     )
+
+
+def consumer_lags(conn: Any, views: str, relay: int, consumer: str | None = None
+                  ) -> list[ConsumerLag]:
+    """Each consumer's lag behind what the relay published up to `relay` (or one's)."""
+    rows = conn.execute(sql.SQL(CONSUMER_LAG).format(v=sql.Identifier(views)),
+                        {"relay": relay, "consumer": consumer}).fetchall()
+    return [ConsumerLag(consumer=c, applied_position=int(at), behind=int(behind),
+                        seconds_since_applied=_seconds(since), oldest_waiting_s=_seconds(waiting))
+            for c, at, since, behind, waiting in rows]
 
 
 def _seconds(value: Any) -> float | None:
@@ -136,7 +142,8 @@ def _seconds(value: Any) -> float | None:
 CONSUMER_LAG = """
 WITH applied AS (
   SELECT consumer, max(position) AS position, max(updated_at) AS at
-    FROM {v}.tracking GROUP BY consumer)
+    FROM {v}.tracking WHERE %(consumer)s::text IS NULL OR consumer = %(consumer)s
+   GROUP BY consumer)
 SELECT a.consumer, a.position, extract(epoch FROM now() - a.at), w.events, w.seconds
   FROM applied a, LATERAL (
     SELECT count(*) AS events, extract(epoch FROM now() - min(e.recorded_at)) AS seconds
@@ -176,8 +183,10 @@ def consumer_trouble(conn: Any, *, consumer: str, group: str, topic: str, partit
     if orphaned:
         return (f"{len(orphaned)} of {partitions} partitions of {topic} have no live member "
                 f"of {group}: start `careledger consume`, or restart it if it runs")
-    lag = next((c for c in read_status(conn, relay_name=relay_name).consumers
-                if c.consumer == consumer), None)
+    row = conn.execute("SELECT position FROM careledger.relay_positions WHERE name = %s",
+                       (relay_name,)).fetchone()
+    views, _ = live_generation(conn)
+    lag = next(iter(consumer_lags(conn, views, int(row[0]) if row else 0, consumer)), None)
     if lag is None or lag.behind == 0 or (lag.oldest_waiting_s or 0) < stalled_s:
         return None
     if lag.seconds_since_applied is not None and lag.seconds_since_applied < stalled_s:
@@ -188,9 +197,19 @@ def consumer_trouble(conn: Any, *, consumer: str, group: str, topic: str, partit
 
 
 def topic_partitions(bootstrap: str, topic: str, timeout: float = 3.0,
-                     client: Mapping[str, str] | None = None) -> int:
-    """How many partitions the topic has (0: none such); raises if the broker is away."""
-    return len(high_watermarks(bootstrap, topic, timeout, client))
+                     client: Mapping[str, str] | None = None) -> int | None:
+    """How many partitions the topic has (0: none such); None if the broker does not
+    answer. One metadata request: what a healthcheck can afford every few seconds."""
+    from confluent_kafka.admin import AdminClient
+
+    from careledger.infra.embedded_broker import quiet
+
+    try:
+        found = AdminClient(quiet({"bootstrap.servers": bootstrap, **(client or {})})
+                            ).list_topics(topic, timeout=timeout).topics.get(topic)
+    except Exception:
+        return None
+    return 0 if found is None or found.error is not None else len(found.partitions)
 
 
 def high_watermarks(bootstrap: str, topic: str, timeout: float = 3.0,
@@ -214,20 +233,6 @@ def high_watermarks(bootstrap: str, topic: str, timeout: float = 3.0,
         return marks
     finally:
         consumer.close()
-
-
-def broker_reachable(bootstrap: str, timeout: float = 3.0,
-                     client: Mapping[str, str] | None = None) -> bool:
-    from confluent_kafka.admin import AdminClient
-
-    from careledger.infra.embedded_broker import quiet
-
-    try:
-        AdminClient(quiet({"bootstrap.servers": bootstrap, **(client or {})})).list_topics(
-            timeout=timeout)
-        return True
-    except Exception:
-        return False
 
 
 def caught_up(conn: Any, bootstrap: str, topic: str,

@@ -25,6 +25,8 @@ application's role and the live views are defined here and applied at every
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -209,7 +211,7 @@ def migrate(admin_url: str, *, app_role: str, app_password: str) -> list[str]:
     with psycopg.connect(admin_url, autocommit=True) as admin:
         admin.execute("SELECT pg_advisory_lock(%s)", (WRITER_LOCK + 1,))
         try:
-            applied = _apply_versions(admin, admin_url)
+            applied = _apply_versions(admin_url)
             with admin.transaction():
                 _apply_repeatable(admin, app_role=app_role, app_password=app_password)
         finally:
@@ -219,36 +221,33 @@ def migrate(admin_url: str, *, app_role: str, app_password: str) -> list[str]:
 
 def pending_versions(admin_url: str) -> tuple[list[str], list[str]]:
     """The versioned migrations applied, and those still to apply, by id."""
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
-            sql.Identifier(VERSIONS_SCHEMA)))
-    backend, migrations = _versions(admin_url)
-    try:
+    with _versions(admin_url) as (backend, migrations):
         pending = {m.id for m in backend.to_apply(migrations)}
-    finally:
-        backend.connection.close()
     return ([m.id for m in migrations if m.id not in pending],
             [m.id for m in migrations if m.id in pending])
 
 
-def _versions(admin_url: str) -> tuple[Any, Any]:
+@contextmanager
+def _versions(admin_url: str) -> Iterator[tuple[Any, Any]]:
+    """yoyo's view of this database (its records in VERSIONS_SCHEMA), and the migrations."""
     from yoyo import get_backend, read_migrations
 
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
+            sql.Identifier(VERSIONS_SCHEMA)))
     parts = urlsplit(admin_url)
     query = "&".join(q for q in (parts.query, f"schema={VERSIONS_SCHEMA}") if q)
-    uri = urlunsplit(parts._replace(scheme="postgresql+psycopg", query=query))
-    return get_backend(uri), read_migrations(str(MIGRATIONS))
-
-
-def _apply_versions(admin: Connection[object], admin_url: str) -> list[str]:
-    admin.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
-        sql.Identifier(VERSIONS_SCHEMA)))
-    backend, migrations = _versions(admin_url)
+    backend = get_backend(urlunsplit(parts._replace(scheme="postgresql+psycopg", query=query)))
     try:
-        pending = backend.to_apply(migrations)
-        backend.apply_migrations(pending)
+        yield backend, read_migrations(str(MIGRATIONS))
     finally:
         backend.connection.close()
+
+
+def _apply_versions(admin_url: str) -> list[str]:
+    with _versions(admin_url) as (backend, migrations):
+        pending = backend.to_apply(migrations)
+        backend.apply_migrations(pending)
     return [m.id for m in pending]
 
 

@@ -18,13 +18,14 @@ TIME_ZONE = "UTC"
 DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("CARELEDGER_MAX_BODY_BYTES") or 256 * 1024)
 APPEND_SLASH = False
 # HTTPS, served directly or ended by a proxy: say so to browsers, and believe the proxy.
-_HTTPS = bool(os.environ.get("CARELEDGER_TLS_CERT")) or (
-    os.environ.get("CARELEDGER_BEHIND_PROXY", "").lower() in {"1", "true", "yes", "y", "on"})
-if _HTTPS:
+# (The process read these through Settings.from_env first, which refused a bad value.)
+_BEHIND_PROXY = os.environ.get("CARELEDGER_BEHIND_PROXY", "").lower() in {
+    "1", "true", "yes", "y", "on"}
+if os.environ.get("CARELEDGER_TLS_CERT") or _BEHIND_PROXY:
     SECURE_HSTS_SECONDS = 31_536_000
     SECURE_CONTENT_TYPE_NOSNIFF = True
     MIDDLEWARE = ["django.middleware.security.SecurityMiddleware", *MIDDLEWARE]
-if os.environ.get("CARELEDGER_BEHIND_PROXY", "").lower() in {"1", "true", "yes", "y", "on"}:
+if _BEHIND_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 LOGGING = {
     "version": 1,

@@ -202,18 +202,19 @@ def status(
 def _ready(conn: object, part: str, servers: str | None, settings: Settings,
            group: str) -> None:
     """Fail with one line saying why `part` cannot work now."""
-    from careledger.infra.health import broker_reachable, consumer_trouble, topic_partitions
+    from careledger.infra.health import consumer_trouble, topic_partitions
 
     if not PARTS[part]:
         return
     topic, client = settings.events_topic, settings.kafka_client()
-    if servers is None or not broker_reachable(servers, client=client):
+    partitions = None if servers is None else topic_partitions(servers, topic, client=client)
+    if partitions is None:
         fail(f"{part} is not ready: the broker at {servers or '(none configured)'} does "
              "not answer; check CARELEDGER_KAFKA_BOOTSTRAP")
-    assert servers is not None
+    assert partitions is not None
     if part != "consume":
         return
     trouble = consumer_trouble(conn, consumer=group, group=f"careledger-{group}", topic=topic,
-                               partitions=topic_partitions(servers, topic, client=client))
+                               partitions=partitions)
     if trouble is not None:
         fail(f"consume is not ready: {trouble}")

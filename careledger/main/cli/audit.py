@@ -51,7 +51,7 @@ def public_keys_from(settings: Settings, paths: list[Path] | None) -> list[Ed255
     return []
 
 
-def _exported_checkpoints(paths: list[Path]) -> list[SignedCheckpoint]:
+def exported_checkpoints(paths: list[Path]) -> list[SignedCheckpoint]:
     from careledger.audit.check import ProofError, SignedCheckpoint
 
     found: list[SignedCheckpoint] = []
@@ -91,7 +91,7 @@ def audit_verify(
 
     settings = Settings.from_env()
     public_keys = public_keys_from(settings, public_key)
-    exported = _exported_checkpoints(checkpoints or [])
+    exported = exported_checkpoints(checkpoints or [])
     try:
         with audit_connection(settings) as conn, progress() as bar:
             task = bar.add_task("verifying the log (positions)", total=None)

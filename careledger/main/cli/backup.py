@@ -59,11 +59,11 @@ def restore(
     from careledger.infra.backup import BackupError
     from careledger.infra.backup import restore as load
     from careledger.main import bootstrap
-    from careledger.main.cli.audit import _exported_checkpoints, public_keys_from
+    from careledger.main.cli.audit import exported_checkpoints, public_keys_from
     from careledger.main.cli.common import audit_connection
 
     settings = Settings.from_env()
-    exported = _exported_checkpoints(checkpoints or [])
+    exported = exported_checkpoints(checkpoints or [])
     db = open_database(settings)
     try:
         with console().status("restoring the record"):
