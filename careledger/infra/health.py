@@ -204,9 +204,9 @@ def topic_partitions(bootstrap: str, topic: str, timeout: float = 3.0,
 
     from careledger.infra.embedded_broker import quiet
 
-    try:
+    try:  # every topic: a metadata request naming one may create it on the broker
         found = AdminClient(quiet({"bootstrap.servers": bootstrap, **(client or {})})
-                            ).list_topics(topic, timeout=timeout).topics.get(topic)
+                            ).list_topics(timeout=timeout).topics.get(topic)
     except Exception:
         return None
     return 0 if found is None or found.error is not None else len(found.partitions)
