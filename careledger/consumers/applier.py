@@ -7,9 +7,9 @@ A batch is applied in three steps, inside the caller's transaction:
 2. Each event goes through every projection's handler in log order. Its changes to a
    table that is read are applied to the rows in memory too, so the next event's handler
    sees them; every change is queued as data.
-3. Each projection's queue becomes statements, in order: a run of inserts of one shape
-   is one `INSERT ... SELECT FROM unnest(...)`, a run of upserts, updates or deletes of
-   one shape one `executemany` (which psycopg pipelines without re-preparing).
+3. Each projection's queue becomes statements (statements.py): the changes are put in
+   levels, per table, so that a row appears once per level, and a level's changes of one
+   shape are one statement over arrays (`unnest`), whatever their kind.
 
 Projections write only their own tables and read no other's, so their statements
 commute. This is the only place that turns changes into SQL: a faster applier (COPY and
@@ -19,31 +19,25 @@ one merge per table) replaces this module, never the handlers.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
-from uuid import UUID
 
 from psycopg import Cursor
-from psycopg.types.json import Jsonb
 
-from careledger.consumers.folding import folded
+from careledger.consumers.folding import folded, keyed
+from careledger.consumers.statements import arrays, bulk, many, params, runs, single
 from careledger.projections import all_projections
 from careledger.projections.envelope import Envelope
 from careledger.projections.memory import MemoryTables, reads_of, typed
 from careledger.projections.model import (
-    Add,
     Change,
-    Delete,
     Handling,
-    IfUnset,
     Insert,
     Projection,
     Read,
-    Table,
-    Update,
     Upsert,
 )
 
@@ -105,7 +99,7 @@ class ViewApplier:
         memory, tracked = self._read(cur, envelopes)
         queues = self.plan(envelopes, memory, applied, tracked=tracked, around=around)
         for queue in queues:
-            applied.statements += self._send(cur, queue)
+            applied.statements += self.write(cur, queue)
         return applied
 
     def plan(self, envelopes: Sequence[Envelope], memory: MemoryTables, applied: Applied, *,
@@ -192,34 +186,18 @@ class ViewApplier:
 
     # ------------------------------------------------------------------ step 3: SQL
 
-    def _send(self, cur: Cursor[Any], changes: list[Change]) -> int:
-        """A projection's changes as statements, grouped by table.
-
-        Changes to different tables commute (no view table refers to another, none has a
-        trigger), so each table's changes go together, in their own order: an event that
-        inserts a session and updates its referral, 500 times, is two runs, not a
-        thousand statements.
-        """
-        statements = 0
-        start = 0
-        order: dict[str, int] = {}
-        changes = sorted(folded(changes),
-                         key=lambda c: order.setdefault(c.table.name, len(order)))
-        shapes = [_shape(change) for change in changes]
-        while start < len(changes):
-            shape = shapes[start]
-            end = start + 1
-            while end < len(changes) and shapes[end] == shape:
-                end += 1
-            run = changes[start:end]
-            query, many = _statement(self.schema, shape)
-            if many:
-                cur.executemany(query, [_params(shape, c) for c in run])
+    def write(self, cur: Cursor[Any], changes: list[Change]) -> int:
+        """A projection's changes as statements: one per level and shape (statements.py)."""
+        count = 0
+        for run in runs(folded(keyed(changes))):
+            shape = run.shape
+            if bulk(shape) and (shape[0] == "insert" or len(run.changes) > 1):
+                cur.execute(many(self.schema, shape), arrays(shape, run.changes))
             else:
-                cur.execute(query, _columns(shape, run))
-            statements += 1
-            start = end
-        return statements
+                cur.executemany(single(self.schema, shape),
+                                [params(shape, c) for c in run.changes])
+            count += 1
+        return count
 
 
 #: The rows a batch holds in memory: per read table, the column read by and its values.
@@ -238,109 +216,6 @@ def _kept(change: Change, tracked: Tracked | None) -> bool:
     if column not in where:
         return True  # cannot tell: keep it
     return typed(change.table, column, where[column]) in ids
-
-
-#: What makes two changes one statement: their kind, table and columns.
-Shape = tuple[Any, ...]
-
-
-def _shape(change: Change) -> Shape:
-    if isinstance(change, Insert):
-        return ("insert", change.table, tuple(change.row))
-    if isinstance(change, Upsert):
-        return ("upsert", change.table, tuple(change.row), change.update)
-    if isinstance(change, Update):
-        return ("update", change.table, tuple(change.key),
-                tuple((k, _how(v)) for k, v in change.values.items()),
-                change.position is not None)
-    return ("delete", change.table, tuple(change.key))
-
-
-def _how(value: Any) -> str:
-    return "add" if isinstance(value, Add) else "unset" if isinstance(value, IfUnset) else "set"
-
-
-def _value(table: Table, column: str, value: Any) -> Any:
-    if value is None:
-        return None
-    kind = table.types[column]
-    if kind == "jsonb":
-        return Jsonb(value)
-    if kind == "uuid[]":
-        return [str(v) for v in value]
-    return value
-
-
-def _params(shape: Shape, change: Change) -> list[Any]:
-    table = change.table
-    if isinstance(change, Insert | Upsert):
-        return [_value(table, c, change.row[c]) for c in shape[2]]
-    if isinstance(change, Update):
-        params = [_value(table, k, v.amount if isinstance(v, Add)
-                         else v.value if isinstance(v, IfUnset) else v)
-                  for k, v in change.values.items()]
-        if change.position is not None:
-            params.append(change.position)
-        params += [change.key[k] for k in shape[2]]
-        if change.position is not None:
-            params.append(change.position)
-        return params
-    assert isinstance(change, Delete)
-    return [change.key[k] for k in shape[2]]
-
-
-def _columns(shape: Shape, run: Iterable[Change]) -> list[list[Any]]:
-    """A run of inserts as one array per column, for `unnest`."""
-    table: Table = shape[1]
-    rows = [c.row for c in run if isinstance(c, Insert)]
-    columns: list[list[Any]] = []
-    for name in shape[2]:
-        kind = table.types[name]
-        if kind == "jsonb":
-            columns.append([None if r[name] is None else Jsonb(r[name]) for r in rows])
-        elif kind == "uuid":
-            values = [r[name] for r in rows]
-            # Sent as they are when all are UUIDs (or NULL); a list mixing text and UUIDs
-            # goes as text, which the server casts.
-            if not all(v is None or type(v) is UUID for v in values):
-                values = [None if v is None else str(v) for v in values]
-            columns.append(values)
-        else:
-            columns.append([r[name] for r in rows])
-    return columns
-
-
-@cache
-def _statement(schema: str, shape: Shape) -> tuple[str, bool]:
-    """The statement for a shape, and whether it runs once per change (`executemany`)."""
-    kind, table = shape[0], shape[1]
-    target = f'"{schema}".{table.name}'
-    types = table.types
-    if kind in ("insert", "upsert"):
-        columns: tuple[str, ...] = shape[2]
-        names = ", ".join(columns)
-        if kind == "insert" and not any(types[c].endswith("[]") for c in columns):
-            arrays = ", ".join(f"%b::{types[c]}[]" for c in columns)
-            return (f"INSERT INTO {target} ({names}) SELECT * FROM unnest({arrays})"
-                    " ON CONFLICT DO NOTHING", False)
-        row = ", ".join(f"%s::{types[c]}" for c in columns)
-        if kind == "insert":
-            return f"INSERT INTO {target} ({names}) VALUES ({row}) ON CONFLICT DO NOTHING", True
-        taken = ", ".join(f"{c} = EXCLUDED.{c}" for c in shape[3])
-        return (f"INSERT INTO {target} ({names}) VALUES ({row})"
-                f" ON CONFLICT ({', '.join(table.key)}) DO UPDATE SET {taken}"
-                f" WHERE {target}.position < EXCLUDED.position", True)
-    key: tuple[str, ...] = shape[2]
-    where = [f"{k} = %s::{types[k]}" for k in key]
-    if kind == "delete":
-        return f"DELETE FROM {target} WHERE {' AND '.join(where)}", True
-    sets = [f"{c} = {c} + %s" if how == "add"
-            else f"{c} = coalesce({c}, %s::{types[c]})" if how == "unset"
-            else f"{c} = %s::{types[c]}" for c, how in shape[3]]
-    if shape[4]:  # guarded by log position
-        sets.append("position = %s")
-        where.append("position < %s")
-    return f"UPDATE {target} SET {', '.join(sets)} WHERE {' AND '.join(where)}", True
 
 
 @cache

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from careledger.projections.memory import MemoryTables, RowKey, row_key
+from careledger.projections.model import Change, Delete, Insert
 
-from careledger.projections.memory import MemoryTables, typed
-from careledger.projections.model import Change, Delete, Insert, Upsert
+#: A change and the key of the row it is to (None: it does not name its whole key).
+Keyed = tuple[Change, RowKey | None]
 
 
-def folded(changes: list[Change]) -> list[Change]:
+def keyed(changes: list[Change]) -> list[Keyed]:
+    return [(c, row_key(c)) for c in changes]
+
+
+def folded(changes: list[Keyed]) -> list[Keyed]:
     """A row inserted in this batch is written once, as the batch leaves it.
 
     An Insert creates its row (its key is its record's own id): were the key taken, the
@@ -16,47 +21,42 @@ def folded(changes: list[Change]) -> list[Change]:
     So the changes that follow it to the same row (updates, upserts) are applied to it
     in memory, with the very rules PostgreSQL's statements follow (memory.py), and the
     Insert carries the result: in a replay, most rows are made and changed in one
-    batch. A delete of such a row ends the folding: it is sent as it came.
+    batch. A delete of such a row ends its folding, and a change that does not name its
+    whole key (it may touch any row) ends the folding of its table: each is sent as it
+    came, after the Inserts carrying what came before it.
     """
-    inserting = {c.table.name for c in changes if isinstance(c, Insert)}
-    changed = {key for c in changes if not isinstance(c, Insert)
-               and c.table.name in inserting and (key := _row_key(c)) is not None}
+    inserting = {c.table.name for c, _ in changes if isinstance(c, Insert)}
+    changed = {key for c, key in changes if key is not None and key[0] in inserting
+               and not isinstance(c, Insert)}
     if not changed:
         return changes
     tables = {name for name, _ in changed}
-    scratch = MemoryTables({c.table for c in changes if c.table.name in tables})
-    born: dict[tuple[str, tuple[Any, ...]], int] = {}
-    out: list[Change] = []
-    for change in changes:
+    scratch = MemoryTables({c.table for c, _ in changes if c.table.name in tables})
+    born: dict[RowKey, int] = {}
+    out: list[Keyed] = []
+    for change, key in changes:
         table = change.table
         if table.name not in tables:
-            out.append(change)
+            out.append((change, key))
             continue
         if isinstance(change, Insert):
-            key = _row_key(change)
             if (key is not None and key in changed and key not in born
                     and key[1] not in scratch.rows[table.name]):
                 scratch.apply(change)
                 born[key] = len(out)
-            out.append(change)
+            out.append((change, key))
             continue
-        key = _row_key(change)
-        if key is not None and key in born:
+        if key is None:  # may touch any row of the table: what is folded so far is sent
+            for row in [k for k in born if k[0] == table.name]:
+                at = born.pop(row)
+                out[at] = (Insert(table, dict(scratch.rows[row[0]][row[1]])), row)
+        elif key in born:
             if not isinstance(change, Delete):
                 scratch.apply(change)
                 continue
             at = born.pop(key)
-            out[at] = Insert(table, dict(scratch.rows[table.name][key[1]]))
-        out.append(change)
-    for (name, key), at in born.items():
-        out[at] = Insert(out[at].table, dict(scratch.rows[name][key]))
+            out[at] = (Insert(table, dict(scratch.rows[table.name][key[1]])), key)
+        out.append((change, key))
+    for key, at in born.items():
+        out[at] = (Insert(out[at][0].table, dict(scratch.rows[key[0]][key[1]])), key)
     return out
-
-
-def _row_key(change: Change) -> tuple[str, tuple[Any, ...]] | None:
-    """The table and the (typed) key of the row a change is to, if it names all of it."""
-    table = change.table
-    where = change.row if isinstance(change, Insert | Upsert) else change.key
-    if any(k not in where for k in table.key):
-        return None
-    return table.name, tuple(typed(table, k, where[k]) for k in table.key)

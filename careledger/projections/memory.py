@@ -76,6 +76,19 @@ def typed(table: Table, column: str, value: Any) -> Any:
     return NORMALIZE[kind](value)
 
 
+#: A row of the views: its table's name and its (typed) key.
+RowKey = tuple[str, tuple[Any, ...]]
+
+
+def row_key(change: Change) -> RowKey | None:
+    """The table and the (typed) key of the row a change is to, if it names all of it."""
+    table = change.table
+    where = change.row if isinstance(change, Insert | Upsert) else change.key
+    if any(k not in where for k in table.key):
+        return None
+    return table.name, tuple(typed(table, k, where[k]) for k in table.key)
+
+
 class MemoryTables:
     """Rows by table and key, with an index per column the handlers read by."""
 
