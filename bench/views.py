@@ -32,6 +32,7 @@ from confluent_kafka import Consumer, Message, Producer
 
 from bench.checks import Failures
 from bench.setup import bench_database
+from careledger.consumers.collector import set_for_batches
 from careledger.consumers.envelopes import Streams, envelope_of
 from careledger.consumers.projector import Projector
 from careledger.consumers.relay import Relay
@@ -265,6 +266,7 @@ def main() -> None:
         # (a) and (b): the same messages, applied in batches and one per transaction
         messages = fetch_all(servers, topic, events)
         failures.require_counts(events, len(messages), "[a] messages read back from the topic")
+        set_for_batches()  # as `careledger consume` and `projections rebuild` set it
         batched = apply_rate(db, messages, 500, "bench_batched", failures)
         copy, rows = copy_rate(db, "bench_batched")
         print(f"[a] catch-up {batched:8.0f} events/s vs raw COPY {copy:8.0f} rows/s "

@@ -107,6 +107,7 @@ def projections_rebuild(
     keep_old: Annotated[bool, typer.Option(help="Keep the previous generation's schema.")] = False,
 ) -> None:
     """Replay the log into fresh views while the live ones keep serving, then switch."""
+    from careledger.consumers.collector import set_for_batches
     from careledger.consumers.rebuild import rebuild
     from careledger.main import bootstrap
 
@@ -114,6 +115,7 @@ def projections_rebuild(
     db = open_database(settings)
     bootstrap.run_migrations(db)
     app = bootstrap.application(db, settings)
+    set_for_batches()
     with progress() as bar:
         task = bar.add_task("replaying the log into a fresh generation", total=None)
         result = rebuild(app, db, keep_old=keep_old, progress=lambda _n, at, head: bar.update(

@@ -78,6 +78,7 @@ def consume(
     """Apply the events on Kafka to the views, with tracking, until stopped."""
     from confluent_kafka import Producer
 
+    from careledger.consumers.collector import set_for_batches
     from careledger.consumers.member import ProjectionConsumer
     from careledger.consumers.projector import Projector
     from careledger.infra import telemetry
@@ -95,6 +96,7 @@ def consume(
                                   group=f"careledger-{group}", fetch_wait_ms=fetch_wait_ms,
                                   client=settings.kafka_client())
     stop = stop_on_signals()
+    set_for_batches()
     console().print(f"consume: group careledger-{group} on {settings.events_topic} at {servers}")
     consumer.run(stop)
     consumer.close()
