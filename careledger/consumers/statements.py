@@ -15,8 +15,8 @@ change of one shape there is one statement over arrays (`unnest`):
 Five hundred sessions measuring the same few goals are a handful of statements, not
 thousands of pipelined ones. A change that does not name its whole key (it may touch any
 row of its table) is a wall: it gets a level of its own, after everything before it. A
-shape with an array column (which `unnest` would flatten) and a level holding a single
-change of its shape go as plain statements, one per change.
+shape with an array column (which `unnest` would flatten), and an update, upsert or
+delete alone in its level and shape, go as plain statements, one per change.
 """
 
 from __future__ import annotations
