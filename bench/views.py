@@ -266,7 +266,7 @@ def main() -> None:
         # (a) and (b): the same messages, applied in batches and one per transaction
         messages = fetch_all(servers, topic, events)
         failures.require_counts(events, len(messages), "[a] messages read back from the topic")
-        set_for_batches()  # as `careledger consume` and `projections rebuild` set it
+        set_for_batches()  # as every command that applies batches sets it (collector.py)
         batched = apply_rate(db, messages, 500, "bench_batched", failures)
         copy, rows = copy_rate(db, "bench_batched")
         print(f"[a] catch-up {batched:8.0f} events/s vs raw COPY {copy:8.0f} rows/s "

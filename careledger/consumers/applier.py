@@ -28,7 +28,7 @@ from typing import Any
 from psycopg import Cursor
 
 from careledger.consumers.folding import folded, keyed
-from careledger.consumers.statements import arrays, bulk, many, params, runs, single
+from careledger.consumers.statements import runs, send
 from careledger.projections import all_projections
 from careledger.projections.envelope import Envelope
 from careledger.projections.memory import MemoryTables, reads_of, typed
@@ -188,16 +188,10 @@ class ViewApplier:
 
     def write(self, cur: Cursor[Any], changes: list[Change]) -> int:
         """A projection's changes as statements: one per level and shape (statements.py)."""
-        count = 0
-        for run in runs(folded(keyed(changes))):
-            shape = run.shape
-            if bulk(shape) and (shape[0] == "insert" or len(run.changes) > 1):
-                cur.execute(many(self.schema, shape), arrays(shape, run.changes))
-            else:
-                cur.executemany(single(self.schema, shape),
-                                [params(shape, c) for c in run.changes])
-            count += 1
-        return count
+        batched = runs(folded(keyed(changes)))
+        for run in batched:
+            send(cur, self.schema, run)
+        return len(batched)
 
 
 #: The rows a batch holds in memory: per read table, the column read by and its values.

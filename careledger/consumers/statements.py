@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
+from psycopg import Cursor
 from psycopg.types.json import Jsonb
 
 from careledger.consumers.folding import Keyed
@@ -118,6 +119,25 @@ def bulk(shape: Shape) -> bool:
     return not any(types[c].endswith("[]") for c in _columns_of(shape))
 
 
+def send(cur: Cursor[Any], schema: str, run: Run) -> None:
+    """A run as one statement over arrays where it can go so, else one per change.
+
+    An insert goes over arrays even alone (one statement either way); an update, upsert
+    or delete alone in its level goes plain, which costs less to bind than arrays."""
+    shape = run.shape
+    if bulk(shape) and (shape[0] == "insert" or len(run.changes) > 1):
+        cur.execute(many(schema, shape), arrays(shape, run.changes))
+    else:
+        cur.executemany(single(schema, shape), [params(shape, c) for c in run.changes])
+
+
+def _newer_wins(target: str, shape: Shape) -> str:
+    """An upsert's conflict clause: its columns taken over a row written earlier only."""
+    taken = ", ".join(f"{c} = EXCLUDED.{c}" for c in shape[3])
+    return (f" ON CONFLICT ({', '.join(shape[1].key)}) DO UPDATE SET {taken}"
+            f" WHERE {target}.position < EXCLUDED.position")
+
+
 # ---------------------------------------------------------------------- one per change
 
 
@@ -161,10 +181,7 @@ def single(schema: str, shape: Shape) -> str:
         row = ", ".join(f"%s::{types[c]}" for c in columns)
         if kind == "insert":
             return f"INSERT INTO {target} ({names}) VALUES ({row}) ON CONFLICT DO NOTHING"
-        taken = ", ".join(f"{c} = EXCLUDED.{c}" for c in shape[3])
-        return (f"INSERT INTO {target} ({names}) VALUES ({row})"
-                f" ON CONFLICT ({', '.join(table.key)}) DO UPDATE SET {taken}"
-                f" WHERE {target}.position < EXCLUDED.position")
+        return f"INSERT INTO {target} ({names}) VALUES ({row}){_newer_wins(target, shape)}"
     key: tuple[str, ...] = shape[2]
     where = [f"{k} = %s::{types[k]}" for k in key]
     if kind == "delete":
@@ -231,9 +248,7 @@ def many(schema: str, shape: Shape) -> str:
         head = f"INSERT INTO {target} ({names}) SELECT * FROM unnest({', '.join(typed)})"
         if kind == "insert":
             return f"{head} ON CONFLICT DO NOTHING"
-        taken = ", ".join(f"{c} = EXCLUDED.{c}" for c in shape[3])
-        return (f"{head} ON CONFLICT ({', '.join(table.key)}) DO UPDATE SET {taken}"
-                f" WHERE {target}.position < EXCLUDED.position")
+        return head + _newer_wins(target, shape)
     key: tuple[str, ...] = shape[2]
     given = [f"_{i}" for i in range(len(columns))]
     where = [f"t.{k} = v.{given[i]}" for i, k in enumerate(key)]

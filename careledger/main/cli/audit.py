@@ -218,12 +218,14 @@ def audit_replay(
 ) -> None:
     """Rebuild every view as it stood at a moment, beside the live ones (never over them)."""
     from careledger.audit.as_of import AsOfError, replay_as_of
+    from careledger.consumers.collector import set_for_batches
     from careledger.main import bootstrap
 
     moment = parse_moment(as_of, "--as-of")
     settings = Settings.from_env()
     db = open_database(settings)
     app = bootstrap.application(db, settings)
+    set_for_batches()
     try:
         head = app.recorder.horizon()  # type: ignore[attr-defined]
         with progress() as bar:

@@ -55,6 +55,7 @@ def restore(
     """Restore a backup into an empty database, migrate it, replay the views, verify it."""
     from careledger.audit.errors import AuditError
     from careledger.audit.verify import verify
+    from careledger.consumers.collector import set_for_batches
     from careledger.consumers.rebuild import rebuild
     from careledger.infra.backup import BackupError
     from careledger.infra.backup import restore as load
@@ -73,6 +74,7 @@ def restore(
         return
     bootstrap.run_migrations(db)
     app = bootstrap.application(db, settings)
+    set_for_batches()
     try:
         with progress() as bar:
             task = bar.add_task("replaying the log into the views", total=None)
