@@ -90,13 +90,16 @@ class ViewApplier:
             frozenset(e.TOPIC for e in p.handled | p.ignored) for p in self.projections))
 
     def apply(self, cur: Cursor[Any], envelopes: Sequence[Envelope], *,
+              reading: Reading | None = None,
               around: Callable[[Envelope], AbstractContextManager[Any]] | None = None
               ) -> Applied:
         """Apply the envelopes, in order; raise if a handler or a statement fails.
 
-        `around` wraps each event's handlers (the consumer's span per message)."""
+        `reading`: step 1, started earlier (`read`) for these envelopes or more, so that
+        its queries share a round trip with the caller's. `around` wraps each event's
+        handlers (the consumer's span per message)."""
         applied = Applied()
-        memory, tracked = self._read(cur, envelopes)
+        memory, tracked = (reading or self.read(cur, envelopes)).rows()
         queues = self.plan(envelopes, memory, applied, tracked=tracked, around=around)
         for queue in queues:
             applied.statements += self.write(cur, queue)
@@ -148,25 +151,19 @@ class ViewApplier:
                     wanted.setdefault(read, set()).add(envelope.aggregate_id)
         return wanted
 
-    def _read(self, cur: Cursor[Any], envelopes: Sequence[Envelope]
-              ) -> tuple[MemoryTables, Tracked]:
-        memory = self.memory()
+    def read(self, cur: Cursor[Any], envelopes: Sequence[Envelope]) -> Reading:
+        """Step 1, started: the queries are sent, their rows fetched by `Reading.rows`.
+
+        In a pipeline nothing waits until then, so a caller can queue its own queries
+        beside these and pay one round trip for all."""
         wanted = self.wanted(envelopes)
         tracked: Tracked = {read.table.name: (read.column, ids) for read, ids in wanted.items()}
-        if not wanted:
-            return memory, tracked
-        conn = cur.connection
         pending = []
         for read, ids in wanted.items():
-            reader = conn.cursor()
+            reader = cur.connection.cursor()
             reader.execute(_select(self.schema, read.table.name, read.column), ([*ids],))
             pending.append((read, reader))
-        for read, reader in pending:  # the first fetch sends every query at once
-            rows = reader.fetchall()  # in a pipeline, the columns are known only after it
-            names = [d.name for d in reader.description or ()]
-            memory.load(read.table, (dict(zip(names, row, strict=True)) for row in rows))
-            reader.close()
-        return memory, tracked
+        return Reading(self.memory(), tracked, pending)
 
     # ------------------------------------------------------------------ unknown kinds
 
@@ -196,6 +193,24 @@ class ViewApplier:
 
 #: The rows a batch holds in memory: per read table, the column read by and its values.
 Tracked = dict[str, tuple[str, set[Any]]]
+
+
+@dataclass
+class Reading:
+    """The reads of step 1, sent; `rows` waits for them (once) and loads them in memory."""
+
+    memory: MemoryTables
+    tracked: Tracked
+    pending: list[tuple[Read, Cursor[Any]]]
+
+    def rows(self) -> tuple[MemoryTables, Tracked]:
+        for read, reader in self.pending:  # the first fetch sends every query at once
+            rows = reader.fetchall()  # in a pipeline, the columns are known only after it
+            names = [d.name for d in reader.description or ()]
+            self.memory.load(read.table, (dict(zip(names, row, strict=True)) for row in rows))
+            reader.close()
+        self.pending = []
+        return self.memory, self.tracked
 
 
 def _kept(change: Change, tracked: Tracked | None) -> bool:

@@ -16,7 +16,7 @@ the batch is rolled back and read again.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -122,55 +122,66 @@ class Projector:
         outcome = Outcome()
         conn = self.connection()
         try:
-            with conn.transaction(), conn.cursor() as cur:
+            # The pipeline holds the transaction, so its COMMIT goes with the writes: the
+            # tracking lock and the handlers' reads are one round trip, the rest another.
+            with conn.pipeline(), conn.transaction(), conn.cursor() as cur:
                 if self.follows_live:
                     self._follow_live(cur)
-                tracked = self._lock_tracking(cur, messages)
+                decoded: list[tuple[Message, Envelope | None, ValueError | None]] = []
+                for message in messages:
+                    try:
+                        decoded.append((message, Envelope.from_json(message.value() or b""),
+                                        None))
+                    except ValueError as e:
+                        decoded.append((message, None, e))
+                locked = self._lock_tracking(cur, messages)
+                # Reads for envelopes found below later are wasted, never wrong.
+                reading = None if careful else self.applier.read(
+                    cur, [e for _, e, _ in decoded if e is not None])
+                tracked = locked()
                 dead: list[tuple[Message, Envelope | None, BaseException, int]] = []
                 recorded: list[datetime] = []
                 fresh: list[tuple[Message, Envelope]] = []
                 applied = Applied()
-                with conn.pipeline():
-                    for message in messages:
-                        topic, partition, offset = where(message)
-                        mark = tracked.setdefault((topic, partition),
-                                                  _Tracked(offset=-1, position=self.floor))
-                        mark.offset = max(mark.offset, offset)
-                        try:
-                            envelope = Envelope.from_json(message.value() or b"")
-                        except ValueError as e:
-                            dead.append((message, None, e, 1))
-                            continue
-                        if envelope.position <= mark.position:
-                            outcome.skipped += 1
-                            continue
-                        mark.position = envelope.position
-                        if not careful:
-                            fresh.append((message, envelope))
-                            continue
-                        with self._traced(message, envelope):
-                            error, attempts = self._apply_one(cur, envelope, applied)
-                        if error is None:
-                            outcome.applied += 1
-                            recorded.append(envelope.recorded_at)
-                        else:
-                            dead.append((message, envelope, error, attempts))
-                    if fresh:
-                        traced = {id(e): m for m, e in fresh}
-                        try:
-                            applied = self.applier.apply(
-                                cur, [e for _, e in fresh],
-                                around=lambda e: self._traced(traced[id(e)], e))
-                        except psycopg.OperationalError:
-                            raise
-                        except Exception as e:
-                            raise _HandlerFailed from e
-                        outcome.applied += len(fresh)
-                        recorded += [e.recorded_at for _, e in fresh]
-                    record_unknown(cur, self.schema, self.consumer, applied)
-                    self._save_tracking(cur, tracked)
-                    for message, dead_envelope, error, attempts in dead:
-                        self._record_dead(cur, message, dead_envelope, error, attempts)
+                for message, envelope, undecodable in decoded:
+                    topic, partition, offset = where(message)
+                    mark = tracked.setdefault((topic, partition),
+                                              _Tracked(offset=-1, position=self.floor))
+                    mark.offset = max(mark.offset, offset)
+                    if envelope is None:
+                        assert undecodable is not None
+                        dead.append((message, None, undecodable, 1))
+                        continue
+                    if envelope.position <= mark.position:
+                        outcome.skipped += 1
+                        continue
+                    mark.position = envelope.position
+                    if not careful:
+                        fresh.append((message, envelope))
+                        continue
+                    with self._traced(message, envelope):
+                        error, attempts = self._apply_one(cur, envelope, applied)
+                    if error is None:
+                        outcome.applied += 1
+                        recorded.append(envelope.recorded_at)
+                    else:
+                        dead.append((message, envelope, error, attempts))
+                if fresh:
+                    traced = {id(e): m for m, e in fresh}
+                    try:
+                        applied = self.applier.apply(
+                            cur, [e for _, e in fresh], reading=reading,
+                            around=lambda e: self._traced(traced[id(e)], e))
+                    except psycopg.OperationalError:
+                        raise
+                    except Exception as e:
+                        raise _HandlerFailed from e
+                    outcome.applied += len(fresh)
+                    recorded += [e.recorded_at for _, e in fresh]
+                record_unknown(cur, self.schema, self.consumer, applied)
+                self._save_tracking(cur, tracked)
+                for message, dead_envelope, error, attempts in dead:
+                    self._record_dead(cur, message, dead_envelope, error, attempts)
                 self._send_dead(dead)  # before commit: a crash here sends them again
                 outcome.dead = len(dead)
         except psycopg.OperationalError:
@@ -240,17 +251,18 @@ class Projector:
         return error, self.max_attempts
 
     def _lock_tracking(self, cur: psycopg.Cursor[Any], messages: Sequence[Message]
-                       ) -> dict[tuple[str, int], _Tracked]:
+                       ) -> Callable[[], dict[tuple[str, int], _Tracked]]:
+        """Sends the lock on the batch's tracking rows; the function returned waits for it."""
         keys = sorted({where(m)[:2] for m in messages})
         if not keys:
-            return {}
+            return dict
         cur.execute(self._sql(
             "SELECT topic, partition, kafka_offset, position FROM {v}.tracking"
             " WHERE consumer = %s AND (topic, partition) IN (SELECT * FROM unnest(%s::text[],"
             " %s::int[])) ORDER BY topic, partition FOR UPDATE"
         ), (self.consumer, [k[0] for k in keys], [k[1] for k in keys]))
-        return {(row[0], row[1]): _Tracked(offset=row[2], position=row[3])
-                for row in cur.fetchall()}
+        return lambda: {(row[0], row[1]): _Tracked(offset=row[2], position=row[3])
+                        for row in cur.fetchall()}
 
     def _save_tracking(self, cur: psycopg.Cursor[Any],
                        tracked: dict[tuple[str, int], _Tracked]) -> None:
