@@ -1,7 +1,8 @@
 """Corrections, never edits (HIPAA 164.526): an amendment stands beside the record it
-corrects, and a patient's request to amend is accepted (the record is amended as asked)
-or denied on one of the grounds the rule allows, a denial answerable by the patient's
-statement of disagreement. Every step is an event of the episode, kept with the record.
+corrects (naming only fields it has, checked as when it was made: corrections.py), and a
+patient's request to amend is accepted (the record is amended as asked) or denied on one
+of the grounds the rule allows, a denial answerable by the patient's statement of
+disagreement. Every step is an event of the episode, kept with the record.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from careledger.domain.clinical import DenialBasis, aware
 from careledger.domain.commands import Command, Decision, Handler, Reader, new_id
+from careledger.domain.corrections import checked
 from careledger.domain.episode import EpisodeState, Event, OnReferral, on_referral
 from careledger.domain.errors import InvalidInput, InvariantViolated
 
@@ -134,7 +136,8 @@ class AmendmentWorkflow(EpisodeState):
         if not changes:
             raise InvalidInput("an amendment states what it changes", field="changes")
         self.trigger_event(Amended, record_kind=kind, record_id=record_id, reason=reason,
-                           changes=changes, occurred_at=aware(occurred_at), actor=author)
+                           changes=checked(kind, changes), occurred_at=aware(occurred_at),
+                           actor=author)
 
     def request_amendment(self, *, request_id: str, record_id: str, changes: dict[str, Any],
                           reason: str, occurred_at: datetime, actor: str) -> None:
@@ -149,7 +152,7 @@ class AmendmentWorkflow(EpisodeState):
         if not changes:
             raise InvalidInput("a request to amend states what should change", field="changes")
         self.trigger_event(AmendmentRequested, request_id=request_id, record_kind=kind,
-                           record_id=record_id, changes=changes, reason=reason,
+                           record_id=record_id, changes=checked(kind, changes), reason=reason,
                            occurred_at=aware(occurred_at), actor=actor)
 
     def accept_amendment(self, *, request_id: str, occurred_at: datetime, actor: str) -> None:

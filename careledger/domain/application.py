@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from copy import deepcopy
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -26,6 +26,7 @@ from eventsourcing.application import (
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
 
+from careledger.domain.clinical import not_ahead
 from careledger.domain.commands import Command, Create
 from careledger.domain.errors import DomainError, NotFound, StaleRead, VersionConflict
 from careledger.domain.handlers import HANDLERS
@@ -97,8 +98,10 @@ class CareLedger(Application[UUID]):
         """Decide a command and store what it decided.
 
         `expected_version` (If-Match) pins the version of the record a command changes;
-        a command that creates a record has none to pin.
+        a command that creates a record has none to pin. What it states happened cannot
+        lie ahead of this moment (beyond clocks' drift: `clinical.not_ahead`).
         """
+        not_ahead(command.occurred_at, datetime.now(UTC))
         decision = HANDLERS[type(command)](command, self.read)
         if isinstance(decision, Create):
             return self.create(decision.make, idempotency)

@@ -178,6 +178,26 @@ def aware(moment: datetime, field: str = "occurred_at") -> datetime:
     return moment
 
 
+#: How far ahead of the server's clock a stated time may be: clocks drift, notes do not
+#: describe tomorrow.
+MAX_AHEAD = timedelta(minutes=5)
+#: A note recorded this long after what it describes is a late entry.
+LATE_ENTRY = timedelta(hours=24)
+
+
+def not_ahead(moment: datetime, now: datetime, field: str = "occurred_at") -> datetime:
+    """What happened cannot have happened later than now."""
+    if aware(moment, field) > now + MAX_AHEAD:
+        raise InvalidInput("this time lies in the future: state when it happened",
+                           field=field)
+    return moment
+
+
+def late_entry(occurred_at: datetime | None, recorded_at: datetime) -> bool:
+    """Recorded more than 24 hours after it happened: flagged as records keepers expect."""
+    return occurred_at is not None and recorded_at - occurred_at > LATE_ENTRY
+
+
 @dataclass(frozen=True)
 class Goal:
     """A measurable goal: a metric moves from a baseline toward a target by a due date."""

@@ -18,10 +18,10 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from careledger.domain import deadlines
+from careledger.domain.authorization import Authorization, Visit, allocate, refusal
 from careledger.domain.clinical import aware
 from careledger.domain.commands import Change, Command
-from careledger.domain.errors import InvariantViolated
+from careledger.domain.errors import InvalidInput, InvariantViolated
 from careledger.domain.events import CareEvent
 from careledger.domain.network import Practitioner
 from careledger.domain.plan import TreatmentPlan
@@ -69,12 +69,18 @@ class EpisodeState:
         contraindications: list[str]
         urgency: str
         authorized_visits: int
+        #: When the referral was made, as the physician states it.
+        made_at: datetime
+        #: Authorization.as_state() of each, the referral's own first (authorization.py).
+        authorizations: list[dict[str, Any]]
         status: ReferralStatus
         practitioner_id: str | None
         declined_by: list[str]
         assessment_ids: list[str]
         plan: TreatmentPlan | None
         sessions: dict[str, SessionStatus]
+        #: Per session: the day its visit falls on ("on") and, once done, its units by code.
+        session_visits: dict[str, dict[str, Any]]
         first_treatment_on: date | None
         visits_completed: int
         visits_at_last_report: int
@@ -101,13 +107,32 @@ class EpisodeState:
             discipline=self.discipline, clinic_id=self.clinic_id, on=aware(occurred_at).date()
         )
 
-    def check_visits_left(self) -> None:
-        booked = sum(1 for s in self.sessions.values()
-                     if s in (SessionStatus.SCHEDULED, SessionStatus.COMPLETED))
-        if not deadlines.visits_left(self.authorized_visits, booked):
-            raise InvariantViolated(
-                f"all {self.authorized_visits} authorized visits are used or booked"
-            )
+    def check_authorized(self, visit: Visit) -> None:
+        """The visit fits the authorizations beside every other booked or used visit
+        (authorization.py decides which uses which)."""
+        others = [v for v in self.visits_held() if v.session_id != visit.session_id]
+        allocation = allocate([Authorization.of(a) for a in self.authorizations],
+                              [*others, visit])
+        if allocation.unplaced:  # this one, or one it would displace: all fitted before
+            raise InvariantViolated(refusal(allocation, visit))
+
+    def visits_held(self) -> list[Visit]:
+        """Every session that holds a visit: scheduled or completed, on its day."""
+        held = []
+        for session_id, status in self.sessions.items():
+            if status not in (SessionStatus.SCHEDULED, SessionStatus.COMPLETED):
+                continue
+            visit = self.session_visits.get(session_id, {})
+            held.append(Visit(session_id=session_id, on=visit.get("on", self.made_at.date()),
+                              completed=status == SessionStatus.COMPLETED,
+                              units=dict(visit.get("units", {}))))
+        return held
+
+    def check_after_referral(self, occurred_at: datetime, field: str = "occurred_at") -> None:
+        """Nothing of the episode happened before the referral that opened it."""
+        if aware(occurred_at, field) < self.made_at:
+            raise InvalidInput("this happened before the referral it belongs to: "
+                               "check the date and time", field=field)
 
     def check_contraindications(self, techniques: list[str], override_reason: str | None) -> None:
         flagged = sorted(set(techniques) & set(self.contraindications))
@@ -131,7 +156,12 @@ class OnReferral(Command):
 
 
 def on_referral(command: OnReferral, decide: Callable[[Referral], None]) -> Change:
-    """A decision on the command's episode (what every stage's handlers answer)."""
+    """A decision on the command's episode (what every stage's handlers answer), which
+    nothing precedes: whatever it records happened after the referral."""
     from careledger.domain.referral import Referral  # the aggregate these parts make up
 
-    return Change(Referral, command.referral_id, decide)
+    def deciding(referral: Referral) -> None:
+        referral.check_after_referral(command.occurred_at)
+        decide(referral)
+
+    return Change(Referral, command.referral_id, deciding)

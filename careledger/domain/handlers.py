@@ -1,8 +1,9 @@
 """The one table of handlers: every command, and what decides it.
 
 Each stage of the record declares its commands and their handlers beside its rules
-(network.py, patient.py, referral.py, intake.py, assessment.py, planning.py, treatment.py,
-closing.py, amendments.py); `CareLedger.handle` looks a command up here.
+(network.py, patient.py, referral.py, intake.py, assessment.py, planning.py,
+authorizing.py, treatment.py, closing.py, amendments.py); `CareLedger.handle` looks a
+command up here.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from careledger.domain import (
     amendments,
     assessment,
+    authorizing,
     closing,
     intake,
     network,
@@ -22,6 +24,6 @@ from careledger.domain.commands import Command, Handler
 
 HANDLERS: dict[type[Command], Handler] = {
     **network.HANDLERS, **patient.HANDLERS, **referral.HANDLERS, **intake.HANDLERS,
-    **assessment.HANDLERS, **planning.HANDLERS, **treatment.HANDLERS, **closing.HANDLERS,
-    **amendments.HANDLERS,
+    **assessment.HANDLERS, **planning.HANDLERS, **authorizing.HANDLERS, **treatment.HANDLERS,
+    **closing.HANDLERS, **amendments.HANDLERS,
 }

@@ -22,6 +22,7 @@ from eventsourcing.domain import Aggregate
 from careledger.domain import (
     amendments,
     assessment,
+    authorizing,
     closing,
     deadlines,
     icd10,
@@ -31,6 +32,8 @@ from careledger.domain import (
 )
 from careledger.domain.amendments import AmendmentWorkflow
 from careledger.domain.assessment import Assessing
+from careledger.domain.authorization import referral_authorization
+from careledger.domain.authorizing import Authorizing
 from careledger.domain.clinical import (
     AmendableRecord,
     Diagnosis,
@@ -87,6 +90,10 @@ class Made(Created):
         referral.contraindications = list(self.contraindications)
         referral.urgency = self.urgency
         referral.authorized_visits = self.authorized_visits
+        referral.made_at = self.occurred_at
+        referral.authorizations = [referral_authorization(
+            self.authorized_visits, self.occurred_at.date()).as_state()]
+        referral.session_visits = {}
         referral.status = ReferralStatus.PENDING
         referral.practitioner_id = None
         referral.declined_by = []
@@ -114,13 +121,15 @@ class MakeReferral(Command):
     reason: str
 
 
-class Referral(Intake, Assessing, Planning, Treatment, Closing, AmendmentWorkflow, Aggregate):
+class Referral(Intake, Assessing, Planning, Authorizing, Treatment, Closing, AmendmentWorkflow,
+               Aggregate):
     """A referral and the episode of care it opens at one clinic of the network."""
 
     TOPIC = "careledger:Referral"
     #: Version 2 keeps the patient's amendment requests; version 3 holds the plan as a
-    #: TreatmentPlan and the first treatment as a date. Older snapshots are upcast.
-    class_version = 3
+    #: TreatmentPlan and the first treatment as a date; version 4 its authorizations, when
+    #: it was made, and each visit's day. Older snapshots are upcast.
+    class_version = 4
 
     @staticmethod
     def upcast_v1_v2(state: dict[str, Any]) -> None:
@@ -140,6 +149,18 @@ class Referral(Intake, Assessing, Planning, Treatment, Closing, AmendmentWorkflo
         if isinstance(first, str):
             state["first_treatment_on"] = date.fromisoformat(first)
 
+    @staticmethod
+    def upcast_v3_v4(state: dict[str, Any]) -> None:
+        """Before version 4 the referral's own authorization was the only one; its day
+        was not kept, so the day the record was created stands for it (and for each
+        visit's day, all of them under that one open-ended authorization)."""
+        created = state["_created_on"]
+        made_at = created if isinstance(created, datetime) else datetime.fromisoformat(created)
+        state["made_at"] = made_at
+        state["authorizations"] = [referral_authorization(
+            int(state["authorized_visits"]), made_at.date()).as_state()]
+        state["session_visits"] = {}
+
     Event = Event
     Created = Created
     # Every event of the episode, named as its own: declared beside the rules of its stage
@@ -154,6 +175,7 @@ class Referral(Intake, Assessing, Planning, Treatment, Closing, AmendmentWorkflo
     PlanRevised = planning.PlanRevised
     PlanCertified = planning.PlanCertified
     PlanRecertified = planning.PlanRecertified
+    VisitsAuthorized = authorizing.VisitsAuthorized
     SessionScheduled = treatment.SessionScheduled
     SessionCompleted = treatment.SessionCompleted
     SessionCancelled = treatment.SessionCancelled

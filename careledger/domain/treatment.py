@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
+from careledger.domain.authorization import Visit
 from careledger.domain.billing import billing_lines
 from careledger.domain.clinical import (
     AmendableRecord,
@@ -26,6 +27,11 @@ if TYPE_CHECKING:
     from careledger.domain.referral import Referral
 
 
+def billed_units(lines: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+    """A note's units by CPT code (what an authorization may cap), codes with none left out."""
+    return {str(line["cpt"]): int(line["units"]) for line in lines if int(line["units"])}
+
+
 class SessionScheduled(Event):
     TOPIC = "careledger:Referral.SessionScheduled"
     session_id: str
@@ -35,6 +41,7 @@ class SessionScheduled(Event):
 
     def apply(self, referral: Referral) -> None:
         referral.sessions[self.session_id] = SessionStatus.SCHEDULED
+        referral.session_visits[self.session_id] = {"on": self.scheduled_for.date()}
 
 
 class SessionCompleted(Event):
@@ -59,6 +66,8 @@ class SessionCompleted(Event):
         if referral.first_treatment_on is None:  # the day as the note states it
             referral.first_treatment_on = self.occurred_at.date()
         referral.records[self.session_id] = AmendableRecord.SESSION.value
+        referral.session_visits[self.session_id] = {
+            "on": self.occurred_at.date(), "units": billed_units(self.billing_lines)}
 
 
 class SessionCancelled(Event):
@@ -112,7 +121,7 @@ class RecordNoShow(OnReferral):
 
 
 class Treatment(EpisodeState):
-    """The visits the authorization allows, each with its note (part of `Referral`)."""
+    """The visits the authorizations allow, each with its note (part of `Referral`)."""
 
     def schedule_session(
         self,
@@ -127,7 +136,9 @@ class Treatment(EpisodeState):
         self.check_treating(practitioner, occurred_at)
         if session_id in self.sessions:
             raise InvariantViolated("this session is already on the schedule")
-        self.check_visits_left()
+        self.check_authorized(Visit(session_id=session_id,
+                                    on=aware(scheduled_for, "scheduled_for").date(),
+                                    completed=False))
         self.trigger_event(
             SessionScheduled,
             session_id=session_id,
@@ -172,6 +183,9 @@ class Treatment(EpisodeState):
             if measurement.get("goal_id") not in known_goals:
                 raise InvalidInput("a measurement names a goal of the plan", field="goals")
         lines = billing_lines(techniques)
+        self.check_authorized(Visit(
+            session_id=session_id, on=aware(occurred_at).date(), completed=True,
+            units=billed_units([line.as_dict() for line in lines])))
         self.trigger_event(
             SessionCompleted,
             session_id=session_id,

@@ -34,8 +34,8 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 from psycopg import Connection, sql
 
-from careledger.domain.referral import Referral
 from careledger.infra.access_schema import ACCESS_DDL
+from careledger.infra.backfills import VIEW_BACKFILLS
 from careledger.projections import VIEWS_SCHEMA, all_projections
 from careledger.projections.bookkeeping import TRACKING_DDL
 
@@ -262,23 +262,6 @@ def _apply_repeatable(admin: Connection[object], *, app_role: str, app_password:
     live: Any = admin.execute(
         "SELECT schema FROM careledger.view_generations WHERE name = 'live'").fetchone()
     create_views(admin, app_role=app_role, schema=str(live[0]) if live else VIEWS_SCHEMA)
-
-
-#: Columns added to the views after a generation was built, filled from the log the way
-#: their handlers fill them. `first_treatment_on` is the day the first session's note
-#: states, as its time was written (in its own zone).
-VIEW_BACKFILLS = (f"""
-UPDATE {{v}}.referrals r SET first_treatment_on = f.day
-  FROM (SELECT DISTINCT ON (originator_id) originator_id,
-               left(convert_from(state, 'UTF8')::jsonb #>> '{{occurred_at,_data_}}', 10)::date
-                 AS day
-          FROM careledger.careledger_events
-         WHERE topic = '{Referral.SessionCompleted.TOPIC}' AND originator_id IN (
-               SELECT referral_id FROM {{v}}.referrals
-                WHERE first_treatment_on IS NULL AND visits_used > 0)
-         ORDER BY originator_id, originator_version) f
- WHERE r.referral_id = f.originator_id
-""",)
 
 
 def create_views(admin: Connection[object], *, app_role: str, schema: str) -> None:

@@ -1,6 +1,8 @@
 """Each clinic's caseload: its referrals, their state, visits used, certification due.
 
-One row per referral, and one per session (for schedules and "next session"). Every
+One row per referral, one per authorization (the referral's own first), and one per
+session (for schedules, "next session", and the day and units each visit holds, from
+which authorization.py places visits under authorizations at read time). Every
 change is guarded by the log position it comes from, so an event applied twice or an
 older event arriving after a newer one never moves a row backwards.
 """
@@ -9,8 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from careledger.domain.authorization import REFERRAL_AUTHORIZATION, AuthorizationSource
 from careledger.domain.plan import PlanStatus
 from careledger.domain.referral import Referral
+from careledger.domain.treatment import billed_units
 from careledger.projections.envelope import Envelope
 from careledger.projections.model import (
     Add,
@@ -48,6 +52,21 @@ REFERRALS = Table("referrals", (
     "CREATE INDEX IF NOT EXISTS referrals_practitioner ON {v}.referrals (practitioner_id)",
 ))
 
+AUTHORIZATIONS = Table("authorizations", (
+    Column("referral_id", "uuid", "NOT NULL"),
+    Column("authorization_id", "text", "NOT NULL"),
+    Column("source", "text", "NOT NULL"),
+    Column("visits", "integer", "NOT NULL"),
+    Column("starts_on", "date", "NOT NULL"),
+    Column("ends_on", "date"),
+    Column("payer", "text"),
+    Column("number", "text"),
+    Column("units", "jsonb"),
+    Column("recorded_by", "text"),
+    Column("authorized_at", "timestamptz"),
+    Column("position", "bigint", "NOT NULL"),
+), key=("referral_id", "authorization_id"))
+
 SESSIONS = Table("sessions", (
     Column("referral_id", "uuid", "NOT NULL"),
     Column("session_id", "text", "NOT NULL"),
@@ -57,13 +76,18 @@ SESSIONS = Table("sessions", (
     Column("location", "text"),
     Column("status", "text", "NOT NULL"),
     Column("units", "integer"),
+    #: The day the visit falls on, as its time was written: scheduled, then as done.
+    Column("visit_on", "date"),
+    #: Units by CPT code, once done (what an authorization may cap).
+    Column("billed", "jsonb"),
     Column("position", "bigint", "NOT NULL"),
 ), key=("referral_id", "session_id"), indexes=(
     "CREATE INDEX IF NOT EXISTS sessions_practitioner"
     " ON {v}.sessions (practitioner_id, scheduled_for)",
 ))
 
-caseload = Projection("caseload", [REFERRALS, SESSIONS], ignores=ignored("caseload"))
+caseload = Projection("caseload", [REFERRALS, AUTHORIZATIONS, SESSIONS],
+                      ignores=ignored("caseload"))
 
 
 def _referral(e: Envelope, **values: Any) -> Update:
@@ -79,13 +103,32 @@ def _session(e: Envelope, **values: Any) -> Update:
 @caseload.handles(Referral.Made)
 def made(e: Envelope) -> list[Change]:
     d = e.data
+    assert e.occurred_at is not None
     return [Insert(REFERRALS, {
         "referral_id": e.aggregate_id, "patient_id": d["patient_id"],
         "physician_id": d["physician_id"], "clinic_id": d["clinic_id"],
         "discipline": d["discipline"], "urgency": d["urgency"], "status": "pending",
         "visits_authorized": d["authorized_visits"], "made_at": e.occurred_at,
         "updated_at": e.occurred_at, "position": e.position,
+    }), Insert(AUTHORIZATIONS, {
+        "referral_id": e.aggregate_id, "authorization_id": REFERRAL_AUTHORIZATION,
+        "source": AuthorizationSource.REFERRAL.value, "visits": d["authorized_visits"],
+        "starts_on": e.occurred_at.date(), "ends_on": None, "payer": None, "number": None,
+        "units": {}, "recorded_by": e.actor, "authorized_at": e.occurred_at,
+        "position": e.position,
     })]
+
+
+@caseload.handles(Referral.VisitsAuthorized)
+def visits_authorized(e: Envelope) -> list[Change]:
+    d = e.data
+    return [Insert(AUTHORIZATIONS, {
+        "referral_id": e.aggregate_id, "authorization_id": d["authorization_id"],
+        "source": d["source"], "visits": d["visits"], "starts_on": d["starts_on"],
+        "ends_on": d["ends_on"], "payer": d["payer"], "number": d["number"],
+        "units": d["units"], "recorded_by": e.actor, "authorized_at": e.occurred_at,
+        "position": e.position,
+    }), _referral(e, visits_authorized=Add(d["visits"]))]
 
 
 @caseload.handles(Referral.Accepted)
@@ -131,7 +174,7 @@ def session_scheduled(e: Envelope) -> list[Change]:
         "referral_id": e.aggregate_id, "session_id": d["session_id"],
         "patient_id": e.patient_id, "practitioner_id": d["practitioner_id"],
         "scheduled_for": d["scheduled_for"], "location": d["location"],
-        "status": "scheduled", "position": e.position,
+        "status": "scheduled", "visit_on": str(d["scheduled_for"])[:10], "position": e.position,
     })]
 
 
@@ -139,7 +182,8 @@ def session_scheduled(e: Envelope) -> list[Change]:
 def session_completed(e: Envelope) -> list[Change]:
     d = e.data
     assert e.occurred_at is not None
-    return [_session(e, status="completed", location=d["location"], units=d["total_units"]),
+    return [_session(e, status="completed", location=d["location"], units=d["total_units"],
+                     visit_on=e.occurred_at.date(), billed=billed_units(d["billing_lines"])),
             _referral(e, visits_used=Add(1), first_treatment_on=IfUnset(e.occurred_at.date()))]
 
 

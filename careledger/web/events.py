@@ -121,6 +121,13 @@ SHOWN: dict[type[CareEvent], Shown] = {
     Referral.PlanRevised: Shown("Treatment plan revised", "plan", (REASON, *PLAN)),
     Referral.PlanCertified: Shown("Plan certified", "plan", CERTIFIED),
     Referral.PlanRecertified: Shown("Plan recertified", "plan", CERTIFIED),
+    Referral.VisitsAuthorized: Shown("More visits authorized", "referral", (
+        detail("Visits", "text", "visits"),
+        detail("From", "day", "starts_on"),
+        detail("Until", "day", "ends_on"),
+        detail("Payer", "text", "payer"),
+        detail("Authorization number", "text", "number"),
+        detail("Units", "text", "units"))),
     Referral.SessionScheduled: Shown("Session scheduled", "session", (
         detail("For", "when", "scheduled_for"),)),
     Referral.SessionCompleted: Shown("Session note", "session", (

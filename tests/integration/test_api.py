@@ -2,57 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 from uuid import UUID, uuid4
 
-import psycopg
-
 from careledger.access.tokens import Role
 from careledger.main import bootstrap
+from tests.helpers.api import assert_problem, events_of, make_referral, post, referral_body
 from tests.helpers.network import Network
-
-JSON = "application/json"
-
-
-def post(client: Any, path: str, body: Any, auth: dict[str, str], **headers: str) -> Any:
-    return client.post(f"/api/v1{path}", data=json.dumps(body), content_type=JSON,
-                       **auth, **headers)
-
-
-def referral_body(network: Network, **overrides: Any) -> dict[str, Any]:
-    body = {
-        "patient_id": str(network.patient), "clinic_id": str(network.clinic),
-        "discipline": "medical_massage", "diagnoses": ["M54.50"],
-        "contraindications": ["deep_tissue"], "precautions": ["anticoagulants"],
-        "authorized_visits": 12, "reason": "low back pain",
-        "occurred_at": "2026-03-02T09:00:00+00:00",
-    }
-    body.update(overrides)
-    return body
-
-
-def make_referral(client: Any, network: Network) -> UUID:
-    response = post(client, "/referrals", referral_body(network), network.physician_auth)
-    assert response.status_code == 201, response.content
-    return UUID(response.json()["id"])
-
-
-def events_of(db: bootstrap.Database, aggregate_id: UUID) -> int:
-    with psycopg.connect(db.app_url) as conn:
-        row = conn.execute("SELECT count(*) FROM careledger.careledger_events "
-                           "WHERE originator_id = %s", (aggregate_id,)).fetchone()
-    assert row is not None
-    return int(row[0])
-
-
-def assert_problem(response: Any, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.content
-    assert response["Content-Type"] == "application/problem+json"
-    body: dict[str, Any] = response.json()
-    assert body["status"] == status and body["code"] == code and body["title"]
-    assert body["type"].endswith(code)
-    return body
 
 
 def test_a_command_answers_201_with_id_version_and_position(client: Any, network: Network) -> None:
@@ -86,7 +42,8 @@ def test_a_whole_episode_through_the_api(client: Any, network: Network) -> None:
         ("/progress-reports", {"summary": "improving"}, t),
         ("/discharge", {"outcomes": {"pain": "partially_met"}, "summary": "home program"}, t),
         ("/amendments", {"record_id": "s1", "reason": "typo in minutes",
-                         "changes": {"minutes": 25}}, t),
+                         "changes": {"techniques": [{"technique": "myofascial_release",
+                                                      "minutes": 25}]}}, t),
     ]
     for version, (path, body, auth) in enumerate(steps, start=2):
         response = post(client, f"/referrals/{rid}{path}", body, auth)

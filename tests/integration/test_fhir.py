@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections import Counter
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -27,7 +27,7 @@ from careledger.infra.settings import Settings
 from careledger.main import bootstrap
 from careledger.projections.envelope import event_id
 from tests.helpers.graphql import sync_views
-from tests.helpers.network import NOW, Network, open_episode, referral_to_a_new_patient
+from tests.helpers.network import Network, open_episode, referral_to_a_new_patient
 
 LOINC_NPRS = ("http://loinc.org", "72514-3")
 REQUIRED = {"Patient", "ServiceRequest", "Condition", "Observation", "CarePlan", "Goal",
@@ -166,7 +166,8 @@ def test_an_amendment_stands_beside_the_original_record(
     session = encounter["identifier"][0]["value"].split("/")[-1]
     app.handle(Amend(referral_id=referral, record_id=session,
                      reason="pain after treatment was 3, not 2",
-                     changes={"pain_after": 3}, occurred_at=NOW, actor="therapist:t"))
+                     changes={"pain_after": 3}, occurred_at=datetime.now(UTC),
+                     actor="therapist:t"))
     sync_views(app, db)
     after = export(client, token, patient).json()
     # The original resources are exactly as they were.
@@ -196,14 +197,14 @@ def test_a_denied_request_to_amend_and_the_disagreement_are_in_the_export(
     request = f"r-{uuid.uuid4().hex[:8]}"
     app.handle(RequestAmendment(referral_id=referral, request_id=request, record_id=str(referral),
                                 changes={"reason": "left knee"}, reason="the wrong knee",
-                                occurred_at=NOW, actor="clinic-admin:a"))
+                                occurred_at=datetime.now(UTC), actor="clinic-admin:a"))
     app.handle(DenyAmendment(referral_id=referral, request_id=request,
                              basis=DenialBasis.ACCURATE_AND_COMPLETE,
-                             explanation="the referral names the right knee", occurred_at=NOW,
-                             actor="therapist:t"))
+                             explanation="the referral names the right knee",
+                             occurred_at=datetime.now(UTC), actor="therapist:t"))
     app.handle(FileDisagreement(referral_id=referral, request_id=request,
                                 statement="it was my left knee",
-                                occurred_at=NOW, actor="clinic-admin:a"))
+                                occurred_at=datetime.now(UTC), actor="clinic-admin:a"))
     sync_views(app, db)
     bundle = export(client, token, patient).json()
     Bundle.model_validate(bundle)

@@ -38,8 +38,9 @@ def test_the_grace_period_counts_from_the_day_the_note_states(zone: str) -> None
     rid = open_episode(app, net, accept=True)
     assess(app, net, rid)
     plan(app, net, rid)
-    # Late in the evening of 1 March where the clinic is: another day in other zones.
-    at = datetime(2026, 3, 1, 23, 30, tzinfo=ZONES[zone])
+    # Late in the evening of 2 March where the clinic is (after the referral, that morning
+    # in UTC): another day in other zones.
+    at = datetime(2026, 3, 2, 23, 30, tzinfo=ZONES[zone])
     app.handle(ScheduleSession(referral_id=rid, practitioner_id=net.therapist,
                                scheduled_for=at, location=SessionLocation.CLINIC,
                                occurred_at=at, actor="t", session_id="s1"))
@@ -49,12 +50,12 @@ def test_the_grace_period_counts_from_the_day_the_note_states(zone: str) -> None
         location=SessionLocation.CLINIC, functional_score=None, goal_measurements=[],
         override_reason=None, occurred_at=at, actor="t"))
     referral = app.load(Referral, rid)
-    assert referral.first_treatment_on == date(2026, 3, 1)
+    assert referral.first_treatment_on == date(2026, 3, 2)
     views = MemoryViews(all_projections())
     views.apply(envelopes(app))
     row = next(r for r in views.rows("referrals") if r["referral_id"] == rid)
-    assert row["first_treatment_on"] == date(2026, 3, 1)
-    last_day, first_late = date(2026, 3, 31), date(2026, 4, 1)
+    assert row["first_treatment_on"] == date(2026, 3, 2)
+    last_day, first_late = date(2026, 4, 1), date(2026, 4, 2)
     for today, overdue in ((last_day, False), (first_late, True)):
         assert referral.certification_overdue(today) is overdue, (zone, today)
         status = care_status(row["status"], row["plan_status"], row["certified_until"],

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
@@ -67,8 +67,15 @@ def test_a_physician_without_npi_cannot_refer(app: CareLedger,
 
 def test_a_physician_with_an_expired_license_cannot_refer(app: CareLedger,
                                                           net) -> None:  # type: ignore[no-untyped-def]
+    lapsed = app.handle(RegisterPractitioner(name="Dr. Lapsed", profession=Profession.PHYSICIAN,
+                                             occurred_at=NOW, actor="a")).aggregate_id
+    app.handle(AddCredential(practitioner_id=lapsed, kind=CredentialKind.NPI, number="1245319599",
+                             issuer="CMS", expires_on=None, occurred_at=NOW, actor="a"))
+    app.handle(AddCredential(practitioner_id=lapsed, kind=CredentialKind.STATE_LICENSE,
+                             number="MD-2", issuer="NYSED", expires_on=NOW.date() - timedelta(1),
+                             occurred_at=NOW, actor="a"))
     with pytest.raises(InvariantViolated, match="license"):
-        refer(app, net, occurred_at=datetime(2031, 1, 1, tzinfo=UTC))
+        refer(app, net, physician_id=lapsed)
 
 
 def test_an_npi_must_pass_its_check_digit(app: CareLedger,
@@ -280,7 +287,7 @@ def test_a_patients_request_to_amend_is_accepted_or_denied_and_a_denial_answered
                                  basis=DenialBasis.ACCURATE_AND_COMPLETE,
                                  explanation="x", occurred_at=later, actor="therapist:x"))
     app.handle(RequestAmendment(referral_id=rid, request_id="r2", record_id="s1",
-                                changes={"objective": "none"},
+                                changes={"soap.objective": "none"},
                                 reason="no test was done", occurred_at=later,
                                 actor="clinic-admin:a"))
     with pytest.raises(InvariantViolated, match="answers a denied request"):

@@ -14,9 +14,10 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+from careledger.domain.clinical import late_entry
 from careledger.domain.events import CareEvent
 from careledger.domain.network import Clinic, Practitioner
-from careledger.gateways.fhir.folding import Change, Folding, Mapping
+from careledger.gateways.fhir.folding import CREATE, Change, Folding, Mapping
 from careledger.gateways.fhir.mapping import (
     amendments,
     assessment,
@@ -29,8 +30,10 @@ from careledger.gateways.fhir.mapping import (
 from careledger.gateways.fhir.vocabulary import (
     DATA_OPERATION,
     EVENT_TYPE,
+    EXT_LATE_ENTRY,
     EXT_LOG_ENTRY,
     JSON,
+    LATE_ENTRY_TAG,
     PARTICIPANT_TYPE,
     SID_EVENT,
     actor,
@@ -122,4 +125,12 @@ class PatientRecord:
         }
         if change.reason:
             provenance["reason"] = [concept(text=change.reason)]
+        if late_entry(envelope.occurred_at, envelope.recorded_at):
+            provenance["extension"].append({"url": EXT_LATE_ENTRY, "valueBoolean": True})
+            if change.activity == CREATE:
+                for target in change.targets:
+                    tags = self._folding.get(target).setdefault("meta", {}).setdefault(
+                        "tag", [])
+                    if LATE_ENTRY_TAG not in tags:
+                        tags.append(LATE_ENTRY_TAG)
         return provenance

@@ -26,6 +26,7 @@ CONDITION_CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
 CONDITION_VERIFICATION = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
 GOAL_ACHIEVEMENT = "http://terminology.hl7.org/CodeSystem/goal-achievement"
 CONSENT_SCOPE = "http://terminology.hl7.org/CodeSystem/consentscope"
+CLAIM_TYPE = "http://terminology.hl7.org/CodeSystem/claim-type"
 
 DISCIPLINE = f"{BASE}/CodeSystem/discipline"
 TECHNIQUE = f"{BASE}/CodeSystem/technique"
@@ -36,6 +37,8 @@ SID_PATIENT = f"{BASE}/sid/patient"
 SID_PRACTITIONER = f"{BASE}/sid/practitioner"
 SID_CLINIC = f"{BASE}/sid/clinic"
 SID_REFERRAL = f"{BASE}/sid/referral"
+#: A payer's authorization number, as the payer issued it (per payer: the value is theirs).
+SID_PAYER_AUTHORIZATION = f"{BASE}/sid/payer-authorization"
 SID_RECORD = f"{BASE}/sid/record"
 SID_ACTOR = f"{BASE}/sid/actor"
 SID_EVENT = f"{BASE}/sid/event"
@@ -48,6 +51,11 @@ EXT_AMENDMENT = f"{BASE}/StructureDefinition/amendment"
 #: A step of a patient's request to amend (HIPAA 164.526): request, acceptance, denial,
 #: statement of disagreement.
 EXT_AMENDMENT_REQUEST = f"{BASE}/StructureDefinition/amendment-request"
+#: On the Provenance of a record written more than 24 hours after it happened.
+EXT_LATE_ENTRY = f"{BASE}/StructureDefinition/late-entry"
+RECORD_FLAG = f"{BASE}/CodeSystem/record-flag"
+#: On each resource such a record created.
+LATE_ENTRY_TAG = {"system": RECORD_FLAG, "code": "late-entry", "display": "Late entry"}
 
 NPRS: JSON = {"system": LOINC, "code": "72514-3",
               "display": "Pain severity - 0-10 verbal numeric rating [Score] - Reported"}

@@ -1,5 +1,5 @@
-"""Treatment: sessions scheduled, completed with their note, cancelled or missed;
-progress reports to the physician; the discharge."""
+"""Treatment: the visits authorized, sessions scheduled, completed with their note,
+cancelled or missed; progress reports to the physician; the discharge."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from django.http import HttpRequest
 from ninja import Field, Router, Status
 from pydantic import conlist
 
+from careledger.access.tokens import Role
+from careledger.domain.authorizing import MAX_VISITS, AuthorizeVisits
 from careledger.domain.clinical import GoalOutcome, SessionLocation, Technique
 from careledger.domain.closing import Discharge, SendProgressReport
 from careledger.domain.treatment import (
@@ -22,12 +24,14 @@ from careledger.gateways.commanding import Commands, occurred
 from careledger.gateways.links import ANSWERED_ID, link, then
 from careledger.gateways.routes.episode import (
     CLINIC,
+    PHYSICIAN,
     THERAPIST,
     next_steps,
     post,
 )
 from careledger.gateways.schemas import (
     CancelIn,
+    Day,
     In,
     Moment,
     OccurredIn,
@@ -44,6 +48,22 @@ SESSION = link("complete_session", "cancel_session", "record_no_show", referral_
 
 
 # ------------------------------------------------------------------ bodies
+
+CptCode = Annotated[str, Field(pattern=r"^[0-9]{5}$")]
+
+
+class AuthorizeVisitsIn(OccurredIn):
+    """The referring physician's (no payer), or a payer's as the clinic received it."""
+
+    authorization_id: RecordId | None = None
+    visits: Annotated[int, Field(ge=1, le=MAX_VISITS)]
+    starts_on: Day
+    ends_on: Day | None = None
+    payer: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    number: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    units: dict[CptCode, Annotated[int, Field(ge=1, le=999)]] = Field(
+        default_factory=dict, max_length=20)
+
 
 
 class ScheduleSessionIn(OccurredIn):
@@ -99,6 +119,18 @@ class DischargeIn(OccurredIn):
 def treatment_routes(commands: Commands) -> Router:
     router = Router()
     scoped, run = commands.scoped, commands.run
+
+    @post(router, "/referrals/{referral_id}/authorizations", "authorize_visits",
+          then(next_steps("schedule_session")))
+    def authorize_visits(request: HttpRequest, referral_id: UUID,
+                         body: AuthorizeVisitsIn) -> Status[RecordedOut]:
+        who = scoped(request, referral_id, PHYSICIAN | CLINIC)
+        return run(request, body, AuthorizeVisits(
+            referral_id=referral_id, authorization_id=body.authorization_id,
+            visits=body.visits, starts_on=body.starts_on, ends_on=body.ends_on,
+            physician_id=who.subject if who.role == Role.PHYSICIAN else None,
+            payer=body.payer, number=body.number, units=body.units,
+            occurred_at=occurred(body), actor=who.actor))
 
     @post(router, "/referrals/{referral_id}/sessions", "schedule_session",
           then(SESSION))

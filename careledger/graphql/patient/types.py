@@ -8,6 +8,8 @@ from uuid import UUID
 import strawberry
 from strawberry.scalars import JSON
 
+from careledger.domain.clinical import late_entry
+
 
 @strawberry.type
 class TimelineEvent:
@@ -25,6 +27,12 @@ class TimelineEvent:
     amendments: list[TimelineEvent] = strawberry.field(
         default_factory=list, description="Later amendments of this record, oldest first: "
         "the original stays as it was recorded.")
+
+    @strawberry.field(  # type: ignore[untyped-decorator]
+        description="Recorded more than 24 hours after it happened: a late "
+                      "entry, as auditors and payers expect it flagged.")
+    def late_entry(self) -> bool:
+        return late_entry(self.occurred_at, self.recorded_at)
 
 
 @strawberry.type

@@ -20,6 +20,7 @@ from careledger.access.policy import Basis, list_basis
 from careledger.domain.deadlines import RECERTIFY_WITHIN_DAYS
 from careledger.graphql.context import Info, live_views, principal_of
 from careledger.graphql.cursor import check_first, decode_cursor, encode_cursor
+from careledger.graphql.worklists.authorizations import AUTHORIZATION_COLUMNS, authorization_fields
 from careledger.graphql.worklists.types import (
     ATTENTION,
     CaseloadEntry,
@@ -53,7 +54,7 @@ REFERRAL_COLUMNS = (
     " r.discipline, r.status, r.plan_status, r.visits_used, r.visits_authorized,"
     " r.certified_until, (SELECT min(s.scheduled_for) FROM {v}.sessions s"
     " WHERE s.referral_id = r.referral_id AND s.status = 'scheduled'"
-    " AND s.scheduled_for >= now()) AS next_session"
+    " AND s.scheduled_for >= now()) AS next_session, " + AUTHORIZATION_COLUMNS
 )
 
 
@@ -66,7 +67,7 @@ PATIENTS_QUERY = (
     " reg.data->>'birth_date' AS birth_date,"
     " (SELECT min(t.occurred_at) FROM {v}.timeline t WHERE t.patient_id = r.patient_id"
     " AND t.referral_id = r.referral_id AND t.kind = %s)"
-    " AS first_treatment"
+    " AS first_treatment, " + AUTHORIZATION_COLUMNS +
     " FROM {v}.referrals r LEFT JOIN {v}.clinics c ON c.clinic_id = r.clinic_id"
     " LEFT JOIN LATERAL (SELECT t.data FROM {v}.timeline t WHERE t.patient_id = r.patient_id"
     " AND t.kind = %s ORDER BY t.position LIMIT 1) reg ON true"
@@ -119,7 +120,9 @@ def referral_entries(info: Info, asked: str, where: str, *params: object
 
 
 def caseload_entry(row: dict[str, Any]) -> CaseloadEntry:
-    return CaseloadEntry(**{k: v for k, v in row.items() if k != "made_at"})  # for order
+    fields = authorization_fields(row, today())
+    return CaseloadEntry(**{k: v for k, v in row.items() if k != "made_at"},  # for order
+                         **fields)
 
 
 def patients_of(rows: list[dict[str, Any]], on: date) -> list[PhysicianPatient]:
@@ -134,7 +137,8 @@ def patients_of(rows: list[dict[str, Any]], on: date) -> list[PhysicianPatient]:
             status=care_status(row["status"], row["plan_status"], row["certified_until"],
                                row["first_treatment_on"], on),
             plan_status=row["plan_status"], certified_until=row["certified_until"],
-            made_at=row["made_at"], first_treatment=row["first_treatment"])
+            made_at=row["made_at"], first_treatment=row["first_treatment"],
+            **authorization_fields(row, on))
         patient = patients.get(row["patient_id"])
         if patient is None:
             patient = patients[row["patient_id"]] = PhysicianPatient(

@@ -9,9 +9,11 @@ from uuid import UUID
 
 import strawberry
 
+from careledger.domain.authorization import RUNNING_OUT_DAYS, RUNNING_OUT_VISITS
 from careledger.domain.deadlines import certification_overdue
 from careledger.domain.plan import PlanStatus
 from careledger.domain.referral import ReferralStatus
+from careledger.graphql.worklists.authorizations import AuthorizationStanding
 
 T = TypeVar("T")
 
@@ -27,9 +29,18 @@ class CaseloadEntry:
     status: str
     plan_status: str | None
     visits_used: int
-    visits_authorized: int
+    visits_authorized: int = strawberry.field(
+        description="Every authorization's visits, the referral's own and each later one.")
     certified_until: date | None
     next_session: datetime | None
+    authorizations: list[AuthorizationStanding] = strawberry.field(
+        description="The referral's own first, then each later one, with the visits used, "
+        "booked and remaining under it.")
+    visits_remaining: int = strawberry.field(
+        description="Visits still to schedule under the authorizations not yet ended.")
+    authorization_running_out: bool = strawberry.field(
+        description=f"An open episode with {RUNNING_OUT_VISITS} or fewer visits left, or "
+        f"whose authorizations all end within {RUNNING_OUT_DAYS} days.")
 
 
 @strawberry.type
@@ -89,6 +100,9 @@ class PatientReferral:
     certified_until: date | None
     made_at: datetime | None
     first_treatment: datetime | None
+    authorizations: list[AuthorizationStanding]
+    visits_remaining: int
+    authorization_running_out: bool
 
 
 @strawberry.type

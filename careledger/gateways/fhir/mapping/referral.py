@@ -1,16 +1,21 @@
-"""The referral: a ServiceRequest for the clinic, with the physician's diagnoses as Conditions."""
+"""The referral: a ServiceRequest for the clinic, with the physician's diagnoses as
+Conditions; the visits authorized later add to its quantity, a payer's authorization as
+a preauthorization ClaimResponse it references."""
 
 from __future__ import annotations
 
+from careledger.domain.authorization import AuthorizationSource
 from careledger.domain.events import CareEvent
 from careledger.domain.referral import Referral
 from careledger.gateways.fhir.folding import CREATE, UPDATE, Change, Episode, Folding, Mapping
 from careledger.gateways.fhir.vocabulary import (
+    CLAIM_TYPE,
     CONDITION_CLINICAL,
     CONDITION_VERIFICATION,
     DISCIPLINE,
     ICD10CM,
     JSON,
+    SID_PAYER_AUTHORIZATION,
     SID_REFERRAL,
     clinic,
     coding,
@@ -102,9 +107,40 @@ def cancelled(r: Folding, e: Envelope) -> Change:
     return Change(UPDATE, [episode.referral], reason=e.data.get("reason"))
 
 
+def visits_authorized(r: Folding, e: Envelope) -> Change:
+    d = e.data
+    episode = r.episode(e)
+    request = r.get(episode.referral)
+    request["quantityQuantity"] = quantity(
+        request["quantityQuantity"]["value"] + d["visits"], "visits", "{visit}")
+    changed = [episode.referral]
+    if d["source"] == AuthorizationSource.PAYER:
+        period = {"start": d["starts_on"], **({"end": d["ends_on"]} if d["ends_on"] else {})}
+        authorization = r.put({
+            "resourceType": "ClaimResponse",
+            "id": resource_id("ClaimResponse", episode.referral, d["authorization_id"]),
+            "identifier": [{"system": SID_PAYER_AUTHORIZATION, "value": d["number"]}],
+            "status": "active",
+            "type": concept(coding(CLAIM_TYPE, "professional", "Professional")),
+            "use": "preauthorization",
+            "patient": r.patient_ref,
+            "created": e.occurred_at,
+            "insurer": {"display": d["payer"]},
+            "requestor": clinic(episode.clinic_id),
+            "outcome": "complete",
+            "disposition": f"{d['visits']} visits authorized",
+            "preAuthRef": d["number"],
+            "preAuthPeriod": period,
+        })
+        request.setdefault("supportingInfo", []).append(ref(authorization))
+        changed.append(authorization)
+    return Change(UPDATE if len(changed) == 1 else CREATE, changed)
+
+
 #: What each event of this stage does to the record.
 MAPPINGS: dict[type[CareEvent], Mapping] = {
     Referral.Made: made,
+    Referral.VisitsAuthorized: visits_authorized,
     Referral.Accepted: accepted,
     Referral.Declined: declined,
     Referral.Redirected: redirected,
