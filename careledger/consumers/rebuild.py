@@ -31,7 +31,12 @@ from careledger.infra.database import Database
 from careledger.infra.eventstore import CareLedgerRecorder
 from careledger.infra.schema import create_views
 from careledger.infra.settings import APP_ROLE
-from careledger.projections import GENERATION_TTL_S, VIEWS_LOCK, live_generation
+from careledger.projections import (
+    GENERATION_TTL_S,
+    VIEWS_LOCK,
+    VIEWS_VERSION,
+    live_generation,
+)
 
 Progress = Callable[[int, int, int], None]  # events just applied, position, head
 
@@ -85,7 +90,8 @@ def rebuild(
                 ).format(new=sql.Identifier(new), old=sql.Identifier(old)))
                 admin.execute(
                     "UPDATE careledger.view_generations SET schema = %s, floor_position = %s,"
-                    " switched_at = now() WHERE name = 'live'", (new, position))
+                    " views_version = %s, switched_at = now() WHERE name = 'live'",
+                    (new, position, VIEWS_VERSION))
         finally:
             admin.execute("SELECT pg_advisory_unlock(%s)", (VIEWS_LOCK,))
         # API processes may go on reading the replaced generation for GENERATION_TTL_S:

@@ -9,7 +9,7 @@ use, and a field the record does not have is refused: nothing is accepted and ig
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
 
 from careledger.domain.billing import billing_lines
@@ -210,3 +210,23 @@ def session_billing(techniques: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     return {"billing_lines": [line.as_dict() for line in lines],
             "total_timed_minutes": sum(m for _, m in pairs),
             "total_units": sum(line.units for line in lines)}
+
+
+def valid_changes(kind: str, changes: Mapping[str, Any],
+                  wanted: Collection[str]) -> dict[str, Any]:
+    """The `wanted` changes that pass their field's check, as checked: what a view may hold
+    of an amendment stored before amendments were checked (one naming no field of its
+    record, or a value no command would take, stays on the timeline and moves no view).
+    Only the fields a view holds are checked: a process that never validates a diagnosis
+    never loads the ICD-10-CM code set."""
+    fields = AMENDABLE.get(AmendableRecord(kind), {})
+    kept = {}
+    for name, value in changes.items():
+        check = fields.get(name)
+        if check is None or name not in wanted:
+            continue
+        try:
+            kept[name] = check(value, "changes")
+        except InvalidInput:
+            continue
+    return kept

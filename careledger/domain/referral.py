@@ -248,6 +248,19 @@ class Referral(Intake, Assessing, Planning, Authorizing, Treatment, Closing, Ame
         return deadlines.progress_report_due(self.visits_completed, self.visits_at_last_report)
 
 
+#: The event that writes each kind of record an amendment may correct (a revision writes
+#: the plan anew): what `corrections.as_amended` applies the record's amendments over.
+WRITES_RECORD: dict[type[Event], AmendableRecord] = {
+    Referral.Made: AmendableRecord.REFERRAL,
+    Referral.AssessmentRecorded: AmendableRecord.ASSESSMENT,
+    Referral.PlanDrafted: AmendableRecord.PLAN,
+    Referral.PlanRevised: AmendableRecord.PLAN,
+    Referral.SessionCompleted: AmendableRecord.SESSION,
+    Referral.ProgressReported: AmendableRecord.PROGRESS_REPORT,
+    Referral.Discharged: AmendableRecord.DISCHARGE,
+}
+
+
 def make_referral(cmd: MakeReferral, read: Reader[Any]) -> Decision:
     return Create(lambda: Referral.make(
         physician=read(Practitioner, cmd.physician_id), patient=read(Patient, cmd.patient_id),

@@ -60,10 +60,11 @@ class In(Schema):
 
     Ninja's schemas read attributes of whatever they are given, so without this a body
     of `true` or `[]` passed for a command whose fields are all optional. NaN and
-    Infinity (which Python's JSON parser reads) have no place in jsonb either.
+    Infinity (which Python's JSON parser reads) have no place in jsonb either. A field
+    the body does not declare is refused (422, naming it), never accepted and dropped.
     """
 
-    model_config = ConfigDict(allow_inf_nan=False)
+    model_config = ConfigDict(allow_inf_nan=False, extra="forbid")
 
     @model_validator(mode="before")
     @classmethod

@@ -16,7 +16,7 @@ from typing import Any
 
 from psycopg import sql
 
-from careledger.projections import live_generation
+from careledger.projections import VIEWS_VERSION, live_generation, views_version
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,12 @@ class Status:
     dead_letters: int = 0
     unknown_kinds: list[UnknownKind] = field(default_factory=list)
     consumers: list[ConsumerLag] = field(default_factory=list)
+    #: Which release's handlers built the live generation (projections.VIEWS_VERSION).
+    views_version: int = VIEWS_VERSION
+
+    @property
+    def views_outdated(self) -> bool:
+        return self.views_version < VIEWS_VERSION
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -95,6 +101,7 @@ def read_status(conn: Any, *, relay_name: str = "relay",
             " FROM careledger.careledger_events WHERE notification_id > %s",
             (relay,)).fetchone()
         views, _ = live_generation(conn)
+        built = views_version(conn)
         tracked = conn.execute(sql.SQL(
             "SELECT t.consumer, t.topic, t.partition, t.position, t.kafka_offset,"
             " extract(epoch FROM t.updated_at - e.recorded_at) * 1000"
@@ -121,6 +128,7 @@ def read_status(conn: Any, *, relay_name: str = "relay",
         dead_letters=int(dead),
         unknown_kinds=[UnknownKind(*row) for row in unknown],
         consumers=consumers,
+        views_version=built,
     )
 
 

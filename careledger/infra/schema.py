@@ -36,7 +36,7 @@ from psycopg import Connection, sql
 
 from careledger.infra.access_schema import ACCESS_DDL
 from careledger.infra.backfills import VIEW_BACKFILLS
-from careledger.projections import VIEWS_SCHEMA, all_projections
+from careledger.projections import VIEWS_SCHEMA, VIEWS_VERSION, all_projections
 from careledger.projections.bookkeeping import TRACKING_DDL
 
 SCHEMA = "careledger"
@@ -261,7 +261,16 @@ def _apply_repeatable(admin: Connection[object], *, app_role: str, app_password:
     admin.execute(sql.SQL(GRANTS).format(role=role))
     live: Any = admin.execute(
         "SELECT schema FROM careledger.view_generations WHERE name = 'live'").fetchone()
-    create_views(admin, app_role=app_role, schema=str(live[0]) if live else VIEWS_SCHEMA)
+    schema = str(live[0]) if live else VIEWS_SCHEMA
+    create_views(admin, app_role=app_role, schema=schema)
+    # A generation that holds nothing yet will be built by this release's handlers.
+    tables = ["tracking", *(t.name for p in all_projections() for t in p.tables)]
+    empty = sql.SQL(" AND ").join(
+        sql.SQL("NOT EXISTS (SELECT 1 FROM {}.{})").format(sql.Identifier(schema),
+                                                         sql.Identifier(t)) for t in tables)
+    admin.execute(sql.SQL(
+        "UPDATE careledger.view_generations SET views_version = %s WHERE name = 'live'"
+        " AND views_version <> %s AND {}").format(empty), (VIEWS_VERSION, VIEWS_VERSION))
 
 
 def create_views(admin: Connection[object], *, app_role: str, schema: str) -> None:

@@ -284,9 +284,10 @@ def _episode(
             actor=physician_actor)))
     done = visits if stage > 0.45 else rng.randint(1, visits - 1)
     for visit in range(done):
-        moment += timedelta(days=rng.choice([3, 4]))
-        if moment.date() >= today:
-            break
+        upcoming = moment + timedelta(days=rng.choice([3, 4]))
+        if upcoming.date() >= today:
+            break  # nothing is recorded as having happened later than today
+        moment = upcoming
         session_id = f"s{visit + 1:02d}"
         location = SessionLocation.HOME if visit % 5 == 4 else SessionLocation.CLINIC
         run(app.handle(ScheduleSession(

@@ -26,7 +26,18 @@ VIEWS_LOCK = 0x0CA30
 #: longer than this after its switch before it returns or drops the generation it
 #: replaced, so no reader is left pointing at one that is gone.
 GENERATION_TTL_S = 1.0
+#: What the handlers make of the log. Raised when a handler makes something else of
+#: events already stored (2: amendments change the values the views hold), so that a
+#: generation built by an earlier release is known to want a rebuild. A new table or
+#: column filled by a backfill (infra/backfills.py) does not raise it.
+VIEWS_VERSION = 2
 
+
+def views_version(conn: Any) -> int:
+    """The version of the handlers that built the live generation."""
+    row = conn.execute(
+        "SELECT views_version FROM careledger.view_generations WHERE name = 'live'").fetchone()
+    return int(row[0]) if row else VIEWS_VERSION
 
 
 def live_generation(conn: Any) -> tuple[str, int]:

@@ -12,6 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from careledger.domain.authorization import REFERRAL_AUTHORIZATION, AuthorizationSource
+from careledger.domain.clinical import AmendableRecord
+from careledger.domain.corrections import session_billing, valid_changes
 from careledger.domain.plan import PlanStatus
 from careledger.domain.referral import Referral
 from careledger.domain.treatment import billed_units
@@ -195,3 +197,25 @@ def session_cancelled(e: Envelope) -> list[Change]:
 @caseload.handles(Referral.PatientDidNotAttend)
 def no_show(e: Envelope) -> list[Change]:
     return [_session(e, status="no_show")]
+
+
+@caseload.handles(Referral.Amended)
+def amended(e: Envelope) -> list[Change]:
+    """The fields the caseload holds of a corrected record, as they now stand."""
+    d = e.data
+    kind = AmendableRecord(d["record_kind"])
+    changes = valid_changes(kind, d["changes"], {"location", "techniques", "urgency"})
+    if kind == AmendableRecord.SESSION:
+        values: dict[str, Any] = {}
+        if "location" in changes:
+            values["location"] = changes["location"]
+        if "techniques" in changes:
+            billing = session_billing(changes["techniques"])
+            values |= {"units": billing["total_units"],
+                       "billed": billed_units(billing["billing_lines"])}
+        if values:
+            return [Update(SESSIONS, {"referral_id": e.aggregate_id,
+                                      "session_id": d["record_id"]}, values, e.position)]
+    if kind == AmendableRecord.REFERRAL and "urgency" in changes:
+        return [_referral(e, urgency=changes["urgency"])]
+    return []

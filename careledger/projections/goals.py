@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
 
+from careledger.domain.clinical import AmendableRecord
+from careledger.domain.corrections import valid_changes
 from careledger.domain.referral import Referral
 from careledger.projections.envelope import Envelope
+from careledger.projections.memory import typed
 from careledger.projections.model import (
     Change,
     Column,
@@ -36,6 +39,8 @@ GOALS = Table("goals", (
     Column("due", "date"),
     Column("latest", "double precision"),
     Column("measured_at", "timestamptz"),
+    #: The session the latest measurement comes from, so that its amendment moves it.
+    Column("measured_record", "text"),
     Column("percent_of_way", "double precision"),
     Column("outcome", "text"),
     Column("position", "bigint", "NOT NULL"),
@@ -85,9 +90,53 @@ def measured(e: Envelope, planned_goals: list[Row]) -> list[Change]:
         first.setdefault(str(m["goal_id"]), float(m["value"]))
     return [Update(GOALS, {"referral_id": e.aggregate_id, "goal_id": goal["goal_id"]}, {
         "latest": first[goal["goal_id"]], "measured_at": e.occurred_at,
+        "measured_record": e.data["session_id"],
         "percent_of_way": percent_of_way(first[goal["goal_id"]], goal["baseline"],
                                          goal["target"]),
     }, e.position) for goal in planned_goals if goal["goal_id"] in first]
+
+
+@goals.handles(Referral.Amended, reads=[EPISODE_GOALS])
+def amended(e: Envelope, planned_goals: list[Row]) -> list[Change]:
+    """A corrected measurement (of the session a goal's latest comes from) or a corrected
+    goal of the plan: the goal's values as they now stand, and how far it has come."""
+    d = e.data
+    kind = AmendableRecord(d["record_kind"])
+    changes = valid_changes(kind, d["changes"], {"goal_measurements", "goals"})
+    out: list[Change] = []
+    if kind == AmendableRecord.SESSION and "goal_measurements" in changes:
+        first: dict[str, float] = {}
+        for m in changes["goal_measurements"]:
+            if "goal_id" in m and isinstance(m.get("value"), int | float):
+                first.setdefault(str(m["goal_id"]), float(m["value"]))
+        out += [Update(GOALS, {"referral_id": e.aggregate_id, "goal_id": goal["goal_id"]}, {
+            "latest": first[goal["goal_id"]],
+            "percent_of_way": percent_of_way(first[goal["goal_id"]], goal["baseline"],
+                                             goal["target"]),
+        }, e.position) for goal in planned_goals
+            if goal["goal_id"] in first and goal["measured_record"] == d["record_id"]]
+    if kind == AmendableRecord.PLAN and "goals" in changes:
+        corrected = {str(g["goal_id"]): g for g in changes["goals"] if _goal_shaped(g)}
+        for goal in planned_goals:
+            new = corrected.get(goal["goal_id"])
+            if new is None or goal["plan_id"] != d["record_id"]:
+                continue
+            baseline, target = float(new["baseline"]), float(new["target"])
+            out.append(Update(GOALS, {"referral_id": e.aggregate_id, "goal_id": goal["goal_id"]}, {
+                "description": new["description"], "metric": new["metric"],
+                "unit": new["unit"], "baseline": baseline, "target": target,
+                "due": typed(GOALS, "due", new.get("due")),
+                "percent_of_way": None if goal["latest"] is None else percent_of_way(
+                    goal["latest"], baseline, target),
+            }, e.position))
+    return out
+
+
+def _goal_shaped(goal: Row) -> bool:
+    """A goal as a plan writes it (an amendment stored before they were checked may not be)."""
+    return all(isinstance(goal.get(k), str) for k in ("goal_id", "description", "metric",
+                                                      "unit")) and all(
+        isinstance(goal.get(k), int | float) for k in ("baseline", "target"))
 
 
 @goals.handles(Referral.Discharged)

@@ -3,13 +3,16 @@
 Referrals and their certification dates live in the caseload's `referrals` table (by
 physician); this view adds the progress reports sent back to the physician and, per
 referral, the pain (NPRS) and functional score at assessment and at the latest visit,
-so "not improving" is a comparison, not a replay.
+so "not improving" is a comparison, not a replay. An amendment of the record a value
+came from moves it: the values are the record's as it now stands.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from careledger.domain.clinical import AmendableRecord
+from careledger.domain.corrections import valid_changes
 from careledger.domain.referral import Referral
 from careledger.projections.envelope import Envelope
 from careledger.projections.model import (
@@ -18,6 +21,8 @@ from careledger.projections.model import (
     Column,
     Insert,
     Projection,
+    Read,
+    Row,
     Table,
     Update,
     Upsert,
@@ -47,11 +52,19 @@ REFERRAL_PROGRESS = Table("referral_progress", (
     Column("baseline_function", "double precision"),
     Column("latest_function", "double precision"),
     Column("visits_measured", "integer", "NOT NULL DEFAULT 0", default=0),
+    #: The records the values come from, so that an amendment of one moves them: the
+    #: assessment (baseline), the record of the latest pain and of the latest function.
+    Column("baseline_record", "text"),
+    Column("latest_pain_record", "text"),
+    Column("latest_function_record", "text"),
     Column("position", "bigint", "NOT NULL"),
 ), key=("referral_id",))
 
 worklist = Projection("worklist", [PROGRESS_REPORTS, REFERRAL_PROGRESS],
                       ignores=ignored("worklist"))
+
+#: The episode's progress row, for an amendment that may move its values.
+PROGRESS = Read(REFERRAL_PROGRESS, "referral_id")
 
 
 @worklist.handles(Referral.ProgressReported)
@@ -69,18 +82,52 @@ def reported(e: Envelope) -> list[Change]:
 def assessed(e: Envelope) -> list[Change]:
     """The baseline; a later assessment replaces it and leaves the latest visit's values."""
     d = e.data
+    record = d["assessment_id"]
     return [Upsert(REFERRAL_PROGRESS, {
         "referral_id": e.aggregate_id, "patient_id": e.patient_id,
         "instrument": d["functional_instrument"], "baseline_pain": d["pain_nprs"],
         "latest_pain": d["pain_nprs"], "baseline_function": d["functional_score"],
-        "latest_function": d["functional_score"], "position": e.position,
-    }, update=("instrument", "baseline_pain", "baseline_function", "position"))]
+        "latest_function": d["functional_score"], "baseline_record": record,
+        "latest_pain_record": record, "latest_function_record": record,
+        "position": e.position,
+    }, update=("instrument", "baseline_pain", "baseline_function", "baseline_record",
+               "position"))]
 
 
 @worklist.handles(Referral.SessionCompleted)
 def measured(e: Envelope) -> list[Change]:
     d = e.data
-    values: dict[str, Any] = {"latest_pain": d["pain_after"], "visits_measured": Add(1)}
+    values: dict[str, Any] = {"latest_pain": d["pain_after"], "visits_measured": Add(1),
+                              "latest_pain_record": d["session_id"]}
     if d.get("functional_score") is not None:  # a visit without a score keeps the last one
         values["latest_function"] = d["functional_score"]
+        values["latest_function_record"] = d["session_id"]
+    return [Update(REFERRAL_PROGRESS, {"referral_id": e.aggregate_id}, values, e.position)]
+
+
+#: Per kind of record: the field of the record each progress value comes from, and the
+#: column naming which record holds that value now.
+_FROM_RECORD = {
+    AmendableRecord.ASSESSMENT: (
+        ("pain_nprs", "baseline_pain", "baseline_record"),
+        ("pain_nprs", "latest_pain", "latest_pain_record"),
+        ("functional_score", "baseline_function", "baseline_record"),
+        ("functional_score", "latest_function", "latest_function_record"),
+        ("functional_instrument", "instrument", "baseline_record")),
+    AmendableRecord.SESSION: (
+        ("pain_after", "latest_pain", "latest_pain_record"),
+        ("functional_score", "latest_function", "latest_function_record")),
+}
+
+
+@worklist.handles(Referral.Amended, reads=[PROGRESS])
+def amended(e: Envelope, progress: list[Row]) -> list[Change]:
+    """A corrected value moves the baseline or the latest when it is where that came from."""
+    d = e.data
+    fields = _FROM_RECORD.get(AmendableRecord(d["record_kind"]), ())
+    changes = valid_changes(d["record_kind"], d["changes"], {f for f, _, _ in fields})
+    values = {column: changes[field] for row in progress for field, column, source in fields
+              if field in changes and row[source] == d["record_id"]}
+    if not values:
+        return []
     return [Update(REFERRAL_PROGRESS, {"referral_id": e.aggregate_id}, values, e.position)]

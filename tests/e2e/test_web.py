@@ -198,6 +198,8 @@ def test_a_physician_signs_in_and_reads_the_shared_timeline_of_two_clinics(
     expect(row).to_contain_text("Maria Okafor")
     expect(row.locator(".badge").first).to_have_text("Plan awaiting your certification")
     expect(row).to_contain_text("Hudson")
+    # Riverside: 8 visits authorized, three notes written.
+    expect(row.locator("li", has_text="Riverside")).to_contain_text("5 visits left")
     row.get_by_role("link", name="Maria Okafor").click()
 
     expect(page.get_by_role("heading", level=1)).to_contain_text("Maria Okafor")

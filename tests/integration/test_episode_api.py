@@ -209,3 +209,14 @@ def test_a_note_recorded_a_day_after_the_session_is_a_late_entry(
     assert encounters and all(
         {"system": "https://careledger.dev/fhir/CodeSystem/record-flag", "code": "late-entry",
          "display": "Late entry"} in r["meta"]["tag"] for r in encounters)
+
+
+def test_a_field_the_command_does_not_take_is_refused_not_dropped(
+    client: Any, network: Network,
+) -> None:
+    rid = _episode(client, network, visits=2)
+    refused = assert_problem(post(client, f"/referrals/{rid}/sessions", {
+        "session_id": "s1", "scheduled_for": "2026-03-05T10:00:00+00:00",
+        "occurred_at": "2026-03-02T12:00:00+00:00", "room": "3"}, network.therapist_auth),
+        422, "invalid_request")
+    assert [e["field"] for e in refused["errors"]] == ["room"]

@@ -92,8 +92,24 @@ def test_replaying_with_todays_handlers_gives_the_views_of_then(golden: Any) -> 
     then = checksums(db.app_url, VIEWS_SCHEMA)
     now = checksums(db.app_url, fresh)
     differing = [table for table in then if now.get(table) != then[table]]
-    assert not differing, _differences(db, differing, VIEWS_SCHEMA, fresh)
-    assert all(not digest.startswith("0:") for digest in then.values()), "every table has rows"
+    remade = [table for table in differing if table in SINCE]
+    assert not set(differing) - set(remade), _differences(db, differing, VIEWS_SCHEMA, fresh)
+    assert all(not then[t].startswith("0:") for t in then if t not in NEW_TABLES), \
+        "every table has rows"
+    # The tables today's handlers make more of (VIEWS_VERSION 2): in the columns that
+    # commit wrote, the same rows, but where an amendment of the log moved a value.
+    with psycopg.connect(db.app_url, row_factory=dict_row) as conn:
+        for table in remade:
+            if table in NEW_TABLES:  # never written then, and filled by no backfill
+                assert then[table].startswith("0:"), table
+                continue
+            old = [c for c in _columns(table) if c not in SINCE[table]]
+            rows_then = _keyed(conn, VIEWS_SCHEMA, table, old)
+            rows_now = _keyed(conn, fresh, table, old)
+            moved = {k: {c: (v, rows_now[k][c]) for c, v in row.items() if rows_now[k][c] != v}
+                     for k, row in rows_then.items() if rows_now.get(k) != row}
+            assert rows_now.keys() == rows_then.keys(), table
+            assert moved == AMENDED.get(table, {}), table
 
 
 def test_the_handlers_alone_give_the_rows_of_then(golden: Any) -> None:
@@ -106,13 +122,50 @@ def test_the_handlers_alone_give_the_rows_of_then(golden: Any) -> None:
     views.apply(published)
     with psycopg.connect(db.app_url) as conn:
         for table in (t for p in all_projections() for t in p.tables):
+            if table.name == "billed_sessions":
+                continue  # not written then (test_replaying... holds it empty there)
             rows = conn.cursor(row_factory=dict_row).execute(
                 f"SELECT * FROM {VIEWS_SCHEMA}.{table.name}").fetchall()
-            then = {table.key_of(r): r for r in rows}
-            now = {table.key_of(r): r for r in views.rows(table.name)}
+            added = SINCE.get(table.name, set())
+            then = {table.key_of(r): _without(r, added) for r in rows}
+            now = {table.key_of(r): _without(r, added) for r in views.rows(table.name)}
             assert now.keys() == then.keys(), table.name
+            moved = AMENDED.get(table.name, {})
             for key, row in then.items():
-                assert now[key] == row, (table.name, key)
+                expected = {**row, **{c: v[1] for c, v in moved.get(key, {}).items()}}
+                assert now[key] == expected, (table.name, key)
+
+
+#: What today's views hold that the golden master's commit did not write and no backfill
+#: fills (infra/backfills.py fills `authorizations` and the sessions' days and units,
+#: compared in full): a new table, and the columns added to others.
+NEW_TABLES = {"billed_sessions"}
+SINCE: dict[str, set[str]] = {
+    "referral_progress": {"baseline_record", "latest_pain_record", "latest_function_record"},
+    "goals": {"measured_record"}, "billed_sessions": set(),
+}
+#: The values an amendment in the golden master's log moves (build.py: assessment a1's
+#: pain, 7 then 6, was its baseline): table -> key -> column -> (then, now).
+AMENDED: dict[str, dict[tuple[Any, ...], dict[str, tuple[Any, Any]]]] = {
+    "referral_progress": {(UUID("023926cd-7ef6-4d60-ba99-5ac88e7281cc"),): {
+        "baseline_pain": (7, 6), "position": (702, 704)}},
+}
+
+
+def _without(row: dict[str, Any], columns: set[str]) -> dict[str, Any]:
+    return {k: v for k, v in row.items() if k not in columns}
+
+
+def _columns(table: str) -> list[str]:
+    declared = next(t for p in all_projections() for t in p.tables if t.name == table)
+    return [c.name for c in declared.columns]
+
+
+def _keyed(conn: Any, schema: str, table: str, columns: list[str]
+           ) -> dict[tuple[Any, ...], dict[str, Any]]:
+    declared = next(t for p in all_projections() for t in p.tables if t.name == table)
+    rows = conn.execute(f'SELECT {", ".join(columns)} FROM "{schema}".{table}').fetchall()
+    return {tuple(r[k] for k in declared.key): r for r in rows} if rows else {}
 
 
 def _differences(db: bootstrap.Database, tables: list[str], then: str, now: str) -> str:

@@ -90,6 +90,7 @@ class MuscleTestIn(In):
 
 
 class RecordAssessmentIn(OccurredIn):
+    assessment_id: RecordId | None = None
     history: Text
     pain_nprs: Pain
     range_of_motion: list[RangeOfMotionIn] = Field(default_factory=list, max_length=40)
@@ -199,7 +200,8 @@ def referral_routes(commands: Commands) -> Router:
             muscle_tests=[m.model_dump() for m in body.muscle_tests],
             functional_instrument=body.functional_instrument,
             functional_score=body.functional_score, findings=body.findings,
-            red_flags=body.red_flags, occurred_at=occurred(body), actor=who.actor))
+            red_flags=body.red_flags, assessment_id=body.assessment_id,
+            occurred_at=occurred(body), actor=who.actor))
 
     @post(router, "/referrals/{referral_id}/plan", "draft_plan",
           then(next_steps("certify_plan", "revise_plan")))

@@ -1,5 +1,8 @@
 """What a patient's chart adds to the timeline: progress per plan, and who is who.
 
+Values are as the record now stands (or stood at `asOf`): each record's amendments are
+applied over it, by the domain's rule (`corrections.as_amended`).
+
 Both are fields of `Patient`, so they are read only after `patient(id)` has authorized
 the caller and logged the read (the fields asked for are in the log line). Each is one
 statement over the views, however many plans, sessions or providers there are.
@@ -14,9 +17,16 @@ from uuid import UUID
 import strawberry
 
 from careledger.domain.catalogue import kinds
+from careledger.domain.corrections import as_amended
 from careledger.domain.referral import Referral
 from careledger.graphql.context import Info, read_views
-from careledger.graphql.patient.types import GoalTarget, PlanProgress, ProgressPoint, Provider
+from careledger.graphql.patient.types import (
+    RECORD_KINDS,
+    GoalTarget,
+    PlanProgress,
+    ProgressPoint,
+    Provider,
+)
 
 #: The timeline rows that carry measurements or a plan's goals.
 MEASURED = kinds(Referral.AssessmentRecorded, Referral.PlanDrafted, Referral.PlanRevised,
@@ -34,10 +44,16 @@ class PatientChart:
     def progress(self, info: Info,
                  as_of: datetime | None = None) -> list[PlanProgress]:
         return _progress(read_views(
-            info, "SELECT referral_id, clinic_id, kind, occurred_at, data FROM {v}.timeline"
-            " WHERE patient_id = %s AND kind = ANY(%s) AND referral_id IS NOT NULL"
-            " AND (%s::timestamptz IS NULL OR recorded_at <= %s)"
-            " ORDER BY occurred_at, position", (self.id, MEASURED, as_of, as_of)))
+            info, "SELECT t.referral_id, t.clinic_id, t.kind, t.occurred_at, t.data,"
+            " (SELECT json_agg(a.data -> 'changes' ORDER BY a.position) FROM {v}.timeline a"
+            " WHERE a.patient_id = t.patient_id AND a.referral_id = t.referral_id"
+            " AND a.amends_record_id = t.record_id AND a.kind = %s"
+            " AND (%s::timestamptz IS NULL OR a.recorded_at <= %s)) AS corrections"
+            " FROM {v}.timeline t"
+            " WHERE t.patient_id = %s AND t.kind = ANY(%s) AND t.referral_id IS NOT NULL"
+            " AND (%s::timestamptz IS NULL OR t.recorded_at <= %s)"
+            " ORDER BY t.occurred_at, t.position",
+            (Referral.Amended.KIND, as_of, as_of, self.id, MEASURED, as_of, as_of)))
 
     @strawberry.field(  # type: ignore[untyped-decorator]
         description="The clinics and practitioners the patient's record names, for "
@@ -62,7 +78,8 @@ def _progress(rows: list[dict[str, Any]]) -> list[PlanProgress]:
             plan = plans[row["referral_id"]] = PlanProgress(
                 referral_id=row["referral_id"], clinic_id=row["clinic_id"], plan_id=None,
                 instrument=None, points=[], goals=[])
-        data = row["data"]
+        # The values as they stood (as of `asOf`): the record's amendments applied.
+        data = as_amended(RECORD_KINDS[row["kind"]], row["data"], row["corrections"] or [])
         if row["kind"] == Referral.AssessmentRecorded.KIND:
             plan.instrument = data.get("functional_instrument")
             plan.points.append(ProgressPoint(

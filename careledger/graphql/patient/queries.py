@@ -80,8 +80,11 @@ class Patient(PatientChart):
                 "after_position": start[1] if start else None, "limit": first + 1,
             }).fetchall()
             events = [TimelineEvent(**row) for row in rows[:first]]
-            if _selects(info.selected_fields, ("timeline", "events", "amendments")):
+            if any(_selects(info.selected_fields, ("timeline", "events", field))
+                   for field in ("amendments", "current")):
                 self._attach_amendments(conn, views, events, as_of)
+            for event in events:
+                event.settle()
         last = events[-1] if events else None
         return TimelinePage(
             events=events,

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any, cast
 from uuid import UUID
 
 import strawberry
 from strawberry.scalars import JSON
 
 from careledger.domain.clinical import late_entry
+from careledger.domain.corrections import as_amended
+from careledger.domain.referral import WRITES_RECORD
+
+#: By the kind the timeline names an event: the kind of record it writes.
+RECORD_KINDS = {event.KIND: str(kind) for event, kind in WRITES_RECORD.items()}
 
 
 @strawberry.type
@@ -28,11 +34,27 @@ class TimelineEvent:
         default_factory=list, description="Later amendments of this record, oldest first: "
         "the original stays as it was recorded.")
 
-    @strawberry.field(  # type: ignore[untyped-decorator]
-        description="Recorded more than 24 hours after it happened: a late "
-                      "entry, as auditors and payers expect it flagged.")
-    def late_entry(self) -> bool:
-        return late_entry(self.occurred_at, self.recorded_at)
+    current: JSON = strawberry.field(
+        default=None, description="The record as it now stands: `data` with each of "
+        "`amendments` applied, oldest first (`data` itself stays as it was recorded).")
+    late_entry: bool = strawberry.field(
+        default=False, description="Recorded more than 24 hours after it happened: a late "
+        "entry, as auditors and payers expect it flagged.")
+
+    def settle(self) -> TimelineEvent:
+        """Fill the fields that follow from the rest, once the amendments are attached
+        (plain attributes, so a page of events is still built in one loop)."""
+        self.late_entry = late_entry(self.occurred_at, self.recorded_at)
+        kind = RECORD_KINDS.get(self.kind)
+        self.current = self.data
+        if kind is not None and self.amendments:
+            changes = [cast(dict[str, Any], a.data).get("changes") or {}
+                       for a in self.amendments]
+            self.current = cast(JSON, as_amended(kind, cast(dict[str, Any], self.data),
+                                                 changes))
+        for amendment in self.amendments:
+            amendment.settle()
+        return self
 
 
 @strawberry.type

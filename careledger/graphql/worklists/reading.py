@@ -54,8 +54,16 @@ REFERRAL_COLUMNS = (
     " r.discipline, r.status, r.plan_status, r.visits_used, r.visits_authorized,"
     " r.certified_until, (SELECT min(s.scheduled_for) FROM {v}.sessions s"
     " WHERE s.referral_id = r.referral_id AND s.status = 'scheduled'"
-    " AND s.scheduled_for >= now()) AS next_session, " + AUTHORIZATION_COLUMNS
+    " AND s.scheduled_for >= now()) AS next_session, " + AUTHORIZATION_COLUMNS +
+    ", (SELECT json_build_object('baseline_pain', p.baseline_pain, 'latest_pain',"
+    " p.latest_pain, 'baseline_function', p.baseline_function, 'latest_function',"
+    " p.latest_function, 'functional_instrument', p.instrument)"
+    " FROM {v}.referral_progress p WHERE p.referral_id = r.referral_id) AS progress"
 )
+
+#: What an entry shows of the episode's progress when nothing is measured yet.
+NOT_MEASURED = dict.fromkeys(("baseline_pain", "latest_pain", "baseline_function",
+                              "latest_function", "functional_instrument"))
 
 
 #: One row per referral, with the clinic's name, the patient's registration (name and
@@ -120,7 +128,7 @@ def referral_entries(info: Info, asked: str, where: str, *params: object
 
 
 def caseload_entry(row: dict[str, Any]) -> CaseloadEntry:
-    fields = authorization_fields(row, today())
+    fields = authorization_fields(row, today()) | (row.pop("progress", None) or NOT_MEASURED)
     return CaseloadEntry(**{k: v for k, v in row.items() if k != "made_at"},  # for order
                          **fields)
 

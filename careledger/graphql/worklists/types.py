@@ -41,6 +41,14 @@ class CaseloadEntry:
     authorization_running_out: bool = strawberry.field(
         description=f"An open episode with {RUNNING_OUT_VISITS} or fewer visits left, or "
         f"whose authorizations all end within {RUNNING_OUT_DAYS} days.")
+    baseline_pain: int | None = strawberry.field(
+        description="Pain (NPRS) at assessment, as the record now stands (amendments "
+        "applied; the timeline keeps the original beside each amendment).")
+    latest_pain: int | None = strawberry.field(
+        description="Pain after the latest visit (or at assessment), as it now stands.")
+    baseline_function: float | None
+    latest_function: float | None
+    functional_instrument: str | None
 
 
 @strawberry.type

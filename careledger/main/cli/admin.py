@@ -33,8 +33,11 @@ def migrate(
         "--list", help="Only say which migrations are applied and which are pending.")] = False,
 ) -> None:
     """Apply the pending versioned migrations, then the functions, grants and views."""
+    import psycopg
+
     from careledger.infra.schema import pending_versions
     from careledger.main import bootstrap
+    from careledger.projections import VIEWS_VERSION, views_version
 
     settings = Settings.from_env()
     db = open_database(settings)
@@ -49,6 +52,13 @@ def migrate(
     for version in applied:
         console().print(f"applied {version}")
     console().print("[green]schema is up to date[/green]")
+    with psycopg.connect(db.admin_url) as conn:
+        built = views_version(conn)
+    if built < VIEWS_VERSION:
+        console().print(
+            f"[yellow]the views were built by an earlier release (version {built}; this one "
+            f"makes version {VIEWS_VERSION}): run `careledger projections rebuild` to replay "
+            "them from the log; until then they show what that release made of it[/yellow]")
 
 
 @admin.command()
@@ -184,6 +194,9 @@ def status(
     out.print(f"relay           position {figures.relay_position}, {figures.relay_behind}"
               f" behind, oldest waiting {figures.relay_lag_s:.1f} s")
     out.print(f"views           {figures.views}, {figures.dead_letters} dead letters")
+    if figures.views_outdated:
+        out.print("[yellow]  built by an earlier release: run `careledger projections rebuild`"
+                  "[/yellow]", highlight=False)
     for u in figures.unknown_kinds:
         out.print(f"[yellow]  {escape(u.kind)}: {u.events} events this version does not "
                   f"know (positions {u.first_position} to {u.last_position}, {u.consumer}), "

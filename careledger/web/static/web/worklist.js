@@ -12,7 +12,8 @@ query Worklist($id: UUID!) {
   physician(id: $id) {
     patients {
       patientId givenName familyName birthDate status
-      referrals { referralId clinicId clinicName discipline status planStatus certifiedUntil }
+      referrals { referralId clinicId clinicName discipline status planStatus certifiedUntil
+                  visitsRemaining authorizationRunningOut }
     }
     awaitingCertification { referralId patientId clinicId discipline visitsUsed visitsAuthorized }
   }
@@ -69,7 +70,20 @@ function patientsTable(patients) {
       h("td", {}, day(p.birthDate)),
       h("td", {}, badge(p.status)),
       h("td", {}, h("ul", { class: "episodes" }, p.referrals.map((r) => h("li", {},
-        `${r.clinicName || "A clinic"}, ${words(r.discipline)} `, badge(r.status)))))))));
+        `${r.clinicName || "A clinic"}, ${words(r.discipline)} `, badge(r.status),
+        ...visitsLeft(r)))))))));
+}
+
+const OPEN = new Set(["REFERRAL_PENDING", "IN_TREATMENT", "AWAITING_CERTIFICATION",
+  "CERTIFICATION_OVERDUE"]);
+
+// Visits still to schedule, and a flag when the clinic should ask for the next
+// authorization (the rule is the domain's: the server decides it).
+function visitsLeft(referral) {
+  if (!OPEN.has(referral.status)) return [];
+  const left = referral.visitsRemaining === 1 ? "1 visit left" : `${referral.visitsRemaining} visits left`;
+  return [` ${left}`, ...(referral.authorizationRunningOut
+    ? [" ", h("span", { class: "flag running-out" }, "Authorization running out")] : [])];
 }
 
 function awaitingItem(main, viewer, entry, known, result) {
