@@ -331,11 +331,13 @@ def amend_on_app(app: CareLedger, net, events: int) -> Factory:  # type: ignore[
             contraindications=[], urgency=Urgency.ROUTINE, authorized_visits=10, reason="",
             occurred_at=NOW, actor="bench")).aggregate_id
         for _ in range(events - 1):
-            app.handle(Amend(referral_id=rid, record_id=str(rid), reason="bench", changes={"x": 1},
+            app.handle(Amend(referral_id=rid, record_id=str(rid), reason="bench",
+                             changes={"reason": "bench"},
                              occurred_at=NOW, actor="bench"))
 
         def op() -> None:
-            app.handle(Amend(referral_id=rid, record_id=str(rid), reason="bench", changes={"x": 1},
+            app.handle(Amend(referral_id=rid, record_id=str(rid), reason="bench",
+                             changes={"reason": "bench"},
                              occurred_at=NOW, actor="bench"))
         return op
     return factory

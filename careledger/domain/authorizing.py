@@ -90,7 +90,8 @@ class Authorizing(EpisodeState):
                 raise InvalidInput("a payer's authorization names the payer", field="payer")
             if not (number and number.strip()):
                 raise InvalidInput("a payer's authorization carries its number", field="number")
-            if any(a["payer"] == payer and a["number"] == number for a in self.authorizations):
+            if any(a["payer"] == payer.strip() and a["number"] == number.strip()
+                   for a in self.authorizations):
                 raise InvariantViolated("this payer's authorization was already recorded")
             source = AuthorizationSource.PAYER
         if not 1 <= visits <= MAX_VISITS:

@@ -1,5 +1,6 @@
 """What falls due in an episode, decided in one place: the views, GraphQL and the page
 ask these functions (or SQL written from the same figures) and never decide it again.
+Visits left are the authorizations' (authorization.py).
 
 Dates are the clinician's: the first treatment is the day its note says it happened, in
 the clinic's own zone, not that moment's date in UTC.
@@ -37,7 +38,3 @@ def recertification_due(certified_until: date | None, today: date) -> bool:
 def progress_report_due(visits_completed: int, visits_at_last_report: int) -> bool:
     return visits_completed - visits_at_last_report >= PROGRESS_REPORT_EVERY_VISITS
 
-
-def visits_left(authorized: int, booked: int) -> int:
-    """Visits still to schedule: authorized, less those used or on the schedule."""
-    return max(0, authorized - booked)

@@ -91,10 +91,19 @@ def build_api(services: Services) -> CommandAPI:
 
 
 def invalid_request(request: HttpRequest, exc: ValidationError) -> HttpResponse:
-    errors = [{"field": _field(e.get("loc", ())), "message": e.get("msg", "")}
-              for e in exc.errors]
+    errors = [_error(e) for e in exc.errors]
     return problem(422, "the request does not match the command's schema",
                    code="invalid_request", errors=errors)
+
+
+def _error(error: dict[str, Any]) -> dict[str, str]:
+    loc = error.get("loc", ())
+    if error.get("type") == "extra_forbidden":
+        # The name is the client's, never echoed (it could be anything they typed).
+        return {"field": _field((*loc[:-1], "*")),
+                "message": "a field this command does not take: remove it (the fields it "
+                           "takes are in the OpenAPI document)"}
+    return {"field": _field(loc), "message": error.get("msg", "")}
 
 
 def _field(loc: Any) -> str:

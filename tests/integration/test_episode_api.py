@@ -219,4 +219,5 @@ def test_a_field_the_command_does_not_take_is_refused_not_dropped(
         "session_id": "s1", "scheduled_for": "2026-03-05T10:00:00+00:00",
         "occurred_at": "2026-03-02T12:00:00+00:00", "room": "3"}, network.therapist_auth),
         422, "invalid_request")
-    assert [e["field"] for e in refused["errors"]] == ["room"]
+    assert [e["field"] for e in refused["errors"]] == ["*"]
+    assert "does not take: remove it" in refused["errors"][0]["message"]

@@ -14,6 +14,12 @@ import pytest
 
 from careledger.domain import deadlines
 from careledger.domain.application import CareLedger
+from careledger.domain.authorization import (
+    Visit,
+    allocate,
+    referral_authorization,
+    visits_remaining,
+)
 from careledger.domain.clinical import SessionLocation, Technique
 from careledger.domain.referral import Referral
 from careledger.domain.treatment import CompleteSession, ScheduleSession
@@ -84,4 +90,10 @@ def test_a_progress_report_is_due_every_ten_visits_and_visits_run_out() -> None:
     assert not deadlines.progress_report_due(9, 0)
     assert deadlines.progress_report_due(10, 0)
     assert not deadlines.progress_report_due(15, 10)
-    assert deadlines.visits_left(12, 10) == 2 and deadlines.visits_left(4, 6) == 0
+    # Visits left are the authorizations' (tests/unit/test_authorization.py has the rest).
+    own = referral_authorization(12, date(2026, 3, 2))
+    used = [Visit(f"s{i}", date(2026, 3, 2), True) for i in range(10)]
+    assert visits_remaining(allocate([own], used), date(2026, 3, 2)) == 2
+    over = [Visit(f"s{i}", date(2026, 3, 2), True) for i in range(6)]
+    assert visits_remaining(allocate([referral_authorization(4, date(2026, 3, 2))], over),
+                            date(2026, 3, 2)) == 0

@@ -49,6 +49,8 @@ def relay(
 
     if rest not in ("listen", "poll"):
         fail("--rest is listen or poll")
+    from eventsourcing.persistence import OperationalError
+
     settings = Settings.from_env()
     telemetry.configure("relay", console=settings.trace_console)
     db = open_database(settings)
@@ -60,8 +62,11 @@ def relay(
                       client=settings.kafka_client())
     if from_position is not None:
         publisher.rewind(from_position)
-    console().print(f"relay: publishing from position {publisher.position()} "
-                    f"to {settings.events_topic} at {servers}")
+    try:
+        since = f"from position {publisher.position()} "
+    except OperationalError:  # the store went away again since it answered: run() waits
+        since = ""
+    console().print(f"relay: publishing {since}to {settings.events_topic} at {servers}")
     publisher.run(stop, on_batch=lambda n, at: console().print(
         f"relay: published {n} events, now at position {at}"))
     publisher.close()
