@@ -26,6 +26,7 @@ import psycopg
 from confluent_kafka import KafkaError, Message, Producer
 from opentelemetry import propagate
 from opentelemetry.trace import SpanKind, use_span
+from psycopg.pq import TransactionStatus
 
 from careledger.consumers.applier import Applied, ViewApplier, record_unknown
 from careledger.infra import telemetry
@@ -122,9 +123,10 @@ class Projector:
         outcome = Outcome()
         conn = self.connection()
         try:
-            # The pipeline holds the transaction, so its COMMIT goes with the writes: the
-            # tracking lock and the handlers' reads are one round trip, the rest another.
-            with conn.pipeline(), conn.transaction(), conn.cursor() as cur:
+            # One transaction in one pipeline, two round trips: the tracking lock with the
+            # handlers' reads, then the writes with the COMMIT (queued as a statement: a
+            # `transaction()` block in a pipeline syncs twice more, and `commit()` once).
+            with _rolled_back_on_error(conn), conn.pipeline(), conn.cursor() as cur:
                 if self.follows_live:
                     self._follow_live(cur)
                 decoded: list[tuple[Message, Envelope | None, ValueError | None]] = []
@@ -184,6 +186,7 @@ class Projector:
                     self._record_dead(cur, message, dead_envelope, error, attempts)
                 self._send_dead(dead)  # before commit: a crash here sends them again
                 outcome.dead = len(dead)
+                cur.execute("COMMIT")
         except psycopg.OperationalError:
             raise
         except psycopg.Error as e:
@@ -266,13 +269,15 @@ class Projector:
 
     def _save_tracking(self, cur: psycopg.Cursor[Any],
                        tracked: dict[tuple[str, int], _Tracked]) -> None:
-        cur.executemany(self._sql(
+        statement = self._sql(
             "INSERT INTO {v}.tracking (consumer, topic, partition, kafka_offset, position)"
             " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (consumer, topic, partition) DO UPDATE"
             " SET kafka_offset = EXCLUDED.kafka_offset, position = EXCLUDED.position,"
             " updated_at = now()"
-        ), [(self.consumer, t, p, mark.offset, mark.position)
-            for (t, p), mark in tracked.items() if mark.offset >= 0])
+        )
+        for (t, p), mark in tracked.items():  # queued: executemany would sync the pipeline
+            if mark.offset >= 0:
+                cur.execute(statement, (self.consumer, t, p, mark.offset, mark.position))
 
     def _record_dead(self, cur: psycopg.Cursor[Any], message: Message,
                      envelope: Envelope | None, error: BaseException, attempts: int) -> None:
@@ -309,6 +314,17 @@ class Projector:
 
     def _sql(self, text: str) -> str:
         return text.replace("{v}", self.schema)
+
+
+@contextmanager
+def _rolled_back_on_error(conn: psycopg.Connection[Any]) -> Iterator[None]:
+    """What a `transaction()` block would do on an error, outside the pipeline."""
+    try:
+        yield
+    except BaseException:
+        if not conn.broken and conn.info.transaction_status != TransactionStatus.IDLE:
+            conn.rollback()
+        raise
 
 
 @contextmanager

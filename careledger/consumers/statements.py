@@ -128,7 +128,11 @@ def send(cur: Cursor[Any], schema: str, run: Run) -> None:
     if bulk(shape) and (shape[0] == "insert" or len(run.changes) > 1):
         cur.execute(many(schema, shape), arrays(shape, run.changes))
     else:
-        cur.executemany(single(schema, shape), [params(shape, c) for c in run.changes])
+        # Each queued in the caller's pipeline: `executemany` opens a pipeline of its own,
+        # and a nested pipeline syncs when it ends, a round trip per run.
+        statement = single(schema, shape)
+        for change in run.changes:
+            cur.execute(statement, params(shape, change))
 
 
 def _newer_wins(target: str, shape: Shape) -> str:
@@ -171,7 +175,7 @@ def params(shape: Shape, change: Change) -> list[Any]:
 
 @cache
 def single(schema: str, shape: Shape) -> str:
-    """The statement for one change of a shape (run with `executemany`)."""
+    """The statement for one change of a shape (run once per change)."""
     kind, table = shape[0], shape[1]
     target = f'"{schema}".{table.name}'
     types = table.types
