@@ -13,9 +13,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from careledger.domain.clinical import DenialBasis, aware
+from careledger.domain.authorization import Visit
+from careledger.domain.billing import billed_units
+from careledger.domain.clinical import AmendableRecord, DenialBasis, aware
 from careledger.domain.commands import Command, Decision, Handler, Reader, new_id
-from careledger.domain.corrections import checked
+from careledger.domain.corrections import checked, session_billing, valid_changes
 from careledger.domain.episode import EpisodeState, Event, OnReferral, on_referral
 from careledger.domain.errors import InvalidInput, InvariantViolated
 
@@ -40,6 +42,16 @@ class Amended(Event):
     record_id: str
     reason: str
     changes: dict[str, Any]
+
+    def apply(self, referral: Referral) -> None:
+        """A session's corrected minutes bill other units: the visit holds those now."""
+        visit = referral.session_visits.get(self.record_id)
+        if self.record_kind != AmendableRecord.SESSION or visit is None:
+            return
+        techniques = valid_changes(self.record_kind, self.changes, {"techniques"})
+        if "techniques" in techniques:
+            visit["units"] = billed_units(
+                session_billing(techniques["techniques"])["billing_lines"])
 
 
 class AmendmentRequested(Event):
@@ -135,9 +147,10 @@ class AmendmentWorkflow(EpisodeState):
             raise InvalidInput("an amendment states its reason", field="reason")
         if not changes:
             raise InvalidInput("an amendment states what it changes", field="changes")
+        corrected = checked(kind, changes)
+        self._check_units(kind, record_id, corrected)
         self.trigger_event(Amended, record_kind=kind, record_id=record_id, reason=reason,
-                           changes=checked(kind, changes), occurred_at=aware(occurred_at),
-                           actor=author)
+                           changes=corrected, occurred_at=aware(occurred_at), actor=author)
 
     def request_amendment(self, *, request_id: str, record_id: str, changes: dict[str, Any],
                           reason: str, occurred_at: datetime, actor: str) -> None:
@@ -159,6 +172,7 @@ class AmendmentWorkflow(EpisodeState):
         """The clinic agrees: the request is closed and the record amended as asked."""
         request = self._pending(request_id)
         at = aware(occurred_at)
+        self._check_units(request["record_kind"], request["record_id"], request["changes"])
         self.trigger_event(AmendmentAccepted, request_id=request_id,
                            record_id=request["record_id"], occurred_at=at, actor=actor)
         self.trigger_event(Amended, record_kind=request["record_kind"],
@@ -188,6 +202,15 @@ class AmendmentWorkflow(EpisodeState):
         self.trigger_event(DisagreementFiled, request_id=request_id,
                            record_id=request["record_id"], statement=statement,
                            occurred_at=aware(occurred_at), actor=actor)
+
+    def _check_units(self, kind: str, record_id: str, corrected: dict[str, Any]) -> None:
+        """Corrected minutes may bill more units than an authorization allows a code."""
+        visit = self.session_visits.get(record_id)
+        if kind != AmendableRecord.SESSION or "techniques" not in corrected or visit is None:
+            return
+        units = billed_units(session_billing(corrected["techniques"])["billing_lines"])
+        self.check_authorized(Visit(session_id=record_id, on=visit["on"], completed=True,
+                                    units=units))
 
     def _pending(self, request_id: str) -> dict[str, Any]:
         request = self.amendment_requests.get(request_id)

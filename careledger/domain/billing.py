@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from careledger.domain.clinical import Technique
 
@@ -47,3 +48,8 @@ def billing_lines(techniques: Iterable[tuple[Technique, int]]) -> list[BillingLi
         BillingLine(cpt=code, minutes=minutes_by_code[code], units=whole[code])
         for code in sorted(minutes_by_code)
     ]
+
+
+def billed_units(lines: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+    """A note's units by CPT code (what an authorization may cap), codes with none left out."""
+    return {str(line["cpt"]): int(line["units"]) for line in lines if int(line["units"])}

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from careledger.domain.authorization import Visit
-from careledger.domain.billing import billing_lines
+from careledger.domain.billing import billed_units, billing_lines
 from careledger.domain.clinical import (
     AmendableRecord,
     SessionLocation,
@@ -25,11 +25,6 @@ from careledger.domain.network import Practitioner
 
 if TYPE_CHECKING:
     from careledger.domain.referral import Referral
-
-
-def billed_units(lines: Sequence[Mapping[str, Any]]) -> dict[str, int]:
-    """A note's units by CPT code (what an authorization may cap), codes with none left out."""
-    return {str(line["cpt"]): int(line["units"]) for line in lines if int(line["units"])}
 
 
 class SessionScheduled(Event):

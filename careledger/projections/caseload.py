@@ -12,11 +12,11 @@ from __future__ import annotations
 from typing import Any
 
 from careledger.domain.authorization import REFERRAL_AUTHORIZATION, AuthorizationSource
+from careledger.domain.billing import billed_units
 from careledger.domain.clinical import AmendableRecord
 from careledger.domain.corrections import session_billing, valid_changes
 from careledger.domain.plan import PlanStatus
 from careledger.domain.referral import Referral
-from careledger.domain.treatment import billed_units
 from careledger.projections.envelope import Envelope
 from careledger.projections.model import (
     Add,

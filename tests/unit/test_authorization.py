@@ -7,6 +7,8 @@ import itertools
 import random
 from datetime import date, timedelta
 
+import pytest
+
 from careledger.domain.authorization import (
     Authorization,
     AuthorizationSource,
@@ -104,3 +106,47 @@ def test_running_out_at_two_visits_left_or_a_week_before_the_last_end() -> None:
     # An ended authorization's visits are not left: only those in force count.
     ended = allocate([_auth(1, 9, 0, 19), _auth(2, 2, 0, None)], [])
     assert visits_remaining(ended, today) == 2 and running_out(ended, today)
+
+
+def test_corrected_minutes_are_held_to_the_units_an_authorization_allows() -> None:
+    from careledger.access.tokens import TokenService
+    from careledger.domain.amendments import Amend
+    from careledger.domain.application import CareLedger
+    from careledger.domain.authorizing import AuthorizeVisits
+    from careledger.domain.clinical import SessionLocation, Technique
+    from careledger.domain.errors import InvariantViolated
+    from careledger.domain.referral import Referral
+    from careledger.domain.treatment import CompleteSession, ScheduleSession
+    from tests.helpers.network import NOW, build_network, open_episode
+
+    app = CareLedger()
+    net = build_network(app, TokenService("unit-test-secret-0123456789"))
+    rid = open_episode(app, net, accept=True, authorized_visits=1)
+    app.handle(AuthorizeVisits(referral_id=rid, visits=4, starts_on=NOW.date(), payer="Acme",
+                               number="PA-1", units={"97140": 2}, occurred_at=NOW, actor="c"))
+    app.handle(ScheduleSession(referral_id=rid, practitioner_id=net.therapist, scheduled_for=NOW,
+                               location=SessionLocation.CLINIC, occurred_at=NOW, actor="t",
+                               session_id="s1"))
+    app.handle(ScheduleSession(referral_id=rid, practitioner_id=net.therapist, scheduled_for=NOW,
+                               location=SessionLocation.CLINIC, occurred_at=NOW, actor="t",
+                               session_id="s2"))
+    app.handle(CompleteSession(
+        referral_id=rid, session_id="s2", practitioner_id=net.therapist,
+        soap={"subjective": "a", "objective": "b", "assessment": "c", "plan": "d"},
+        techniques=[(Technique.MYOFASCIAL_RELEASE, 20)], pain_before=5, pain_after=4,
+        location=SessionLocation.CLINIC, functional_score=None, goal_measurements=[],
+        override_reason=None, occurred_at=NOW, actor="t"))
+    referral = app.load(Referral, rid)
+    placed = allocate([Authorization.of(a) for a in referral.authorizations],
+                      referral.visits_held())
+    assert placed.placed["s2"] != "referral"  # the referral's one visit went to s1
+    assert placed.standing(placed.placed["s2"]).units_used == {"97140": 1}
+    with pytest.raises(InvariantViolated, match="units billed exceed"):
+        app.handle(Amend(referral_id=rid, record_id="s2", reason="it was 45 minutes",
+                         changes={"techniques": [{"technique": "myofascial_release",
+                                                  "minutes": 45}]},
+                         occurred_at=NOW, actor="t"))
+    app.handle(Amend(referral_id=rid, record_id="s2", reason="it was 30 minutes",
+                     changes={"techniques": [{"technique": "myofascial_release", "minutes": 30}]},
+                     occurred_at=NOW, actor="t"))
+    assert app.load(Referral, rid).session_visits["s2"]["units"] == {"97140": 2}
