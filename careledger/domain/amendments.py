@@ -14,10 +14,9 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from careledger.domain.authorization import Visit
-from careledger.domain.billing import billed_units
 from careledger.domain.clinical import AmendableRecord, DenialBasis, aware
 from careledger.domain.commands import Command, Decision, Handler, Reader, new_id
-from careledger.domain.corrections import checked, session_billing, valid_changes
+from careledger.domain.corrections import checked, session_units, valid_changes
 from careledger.domain.episode import EpisodeState, Event, OnReferral, on_referral
 from careledger.domain.errors import InvalidInput, InvariantViolated
 
@@ -50,8 +49,7 @@ class Amended(Event):
             return
         techniques = valid_changes(self.record_kind, self.changes, {"techniques"})
         if "techniques" in techniques:
-            visit["units"] = billed_units(
-                session_billing(techniques["techniques"])["billing_lines"])
+            visit["units"] = session_units(techniques["techniques"])
 
 
 class AmendmentRequested(Event):
@@ -208,9 +206,8 @@ class AmendmentWorkflow(EpisodeState):
         visit = self.session_visits.get(record_id)
         if kind != AmendableRecord.SESSION or "techniques" not in corrected or visit is None:
             return
-        units = billed_units(session_billing(corrected["techniques"])["billing_lines"])
         self.check_authorized(Visit(session_id=record_id, on=visit["on"], completed=True,
-                                    units=units))
+                                    units=session_units(corrected["techniques"])))
 
     def _pending(self, request_id: str) -> dict[str, Any]:
         request = self.amendment_requests.get(request_id)

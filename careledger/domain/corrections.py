@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
 
-from careledger.domain.billing import billing_lines
+from careledger.domain.billing import billed_units, billing_lines
 from careledger.domain.clinical import (
     AmendableRecord,
     Diagnosis,
@@ -201,6 +201,11 @@ def as_amended(kind: str, data: Mapping[str, Any],
         if kind == AmendableRecord.SESSION and "techniques" in changes:
             now.update(session_billing(now["techniques"]))
     return now
+
+
+def session_units(techniques: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+    """The units by CPT code corrected techniques bill (what the session's visit holds)."""
+    return billed_units(session_billing(techniques)["billing_lines"])
 
 
 def session_billing(techniques: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
