@@ -44,39 +44,81 @@ def _exists(conn: psycopg.Connection[Any], views: str, patient_id: UUID) -> bool
         v=sql.Identifier(views)), (patient_id,)).fetchone() is not None
 
 
+class Denial(StrEnum):
+    """Why a read was denied, as the access log keeps it (in `reason`) for the auditor:
+    the caller is told only "not found", whatever the reason."""
+
+    NO_SUCH_PATIENT = "no_such_patient"
+    NOT_ON_CARE_TEAM = "not_on_care_team"
+    CARE_ENDED = "care_ended"
+    CONSENT_REVOKED = "consent_revoked"
+    ROLE_READS_NO_RECORDS = "role_reads_no_records"
+
+
+#: How the accounting of disclosures says each reason.
+DENIALS = {
+    Denial.NO_SUCH_PATIENT: "no patient with that id",
+    Denial.NOT_ON_CARE_TEAM: "not on the patient's care team",
+    Denial.CARE_ENDED: "no longer on the patient's care team",
+    Denial.CONSENT_REVOKED: "the patient revoked consent to share",
+    Denial.ROLE_READS_NO_RECORDS: "this role reads no patient records",
+}
+
+
+def denied_because(allowed: bool, reason: str | None) -> str | None:
+    """What a logged denial's reason means, in words (None for an allowed read, or a
+    denial logged before reasons were)."""
+    if allowed or reason is None:
+        return None
+    try:
+        return DENIALS[Denial(reason)]
+    except ValueError:
+        return reason
+
+
 def basis_for(conn: psycopg.Connection[Any], views: str, principal: Principal,
-              patient_id: UUID) -> Basis | None:
+              patient_id: UUID) -> Basis | Denial:
+    """Why the caller may read the patient's record, or why not: one statement."""
     if principal.role is Role.AUDITOR:
-        return Basis.AUDITOR if _exists(conn, views, patient_id) else None
+        return Basis.AUDITOR if _exists(conn, views, patient_id) else Denial.NO_SUCH_PATIENT
     if principal.role is Role.PHYSICIAN:
         members, kind = [principal.subject], "physician"
     elif principal.role in (Role.THERAPIST, Role.CLINIC_ADMIN):
         members, kind = list(principal.clinics), "clinic"
     else:
-        return None
+        return Denial.ROLE_READS_NO_RECORDS
     row = conn.execute(sql.SQL(
-        "SELECT 1 FROM {v}.care_team t JOIN {v}.consent c USING (patient_id)"
-        " WHERE t.patient_id = %s AND t.member_kind = %s AND t.member_id = ANY(%s)"
-        " AND t.until IS NULL AND c.granted LIMIT 1"
-    ).format(v=sql.Identifier(views)), (patient_id, kind, members)).fetchone()
-    return Basis.CARE_TEAM if row else None
+        "SELECT c.granted, coalesce(bool_or(t.member_id IS NOT NULL AND t.until IS NULL), false),"
+        " count(t.member_id)"
+        " FROM {v}.consent c LEFT JOIN {v}.care_team t ON t.patient_id = c.patient_id"
+        " AND t.member_kind = %s AND t.member_id = ANY(%s)"
+        " WHERE c.patient_id = %s GROUP BY c.granted"
+    ).format(v=sql.Identifier(views)), (kind, members, patient_id)).fetchone()
+    if row is None:
+        return Denial.NO_SUCH_PATIENT
+    granted, current, ever = row
+    if current:
+        return Basis.CARE_TEAM if granted else Denial.CONSENT_REVOKED
+    return Denial.CARE_ENDED if ever else Denial.NOT_ON_CARE_TEAM
 
 
 def authorize(conn: psycopg.Connection[Any], views: str, principal: Principal,
               patient_id: UUID, asked: str, emergency_reason: str | None = None) -> Basis:
-    """Decide, log the decision, and raise PatientNotFound when denied.
+    """Decide, log the decision (a denial with its reason), and raise PatientNotFound
+    when denied.
 
     Outside the care team, a practitioner who states an emergency reason is let in for
     a few hours (a grant the auditor sees); the reason is logged with every such read.
     """
-    basis = basis_for(conn, views, principal, patient_id)
-    reason = None
-    if basis is None and principal.role in MAY_BREAK_GLASS and _exists(conn, views, patient_id):
+    decided = basis_for(conn, views, principal, patient_id)
+    reason: str | None = None
+    if isinstance(decided, Denial) and decided is not Denial.NO_SUCH_PATIENT \
+            and principal.role in MAY_BREAK_GLASS:
         if emergency_reason is not None:
             reason = emergency_reason.strip()
             conn.execute("SELECT careledger.grant_emergency(%s, %s, %s)",
                          (principal.subject, patient_id, reason))
-            basis = Basis.EMERGENCY
+            decided = Basis.EMERGENCY
         else:
             row = conn.execute(
                 "SELECT reason FROM careledger.emergency_grants WHERE principal = %s"
@@ -84,10 +126,11 @@ def authorize(conn: psycopg.Connection[Any], views: str, principal: Principal,
                 " ORDER BY expires_at DESC LIMIT 1", (principal.subject, patient_id),
             ).fetchone()
             if row is not None:
-                basis, reason = Basis.EMERGENCY, str(row[0])
+                decided, reason = Basis.EMERGENCY, str(row[0])
+    basis = decided if isinstance(decided, Basis) else None
     ACCESS_LOG.append(conn, [Read(principal.subject, principal.role.value, patient_id, asked,
                                   basis is not None, basis.value if basis else None,
-                                  reason)])
+                                  reason if basis else str(decided))])
     if basis is None:
         raise PatientNotFound
     return basis

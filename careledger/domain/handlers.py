@@ -1,7 +1,7 @@
 """The one table of handlers: every command, and what decides it.
 
 Each stage of the record declares its commands and their handlers beside its rules
-(network.py, patient.py, referral.py, intake.py, assessment.py, planning.py,
+(network.py, staffing.py, patient.py, referral.py, intake.py, assessment.py, planning.py,
 authorizing.py, treatment.py, closing.py, amendments.py); `CareLedger.handle` looks a
 command up here.
 """
@@ -18,12 +18,13 @@ from careledger.domain import (
     patient,
     planning,
     referral,
+    staffing,
     treatment,
 )
 from careledger.domain.commands import Command, Handler
 
 HANDLERS: dict[type[Command], Handler] = {
-    **network.HANDLERS, **patient.HANDLERS, **referral.HANDLERS, **intake.HANDLERS,
-    **assessment.HANDLERS, **planning.HANDLERS, **authorizing.HANDLERS, **treatment.HANDLERS,
-    **closing.HANDLERS, **amendments.HANDLERS,
+    **network.HANDLERS, **staffing.HANDLERS, **patient.HANDLERS, **referral.HANDLERS,
+    **intake.HANDLERS, **assessment.HANDLERS, **planning.HANDLERS, **authorizing.HANDLERS,
+    **treatment.HANDLERS, **closing.HANDLERS, **amendments.HANDLERS,
 }

@@ -109,6 +109,16 @@ class Practitioner(Aggregate):
             practitioner.conditions = []
             practitioner.home_visit_radius_km = None
 
+    class Renamed(Event):
+        """The name the practitioner goes by from now on; what was recorded under the
+        earlier one keeps it (the directory's history says who was who, and when)."""
+
+        TOPIC = "careledger:Practitioner.Renamed"
+        name: str
+
+        def apply(self, practitioner: Practitioner) -> None:
+            practitioner.name = self.name
+
     class CredentialAdded(Event):
         TOPIC = "careledger:Practitioner.CredentialAdded"
         kind: str
@@ -170,6 +180,14 @@ class Practitioner(Aggregate):
             raise InvalidInput("a practitioner has a name", field="name")
         return cls._create(cls.Registered, name=name, profession=str(profession),
                            occurred_at=occurred_at, actor=actor)
+
+    def rename(self, *, name: str, occurred_at: datetime, actor: str) -> None:
+        if not name.strip():
+            raise InvalidInput("a practitioner has a name", field="name")
+        if name.strip() == self.name:
+            raise InvariantViolated("the practitioner already goes by this name")
+        self.trigger_event(self.Renamed, name=name.strip(), occurred_at=occurred_at,
+                           actor=actor)
 
     # --- credentials -------------------------------------------------------------------
 

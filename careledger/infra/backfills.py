@@ -11,6 +11,7 @@ replay of the same log.
 from __future__ import annotations
 
 from careledger.domain.authorization import REFERRAL_AUTHORIZATION, AuthorizationSource
+from careledger.domain.network import Practitioner
 from careledger.domain.referral import Referral
 
 #: `referrals.first_treatment_on`: the day the first session's note states.
@@ -69,4 +70,39 @@ UPDATE {{v}}.sessions s SET visit_on = f.day, billed = f.billed
  WHERE s.referral_id = f.originator_id AND s.session_id = f.session_id AND s.visit_on IS NULL
 """
 
-VIEW_BACKFILLS = (FIRST_TREATMENT, REFERRAL_AUTHORIZATIONS, SESSION_VISITS)
+#: `practitioner_names`: who each practitioner was after each of their events that
+#: changed it: the name last given, and the clinics whose last affiliation event was
+#: an affiliation, in the order they were (last) joined, as the handlers keep them.
+_NAMED = (Practitioner.Registered, Practitioner.Renamed, Practitioner.Affiliated,
+          Practitioner.AffiliationEnded)
+PRACTITIONER_NAMES = f"""
+WITH e AS (
+  SELECT originator_id, originator_version AS version, topic, notification_id, recorded_at,
+         convert_from(state, 'UTF8')::jsonb AS j
+    FROM careledger.careledger_events
+   WHERE topic IN ({", ".join(f"'{event.TOPIC}'" for event in _NAMED)})
+     AND originator_id IN (SELECT p.practitioner_id FROM {{v}}.practitioners p
+                            WHERE NOT EXISTS (SELECT 1 FROM {{v}}.practitioner_names n
+                                               WHERE n.practitioner_id = p.practitioner_id)))
+INSERT INTO {{v}}.practitioner_names (practitioner_id, since, name, profession, clinic_ids,
+                                      position)
+SELECT e.originator_id, e.recorded_at,
+       (SELECT n.j ->> 'name' FROM e n WHERE n.originator_id = e.originator_id
+           AND n.version <= e.version AND n.topic IN ('{Practitioner.Registered.TOPIC}',
+                                                      '{Practitioner.Renamed.TOPIC}')
+         ORDER BY n.version DESC LIMIT 1),
+       (SELECT r.j ->> 'profession' FROM e r WHERE r.originator_id = e.originator_id
+           AND r.topic = '{Practitioner.Registered.TOPIC}'),
+       ARRAY(SELECT (a.j ->> 'clinic_id')::uuid FROM (
+               SELECT DISTINCT ON (a.j ->> 'clinic_id') a.j, a.topic, a.version FROM e a
+                WHERE a.originator_id = e.originator_id AND a.version <= e.version
+                  AND a.topic IN ('{Practitioner.Affiliated.TOPIC}',
+                                  '{Practitioner.AffiliationEnded.TOPIC}')
+                ORDER BY a.j ->> 'clinic_id', a.version DESC) a
+              WHERE a.topic = '{Practitioner.Affiliated.TOPIC}' ORDER BY a.version),
+       e.notification_id
+  FROM e
+ON CONFLICT DO NOTHING
+"""
+
+VIEW_BACKFILLS = (FIRST_TREATMENT, REFERRAL_AUTHORIZATIONS, SESSION_VISITS, PRACTITIONER_NAMES)

@@ -50,7 +50,22 @@ PRACTITIONERS = Table("practitioners", (
     "CREATE INDEX IF NOT EXISTS practitioners_profession ON {v}.practitioners (profession)",
 ))
 
-directory = Projection("directory", [CLINICS, PRACTITIONERS], ignores=CARE_EVENTS)
+#: Who each practitioner was from when: a row for each name and each set of clinics they
+#: had, from the time it was recorded. Events name their actor by role and id, never by
+#: name, so the timeline, the progress reports and the accounting of disclosures look a
+#: person up here as of the event's or the read's time: a renamed practitioner, or one
+#: who left a clinic, does not rewrite what was shown under the earlier name.
+PRACTITIONER_NAMES = Table("practitioner_names", (
+    Column("practitioner_id", "uuid", "NOT NULL"),
+    Column("since", "timestamptz", "NOT NULL"),
+    Column("name", "text", "NOT NULL"),
+    Column("profession", "text", "NOT NULL"),
+    Column("clinic_ids", "uuid[]", "NOT NULL DEFAULT '{}'", default=[]),
+    Column("position", "bigint", "NOT NULL"),
+), key=("practitioner_id", "position"))
+
+directory = Projection("directory", [CLINICS, PRACTITIONERS, PRACTITIONER_NAMES],
+                       ignores=CARE_EVENTS)
 
 #: The practitioner's own row, for the changes that build on it.
 PRACTITIONER = Read(PRACTITIONERS, "practitioner_id")
@@ -58,6 +73,14 @@ PRACTITIONER = Read(PRACTITIONERS, "practitioner_id")
 
 def _practitioner(e: Envelope, **values: Any) -> Update:
     return Update(PRACTITIONERS, {"practitioner_id": e.aggregate_id}, values, e.position)
+
+
+def _as_of_now(e: Envelope, row: Row, **values: Any) -> Insert:
+    """Who the practitioner is from this event on: their row with these changes."""
+    return Insert(PRACTITIONER_NAMES, {
+        "practitioner_id": e.aggregate_id, "since": e.recorded_at, "name": row["name"],
+        "profession": row["profession"], "clinic_ids": row["clinic_ids"],
+        "position": e.position, **values})
 
 
 @directory.handles(Clinic.Registered)
@@ -72,10 +95,18 @@ def clinic(e: Envelope) -> list[Change]:
 
 @directory.handles(Practitioner.Registered)
 def registered(e: Envelope) -> list[Change]:
+    row = {"name": e.data["name"], "profession": e.data["profession"], "clinic_ids": []}
     return [Insert(PRACTITIONERS, {
         "practitioner_id": e.aggregate_id, "name": e.data["name"],
         "profession": e.data["profession"], "position": e.position,
-    })]
+    }), _as_of_now(e, row)]
+
+
+@directory.handles(Practitioner.Renamed, reads=[PRACTITIONER])
+def renamed(e: Envelope, found: list[Row]) -> list[Change]:
+    if not found:
+        return []
+    return [_practitioner(e, name=e.data["name"]), _as_of_now(e, found[0], name=e.data["name"])]
 
 
 @directory.handles(Practitioner.CredentialAdded, reads=[PRACTITIONER])
@@ -97,8 +128,8 @@ def affiliated(e: Envelope, found: list[Row]) -> list[Change]:
     if not found:
         return []
     clinic_id = UUID(e.data["clinic_id"])
-    return [_practitioner(e, clinic_ids=[
-        *(c for c in found[0]["clinic_ids"] if c != clinic_id), clinic_id])]
+    clinics = [*(c for c in found[0]["clinic_ids"] if c != clinic_id), clinic_id]
+    return [_practitioner(e, clinic_ids=clinics), _as_of_now(e, found[0], clinic_ids=clinics)]
 
 
 @directory.handles(Practitioner.AffiliationEnded, reads=[PRACTITIONER])
@@ -106,7 +137,8 @@ def affiliation_ended(e: Envelope, found: list[Row]) -> list[Change]:
     if not found:
         return []
     clinic_id = UUID(e.data["clinic_id"])
-    return [_practitioner(e, clinic_ids=[c for c in found[0]["clinic_ids"] if c != clinic_id])]
+    clinics = [c for c in found[0]["clinic_ids"] if c != clinic_id]
+    return [_practitioner(e, clinic_ids=clinics), _as_of_now(e, found[0], clinic_ids=clinics)]
 
 
 @directory.handles(Practitioner.ExperienceRecorded)

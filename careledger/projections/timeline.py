@@ -48,17 +48,27 @@ TIMELINE = Table("timeline", (
 timeline = Projection("timeline", [TIMELINE], ignores=NETWORK_EVENTS)
 
 
+def record_id_of(e: Envelope) -> str | None:
+    """The id of the record an event writes or concerns, as an amendment names it."""
+    if e.type == Referral.Made.TOPIC:
+        return str(e.aggregate_id)  # the referral itself
+    if e.type == Referral.Discharged.TOPIC:
+        return "discharge"
+    return next((str(e.data[f]) for f in RECORD_FIELDS if e.data.get(f)), None)
+
+
+def amends(e: Envelope) -> bool:
+    """Whether the event stands beside a record (an amendment, a step of a request)."""
+    return e.type in _BESIDE
+
+
 @timeline.handles(*CARE_EVENTS)  # every event of a patient's care, new ones too
 def record(e: Envelope) -> list[Change]:
     if e.patient_id is None:
         return []
     data = e.data
-    beside = e.type in _BESIDE
-    record_id = next((str(data[f]) for f in RECORD_FIELDS if data.get(f)), None)
-    if e.type == Referral.Made.TOPIC:
-        record_id = str(e.aggregate_id)  # the referral itself, as an amendment names it
-    elif e.type == Referral.Discharged.TOPIC:
-        record_id = "discharge"
+    beside = amends(e)
+    record_id = record_id_of(e)
     event = by_topic(e.type)
     practitioner = data.get("practitioner_id") or data.get("physician_id")
     return [Insert(TIMELINE, {

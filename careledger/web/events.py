@@ -88,6 +88,7 @@ CERTIFIED = (detail("Certified", "period", "certified_from", "certified_until"),
 SHOWN: dict[type[CareEvent], Shown] = {
     Clinic.Registered: Shown("Clinic registered", None),
     Practitioner.Registered: Shown("Practitioner registered", None),
+    Practitioner.Renamed: Shown("Name changed", None),
     Practitioner.CredentialAdded: Shown("Credential added", None),
     Practitioner.Affiliated: Shown("Joined a clinic", None),
     Practitioner.AffiliationEnded: Shown("Left a clinic", None),

@@ -18,11 +18,14 @@ from fhir.resources.R4B.bundle import Bundle
 from typer.testing import CliRunner
 
 from careledger.access.tokens import Role
+from careledger.consumers.envelopes import Streams, envelope_of
 from careledger.domain.amendments import Amend, DenyAmendment, FileDisagreement, RequestAmendment
 from careledger.domain.application import CareLedger
 from careledger.domain.catalogue import kinds
 from careledger.domain.clinical import DenialBasis
 from careledger.domain.referral import Referral
+from careledger.gateways.fhir.vocabulary import resource_id
+from careledger.infra.eventstore import read_patient_log
 from careledger.infra.settings import Settings
 from careledger.main import bootstrap
 from careledger.projections.envelope import event_id
@@ -155,7 +158,7 @@ def test_the_bundle_round_trips_through_fhir_resources(
     assert again == body
 
 
-def test_an_amendment_stands_beside_the_original_record(
+def test_an_amended_record_shows_its_current_values_with_each_earlier_version(
     app: CareLedger, db: bootstrap.Database, client: Any, network: Network,
     discharged: tuple[UUID, UUID],
 ) -> None:
@@ -164,28 +167,79 @@ def test_an_amendment_stands_beside_the_original_record(
     before = export(client, token, patient).json()
     encounter = next(e for e in resources(before, "Encounter") if e["status"] == "finished")
     session = encounter["identifier"][0]["value"].split("/")[-1]
-    app.handle(Amend(referral_id=referral, record_id=session,
-                     reason="pain after treatment was 3, not 2",
-                     changes={"pain_after": 3}, occurred_at=datetime.now(UTC),
-                     actor="therapist:t"))
+    pain_after = resource_id("Observation", referral, session, "pain-after")
+    (recorded,) = [e["resource"] for e in before["entry"] if e["resource"]["id"] == pain_after]
+    for reason, pain in (("pain after treatment was 3, not 2", 3), ("it was 4", 4)):
+        app.handle(Amend(referral_id=referral, record_id=session, reason=reason,
+                         changes={"pain_after": pain}, occurred_at=datetime.now(UTC),
+                         actor="therapist:t"))
     sync_views(app, db)
     after = export(client, token, patient).json()
-    # The original resources are exactly as they were.
-    assert [e for e in after["entry"] if e["resource"]["resourceType"] != "Provenance"] == [
-        e for e in before["entry"] if e["resource"]["resourceType"] != "Provenance"]
-    amendment = resources(after, "Provenance")[-1]
-    assert amendment["activity"]["coding"][0]["code"] == "UPDATE"
-    assert amendment["activity"]["text"] == Referral.Amended.KIND
-    assert amendment["reason"][0]["text"] == "pain after treatment was 3, not 2"
-    assert {"reference": f"urn:uuid:{encounter['id']}"} in amendment["target"]
-    (extension,) = [x for x in amendment["extension"] if x["url"].endswith("/amendment")]
+    # The record as it stands, each earlier version beside it (one fullUrl, its versions).
+    versions = [e for e in after["entry"] if e["resource"]["id"] == pain_after]
+    assert {e["fullUrl"] for e in versions} == {f"urn:uuid:{pain_after}"}
+    assert [(v["resource"]["meta"]["versionId"], v["resource"]["valueInteger"])
+            for v in versions] == [("1", recorded["valueInteger"]), ("2", 3), ("3", 4)]
+    assert ({k: v for k, v in versions[0]["resource"].items() if k != "meta"}
+            == {k: v for k, v in recorded.items() if k != "meta"})
+    stamps = [v["resource"]["meta"]["lastUpdated"] for v in versions]
+    assert stamps == sorted(stamps) and len(set(stamps)) == 3
+    # What the amendments did not touch is exactly as it was, unversioned.
+    untouched = {e["resource"]["id"]: e for e in before["entry"]
+                 if e["resource"]["resourceType"] != "Provenance"}
+    amended = {e["resource"]["id"] for e in after["entry"]
+               if "versionId" in e["resource"].get("meta", {})}
+    assert amended and pain_after in amended
+    assert [e for e in after["entry"] if e["resource"]["id"] in untouched.keys() - amended
+            ] == [e for i, e in untouched.items() if i not in amended]
+    first, second = resources(after, "Provenance")[-2:]
+    assert [p["activity"]["coding"][0]["code"] for p in (first, second)] == ["UPDATE"] * 2
+    assert first["activity"]["text"] == Referral.Amended.KIND
+    assert first["reason"][0]["text"] == "pain after treatment was 3, not 2"
+    assert {"reference": f"urn:uuid:{encounter['id']}"} in first["target"]
+    (extension,) = [x for x in first["extension"] if x["url"].endswith("/amendment")]
     fields = {x["url"]: x for x in extension["extension"]}
     assert fields["record"]["valueIdentifier"]["value"] == f"{referral}/{session}"
     assert json.loads(fields["changes"]["valueString"]) == {"pain_after": 3}
+    assert fields["version"]["valueString"] == "2"  # the version this amendment made
     # The revision points at the Provenance of the session as first recorded.
-    original = amendment["entity"][1]["what"]["reference"].removeprefix("urn:uuid:")
+    original = first["entity"][1]["what"]["reference"].removeprefix("urn:uuid:")
     written = next(p for p in resources(after, "Provenance") if p["id"] == original)
     assert written["activity"]["text"] == Referral.SessionCompleted.KIND
+
+
+def test_a_technique_an_amendment_takes_away_is_entered_in_error(
+    app: CareLedger, db: bootstrap.Database, client: Any, network: Network,
+    discharged: tuple[UUID, UUID],
+) -> None:
+    patient, referral = discharged
+    token = auditor(network)
+    streams = Streams(app)
+    with psycopg.connect(db.app_url) as conn:
+        log = [envelope_of(app, streams, e) for e in read_patient_log(conn, patient)]
+    note = next(e for e in log if e.type == Referral.SessionCompleted.TOPIC
+                and e.aggregate_id == referral)
+    session, given = str(note.data["session_id"]), list(note.data["techniques"])
+    two = [given[0], {"technique": "stretching" if given[0]["technique"] != "stretching"
+                      else "therapeutic_exercise", "minutes": 10}]
+    for reason, techniques in (("two were given", two), ("only the first", two[:1])):
+        app.handle(Amend(referral_id=referral, record_id=session, reason=reason,
+                         changes={"techniques": techniques}, occurred_at=datetime.now(UTC),
+                         actor="therapist:t"))
+    sync_views(app, db)
+    after = export(client, token, patient).json()
+    encounter = resource_id("Encounter", referral, session)
+    of_session = [p for p in resources(after, "Procedure")
+                  if p["encounter"]["reference"] == f"urn:uuid:{encounter}"]
+    current = {p["id"]: p for p in of_session}  # each id's last version is its current one
+    assert sorted(p["status"] for p in current.values()) == ["completed", "entered-in-error"]
+    (taken,) = [p["id"] for p in current.values() if p["status"] == "entered-in-error"]
+    # Given as the first amendment said, taken by the second: its last two versions (the
+    # session may have had amendments before these).
+    versions = [(int(p["meta"]["versionId"]), p["status"]) for p in of_session
+                if p["id"] == taken]
+    (made, given_then), (last, status) = versions[-2:]
+    assert (given_then, status, last) == ("completed", "entered-in-error", made + 1)
 
 
 def test_a_denied_request_to_amend_and_the_disagreement_are_in_the_export(

@@ -35,7 +35,8 @@ from tests.helpers.network import NOW, TOKEN_SECRET, Network, build_network, ope
 #: Who issues each command in the fuzz runs: a role the route lets through.
 ROLES: dict[str, Role] = {
     **dict.fromkeys(("register_clinic", "register_practitioner", "add_credential",
-                     "affiliate_practitioner", "record_experience", "offer_home_visits"),
+                     "affiliate_practitioner", "record_experience", "offer_home_visits",
+                     "rename_practitioner", "end_affiliation"),
                     Role.NETWORK_ADMIN),
     **dict.fromkeys(("register_patient", "grant_consent", "revoke_consent", "make_referral",
                      "redirect_referral", "cancel_referral", "certify_plan", "recertify_plan",
@@ -216,11 +217,13 @@ STEPS = 20
 #: its operations, and those that must have answered 201 at least once (on linked ids).
 #: The episode's scenarios start from a patient's registration (its one reliable root).
 NETWORK = {"register_clinic", "register_practitioner", "add_credential",
-           "affiliate_practitioner", "record_experience", "offer_home_visits"}
+           "affiliate_practitioner", "record_experience", "offer_home_visits",
+           "rename_practitioner", "end_affiliation"}
 TREATMENT = {"register_patient", "grant_consent", "make_referral", "accept_referral",
              "record_assessment", "draft_plan", "certify_plan"}
 AREAS = {
-    "network": (NETWORK, NETWORK - {"register_clinic"}),
+    # (An affiliation's end needs one the chain made first: not every run reaches it.)
+    "network": (NETWORK, NETWORK - {"register_clinic", "end_affiliation"}),
     # (The FHIR export is left out: a fresh patient's is a 404 to anyone, a dead end.)
     "episode": (set(ROLES) - NETWORK - {"export_patient_fhir"},
                 {"register_patient", "grant_consent", "revoke_consent", "make_referral",

@@ -375,21 +375,23 @@ def test_progress_reports_page_like_referrals(
     physician = UUID(demo.demo_physician)
     with psycopg.connect(db.app_url) as conn:
         schema, _ = live_generation(conn)
-        expected = [(str(r[0]), r[1]) for r in conn.execute(
-            f"SELECT p.referral_id, p.report_id FROM {schema}.progress_reports p"
-            f" JOIN {schema}.consent c USING (patient_id) WHERE p.physician_id = %s"
+        expected = [(str(r[0]), r[1], r[2]) for r in conn.execute(
+            f"SELECT p.referral_id, p.report_id, n.name FROM {schema}.progress_reports p"
+            f" JOIN {schema}.consent c USING (patient_id)"
+            f" JOIN {schema}.practitioners n USING (practitioner_id) WHERE p.physician_id = %s"
             " AND c.granted ORDER BY p.sent_at DESC, p.position DESC", (physician,)).fetchall()]
     assert len(expected) >= 2, "the demo network should hold reports to page through"
     query = """query ($id: UUID!, $after: String) { physician(id: $id) {
-      progressReports(first: 1, after: $after) { entries { referralId reportId }
-                                                endCursor hasNextPage } } }"""
+      progressReports(first: 1, after: $after) {
+        entries { referralId reportId by { name role } } endCursor hasNextPage } } }"""
     token = network.token(Role.PHYSICIAN, physician)
-    seen: list[tuple[str, str]] = []
+    seen: list[tuple[str, str, str]] = []
     after = None
     while True:
         page = ask(client, token, query, id=str(physician),
                    after=after)["data"]["physician"]["progressReports"]
-        seen += [(e["referralId"], e["reportId"]) for e in page["entries"]]
+        assert all(e["by"]["role"] == "therapist" for e in page["entries"])
+        seen += [(e["referralId"], e["reportId"], e["by"]["name"]) for e in page["entries"]]
         if not page["hasNextPage"]:
             break
         after = page["endCursor"]

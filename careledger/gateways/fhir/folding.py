@@ -61,6 +61,8 @@ class Folding:
         self.episodes: dict[str, Episode] = {}
         #: (referral, record id) -> the record's resources and the Provenance that wrote it
         self.records: dict[tuple[str, str], tuple[list[str], str]] = {}
+        #: (referral, record id) -> how many amendments it has had so far
+        self.amended: dict[tuple[str, str], int] = {}
         self.consent: str | None = None
 
     def put(self, resource: JSON) -> str:

@@ -4,9 +4,10 @@ A resource shows its record as it stands after the last event (a referral that w
 accepted and then discharged is a completed ServiceRequest); its history is the
 Provenance beside it, one per event, naming what that event created or changed, when it
 happened (`occurredDateTime`), when the log stored it (`recorded`) and who did it.
-Amendments change no resource: the original stays as recorded, and the amendment is a
-Provenance (activity UPDATE) that targets the amended record's resources and carries
-the reason and the changes, so both are visible.
+An amendment is a Provenance (activity UPDATE) that targets the amended record's
+resources and carries the reason and the changes; the export folds the events again
+with the amendments applied, so the resources show the record as it stands and its
+earlier versions stand beside them (versions.py).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+from careledger.access.people import Person
 from careledger.domain.clinical import late_entry
 from careledger.domain.events import CareEvent
 from careledger.domain.network import Clinic, Practitioner
@@ -53,7 +55,8 @@ MAPPINGS: dict[type[CareEvent], Mapping] = {
 
 #: Events of the network, not of a patient's care: never in a patient's log.
 NOT_MAPPED: frozenset[type[CareEvent]] = frozenset({
-    Clinic.Registered, Practitioner.Registered, Practitioner.CredentialAdded,
+    Clinic.Registered, Practitioner.Registered, Practitioner.Renamed,
+    Practitioner.CredentialAdded,
     Practitioner.Affiliated, Practitioner.AffiliationEnded, Practitioner.ExperienceRecorded,
     Practitioner.HomeVisitsOffered,
 })
@@ -64,12 +67,18 @@ _BY_TOPIC: dict[str, Mapping] = {event.TOPIC: mapping for event, mapping in MAPP
 class PatientRecord:
     """Feed it the patient's envelopes in log order; read the resources back in order."""
 
-    def __init__(self, patient_id: str) -> None:
+    def __init__(self, patient_id: str,
+                 people: dict[tuple[str | None, datetime], Person] | None = None) -> None:
+        """`people`: who each event's actor was when it was recorded (`access.people`),
+        for naming the Provenance's agents; without it they are named by role and id."""
         self.patient_id = patient_id
+        self._people = people or {}
         self._folding = Folding(patient_id)
         self.last_position = 0
         self.last_recorded: datetime | None = None
         self.skipped = 0
+        #: When each record was first written: its first version's time.
+        self.written: dict[tuple[str, str], datetime] = {}
 
     @property
     def mapped(self) -> frozenset[type[CareEvent]]:
@@ -91,6 +100,7 @@ class PatientRecord:
         if change.record is not None:
             key = (str(envelope.aggregate_id), change.record)
             self._folding.records[key] = (change.targets, provenance["id"])
+            self.written.setdefault(key, envelope.recorded_at)
         self.last_position = max(self.last_position, envelope.position)
         if self.last_recorded is None or envelope.recorded_at > self.last_recorded:
             self.last_recorded = envelope.recorded_at
@@ -98,6 +108,18 @@ class PatientRecord:
     def resources(self) -> list[JSON]:
         """Every resource, in the log order of the event that created it."""
         return list(self._folding.resources.values())
+
+    def touched(self) -> dict[str, list[tuple[str, str]]]:
+        """The records each resource belongs to (a referral's, an assessment's...)."""
+        found: dict[str, list[tuple[str, str]]] = {}
+        for key, (targets, _) in self._folding.records.items():
+            for rid in targets:
+                found.setdefault(rid, []).append(key)
+        return found
+
+    def _named(self, envelope: Envelope) -> str | None:
+        person = self._people.get((envelope.actor, envelope.recorded_at))
+        return person.label if person is not None and person.name is not None else None
 
     def _provenance(self, envelope: Envelope, change: Change) -> JSON:
         assert envelope.occurred_at is not None
@@ -115,7 +137,7 @@ class PatientRecord:
                                 coding(EVENT_TYPE, envelope.kind), text=envelope.kind),
             "agent": [{
                 "type": concept(coding(PARTICIPANT_TYPE, change.agent_type)),
-                "who": actor(envelope.actor or "unknown"),
+                "who": actor(envelope.actor or "unknown", self._named(envelope)),
             }],
             "entity": [{
                 "role": "source",

@@ -93,10 +93,12 @@ def clinic(cid: object) -> JSON:
     return {"type": "Organization", "identifier": {"system": SID_CLINIC, "value": str(cid)}}
 
 
-def actor(who: str) -> JSON:
-    """Who recorded an event, as the event names them (`role:id`)."""
+def actor(who: str, named: str | None = None) -> JSON:
+    """Who recorded an event, as the event names them (`role:id`); shown by `named` (their
+    name, role and clinics as they were then) when the export knows it."""
     role, _, subject = who.partition(":")
-    reference: JSON = {"identifier": {"system": SID_ACTOR, "value": who}, "display": who}
+    reference: JSON = {"identifier": {"system": SID_ACTOR, "value": who},
+                       "display": named or who}
     if role in {"physician", "therapist"} and subject:
         reference["type"] = "Practitioner"
     return reference

@@ -19,6 +19,7 @@ from careledger.domain.network import (
     RegisterClinic,
     RegisterPractitioner,
 )
+from careledger.domain.staffing import EndAffiliation, RenamePractitioner
 from careledger.gateways.commanding import Commands, occurred, require_role
 from careledger.gateways.links import ANSWERED_ID, link, then
 from careledger.gateways.problems import COMMAND_ERRORS
@@ -61,11 +62,23 @@ class OfferHomeVisitsIn(OccurredIn):
     radius_km: Annotated[float, Field(gt=0, le=500)]
 
 
+class RenamePractitionerIn(OccurredIn):
+    name: ShortText
+
+
+class EndAffiliationIn(OccurredIn):
+    pass
+
+
 RESPONSES = {201: RecordedOut, **COMMAND_ERRORS}
 ADMIN = {Role.NETWORK_ADMIN}
 #: What may follow for a practitioner just registered or changed.
 PRACTITIONER = then(link("add_credential", "affiliate_practitioner", "record_experience",
-                         "offer_home_visits", practitioner_id=ANSWERED_ID))
+                         "offer_home_visits", "rename_practitioner",
+                         practitioner_id=ANSWERED_ID))
+#: After an affiliation: what follows for the practitioner, and its end.
+AFFILIATED = then(PRACTITIONER["responses"][201]["links"], link(
+    "end_affiliation", practitioner_id=ANSWERED_ID, clinic_id="$request.body#/clinic_id"))
 
 
 def network_routes(commands: Commands) -> Router:
@@ -102,7 +115,7 @@ def network_routes(commands: Commands) -> Router:
             actor=who.actor))
 
     @router.post("/practitioners/{practitioner_id}/affiliations", response=RESPONSES,
-                 operation_id="affiliate_practitioner", openapi_extra=PRACTITIONER)
+                 operation_id="affiliate_practitioner", openapi_extra=AFFILIATED)
     def affiliate_practitioner(
         request: HttpRequest, practitioner_id: UUID, body: AffiliateIn
     ) -> Status[RecordedOut]:
@@ -129,6 +142,30 @@ def network_routes(commands: Commands) -> Router:
         who = require_role(request, ADMIN)
         return commands.run(request, body, OfferHomeVisits(
             practitioner_id=practitioner_id, radius_km=body.radius_km,
+            occurred_at=occurred(body), actor=who.actor))
+
+    @router.post("/practitioners/{practitioner_id}/name", response=RESPONSES,
+                 operation_id="rename_practitioner", openapi_extra=PRACTITIONER)
+    def rename_practitioner(
+        request: HttpRequest, practitioner_id: UUID, body: RenamePractitionerIn
+    ) -> Status[RecordedOut]:
+        """The name they go by from now on; what was recorded or read under the earlier
+        one keeps it."""
+        who = require_role(request, ADMIN)
+        return commands.run(request, body, RenamePractitioner(
+            practitioner_id=practitioner_id, name=body.name, occurred_at=occurred(body),
+            actor=who.actor))
+
+    @router.post("/practitioners/{practitioner_id}/affiliations/{clinic_id}/end",
+                 response=RESPONSES, operation_id="end_affiliation", openapi_extra=PRACTITIONER)
+    def end_affiliation(
+        request: HttpRequest, practitioner_id: UUID, clinic_id: UUID, body: EndAffiliationIn
+    ) -> Status[RecordedOut]:
+        """The practitioner no longer works at the clinic; their earlier records there
+        still show them at it."""
+        who = require_role(request, ADMIN)
+        return commands.run(request, body, EndAffiliation(
+            practitioner_id=practitioner_id, clinic_id=clinic_id,
             occurred_at=occurred(body), actor=who.actor))
 
     return router

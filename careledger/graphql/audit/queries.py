@@ -22,6 +22,7 @@ from careledger.domain.patient import Patient as PatientRecord
 from careledger.domain.referral import Referral
 from careledger.graphql.audit.types import AccessEntry, AuditEvent, EmergencyAccess
 from careledger.graphql.context import Info, PublicError, live_views, principal_of
+from careledger.graphql.people import Person
 
 
 @strawberry.type
@@ -56,7 +57,7 @@ class AuditQuery:
             found = disclosures(conn, patient_id, since=since, until=until,
                                 asked_by=principal.subject, asked_as=principal.role.value,
                                 asked="accessReport")
-        return [AccessEntry(**asdict(d)) for d in found]
+        return [AccessEntry(**{**asdict(d), "by": Person.of(d.by)}) for d in found]
 
 
 @strawberry.type

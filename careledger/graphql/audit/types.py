@@ -8,6 +8,8 @@ from uuid import UUID
 import strawberry
 from strawberry.scalars import JSON
 
+from careledger.graphql.people import Person
+
 
 @strawberry.type
 class AuditEvent:
@@ -29,10 +31,16 @@ class AccessEntry:
     at: datetime
     principal: UUID
     role: str
+    by: Person = strawberry.field(description="Who read, by name, role and clinics as "
+                                  "they were at the time of the read.")
     fields: str
     allowed: bool
     basis: str | None
-    reason: str | None
+    reason: str | None = strawberry.field(description="As the access log holds it: the "
+                                          "stated reason of an emergency read, the reason "
+                                          "code of a denial.")
+    denied_because: str | None = strawberry.field(description="Why a denied read was "
+                                                  "denied, in words.")
     hash: str
 
 

@@ -11,6 +11,7 @@ import strawberry
 from psycopg import sql
 from psycopg.rows import dict_row
 
+from careledger.access.people import actors_at
 from careledger.access.policy import MIN_REASON, PatientNotFound, authorize
 from careledger.graphql.context import (
     Info,
@@ -23,6 +24,7 @@ from careledger.graphql.context import (
 from careledger.graphql.cursor import check_first, decode_cursor, encode_cursor
 from careledger.graphql.patient.chart import PatientChart
 from careledger.graphql.patient.types import GoalOutcome, TimelineEvent, TimelinePage
+from careledger.graphql.people import Person
 
 #: What a timeline event shows, in the order of TimelineEvent's fields.
 TIMELINE_COLUMNS = ("position, kind, occurred_at, recorded_at, actor, clinic_id, practitioner_id,"
@@ -83,6 +85,9 @@ class Patient(PatientChart):
             if any(_selects(info.selected_fields, ("timeline", "events", field))
                    for field in ("amendments", "current")):
                 self._attach_amendments(conn, views, events, as_of)
+            if any(_selects(info.selected_fields, ("timeline", "events", *path, "by"))
+                   for path in ((), ("amendments",))):
+                _attach_people(conn, views, events)
             for event in events:
                 event.settle()
         last = events[-1] if events else None
@@ -144,6 +149,14 @@ class PatientQuery:
             except PatientNotFound:
                 raise not_found() from None
         return Patient(id=id)
+
+
+def _attach_people(conn: Any, views: str, events: list[TimelineEvent]) -> None:
+    """Who recorded each event (and each amendment), as they were then: one query."""
+    every = [*events, *(a for e in events for a in e.amendments)]
+    people = actors_at(conn, views, [(e.actor, e.recorded_at) for e in every])
+    for event in every:
+        event.by = Person.of(people[(event.actor, event.recorded_at)])
 
 
 def _selects(selections: Any, path: tuple[str, ...]) -> bool:

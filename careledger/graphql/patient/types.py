@@ -12,6 +12,7 @@ from strawberry.scalars import JSON
 from careledger.domain.clinical import late_entry
 from careledger.domain.corrections import as_amended
 from careledger.domain.referral import WRITES_RECORD
+from careledger.graphql.people import Person
 
 #: By the kind the timeline names an event: the kind of record it writes.
 RECORD_KINDS = {event.KIND: str(kind) for event, kind in WRITES_RECORD.items()}
@@ -40,6 +41,9 @@ class TimelineEvent:
     late_entry: bool = strawberry.field(
         default=False, description="Recorded more than 24 hours after it happened: a late "
         "entry, as auditors and payers expect it flagged.")
+    by: Person | None = strawberry.field(
+        default=None, description="Who recorded it, by name, role and clinic as they were "
+        "when it was recorded (`actor` names them by role and id).")
 
     def settle(self) -> TimelineEvent:
         """Fill the fields that follow from the rest, once the amendments are attached

@@ -12,6 +12,7 @@ from uuid import UUID
 
 import strawberry
 
+from careledger.access.people import person, person_sql
 from careledger.access.policy import may_read_clinic, may_read_own
 from careledger.access.tokens import Role
 from careledger.domain.deadlines import RECERTIFY_WITHIN_DAYS
@@ -19,6 +20,7 @@ from careledger.domain.patient import Patient
 from careledger.domain.plan import PlanStatus
 from careledger.domain.referral import Referral, ReferralStatus
 from careledger.graphql.context import Info, PublicError, caught_up, principal_of
+from careledger.graphql.people import Person
 from careledger.graphql.worklists.reading import (
     LIST_PAGE,
     MAX_LIST_PAGE,
@@ -39,6 +41,9 @@ from careledger.graphql.worklists.types import (
     ProgressReport,
     ScheduledSession,
 )
+
+#: Who sent a progress report, as they were when they sent it.
+REPORTED_BY = person_sql("p.practitioner_id", "p.sent_at")
 
 
 @strawberry.type
@@ -111,10 +116,13 @@ class Physician:
         rows, more, end = newest_first(
             info, "physician.progressReports",
             "SELECT referral_id, patient_id, report_id, practitioner_id, visits_to_date,"
-            " sent_at, position FROM {v}.progress_reports WHERE physician_id = %s", self.id,
+            f" sent_at, position, {REPORTED_BY} AS reported_by FROM {{v}}.progress_reports p"
+            " WHERE physician_id = %s", self.id,
             at="sent_at", key="position", key_type=("bigint", int), first=first, after=after)
-        return Page(entries=[ProgressReport(**{k: v for k, v in row.items() if k != "position"})
-                             for row in rows], has_next_page=more, end_cursor=end)
+        return Page(entries=[ProgressReport(
+            **{k: v for k, v in row.items() if k not in ("position", "reported_by")},
+            by=Person.of(person("therapist", row["reported_by"]))) for row in rows],
+            has_next_page=more, end_cursor=end)
 
 
 @strawberry.type

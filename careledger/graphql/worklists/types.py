@@ -13,6 +13,7 @@ from careledger.domain.authorization import RUNNING_OUT_DAYS, RUNNING_OUT_VISITS
 from careledger.domain.deadlines import certification_overdue
 from careledger.domain.plan import PlanStatus
 from careledger.domain.referral import ReferralStatus
+from careledger.graphql.people import Person
 from careledger.graphql.worklists.authorizations import AuthorizationStanding
 
 T = TypeVar("T")
@@ -134,6 +135,8 @@ class ProgressReport:
     practitioner_id: UUID
     visits_to_date: int
     sent_at: datetime | None
+    by: Person = strawberry.field(description="The practitioner who sent it, as they were "
+                                  "when they sent it.")
 
 
 @strawberry.type

@@ -1,5 +1,7 @@
-"""Amendments change no resource: the original stays as recorded, and the amendment (or a
-step of the patient's request to amend) is a Provenance that targets the record's resources."""
+"""An amendment (or a step of the patient's request to amend) is a Provenance that targets
+the record's resources. The resources themselves show the record as it stands, each
+earlier version beside them (versions.py); a request, a denial or a disagreement
+changes nothing but is kept beside the record."""
 
 from __future__ import annotations
 
@@ -19,8 +21,12 @@ from careledger.projections.envelope import Envelope
 
 
 def amended(r: Folding, e: Envelope) -> Change:
+    """An UPDATE of the record's resources: they show the corrected values, and this
+    amendment made their next version (versions.py)."""
     d, episode = e.data, r.episode(e)
     record = str(d["record_id"])
+    made = r.amended[(episode.referral, record)] = r.amended.get((episode.referral, record),
+                                                                 0) + 1
     targets, original = r.records.get((episode.referral, record),
                                           ([episode.referral], None))
     entities = ([{"role": "revision", "what": ref(original)}]
@@ -30,6 +36,7 @@ def amended(r: Folding, e: Envelope) -> Change:
                                               "value": f"{episode.referral}/{record}"}},
         {"url": "recordKind", "valueString": str(d["record_kind"])},
         {"url": "changes", "valueString": json.dumps(d["changes"], sort_keys=True)},
+        {"url": "version", "valueString": str(made + 1)},
     ]}
     return Change(UPDATE, list(targets), reason=str(d["reason"]), extensions=[extension],
                   entities=entities)

@@ -9,7 +9,7 @@ import { day, lateBy, patientName, timeZone, when, words } from "./format.js";
 import { details } from "./details.js";
 
 const EVENT_FIELDS = `position kind occurredAt recordedAt actor clinicId practitionerId
-  referralId recordId amendsRecordId data`;
+  referralId recordId amendsRecordId data by { name profession clinics label }`;
 const PAGE_SIZE = 100;
 
 const CHART = `
@@ -178,11 +178,13 @@ function appendEvents(list, events, providers) {
   return list.children.length;
 }
 
-function who(event, providers) {
-  const id = event.practitionerId || (event.actor || "").split(":")[1];
-  const person = id && providers.get(id);
-  if (person) return `${person.name}${person.profession ? ` (${words(person.profession)})` : ""}`;
-  const role = (event.actor || "").split(":")[0];
+// Who recorded it, as they were then (a practitioner renamed since keeps the old name here).
+function who(event) {
+  if (event.by && event.by.name) {
+    const where = event.by.clinics.length ? `, ${event.by.clinics.join(", ")}` : "";
+    return `${event.by.name} (${words(event.by.profession || "")}${where})`;
+  }
+  const role = (event.by && event.by.role) || (event.actor || "").split(":")[0];
   return role ? words(role) : "—";
 }
 
@@ -214,7 +216,7 @@ function eventItem(event, providers) {
       late ? h("span", { class: "late-note" }, "Recorded ",
         h("time", { datetime: event.recordedAt }, when(event.recordedAt)), ` (${late})`) : null),
     h("p", { class: "meta" },
-      h("span", {}, h("span", { class: "label" }, "Who: "), who(event, providers)),
+      h("span", {}, h("span", { class: "label" }, "Who: "), who(event)),
       h("span", { class: "where" }, h("span", { class: "label" },
         referring(event.kind) ? "Referred to: " : "Where: "), where(event, providers))),
     details(event)),
@@ -230,6 +232,6 @@ function amendmentCard(event, providers) {
     h("h4", {}, kindLabel(event.kind)),
     h("p", { class: "times" }, "Recorded ", h("time", { datetime: event.recordedAt }, when(event.recordedAt)),
       late ? ` (happened ${when(event.occurredAt)})` : ""),
-    h("p", { class: "meta" }, h("span", { class: "label" }, "Who: "), who(event, providers)),
+    h("p", { class: "meta" }, h("span", { class: "label" }, "Who: "), who(event)),
     details(event));
 }
