@@ -1,17 +1,18 @@
 """Who may read which patient: the one place every resolver of patient data asks.
 
-The answer comes from the care-team view and the token, never from arguments: a
-physician who referred the patient; a clinic (its therapists and administrators) with a
-current referral for the patient; an auditor, always (read-only). Revoked consent closes
-the care team's access for new reads; the auditor's stays. A practitioner outside the
-care team may "break the glass" with a stated reason, for four hours, flagged in the
-log. Every decision, allowed or
-denied, is appended to the access log before any data is returned, and a denial looks
-exactly like a patient that does not exist.
+The answer comes from the care-team view, the patient's consent decisions and the
+token, never from arguments: the physician who referred the patient, for the episodes
+they ordered; a clinic (its therapists and administrators) with a current referral for
+the patient, while the patient's consent lets it; an auditor, always (read-only). The
+whole rule is `domain/consent.py`'s table. A practitioner outside the care team may
+"break the glass" with a stated reason, for four hours, flagged in the log. Every
+decision, allowed or denied, is appended to the access log before any data is
+returned, and a denial looks exactly like a patient that does not exist.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 from uuid import UUID
@@ -21,6 +22,7 @@ from psycopg import sql
 
 from careledger.access.log import ACCESS_LOG, Read
 from careledger.access.tokens import Principal, Role
+from careledger.domain.consent import Purpose
 
 
 class Basis(StrEnum):
@@ -60,7 +62,7 @@ DENIALS = {
     Denial.NO_SUCH_PATIENT: "no patient with that id",
     Denial.NOT_ON_CARE_TEAM: "not on the patient's care team",
     Denial.CARE_ENDED: "no longer on the patient's care team",
-    Denial.CONSENT_REVOKED: "the patient revoked consent to share",
+    Denial.CONSENT_REVOKED: "the patient's consent does not let this clinic read",
     Denial.ROLE_READS_NO_RECORDS: "this role reads no patient records",
 }
 
@@ -77,8 +79,14 @@ def denied_because(allowed: bool, reason: str | None) -> str | None:
 
 
 def basis_for(conn: psycopg.Connection[Any], views: str, principal: Principal,
-              patient_id: UUID) -> Basis | Denial:
-    """Why the caller may read the patient's record, or why not: one statement."""
+              patient_id: UUID, on: date | None = None) -> Basis | Denial:
+    """Why the caller may read the patient's record, or why not: one statement.
+
+    The rule is `domain/consent.py`'s table: the referring physician reads the episodes
+    they ordered whatever the consent; a clinic with a current referral reads while the
+    patient's consent decisions permit it (`careledger.consent_permits`, over the rows
+    the decision's own transaction wrote: a revocation holds at once).
+    """
     if principal.role is Role.AUDITOR:
         return Basis.AUDITOR if _exists(conn, views, patient_id) else Denial.NO_SUCH_PATIENT
     if principal.role is Role.PHYSICIAN:
@@ -88,18 +96,37 @@ def basis_for(conn: psycopg.Connection[Any], views: str, principal: Principal,
     else:
         return Denial.ROLE_READS_NO_RECORDS
     row = conn.execute(sql.SQL(
-        "SELECT c.granted, coalesce(bool_or(t.member_id IS NOT NULL AND t.until IS NULL), false),"
-        " count(t.member_id)"
+        "SELECT coalesce(bool_or(t.member_id IS NOT NULL AND t.until IS NULL), false),"
+        " count(t.member_id),"
+        " coalesce(bool_or(t.member_id IS NOT NULL AND t.until IS NULL"
+        "  AND careledger.consent_permits(c.patient_id, t.member_id, %s, %s)), false)"
         " FROM {v}.consent c LEFT JOIN {v}.care_team t ON t.patient_id = c.patient_id"
         " AND t.member_kind = %s AND t.member_id = ANY(%s)"
-        " WHERE c.patient_id = %s GROUP BY c.granted"
-    ).format(v=sql.Identifier(views)), (kind, members, patient_id)).fetchone()
+        " WHERE c.patient_id = %s GROUP BY c.patient_id"
+    ).format(v=sql.Identifier(views)), (str(Purpose.TREATMENT), on or today(), kind, members,
+                                        patient_id)).fetchone()
     if row is None:
         return Denial.NO_SUCH_PATIENT
-    granted, current, ever = row
+    current, ever, permitted = row
+    if kind == "physician":  # the treatment relationship: every episode they ordered
+        return Basis.CARE_TEAM if ever else Denial.NOT_ON_CARE_TEAM
     if current:
-        return Basis.CARE_TEAM if granted else Denial.CONSENT_REVOKED
+        return Basis.CARE_TEAM if permitted else Denial.CONSENT_REVOKED
     return Denial.CARE_ENDED if ever else Denial.NOT_ON_CARE_TEAM
+
+
+def today() -> date:
+    """The day consent is decided for: the network keeps UTC days."""
+    return datetime.now(UTC).date()
+
+
+#: A clinic's list shows a patient only while the patient's consent lets the clinic read
+#: (`q` the list's rows, with their `patient_id` and `clinic_id`): the by-id rule's.
+CLINIC_MAY_READ_SQL = "careledger.consent_permits(q.patient_id, q.clinic_id, %s, %s)"
+
+
+def clinic_may_read_params() -> tuple[str, date]:
+    return str(Purpose.TREATMENT), today()
 
 
 def authorize(conn: psycopg.Connection[Any], views: str, principal: Principal,

@@ -37,6 +37,8 @@ class Streams:
 
     def concerns(self, entry: LogEntry, event: object
                  ) -> tuple[UUID | None, tuple[UUID, ...]]:
+        if isinstance(event, Patient.ConsentDecided) and event.clinic_id:
+            return entry.originator_id, (UUID(event.clinic_id),)  # the clinic it concerns
         if isinstance(event, Patient.Event):
             return entry.originator_id, ()
         if isinstance(event, Clinic.Event):

@@ -1,4 +1,4 @@
-"""The patient: who they are, and whether they let the network share their record."""
+"""The patient: who they are, and whom they let share their record (consent.py's rule)."""
 
 from __future__ import annotations
 
@@ -9,15 +9,37 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from careledger.domain.commands import Change, Command, Create, Decision, Handler, Reader
+from careledger.domain.commands import (
+    Change,
+    Command,
+    Create,
+    Decision,
+    Handler,
+    Reader,
+    new_id,
+)
+from careledger.domain.consent import ConsentDecision, Purpose, check_period, clinic_permitted
 from careledger.domain.errors import InvalidInput, InvariantViolated
 from careledger.domain.events import CareEvent
+
+#: Longest reference to a signed consent form.
+MAX_FORM_REFERENCE = 200
 
 
 class Patient(Aggregate):
     """Demographics and consent; consent gates referrals and, later, who may read."""
 
     TOPIC = "careledger:Patient"
+    class_version = 2
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        """Before version 2 consent was one network-wide flag; the day it was granted is
+        not in a snapshot, so a grant stands from the earliest day."""
+        state["consent_decisions"] = [ConsentDecision(
+            decision_id="network", clinic_id=None, purpose=Purpose.TREATMENT, permit=True,
+            starts_on=date.min, ends_on=None, form_reference=None).as_state()
+        ] if state.get("consent_granted") else []
 
     class Event(CareEvent):
         TOPIC = "careledger:Patient.Event"
@@ -44,20 +66,50 @@ class Patient(Aggregate):
             patient.latitude = self.latitude
             patient.longitude = self.longitude
             patient.consent_granted = False
+            patient.consent_decisions = []
 
     class ConsentGranted(Event):
+        """Consent to share with the whole network, for treatment, from this day."""
+
         TOPIC = "careledger:Patient.ConsentGranted"
         scope: str
 
         def apply(self, patient: Patient) -> None:
-            patient.consent_granted = True
+            patient.decided(ConsentDecision(
+                decision_id=f"network-{self.originator_version}", clinic_id=None,
+                purpose=Purpose.TREATMENT, permit=True, starts_on=self.occurred_at.date(),
+                ends_on=None, form_reference=None))
 
     class ConsentRevoked(Event):
+        """The network-wide consent withdrawn, from this day."""
+
         TOPIC = "careledger:Patient.ConsentRevoked"
         reason: str
 
         def apply(self, patient: Patient) -> None:
-            patient.consent_granted = False
+            patient.decided(ConsentDecision(
+                decision_id=f"network-{self.originator_version}", clinic_id=None,
+                purpose=Purpose.TREATMENT, permit=False, starts_on=self.occurred_at.date(),
+                ends_on=None, form_reference=None))
+
+    class ConsentDecided(Event):
+        """A decision of the patient's, for one clinic or the network, for a purpose and
+        a period, on a signed form, recorded on their behalf."""
+
+        TOPIC = "careledger:Patient.ConsentDecided"
+        decision_id: str
+        clinic_id: str | None
+        purpose: str
+        permit: bool
+        starts_on: date
+        ends_on: date | None
+        form_reference: str
+
+        def apply(self, patient: Patient) -> None:
+            patient.decided(ConsentDecision(
+                decision_id=self.decision_id, clinic_id=self.clinic_id,
+                purpose=Purpose(self.purpose), permit=self.permit, starts_on=self.starts_on,
+                ends_on=self.ends_on, form_reference=self.form_reference))
 
     if TYPE_CHECKING:  # set by the events (annotations here would make a dataclass)
         given_name: str
@@ -68,6 +120,7 @@ class Patient(Aggregate):
         latitude: float | None
         longitude: float | None
         consent_granted: bool
+        consent_decisions: list[dict[str, Any]]
 
     @classmethod
     def register(
@@ -102,6 +155,15 @@ class Patient(Aggregate):
             actor=actor,
         )
 
+    def decided(self, decision: ConsentDecision) -> None:
+        self.consent_decisions.append(decision.as_state())
+        if decision.clinic_id is None:  # the network-wide flag the older commands keep
+            self.consent_granted = decision.permit
+
+    @property
+    def decisions(self) -> list[ConsentDecision]:
+        return [ConsentDecision.of_state(d) for d in self.consent_decisions]
+
     def grant_consent(self, *, occurred_at: datetime, actor: str) -> None:
         if self.consent_granted:
             raise InvariantViolated("consent is already granted")
@@ -114,9 +176,27 @@ class Patient(Aggregate):
         self.trigger_event(self.ConsentRevoked, reason=reason, occurred_at=occurred_at,
                            actor=actor)
 
-    def check_shares(self) -> None:
-        if not self.consent_granted:
-            raise InvariantViolated("the patient has not consented to sharing with the network")
+    def decide_consent(self, *, decision_id: str, clinic_id: UUID | None, purpose: Purpose,
+                       permit: bool, starts_on: date, ends_on: date | None,
+                       form_reference: str, occurred_at: datetime, actor: str) -> None:
+        check_period(starts_on, ends_on)
+        reference = form_reference.strip()
+        if not reference or len(reference) > MAX_FORM_REFERENCE:
+            raise InvalidInput("a consent decision names its signed form (1-200 characters)",
+                               field="form_reference")
+        if any(d["decision_id"] == decision_id for d in self.consent_decisions):
+            raise InvariantViolated("a consent decision with this id was already recorded")
+        self.trigger_event(
+            self.ConsentDecided, decision_id=decision_id,
+            clinic_id=str(clinic_id) if clinic_id else None, purpose=str(purpose),
+            permit=permit, starts_on=starts_on, ends_on=ends_on, form_reference=reference,
+            occurred_at=occurred_at, actor=actor)
+
+    def check_shares(self, clinic_id: UUID, on: date) -> None:
+        """A referral to a clinic needs the patient's consent to share with it."""
+        if not clinic_permitted(self.decisions, str(clinic_id), on):
+            raise InvariantViolated("the patient has not consented to sharing with this "
+                                    "clinic: record their consent first")
 
 
 # ------------------------------------------------------------------ commands
@@ -144,6 +224,20 @@ class RevokeConsent(Command):
     reason: str
 
 
+@dataclass(frozen=True, kw_only=True)
+class DecideConsent(Command):
+    """`clinic_id` None: the whole network."""
+
+    patient_id: UUID
+    clinic_id: UUID | None
+    purpose: Purpose
+    permit: bool
+    starts_on: date
+    ends_on: date | None
+    form_reference: str
+    decision_id: str | None = None
+
+
 # ------------------------------------------------------------------ deciding
 
 
@@ -164,9 +258,18 @@ def revoke_consent(cmd: RevokeConsent, read: Reader[Any]) -> Decision:
         reason=cmd.reason, occurred_at=cmd.occurred_at, actor=cmd.actor))
 
 
+def decide_consent(cmd: DecideConsent, read: Reader[Any]) -> Decision:
+    decision_id = new_id(cmd.decision_id)
+    return Change(Patient, cmd.patient_id, lambda p: p.decide_consent(
+        decision_id=decision_id, clinic_id=cmd.clinic_id, purpose=cmd.purpose,
+        permit=cmd.permit, starts_on=cmd.starts_on, ends_on=cmd.ends_on,
+        form_reference=cmd.form_reference, occurred_at=cmd.occurred_at, actor=cmd.actor))
+
+
 #: The commands of this record, and what decides each.
 HANDLERS: dict[type[Command], Handler] = {
     RegisterPatient: register_patient,
     GrantConsent: grant_consent,
     RevokeConsent: revoke_consent,
+    DecideConsent: decide_consent,
 }

@@ -209,7 +209,7 @@ class Referral(Intake, Assessing, Planning, Authorizing, Treatment, Closing, Ame
     ) -> Referral:
         aware(occurred_at)
         physician.check_may_refer(occurred_at.date())
-        patient.check_shares()
+        patient.check_shares(clinic.id, occurred_at.date())
         if not diagnosis_codes:
             raise InvalidInput("a referral carries at least one ICD-10 code", field="diagnoses")
         diagnoses = [Diagnosis.of(code) for code in diagnosis_codes]

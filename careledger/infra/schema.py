@@ -36,6 +36,7 @@ from psycopg import Connection, sql
 
 from careledger.infra.access_schema import ACCESS_DDL
 from careledger.infra.backfills import VIEW_BACKFILLS
+from careledger.infra.consent_schema import CONSENT_DDL, CONSENT_TOPICS_SQL
 from careledger.projections import VIEWS_SCHEMA, VIEWS_VERSION, all_projections
 from careledger.projections.bookkeeping import TRACKING_DDL
 
@@ -130,7 +131,15 @@ BEGIN
     SELECT e.id, e.version, e.topic, e.state, recorded, e.previous_hash, e.event_hash, trace
       FROM unnest(ids, versions, topics, states, previous_hashes, event_hashes)
         AS e(id, version, topic, state, previous_hash, event_hash)
-    RETURNING notification_id)
+    RETURNING notification_id, originator_id, topic,
+      CASE WHEN topic IN ({consent_topics}) THEN state END AS state),
+  -- A consent decision is also written where access reads it: in this transaction, so a
+  -- revocation holds as soon as its command answers (consent_schema.py).
+  consented AS (
+    INSERT INTO careledger.consent_decisions
+    SELECT (careledger.consent_decision_of(i.notification_id, i.originator_id, i.topic,
+                                           i.state, recorded)).*
+      FROM inserted i WHERE i.state IS NOT NULL)
   SELECT array_agg(notification_id ORDER BY notification_id) INTO positions FROM inserted;
   -- After the positions are drawn: a relay that marks itself resting, then looks at the
   -- log horizon, either waits for this transaction there or is notified by it.
@@ -168,7 +177,8 @@ LANGUAGE sql STABLE AS $$
        AND l.objsubid = 1 AND l.granted AND l.virtualtransaction = ANY(candidates))
 $$;
 
-""".replace("{writer_lock}", str(WRITER_LOCK)) + ACCESS_DDL
+""".replace("{writer_lock}", str(WRITER_LOCK)).replace(
+    "{consent_topics}", CONSENT_TOPICS_SQL) + ACCESS_DDL + CONSENT_DDL
 
 VIEW_GRANTS = """
 GRANT USAGE ON SCHEMA {schema} TO {role};
@@ -187,6 +197,7 @@ GRANT SELECT, INSERT, UPDATE ON careledger.relay_wake TO {role};
 GRANT SELECT ON careledger.view_generations TO {role};
 GRANT SELECT ON careledger.access_log TO {role};
 GRANT SELECT ON careledger.emergency_grants TO {role};
+GRANT SELECT ON careledger.consent_decisions TO {role};
 GRANT SELECT, INSERT ON careledger.checkpoints TO {role};
 GRANT USAGE ON SEQUENCE careledger.checkpoints_id_seq TO {role};
 GRANT SELECT ON SEQUENCE careledger.careledger_events_notification_id_seq TO {role};

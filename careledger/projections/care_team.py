@@ -93,3 +93,12 @@ def consent_withheld(e: Envelope) -> list[Change]:
 @care_team.handles(Patient.ConsentGranted)
 def consent_granted(e: Envelope) -> list[Change]:
     return _consent(e, granted=True)
+
+
+@care_team.handles(Patient.ConsentDecided)
+def consent_decided(e: Envelope) -> list[Change]:
+    """The network-wide flag follows a decision for the network; access itself reads
+    every decision from the rows written with it (infra/consent_schema.py), not here."""
+    if e.data["clinic_id"] is not None:
+        return []
+    return _consent(e, granted=bool(e.data["permit"]))

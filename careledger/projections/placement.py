@@ -24,7 +24,8 @@ CARE_EVENTS = events_of(Patient, Referral)
 #: For each view of care, the events of care it has no use for.
 LEAVES_ASIDE: dict[str, list[type[CareEvent]]] = {
     "billing": [
-        Patient.Registered, Patient.ConsentGranted, Patient.ConsentRevoked, Referral.Made,
+        Patient.Registered, Patient.ConsentGranted, Patient.ConsentRevoked, Patient.ConsentDecided,
+        Referral.Made,
         Referral.Accepted, Referral.Declined, Referral.Redirected, Referral.Cancelled,
         Referral.AssessmentRecorded, Referral.PlanDrafted, Referral.PlanRevised,
         Referral.VisitsAuthorized, Referral.SessionScheduled, Referral.SessionCancelled,
@@ -42,13 +43,14 @@ LEAVES_ASIDE: dict[str, list[type[CareEvent]]] = {
         Referral.AmendmentAccepted, Referral.AmendmentDenied, Referral.DisagreementFiled,
     ],
     "caseload": [
-        Patient.Registered, Patient.ConsentGranted, Patient.ConsentRevoked,
+        Patient.Registered, Patient.ConsentGranted, Patient.ConsentRevoked, Patient.ConsentDecided,
         Referral.AssessmentRecorded, Referral.ProgressReported,
         Referral.AmendmentRequested, Referral.AmendmentAccepted, Referral.AmendmentDenied,
         Referral.DisagreementFiled,
     ],
     "goals": [
-        Patient.Registered, Patient.ConsentGranted, Patient.ConsentRevoked, Referral.Made,
+        Patient.Registered, Patient.ConsentGranted, Patient.ConsentRevoked, Patient.ConsentDecided,
+        Referral.Made,
         Referral.Accepted, Referral.Declined, Referral.Redirected, Referral.Cancelled,
         Referral.AssessmentRecorded, Referral.PlanCertified, Referral.PlanRecertified,
         Referral.VisitsAuthorized, Referral.SessionScheduled, Referral.SessionCancelled,
@@ -57,7 +59,8 @@ LEAVES_ASIDE: dict[str, list[type[CareEvent]]] = {
         Referral.DisagreementFiled,
     ],
     "worklist": [
-        Patient.Registered, Patient.ConsentGranted, Patient.ConsentRevoked, Referral.Made,
+        Patient.Registered, Patient.ConsentGranted, Patient.ConsentRevoked, Patient.ConsentDecided,
+        Referral.Made,
         Referral.Accepted, Referral.Declined, Referral.Redirected, Referral.Cancelled,
         Referral.PlanDrafted, Referral.PlanRevised, Referral.PlanCertified,
         Referral.PlanRecertified, Referral.VisitsAuthorized, Referral.SessionScheduled,

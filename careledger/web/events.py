@@ -27,7 +27,7 @@ from careledger.domain.referral import Referral
 FORMATS = frozenset({
     "text", "words", "day", "when", "list", "words_list", "score", "diagnoses",
     "range_of_motion", "goals", "frequency", "period", "pain_change", "techniques",
-    "units", "outcomes", "changes",
+    "units", "outcomes", "changes", "permit",
 })
 
 
@@ -98,6 +98,10 @@ SHOWN: dict[type[CareEvent], Shown] = {
         detail("Born", "day", "birth_date"), detail("Sex", "text", "sex"))),
     Patient.ConsentGranted: Shown("Consent to share granted", "patient"),
     Patient.ConsentRevoked: Shown("Consent to share revoked", "patient", (REASON,)),
+    Patient.ConsentDecided: Shown("Consent decision recorded", "patient", (
+        detail("Decision", "permit", "permit"), detail("For", "words", "purpose"),
+        detail("In force", "period", "starts_on", "ends_on"),
+        detail("Signed form", "text", "form_reference"))),
     Referral.Made: Shown("Referral made", "referral", (
         detail("Discipline", "words", "discipline"),
         detail("Diagnoses", "diagnoses", "diagnoses"),

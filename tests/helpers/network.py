@@ -128,7 +128,8 @@ def referral_to_a_new_patient(app: CareLedger, network: Network, *,
         given_name="Other", family_name="Person", birth_date=date(1980, 1, 1), sex="male",
         address="", latitude=None, longitude=None, occurred_at=NOW, actor="t",
     )).aggregate_id
-    app.handle(GrantConsent(patient_id=patient, occurred_at=NOW, actor="t"))
+    # Consent is in force from the day it is given: by the day of the referral.
+    app.handle(GrantConsent(patient_id=patient, occurred_at=min(NOW, made), actor="t"))
     return app.handle(MakeReferral(
         physician_id=network.physician, patient_id=patient, clinic_id=network.clinic,
         discipline=Discipline.MEDICAL_MASSAGE, diagnosis_codes=["M54.2"], precautions=[],

@@ -64,6 +64,8 @@ class Folding:
         #: (referral, record id) -> how many amendments it has had so far
         self.amended: dict[tuple[str, str], int] = {}
         self.consent: str | None = None
+        #: "<clinic or network>:<purpose>" -> the Consent of its latest decision
+        self.consents: dict[str, str] = {}
 
     def put(self, resource: JSON) -> str:
         self.resources[resource["id"]] = resource

@@ -1,15 +1,17 @@
-"""Commands about the patient: registration and consent to share with the network."""
+"""Commands about the patient: registration and consent to share (with the network, or
+per clinic and purpose)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 from uuid import UUID
 
 from django.http import HttpRequest
 from ninja import Field, Router, Status
 
 from careledger.access.tokens import Role
-from careledger.domain.patient import GrantConsent, RegisterPatient, RevokeConsent
+from careledger.domain.consent import Purpose
+from careledger.domain.patient import DecideConsent, GrantConsent, RegisterPatient, RevokeConsent
 from careledger.gateways.commanding import Commands, occurred, require_role
 from careledger.gateways.links import ANSWERED_ID, link, then
 from careledger.gateways.problems import COMMAND_ERRORS
@@ -40,13 +42,29 @@ class RevokeConsentIn(OccurredIn):
     reason: Reason
 
 
+class DecideConsentIn(OccurredIn):
+    """One consent decision of the patient's, from their signed form."""
+
+    clinic_id: UUID | None = Field(None, description="The clinic it concerns; none for the "
+                                   "whole network.")
+    purpose: Purpose = Purpose.TREATMENT
+    decision: Literal["permit", "deny"]
+    starts_on: Day | None = Field(None, description="The first day it is in force; the "
+                                  "day it happened if none.")
+    ends_on: Day | None = Field(None, description="The last day it is in force; none for "
+                                "until a later decision.")
+    form_reference: ShortText = Field(description="The signed consent form it comes from.")
+
+
 RESPONSES = {201: RecordedOut, **COMMAND_ERRORS}
 FRONT_DESK = {Role.PHYSICIAN, Role.CLINIC_ADMIN}
 #: What may follow for a patient: consent first; with consent, a referral.
-REGISTERED = then(link("grant_consent", "export_patient_fhir", patient_id=ANSWERED_ID))
+REGISTERED = then(link("grant_consent", "decide_consent", "export_patient_fhir",
+                        patient_id=ANSWERED_ID))
 CONSENTED = then(link("revoke_consent", "export_patient_fhir", patient_id=ANSWERED_ID),
                  link("make_referral", body={"patient_id": ANSWERED_ID}))
 REVOKED = then(link("grant_consent", "export_patient_fhir", patient_id=ANSWERED_ID))
+DECIDED = then(link("decide_consent", "export_patient_fhir", patient_id=ANSWERED_ID))
 
 
 def patient_routes(commands: Commands) -> Router:
@@ -79,6 +97,22 @@ def patient_routes(commands: Commands) -> Router:
         who = require_role(request, FRONT_DESK)
         return commands.run(request, body, RevokeConsent(
             patient_id=patient_id, reason=body.reason, occurred_at=occurred(body),
+            actor=who.actor))
+
+    @router.post("/patients/{patient_id}/consent-decisions", response=RESPONSES,
+                 operation_id="decide_consent", openapi_extra=DECIDED)
+    def decide_consent(
+        request: HttpRequest, patient_id: UUID, body: DecideConsentIn
+    ) -> Status[RecordedOut]:
+        """The patient's decision for one clinic or the network, recorded on their behalf
+        by a clinic's front desk or the referring physician. A revocation holds for every
+        read that begins after this answers."""
+        who = require_role(request, FRONT_DESK)
+        at = occurred(body)
+        return commands.run(request, body, DecideConsent(
+            patient_id=patient_id, clinic_id=body.clinic_id, purpose=body.purpose,
+            permit=body.decision == "permit", starts_on=body.starts_on or at.date(),
+            ends_on=body.ends_on, form_reference=body.form_reference, occurred_at=at,
             actor=who.actor))
 
     return router

@@ -149,7 +149,9 @@ class Therapist:
                   ) -> list[ScheduledSession]:
         rows, _ = visible(info, asked,
                            "SELECT s.referral_id, s.session_id, s.patient_id, s.scheduled_for,"
-                           " s.location, s.status FROM {v}.sessions s"
+                           " s.location, s.status, (SELECT r.clinic_id FROM {v}.referrals r"
+                           " WHERE r.referral_id = s.referral_id) AS clinic_id"
+                           " FROM {v}.sessions s"
                            f" WHERE s.practitioner_id = %s AND s.status = 'scheduled'"
                            f" AND {when}", self.id,
                            order="q.scheduled_for, q.referral_id, q.session_id")

@@ -16,7 +16,8 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from careledger.access.log import ACCESS_LOG, Read
-from careledger.access.policy import Basis, list_basis
+from careledger.access.policy import CLINIC_MAY_READ_SQL, clinic_may_read_params, list_basis
+from careledger.access.tokens import Role
 from careledger.domain.deadlines import RECERTIFY_WITHIN_DAYS
 from careledger.graphql.context import Info, live_views, principal_of
 from careledger.graphql.cursor import check_first, decode_cursor, encode_cursor
@@ -170,22 +171,27 @@ def _date(value: str | None) -> date | None:
 def visible(info: Info, asked: str, query: str, *params: object,
              order: str, window: Window | None = None
              ) -> tuple[list[dict[str, Any]], bool]:
-    """Rows naming patients, minus revoked consent (unless auditor), in `order` (SQL over
-    the rows, named `q`); each patient they name logged before they are returned.
+    """Rows naming patients the caller may read (for a clinic's therapists and
+    administrators, while the patient's consent lets the clinic: the rows need their
+    `clinic_id`), in `order` (SQL over the rows, named `q`); each patient they name
+    logged before they are returned.
 
     With a window, only that page's rows, and whether more follow: the row read to tell
     is neither returned nor logged.
     """
     principal = principal_of(info)
     basis = list_basis(principal).value
-    conditions = [] if basis == Basis.AUDITOR else [
-        "EXISTS (SELECT 1 FROM {v}.consent c WHERE c.patient_id = q.patient_id"
-        " AND c.granted)"]
-    selected: tuple[object, ...] = params
+    # The by-id rule (domain/consent.py): a physician's lists are the episodes they
+    # ordered; a clinic's hold a patient while their consent lets the clinic read.
+    conditions: list[str] = []
+    consent: tuple[object, ...] = ()
+    if principal.role in (Role.THERAPIST, Role.CLINIC_ADMIN):
+        conditions, consent = [CLINIC_MAY_READ_SQL], clinic_may_read_params()
+    selected: tuple[object, ...] = (*params, *consent)
     limit = ""
     if window is not None:
         conditions.append(window.condition)
-        selected = (*params, *window.params, window.first + 1)
+        selected = (*selected, *window.params, window.first + 1)
         limit = " LIMIT %s"
     where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
     with info.context.pool.connection() as conn:

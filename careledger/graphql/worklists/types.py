@@ -144,6 +144,7 @@ class ScheduledSession:
     referral_id: UUID
     session_id: str
     patient_id: UUID
+    clinic_id: UUID | None
     scheduled_for: datetime | None
     location: str | None
     status: str

@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+from careledger.domain.consent import Purpose
 from careledger.domain.events import CareEvent
 from careledger.domain.patient import Patient
 from careledger.gateways.fhir.folding import CREATE, UPDATE, Change, Folding, Mapping
 from careledger.gateways.fhir.vocabulary import (
+    ACT_REASON,
     CONSENT_CATEGORY,
     CONSENT_SCOPE,
     JSON,
+    PARTICIPATION_TYPE,
+    SID_CONSENT_FORM,
     SID_PATIENT,
+    clinic,
     coding,
     concept,
     resource_id,
 )
 from careledger.projections.envelope import Envelope
+
+#: The FHIR purpose of use of each of the domain's purposes (v3 ActReason).
+PURPOSES = {Purpose.TREATMENT: coding(ACT_REASON, "TREAT", "treatment")}
 
 
 def registered(r: Folding, e: Envelope) -> Change:
@@ -44,7 +52,51 @@ def consent_granted(r: Folding, e: Envelope) -> Change:
         "provision": {"type": "permit"},
     }
     r.consent = r.put(consent)
+    r.consents[_scope(None, Purpose.TREATMENT)] = r.consent
     return Change(CREATE, [r.consent])
+
+
+def _scope(clinic_id: str | None, purpose: str) -> str:
+    return f"{clinic_id or 'network'}:{purpose}"
+
+
+def consent_decided(r: Folding, e: Envelope) -> Change:
+    """A Consent per decision, its provision the decision (permit or deny, the clinic as
+    its actor, the purpose, the period); the decision it supersedes, of the same clinic
+    (or the network) and purpose, becomes inactive."""
+    d = e.data
+    provision: JSON = {
+        "type": "permit" if d["permit"] else "deny",
+        "period": {"start": d["starts_on"], **({"end": d["ends_on"]} if d["ends_on"] else {})},
+        "purpose": [PURPOSES[Purpose(d["purpose"])]],
+    }
+    if d["clinic_id"] is not None:
+        provision["actor"] = [{"role": concept(coding(PARTICIPATION_TYPE, "IRCP",
+                                                      "information recipient")),
+                               "reference": clinic(d["clinic_id"])}]
+    where = "this clinic" if d["clinic_id"] else "the clinics of the network"
+    consent: JSON = {
+        "resourceType": "Consent",
+        "id": resource_id("Consent", r.patient_id, d["decision_id"]),
+        "status": "active",
+        "scope": concept(coding(CONSENT_SCOPE, "patient-privacy", "Privacy Consent")),
+        "category": [concept(CONSENT_CATEGORY)],
+        "patient": r.patient_ref,
+        "dateTime": e.occurred_at,
+        "sourceReference": {"identifier": {"system": SID_CONSENT_FORM,
+                                           "value": d["form_reference"]},
+                            "display": "Signed consent form"},
+        "policyRule": concept(text=f"Sharing with {where} for {d['purpose']}"),
+        "provision": provision,
+    }
+    key = _scope(d["clinic_id"], d["purpose"])
+    targets = [r.put(consent)]
+    earlier = r.consents.get(key)
+    if earlier is not None:
+        r.get(earlier)["status"] = "inactive"
+        targets.append(earlier)
+    r.consents[key] = consent["id"]
+    return Change(CREATE, targets)
 
 
 def consent_revoked(r: Folding, e: Envelope) -> Change:
@@ -59,4 +111,5 @@ MAPPINGS: dict[type[CareEvent], Mapping] = {
     Patient.Registered: registered,
     Patient.ConsentGranted: consent_granted,
     Patient.ConsentRevoked: consent_revoked,
+    Patient.ConsentDecided: consent_decided,
 }

@@ -44,12 +44,13 @@ const FORMATS = {
   goals: (v) => (v || []).map((g) =>
     `${g.description}: ${g.metric} ${g.baseline} → ${g.target} ${g.unit}${g.due ? ` by ${day(g.due)}` : ""}`),
   frequency: (perWeek, [weeks]) => (perWeek ? `${perWeek}× a week for ${weeks} weeks` : null),
-  period: (from, [until]) => `${day(from)} to ${day(until)}`,
+  period: (from, [until]) => (until ? `${day(from)} to ${day(until)}` : `from ${day(from)}`),
   pain_change: (before, [after], unit) => (before !== undefined ? `${before} → ${after}${unit}` : null),
   techniques: (v) => (v || []).map((t) => `${words(t.technique)} ${t.minutes} min`),
   units: (v) => (v !== undefined ? `${v} units` : null),
   outcomes: (v) => (v || []).map((o) => `${o.goal_id}: ${words(o.outcome)}`),
   changes: (v) => changes(v),
+  permit: (v) => (v ? "Share the record" : "Do not share the record"),
 };
 
 export function details(event) {

@@ -1,0 +1,188 @@
+"""Consent per clinic and purpose, through the public API on the real PostgreSQL: the
+patient withdraws from clinic B only; clinic E, the referring physician and the auditor
+keep reading, by id, nested, aliased, in lists, in the FHIR export and on the command
+line. No test here lets the views catch up between a revocation and the read after it:
+access reads the decision from what the command's own transaction wrote."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+import psycopg
+from typer.testing import CliRunner
+
+from careledger.access.tokens import Role
+from careledger.domain.application import CareLedger
+from careledger.domain.patient import Patient
+from careledger.infra.settings import Settings
+from careledger.main import bootstrap
+from careledger.main.cli import cli
+from tests.helpers.api import assert_problem, post, referral_body
+from tests.helpers.graphql import ask, sync_views
+from tests.helpers.network import Network
+
+READ = """query ($id: UUID!) { patient(id: $id) { id timeline(first: 5) { events { kind } } } }"""
+ALIASED = """query ($id: UUID!) {
+  first: patient(id: $id) { id }
+  again: patient(id: $id) { timeline(first: 1) { events { kind } } }
+}"""
+NESTED = """query ($id: UUID!) { patient(id: $id) { goals { goalId } progress { planId }
+  providers { name } } }"""
+CASELOAD = """query ($id: UUID!) { clinic(id: $id) { caseload { patientId } } }"""
+PHYSICIAN = """query ($id: UUID!) { physician(id: $id) { patients { patientId }
+  referrals { entries { patientId } } } }"""
+
+
+class Care:
+    """The patient referred to clinics B and E, with a reader at each."""
+
+    def __init__(self, client: Any, network: Network) -> None:
+        self.client, self.network = client, network
+        self.b, self.e = network.clinic, network.other_clinic
+        for clinic in (self.b, self.e):
+            made = post(client, "/referrals", referral_body(network, clinic_id=str(clinic)),
+                        network.physician_auth)
+            assert made.status_code == 201, made.content
+        self.readers = {
+            "clinic B": network.token(Role.THERAPIST, network.therapist, [self.b]),
+            "clinic E": network.token(Role.CLINIC_ADMIN, uuid4(), [self.e]),
+            "physician": network.token(Role.PHYSICIAN, network.physician),
+            "auditor": network.token(Role.AUDITOR, uuid4()),
+        }
+        self.front_desk = {"HTTP_AUTHORIZATION": "Bearer " + self.readers["clinic E"]}
+
+    def decide(self, clinic: UUID | None, decision: str, **extra: Any) -> Any:
+        return post(self.client, f"/patients/{self.network.patient}/consent-decisions",
+                    {"clinic_id": str(clinic) if clinic else None, "decision": decision,
+                     "form_reference": "CF-2026-118", **extra}, self.front_desk)
+
+    def reads(self, query: str = READ) -> dict[str, bool]:
+        """Who reads the record now (nothing found looks exactly like no patient)."""
+        found = {}
+        for who, token in self.readers.items():
+            body = ask(self.client, token, query, id=str(self.network.patient))
+            if body.get("errors"):
+                assert [e["extensions"]["code"] for e in body["errors"]] == ["NOT_FOUND"] * len(
+                    body["errors"]), body
+                assert body["errors"][0]["message"] == "no patient with that id"
+            found[who] = not body.get("errors")
+        return found
+
+
+def _logged(db: bootstrap.Database, patient: UUID, n: int) -> list[tuple[Any, ...]]:
+    with psycopg.connect(db.app_url) as conn:
+        return conn.execute(
+            "SELECT role, allowed, basis, reason FROM careledger.access_log"
+            " WHERE patient_id = %s ORDER BY id DESC LIMIT %s", (patient, n)).fetchall()[::-1]
+
+
+def test_a_patient_withdraws_from_one_clinic_and_the_others_keep_reading(
+    client: Any, network: Network, app: CareLedger, db: bootstrap.Database,
+) -> None:
+    care = Care(client, network)
+    sync_views(app, db)  # the referrals are on the care team
+    everyone = {"clinic B": True, "clinic E": True, "physician": True, "auditor": True}
+    assert care.reads() == everyone
+
+    revoked = care.decide(care.b, "deny")
+    assert revoked.status_code == 201, revoked.content
+    # The views have not seen the revocation (nothing here applies it): access has.
+    without_b = {**everyone, "clinic B": False}
+    assert care.reads() == without_b
+    assert care.reads(ALIASED) == without_b
+    assert care.reads(NESTED) == without_b
+    assert _logged(db, network.patient, 4) == [
+        ("therapist", False, None, "consent_revoked"), ("clinic_admin", True, "care_team", None),
+        ("physician", True, "care_team", None), ("auditor", True, "auditor", None)]
+
+    # Lists obey the same rule: B's caseload drops the patient, E's and the physician's keep.
+    b_list = ask(client, care.readers["clinic B"], CASELOAD, id=str(care.b))
+    e_list = ask(client, care.readers["clinic E"], CASELOAD, id=str(care.e))
+    listed = {who: {r["patientId"] for r in body["data"]["clinic"]["caseload"]}
+              for who, body in (("B", b_list), ("E", e_list))}
+    assert str(network.patient) not in listed["B"] and str(network.patient) in listed["E"]
+    mine = ask(client, care.readers["physician"], PHYSICIAN, id=str(network.physician))
+    assert str(network.patient) in {p["patientId"] for p in mine["data"]["physician"]["patients"]}
+
+    # The FHIR export: not found for B, the decision as a Consent for E.
+    export = f"/api/v1/patients/{network.patient}/fhir"
+    assert client.get(export, HTTP_AUTHORIZATION=f"Bearer {care.readers['clinic B']}"
+                      ).status_code == 404
+    bundle = client.get(export, HTTP_AUTHORIZATION=f"Bearer {care.readers['clinic E']}").json()
+    (deny,) = [e["resource"] for e in bundle["entry"]
+               if e["resource"]["resourceType"] == "Consent"
+               and e["resource"]["provision"]["type"] == "deny"]
+    assert deny["status"] == "active"
+    assert deny["provision"]["actor"][0]["reference"]["identifier"]["value"] == str(care.b)
+    assert deny["provision"]["purpose"][0]["code"] == "TREAT"
+    assert deny["sourceReference"]["identifier"]["value"] == "CF-2026-118"
+
+    # A network revoke closes every clinic, and leaves the referring physician.
+    assert post(client, f"/patients/{network.patient}/consent/revocation",
+                {"reason": "moving away"}, care.front_desk).status_code == 201
+    assert care.reads() == {**everyone, "clinic B": False, "clinic E": False}
+
+    # A network grant again: E reads; B's own revoke still beats it, until B's grant.
+    assert care.decide(None, "permit").status_code == 201
+    assert care.reads() == without_b
+    assert care.decide(care.b, "permit").status_code == 201
+    assert care.reads() == everyone
+
+    sync_views(app, db)  # and once the views hold it all, the same
+    assert care.reads() == everyone
+    timeline = ask(client, care.readers["auditor"], """query ($id: UUID!, $kinds: [String!]) {
+      patient(id: $id) { timeline(kinds: $kinds) { events { clinicId data } } } }""",
+                   id=str(network.patient), kinds=[Patient.ConsentDecided.KIND])
+    decided = timeline["data"]["patient"]["timeline"]["events"]
+    assert [(e["clinicId"], e["data"]["permit"]) for e in decided] == [
+        (str(care.b), False), (None, True), (str(care.b), True)]
+
+
+def test_the_auditors_command_line_export_reads_a_revoked_record(
+    client: Any, network: Network, app: CareLedger, db: bootstrap.Database,
+    settings: Settings,
+) -> None:
+    care = Care(client, network)
+    assert post(client, f"/patients/{network.patient}/consent/revocation",
+                {"reason": "no more sharing"}, care.front_desk).status_code == 201
+    env = {"CARELEDGER_DATABASE_URL": settings.database_url or "",
+           "CARELEDGER_APP_DB_PASSWORD": settings.app_db_password,
+           "CARELEDGER_TOKEN_SECRET": settings.token_secret,
+           "CARELEDGER_DATA_DIR": str(settings.data_dir)}
+    sync_views(app, db)
+    done = CliRunner().invoke(cli, ["export", "fhir", "--patient", str(network.patient)],
+                              env=env)
+    assert done.exit_code == 0, done.output
+    consents = [e["resource"] for e in json.loads(done.output)["entry"]
+                if e["resource"]["resourceType"] == "Consent"]
+    assert [c["status"] for c in consents] == ["inactive"]  # granted, then revoked
+    assert _logged(db, network.patient, 1)[0][:3] == ("auditor", True, "auditor")
+
+
+def test_a_consent_decision_is_checked_before_it_is_recorded(
+    client: Any, network: Network,
+) -> None:
+    care = Care(client, network)
+    backwards = care.decide(care.b, "deny", starts_on="2026-05-01", ends_on="2026-04-01")
+    assert assert_problem(backwards, 422, "invalid_input")["detail"].startswith(
+        "a consent decision ends on or after")
+    unsigned = post(client, f"/patients/{network.patient}/consent-decisions",
+                    {"clinic_id": None, "decision": "deny"}, care.front_desk)
+    assert unsigned.status_code == 422
+    assert care.decide(care.b, "maybe").status_code == 422
+    unknown = post(client, f"/patients/{uuid4()}/consent-decisions",
+                   {"decision": "deny", "form_reference": "CF-1"}, care.front_desk)
+    assert unknown.status_code == 404
+    therapist = {"HTTP_AUTHORIZATION": "Bearer " + care.readers["clinic B"]}
+    assert post(client, f"/patients/{network.patient}/consent-decisions",
+                {"decision": "deny", "form_reference": "CF-1"}, therapist).status_code == 403
+    # A referral to a clinic the patient withdrew from is refused in words.
+    assert care.decide(care.b, "deny").status_code == 201
+    refused = post(client, "/referrals", referral_body(
+        network, clinic_id=str(care.b), occurred_at=datetime.now(UTC).isoformat()),
+        network.physician_auth)
+    assert "has not consented to sharing with this clinic" in assert_problem(
+        refused, 409, "invariant_violated")["detail"]
