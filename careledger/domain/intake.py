@@ -15,6 +15,7 @@ from careledger.domain.commands import Command, Decision, Handler, Reader
 from careledger.domain.episode import EpisodeState, Event, OnReferral, ReferralStatus, on_referral
 from careledger.domain.errors import InvalidInput, InvariantViolated
 from careledger.domain.network import Clinic, Practitioner
+from careledger.domain.patient import Patient
 
 if TYPE_CHECKING:
     from careledger.domain.referral import Referral
@@ -104,14 +105,17 @@ class Intake(EpisodeState):
             actor=actor,
         )
 
-    def redirect(self, *, clinic: Clinic, reason: str, occurred_at: datetime, actor: str) -> None:
-        """After a decline the physician sends the same referral to another clinic."""
+    def redirect(self, *, clinic: Clinic, patient: Patient, reason: str, occurred_at: datetime,
+                 actor: str) -> None:
+        """After a decline the physician sends the same referral to another clinic (one the
+        patient consents to share with)."""
         if self.status != ReferralStatus.DECLINED:
             raise InvariantViolated("only a declined referral can be redirected")
         if str(clinic.id) in self.declined_by:
             raise InvariantViolated("this clinic has already declined the referral")
         if not clinic.offers(self.discipline):
             raise InvariantViolated("the clinic does not offer the referred discipline")
+        patient.check_shares(clinic.id, aware(occurred_at).date())
         self.trigger_event(
             Redirected,
             clinic_id=str(clinic.id), reason=reason, occurred_at=aware(occurred_at), actor=actor
@@ -143,8 +147,8 @@ def decline_referral(cmd: DeclineReferral, read: Reader[Any]) -> Decision:
 
 def redirect_referral(cmd: RedirectReferral, read: Reader[Any]) -> Decision:
     return on_referral(cmd, lambda r: r.redirect(
-        clinic=read(Clinic, cmd.clinic_id), reason=cmd.reason, occurred_at=cmd.occurred_at,
-        actor=cmd.actor))
+        clinic=read(Clinic, cmd.clinic_id), patient=read(Patient, r.patient_id),
+        reason=cmd.reason, occurred_at=cmd.occurred_at, actor=cmd.actor))
 
 
 def cancel_referral(cmd: CancelReferral, read: Reader[Any]) -> Decision:

@@ -186,3 +186,15 @@ def test_a_consent_decision_is_checked_before_it_is_recorded(
         network.physician_auth)
     assert "has not consented to sharing with this clinic" in assert_problem(
         refused, 409, "invariant_violated")["detail"]
+    # So is sending a declined referral on to it.
+    e_referral = post(client, "/referrals", referral_body(
+        network, clinic_id=str(care.e), occurred_at=datetime.now(UTC).isoformat()),
+        network.physician_auth)
+    assert e_referral.status_code == 201, e_referral.content
+    rid = e_referral.json()["id"]
+    assert post(client, f"/referrals/{rid}/decline", {"reason": "no room this month"},
+                network.other_therapist_auth).status_code == 201
+    redirected = post(client, f"/referrals/{rid}/redirect", {"clinic_id": str(care.b)},
+                      network.physician_auth)
+    assert "has not consented to sharing with this clinic" in assert_problem(
+        redirected, 409, "invariant_violated")["detail"]
