@@ -7,22 +7,26 @@ access reads the decision from what the command's own transaction wrote."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID, uuid4
 
 import psycopg
+import pytest
 from typer.testing import CliRunner
 
+from careledger.access.policy import today
 from careledger.access.tokens import Role
 from careledger.domain.application import CareLedger
-from careledger.domain.patient import Patient
+from careledger.domain.consent import Purpose, Reader
+from careledger.domain.patient import DecideConsent, Patient, RegisterPatient
 from careledger.infra.settings import Settings
 from careledger.main import bootstrap
 from careledger.main.cli import cli
 from tests.helpers.api import assert_problem, post, referral_body
+from tests.helpers.consent_cases import CASES, DAY
 from tests.helpers.graphql import ask, sync_views
-from tests.helpers.network import Network
+from tests.helpers.network import NOW, Network
 
 READ = """query ($id: UUID!) { patient(id: $id) { id timeline(first: 5) { events { kind } } } }"""
 ALIASED = """query ($id: UUID!) {
@@ -198,3 +202,44 @@ def test_a_consent_decision_is_checked_before_it_is_recorded(
                       network.physician_auth)
     assert "has not consented to sharing with this clinic" in assert_problem(
         redirected, 409, "invariant_violated")["detail"]
+
+
+CLINIC_ROWS = [c for c in CASES if c[1] is Reader.CLINIC and c[2] and c[3]]
+
+
+@pytest.mark.parametrize("case", CLINIC_ROWS, ids=[c[0] for c in CLINIC_ROWS])
+def test_each_row_of_the_rule_through_graphql(
+    case: tuple[Any, ...], client: Any, network: Network, app: CareLedger,
+    db: bootstrap.Database,
+) -> None:
+    """The table's rows for a clinic with a current referral, as decisions recorded
+    through the API (their days moved so that the table's day is today) and a read."""
+    why, _, _, _, decisions, clinic, allowed = case
+    clinics = {"clinic-b": network.clinic, "clinic-e": network.other_clinic}
+    shift = today() - DAY
+    patient = app.handle(RegisterPatient(
+        given_name="Rosa", family_name="Vidal", birth_date=date(1969, 7, 1), sex="female",
+        address="", latitude=None, longitude=None, occurred_at=NOW, actor="t")).aggregate_id
+    # Consent for the referral's day only: over before the table's day, so it counts nowhere.
+    app.handle(DecideConsent(patient_id=patient, clinic_id=clinics[clinic],
+                             purpose=Purpose.TREATMENT, permit=True, starts_on=NOW.date(),
+                             ends_on=NOW.date(), form_reference="CF-0", occurred_at=NOW,
+                             actor="t"))
+    made = post(client, "/referrals", referral_body(network, patient_id=str(patient),
+                                                    clinic_id=str(clinics[clinic])),
+                network.physician_auth)
+    assert made.status_code == 201, made.content
+    sync_views(app, db)
+    desk = {"HTTP_AUTHORIZATION": "Bearer "
+            + network.token(Role.CLINIC_ADMIN, uuid4(), [network.other_clinic])}
+    for d in decisions:
+        recorded = post(client, f"/patients/{patient}/consent-decisions", {
+            "clinic_id": str(clinics[d.clinic_id]) if d.clinic_id else None,
+            "decision": "permit" if d.permit else "deny",
+            "starts_on": (d.starts_on + shift).isoformat(),
+            "ends_on": (d.ends_on + shift).isoformat() if d.ends_on else None,
+            "form_reference": "CF-1"}, desk)
+        assert recorded.status_code == 201, recorded.content
+    token = network.token(Role.THERAPIST, uuid4(), [clinics[clinic]])
+    body = ask(client, token, READ, id=str(patient))
+    assert (body["data"] is not None) is allowed, why
