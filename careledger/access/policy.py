@@ -115,6 +115,16 @@ def basis_for(conn: psycopg.Connection[Any], views: str, principal: Principal,
     return Denial.CARE_ENDED if ever else Denial.NOT_ON_CARE_TEAM
 
 
+def referred_by(conn: psycopg.Connection[Any], views: str, physician: UUID,
+                patient_id: UUID) -> bool:
+    """Whether the physician ordered an episode for the patient (the treatment
+    relationship that lets them record the patient's consent decisions)."""
+    return conn.execute(sql.SQL(
+        "SELECT 1 FROM {v}.care_team WHERE patient_id = %s AND member_kind = 'physician'"
+        " AND member_id = %s LIMIT 1").format(v=sql.Identifier(views)),
+        (patient_id, physician)).fetchone() is not None
+
+
 def today() -> date:
     """The day consent is decided for: the network keeps UTC days."""
     return datetime.now(UTC).date()

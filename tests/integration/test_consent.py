@@ -167,7 +167,7 @@ def test_the_auditors_command_line_export_reads_a_revoked_record(
 
 
 def test_a_consent_decision_is_checked_before_it_is_recorded(
-    client: Any, network: Network,
+    client: Any, network: Network, app: CareLedger, db: bootstrap.Database,
 ) -> None:
     care = Care(client, network)
     backwards = care.decide(care.b, "deny", starts_on="2026-05-01", ends_on="2026-04-01")
@@ -180,6 +180,16 @@ def test_a_consent_decision_is_checked_before_it_is_recorded(
     unknown = post(client, f"/patients/{uuid4()}/consent-decisions",
                    {"decision": "deny", "form_reference": "CF-1"}, care.front_desk)
     assert unknown.status_code == 404
+    # The referring physician records one; another physician finds no such patient.
+    sync_views(app, db)
+    by_physician = post(client, f"/patients/{network.patient}/consent-decisions",
+                        {"decision": "permit", "form_reference": "CF-2"},
+                        network.physician_auth)
+    assert by_physician.status_code == 201, by_physician.content
+    stranger = {"HTTP_AUTHORIZATION": "Bearer " + network.token(Role.PHYSICIAN, uuid4())}
+    assert_problem(post(client, f"/patients/{network.patient}/consent-decisions",
+                        {"decision": "deny", "form_reference": "CF-3"}, stranger),
+                   404, "not_found")
     therapist = {"HTTP_AUTHORIZATION": "Bearer " + care.readers["clinic B"]}
     assert post(client, f"/patients/{network.patient}/consent-decisions",
                 {"decision": "deny", "form_reference": "CF-1"}, therapist).status_code == 403

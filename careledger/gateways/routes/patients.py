@@ -9,8 +9,10 @@ from uuid import UUID
 from django.http import HttpRequest
 from ninja import Field, Router, Status
 
+from careledger.access.policy import referred_by
 from careledger.access.tokens import Role
 from careledger.domain.consent import Purpose
+from careledger.domain.errors import NotFound
 from careledger.domain.patient import DecideConsent, GrantConsent, RegisterPatient, RevokeConsent
 from careledger.gateways.commanding import Commands, occurred, require_role
 from careledger.gateways.links import ANSWERED_ID, link, then
@@ -24,6 +26,7 @@ from careledger.gateways.schemas import (
     RecordedOut,
     ShortText,
 )
+from careledger.projections import live_generation
 
 # ------------------------------------------------------------------ bodies
 
@@ -108,6 +111,10 @@ def patient_routes(commands: Commands) -> Router:
         by a clinic's front desk or the referring physician. A revocation holds for every
         read that begins after this answers."""
         who = require_role(request, FRONT_DESK)
+        if who.role is Role.PHYSICIAN:
+            with commands.services.idempotency.pool.connection() as conn:
+                if not referred_by(conn, live_generation(conn)[0], who.subject, patient_id):
+                    raise NotFound("no patient with that id")  # theirs, or as if none
         at = occurred(body)
         return commands.run(request, body, DecideConsent(
             patient_id=patient_id, clinic_id=body.clinic_id, purpose=body.purpose,
