@@ -1,8 +1,11 @@
-"""Billing lines: each completed session's CPT codes and units, certified or not.
+"""Billing lines: each completed session's CPT codes, minutes and units, certified or not.
 
-A line is billable under a plan the physician certified for the day of the visit; the
-projection keeps the certification periods it has seen so it can say so per line, and
-a certification signed after the visit marks the lines of its period certified.
+Every code a session's techniques bill under has its line, with the minutes given; a
+line the 8-minute rule gives no units (10 + 10 minutes of two codes bill one unit, under
+one of them) keeps its minutes and is not billable. A line is billed under a plan the
+physician certified for the day of the visit; the projection keeps the certification
+periods it has seen so it can say so per line, and a certification signed after the
+visit marks the lines of its period certified.
 """
 
 from __future__ import annotations
@@ -97,7 +100,7 @@ def billed(e: Envelope, periods: list[Row]) -> list[Change]:
         "practitioner_id": d["practitioner_id"], "minutes": line["minutes"],
         "units": line["units"], "service_date": service_date, "certified": certified,
         "position": e.position,
-    }) for line in d.get("billing_lines") or [] if line["units"]]
+    }) for line in d.get("billing_lines") or []]
     return [*lines, Insert(BILLED_SESSIONS, {
         "referral_id": e.aggregate_id, "session_id": d["session_id"],
         "patient_id": e.patient_id, "clinic_id": e.clinic_ids[-1] if e.clinic_ids else None,
@@ -117,7 +120,7 @@ def amended(e: Envelope, periods: list[Row], lines: list[Row],
     if "techniques" not in changes or session is None:
         return []
     billing = session_billing(changes["techniques"])
-    new = {line["cpt"]: line for line in billing["billing_lines"] if line["units"]}
+    new = {line["cpt"]: line for line in billing["billing_lines"]}
     certified = any(p["certified_from"] <= session["service_date"] <= p["certified_until"]
                     for p in periods)
     out: list[Change] = [

@@ -13,6 +13,7 @@ from psycopg.rows import dict_row
 
 from careledger.access.people import actors_at
 from careledger.access.policy import MIN_REASON, PatientNotFound, authorize
+from careledger.graphql.billing import PATIENT_LINES, PatientBilling, patient_billing
 from careledger.graphql.context import (
     Info,
     PublicError,
@@ -96,6 +97,13 @@ class Patient(PatientChart):
             end_cursor=encode_cursor(last.occurred_at, last.position) if last else None,
             has_next_page=len(rows) > first,
         )
+
+    @strawberry.field(  # type: ignore[untyped-decorator]
+        description="Each completed session's billing lines (CPT, minutes, units: a code "
+        "the 8-minute rule gives no units is not billable, its minutes shown) and each "
+        "episode's totals, as the record now stands (after amendments).")
+    def billing(self, info: Info) -> PatientBilling:
+        return patient_billing(read_views(info, PATIENT_LINES, (self.id,)))
 
     @strawberry.field(  # type: ignore[untyped-decorator]
         description="Each plan goal: baseline, latest measurement, target, how far along, "

@@ -8,6 +8,7 @@ read of that patient's data, so each one is appended to the access log.
 
 from __future__ import annotations
 
+from datetime import date
 from uuid import UUID
 
 import strawberry
@@ -19,7 +20,8 @@ from careledger.domain.deadlines import RECERTIFY_WITHIN_DAYS
 from careledger.domain.patient import Patient
 from careledger.domain.plan import PlanStatus
 from careledger.domain.referral import Referral, ReferralStatus
-from careledger.graphql.context import Info, PublicError, caught_up, principal_of
+from careledger.graphql.billing import CLINIC_TOTALS, ClinicBilling, clinic_billing
+from careledger.graphql.context import Info, PublicError, caught_up, principal_of, read_views
 from careledger.graphql.people import Person
 from careledger.graphql.worklists.reading import (
     LIST_PAGE,
@@ -42,6 +44,8 @@ from careledger.graphql.worklists.types import (
     ScheduledSession,
 )
 
+#: The longest period one billing report covers.
+MAX_BILLING_DAYS = 366
 #: Who sent a progress report, as they were when they sent it.
 REPORTED_BY = person_sql("p.practitioner_id", "p.sent_at")
 
@@ -55,6 +59,16 @@ class Clinic:
     def caseload(self, info: Info) -> list[CaseloadEntry]:
         return referral_entries(info, "clinic.caseload",
                           "r.clinic_id = %s AND r.status IN ('pending', 'accepted')", self.id)
+
+    @strawberry.field(  # type: ignore[untyped-decorator]
+        description="The clinic's billing over a period of days (at most a year): "
+        "sessions, minutes and units, per CPT code and per therapist; no patient named.")
+    def billing(self, info: Info, since: date, until: date) -> ClinicBilling:
+        if until < since or (until - since).days > MAX_BILLING_DAYS:
+            raise PublicError(f"a billing period ends on or after its first day, within "
+                              f"{MAX_BILLING_DAYS} days", "BAD_INPUT")
+        return clinic_billing(since, until, read_views(info, CLINIC_TOTALS,
+                                                       (self.id, since, until)))
 
 
 @strawberry.type

@@ -115,7 +115,8 @@ def completed(r: Folding, e: Envelope) -> Change:
             "id": resource_id("ChargeItem", *base, line["cpt"]),
             "extension": [{"url": EXT_TIMED_MINUTES,
                            "valueQuantity": quantity(line["minutes"], "min")}],
-            "status": "billable",
+            # A code the 8-minute rule gives no units: its minutes, not a charge.
+            "status": "billable" if line["units"] else "not-billable",
             "code": concept(coding(CPT, str(line["cpt"])), text=f"CPT {line['cpt']}"),
             "subject": r.patient_ref,
             "context": ref(eid),
