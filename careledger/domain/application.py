@@ -26,6 +26,7 @@ from eventsourcing.application import (
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
 
+from careledger.domain.body import Site
 from careledger.domain.clinical import not_ahead
 from careledger.domain.commands import Command, Create
 from careledger.domain.errors import DomainError, NotFound, StaleRead, VersionConflict
@@ -274,15 +275,22 @@ class TreatmentPlanAsDict(Transcoding):
     name = "treatment_plan"
 
     def encode(self, obj: TreatmentPlan) -> dict[str, Any]:
+        techniques = None if obj.techniques is None else {
+            t: [s.as_dict() for s in sites] for t, sites in obj.techniques.items()}
         return {"plan_id": obj.plan_id, "revision": obj.revision,
                 "goal_ids": list(obj.goal_ids), "certified_until": obj.certified_until,
-                "certified_revision": obj.certified_revision}
+                "certified_revision": obj.certified_revision, "techniques": techniques}
 
     def decode(self, data: dict[str, Any]) -> TreatmentPlan:
+        """A snapshot from before plans kept their techniques has none (None)."""
+        techniques = data.get("techniques")
         return TreatmentPlan(plan_id=data["plan_id"], revision=data["revision"],
                              goal_ids=tuple(data["goal_ids"]),
                              certified_until=data["certified_until"],
-                             certified_revision=data["certified_revision"])
+                             certified_revision=data["certified_revision"],
+                             techniques=None if techniques is None else {
+                                 t: tuple(Site.parse(s) for s in sites)
+                                 for t, sites in techniques.items()})
 
 
 def _last_position(recordings: list[Any]) -> int | None:

@@ -8,11 +8,13 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
+from careledger.domain.body import Site
 from careledger.domain.clinical import (
     AmendableRecord,
     FunctionalInstrument,
     pain_score,
     percent_score,
+    tender_point_count,
 )
 from careledger.domain.commands import Command, Decision, Handler, Reader, new_id
 from careledger.domain.episode import EpisodeState, Event, OnReferral, on_referral
@@ -24,7 +26,11 @@ if TYPE_CHECKING:
 
 
 class AssessmentRecorded(Event):
+    """Version 2 adds the tender-point count (of 18; None: not examined) and where the
+    patient hurts (`pain_locations`, body sites)."""
+
     TOPIC = "careledger:Referral.AssessmentRecorded"
+    class_version = 2
     assessment_id: str
     practitioner_id: str
     history: str
@@ -35,6 +41,12 @@ class AssessmentRecorded(Event):
     functional_score: float
     findings: str
     red_flags: list[str]
+    tender_points: int | None
+    pain_locations: list[dict[str, Any]]
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        state.update(tender_points=None, pain_locations=[])
 
     def apply(self, referral: Referral) -> None:
         referral.assessment_ids.append(self.assessment_id)
@@ -54,6 +66,8 @@ class RecordAssessment(OnReferral):
     red_flags: Sequence[str]
     #: The record's id, if the caller chose one (else one is drawn).
     assessment_id: str | None = None
+    tender_points: int | None = None
+    pain_locations: Sequence[Site] = ()
 
 
 class Assessing(EpisodeState):
@@ -72,6 +86,8 @@ class Assessing(EpisodeState):
         functional_score: float,
         findings: str,
         red_flags: list[str],
+        tender_points: int | None,
+        pain_locations: list[Site],
         occurred_at: datetime,
         actor: str,
     ) -> None:
@@ -91,6 +107,8 @@ class Assessing(EpisodeState):
             functional_score=percent_score(functional_score, "functional_score"),
             findings=findings,
             red_flags=red_flags,
+            tender_points=tender_point_count(tender_points),
+            pain_locations=[s.as_dict() for s in sorted(set(pain_locations))],
             occurred_at=occurred_at,
             actor=actor,
         )
@@ -108,7 +126,8 @@ def record_assessment(cmd: RecordAssessment, read: Reader[Any]) -> Decision:
         muscle_tests=[dict(m) for m in cmd.muscle_tests],
         functional_instrument=cmd.functional_instrument,
         functional_score=cmd.functional_score, findings=cmd.findings,
-        red_flags=list(cmd.red_flags), occurred_at=cmd.occurred_at, actor=cmd.actor))
+        red_flags=list(cmd.red_flags), tender_points=cmd.tender_points,
+        pain_locations=list(cmd.pain_locations), occurred_at=cmd.occurred_at, actor=cmd.actor))
 
 
 #: This stage's commands, and what decides each.

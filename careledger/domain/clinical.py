@@ -157,6 +157,17 @@ def pain_score(value: int, field: str) -> int:
     return value
 
 
+#: The tender points the ACR 1990 criteria for fibromyalgia examine (9 pairs).
+TENDER_POINTS = 18
+
+
+def tender_point_count(value: int | None, field: str = "tender_points") -> int | None:
+    """How many of the 18 points were tender on palpation (ACR 1990); None: not examined."""
+    if value is not None and not 0 <= value <= TENDER_POINTS:
+        raise InvalidInput(f"tender points are counted 0-{TENDER_POINTS}", field=field)
+    return value
+
+
 def percent_score(value: float, field: str) -> float:
     if not 0 <= value <= 100:
         raise InvalidInput("functional scores (ODI, NDI) are 0-100 percent", field=field)

@@ -13,7 +13,9 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
 
 from careledger.domain.billing import billed_units, billing_lines
+from careledger.domain.body import sites_of
 from careledger.domain.clinical import (
+    TENDER_POINTS,
     AmendableRecord,
     Diagnosis,
     FunctionalInstrument,
@@ -119,11 +121,23 @@ def _techniques_minutes(value: Any, field: str) -> list[dict[str, Any]]:
     technique, minutes = _choice(Technique), _number(1, 240, whole=True)
     out = []
     for item in value:
-        if not isinstance(item, dict) or set(item) != {"technique", "minutes"}:
-            raise InvalidInput("corrected techniques list each with its minutes", field=field)
+        if not isinstance(item, dict) or not (
+                {"technique", "minutes"} <= set(item) <= {"technique", "minutes", "sites"}):
+            raise InvalidInput("corrected techniques list each with its minutes (and, "
+                               "optionally, its body sites)", field=field)
+        sites = item.get("sites") or []
+        if not isinstance(sites, list) or not all(isinstance(s, dict) for s in sites):
+            raise InvalidInput("a technique's sites are a list of body regions", field=field)
         out.append({"technique": technique(item["technique"], field),
-                    "minutes": minutes(item["minutes"], field)})
+                    "minutes": minutes(item["minutes"], field),
+                    "sites": [s.as_dict() for s in sites_of(sites, field)]})
     return out
+
+
+def _sites(value: Any, field: str) -> list[dict[str, Any]]:
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise InvalidInput("corrected sites are a list of body regions", field=field)
+    return [s.as_dict() for s in sites_of(value, field)]
 
 
 def _records(value: Any, field: str) -> list[dict[str, Any]]:
@@ -152,6 +166,7 @@ AMENDABLE: dict[AmendableRecord, dict[str, Check]] = {
         "history": _text, "pain_nprs": _pain, "range_of_motion": _records,
         "muscle_tests": _records, "functional_instrument": _choice(FunctionalInstrument),
         "functional_score": _percent, "findings": _text, "red_flags": _texts,
+        "tender_points": _number(0, TENDER_POINTS, whole=True), "pain_locations": _sites,
     },
     AmendableRecord.PLAN: {
         "goals": _records, "techniques": _choices(Technique),
@@ -162,6 +177,7 @@ AMENDABLE: dict[AmendableRecord, dict[str, Check]] = {
         **_SOAP, "techniques": _techniques_minutes, "pain_before": _pain, "pain_after": _pain,
         "location": _choice(SessionLocation), "functional_score": _percent,
         "goal_measurements": _records, "override_reason": _optional_text,
+        "tender_points": _number(0, TENDER_POINTS, whole=True),
     },
     AmendableRecord.PROGRESS_REPORT: {"summary": _text, "goal_status": _records},
     AmendableRecord.DISCHARGE: {"outcomes": _outcomes, "summary": _text},

@@ -25,6 +25,7 @@ from careledger.domain.errors import InvalidInput, InvariantViolated
 from careledger.domain.events import CareEvent
 from careledger.domain.network import Practitioner
 from careledger.domain.plan import TreatmentPlan
+from careledger.domain.precautions import Applied, precautions_of, screen
 
 if TYPE_CHECKING:
     from careledger.domain.referral import Referral
@@ -67,6 +68,8 @@ class EpisodeState:
         diagnoses: list[dict[str, str]]
         precautions: list[str]
         contraindications: list[str]
+        #: CodedPrecaution.as_dict() of each the physician picked (precautions.py).
+        coded_precautions: list[dict[str, Any]]
         urgency: str
         authorized_visits: int
         #: When the referral was made, as the physician states it.
@@ -79,6 +82,8 @@ class EpisodeState:
         assessment_ids: list[str]
         plan: TreatmentPlan | None
         sessions: dict[str, SessionStatus]
+        #: Per session, what it did beyond the plan, until acknowledged or the plan revised.
+        deviations: dict[str, list[str]]
         #: Per session: the day its visit falls on ("on") and, once done, its units by code.
         session_visits: dict[str, dict[str, Any]]
         first_treatment_on: date | None
@@ -134,13 +139,23 @@ class EpisodeState:
             raise InvalidInput("this happened before the referral it belongs to: "
                                "check the date and time", field=field)
 
-    def check_contraindications(self, techniques: list[str], override_reason: str | None) -> None:
-        flagged = sorted(set(techniques) & set(self.contraindications))
-        if flagged and not (override_reason and override_reason.strip()):
+    def screen_techniques(self, applied: list[Applied], override_reason: str | None
+                          ) -> dict[str, list[str]]:
+        """The referral's contraindicated techniques and its coded precautions
+        (precautions.py) applied to a plan's or a note's techniques: what they forbid is
+        refused without an override and its reason; what they caution, and what the
+        override overrode, go on the event (its `cautions` and `overridden`)."""
+        flagged = sorted({str(a.technique) for a in applied} & set(self.contraindications))
+        screening = screen(precautions_of(self.coded_precautions), applied)
+        refused = [f"contraindicated by the referral: {', '.join(flagged)}"] if flagged else []
+        refused += [finding.sentence for finding in screening.contraindicated]
+        if refused and not (override_reason and override_reason.strip()):
+            unstated = "" if all(a.sites for a in applied) else (
+                "; name the body sites of each technique to show where it was applied")
             raise InvariantViolated(
-                f"contraindicated by the referral: {', '.join(flagged)}; "
-                "record an override with a reason to proceed"
-            )
+                f"{'; '.join(refused)}{unstated}; record an override with a reason to proceed")
+        return {"overridden": refused,
+                "cautions": [finding.sentence for finding in screening.cautioned]}
 
     def require_plan(self) -> TreatmentPlan:
         if self.plan is None:

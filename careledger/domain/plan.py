@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date
 from enum import StrEnum
 
+from careledger.domain.body import Site, labels
 from careledger.domain.deadlines import CERTIFICATION_MAX_DAYS
 from careledger.domain.errors import InvalidInput, InvariantViolated
+from careledger.domain.precautions import Applied
 
 
 class PlanStatus(StrEnum):
@@ -27,6 +30,10 @@ class TreatmentPlan:
     certified_until: date | None = None
     #: The revision the latest certification signed (None: never certified).
     certified_revision: int | None = None
+    #: Each technique of the revision and the sites it names (none: anywhere). None for
+    #: a plan held in a snapshot from before plans kept them: sessions are then not
+    #: compared with it until it is revised.
+    techniques: Mapping[str, tuple[Site, ...]] | None = field(default=None, compare=False)
 
     @property
     def certified(self) -> bool:
@@ -37,8 +44,28 @@ class TreatmentPlan:
     def status(self) -> PlanStatus:
         return PlanStatus.CERTIFIED if self.certified else PlanStatus.AWAITING_CERTIFICATION
 
-    def revised(self, revision: int, goal_ids: tuple[str, ...]) -> TreatmentPlan:
-        return TreatmentPlan(plan_id=self.plan_id, revision=revision, goal_ids=goal_ids)
+    def revised(self, revision: int, goal_ids: tuple[str, ...],
+                techniques: Mapping[str, tuple[Site, ...]]) -> TreatmentPlan:
+        return TreatmentPlan(plan_id=self.plan_id, revision=revision, goal_ids=goal_ids,
+                             techniques=techniques)
+
+    def deviations(self, applied: Sequence[Applied]) -> list[str]:
+        """What a note did beyond this plan: a technique it does not name, or a site
+        outside those it names for the technique (a site not stated is not a deviation)."""
+        if self.techniques is None:
+            return []
+        out = []
+        for item in applied:
+            name = str(item.technique).replace("_", " ")
+            planned = self.techniques.get(str(item.technique))
+            if planned is None:
+                out.append(f"{name}: not in the plan")
+                continue
+            outside = [s for s in item.sites if planned and s not in planned]
+            if outside:
+                out.append(f"{name} on the {labels(outside)}: the plan names "
+                           f"the {labels(planned)}")
+        return list(dict.fromkeys(out))
 
     def certified_to(self, until: date) -> TreatmentPlan:
         return replace(self, certified_until=until, certified_revision=self.revision)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
+from careledger.domain.body import Site
 from careledger.domain.clinical import (
     AmendableRecord,
     Goal,
@@ -19,24 +20,37 @@ from careledger.domain.episode import EpisodeState, Event, OnReferral, on_referr
 from careledger.domain.errors import InvalidInput, InvariantViolated
 from careledger.domain.network import Practitioner
 from careledger.domain.plan import TreatmentPlan, check_period
+from careledger.domain.precautions import Applied
 
 if TYPE_CHECKING:
     from careledger.domain.referral import Referral
 
 
 class PlanDrafted(Event):
+    """Version 2 names the body sites of each technique (`sites`: none, anywhere), the
+    cautions the episode's precautions wrote and the contraindications overridden."""
+
     TOPIC = "careledger:Referral.PlanDrafted"
+    class_version = 2
     plan_id: str
     practitioner_id: str
     goals: list[dict[str, Any]]
     techniques: list[str]
+    sites: dict[str, list[dict[str, Any]]]
     frequency_per_week: int
     duration_weeks: int
     override_reason: str | None
+    cautions: list[str]
+    overridden: list[str]
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        state.update(sites={}, cautions=[], overridden=[])
 
     def apply(self, referral: Referral) -> None:
         referral.plan = TreatmentPlan(plan_id=self.plan_id, revision=1,
-                                      goal_ids=tuple(g["goal_id"] for g in self.goals))
+                                      goal_ids=tuple(g["goal_id"] for g in self.goals),
+                                      techniques=planned(self.techniques, self.sites))
         referral.records[self.plan_id] = AmendableRecord.PLAN.value
 
 
@@ -45,18 +59,34 @@ class PlanRevised(Event):
     practitioner: the episode's is the one who revised it."""
 
     TOPIC = "careledger:Referral.PlanRevised"
+    class_version = 2
     plan_id: str
     revision: int
     goals: list[dict[str, Any]]
     techniques: list[str]
+    sites: dict[str, list[dict[str, Any]]]
     frequency_per_week: int
     duration_weeks: int
     reason: str
     override_reason: str | None
+    cautions: list[str]
+    overridden: list[str]
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        state.update(sites={}, cautions=[], overridden=[])
 
     def apply(self, referral: Referral) -> None:
         referral.plan = referral.require_plan().revised(
-            self.revision, tuple(g["goal_id"] for g in self.goals))
+            self.revision, tuple(g["goal_id"] for g in self.goals),
+            planned(self.techniques, self.sites))
+        referral.deviations = {}  # the revised plan is the answer to each of them
+
+
+def planned(techniques: list[str], sites: Mapping[str, list[dict[str, Any]]]
+            ) -> dict[str, tuple[Site, ...]]:
+    """A plan's techniques and the sites each names, as the episode holds them."""
+    return {t: tuple(Site.parse(s) for s in sites.get(t, ())) for t in techniques}
 
 
 class PlanCertified(Event):
@@ -92,6 +122,8 @@ class DraftPlan(OnReferral):
     duration_weeks: int
     override_reason: str | None
     plan_id: str | None = None
+    #: The body sites each technique is planned on (a technique not named: anywhere).
+    sites: Mapping[Technique, Sequence[Site]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -103,6 +135,7 @@ class RevisePlan(OnReferral):
     duration_weeks: int
     reason: str
     override_reason: str | None
+    sites: Mapping[Technique, Sequence[Site]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -129,6 +162,7 @@ class Planning(EpisodeState):
         practitioner: Practitioner,
         goals: list[Goal],
         techniques: list[Technique],
+        sites: Mapping[Technique, Sequence[Site]],
         frequency_per_week: int,
         duration_weeks: int,
         override_reason: str | None,
@@ -140,16 +174,19 @@ class Planning(EpisodeState):
             raise InvariantViolated("a plan needs an assessment first")
         if self.plan is not None:
             raise InvariantViolated("the episode has a plan: revise it instead")
-        self._check_plan(goals, techniques, frequency_per_week, duration_weeks, override_reason)
+        screened = self._check_plan(goals, techniques, sites, frequency_per_week,
+                                    duration_weeks, override_reason)
         self.trigger_event(
             PlanDrafted,
             plan_id=plan_id,
             practitioner_id=str(practitioner.id),
             goals=[g.as_dict() for g in goals],
             techniques=[str(t) for t in techniques],
+            sites=_sites(sites),
             frequency_per_week=frequency_per_week,
             duration_weeks=duration_weeks,
             override_reason=override_reason,
+            **screened,
             occurred_at=occurred_at,
             actor=actor,
         )
@@ -160,6 +197,7 @@ class Planning(EpisodeState):
         practitioner: Practitioner,
         goals: list[Goal],
         techniques: list[Technique],
+        sites: Mapping[Technique, Sequence[Site]],
         frequency_per_week: int,
         duration_weeks: int,
         reason: str,
@@ -170,17 +208,20 @@ class Planning(EpisodeState):
         """A revised plan needs the physician's signature again."""
         self.check_treating(practitioner, occurred_at)
         plan = self.require_plan()
-        self._check_plan(goals, techniques, frequency_per_week, duration_weeks, override_reason)
+        screened = self._check_plan(goals, techniques, sites, frequency_per_week,
+                                    duration_weeks, override_reason)
         self.trigger_event(
             PlanRevised,
             plan_id=plan.plan_id,
             revision=plan.revision + 1,
             goals=[g.as_dict() for g in goals],
             techniques=[str(t) for t in techniques],
+            sites=_sites(sites),
             frequency_per_week=frequency_per_week,
             duration_weeks=duration_weeks,
             reason=reason,
             override_reason=override_reason,
+            **screened,
             occurred_at=occurred_at,
             actor=actor,
         )
@@ -189,10 +230,11 @@ class Planning(EpisodeState):
         self,
         goals: list[Goal],
         techniques: list[Technique],
+        sites: Mapping[Technique, Sequence[Site]],
         frequency_per_week: int,
         duration_weeks: int,
         override_reason: str | None,
-    ) -> None:
+    ) -> dict[str, list[str]]:
         if not goals:
             raise InvariantViolated("a plan has at least one measurable goal")
         if len({g.goal_id for g in goals}) != len(goals):
@@ -201,7 +243,10 @@ class Planning(EpisodeState):
             raise InvalidInput("a plan names its techniques", field="techniques")
         if not 1 <= frequency_per_week <= 7 or not 1 <= duration_weeks <= 52:
             raise InvalidInput("frequency is 1-7 a week for 1-52 weeks", field="frequency_per_week")
-        self.check_contraindications([str(t) for t in techniques], override_reason)
+        if set(sites) - set(techniques):
+            raise InvalidInput("sites are given for the plan's own techniques", field="sites")
+        return self.screen_techniques(
+            [Applied(t, tuple(sites.get(t, ()))) for t in techniques], override_reason)
 
     def certify_plan(self, *, physician: Practitioner, certified_from: date,
                      certified_until: date, occurred_at: datetime, actor: str) -> None:
@@ -239,6 +284,11 @@ class Planning(EpisodeState):
                            actor=actor)
 
 
+def _sites(sites: Mapping[Technique, Sequence[Site]]) -> dict[str, list[dict[str, Any]]]:
+    return {str(t): [s.as_dict() for s in sorted(set(where))]
+            for t, where in sorted(sites.items()) if where}
+
+
 # ------------------------------------------------------------------ deciding
 
 
@@ -246,7 +296,7 @@ def draft_plan(cmd: DraftPlan, read: Reader[Any]) -> Decision:
     record_id = new_id(cmd.plan_id)
     return on_referral(cmd, lambda r: r.draft_plan(
         plan_id=record_id, practitioner=read(Practitioner, cmd.practitioner_id),
-        goals=list(cmd.goals), techniques=list(cmd.techniques),
+        goals=list(cmd.goals), techniques=list(cmd.techniques), sites=dict(cmd.sites),
         frequency_per_week=cmd.frequency_per_week, duration_weeks=cmd.duration_weeks,
         override_reason=cmd.override_reason, occurred_at=cmd.occurred_at, actor=cmd.actor))
 
@@ -254,7 +304,8 @@ def draft_plan(cmd: DraftPlan, read: Reader[Any]) -> Decision:
 def revise_plan(cmd: RevisePlan, read: Reader[Any]) -> Decision:
     return on_referral(cmd, lambda r: r.revise_plan(
         practitioner=read(Practitioner, cmd.practitioner_id), goals=list(cmd.goals),
-        techniques=list(cmd.techniques), frequency_per_week=cmd.frequency_per_week,
+        techniques=list(cmd.techniques), sites=dict(cmd.sites),
+        frequency_per_week=cmd.frequency_per_week,
         duration_weeks=cmd.duration_weeks, reason=cmd.reason,
         override_reason=cmd.override_reason, occurred_at=cmd.occurred_at, actor=cmd.actor))
 

@@ -51,16 +51,18 @@ from careledger.domain.network import Clinic, Practitioner
 from careledger.domain.patient import Patient
 from careledger.domain.plan import PlanStatus, TreatmentPlan
 from careledger.domain.planning import Planning
+from careledger.domain.precautions import CodedPrecaution
 from careledger.domain.treatment import Treatment
 
 __all__ = ["PlanStatus", "Referral", "ReferralStatus", "SessionStatus"]
 
 
 class Made(Created):
-    """The physician's referral. Version 2 carries diagnoses with their descriptions."""
+    """The physician's referral. Version 2 carries diagnoses with their descriptions,
+    version 3 the coded precautions (precautions.py) beside the free text."""
 
     TOPIC = "careledger:Referral.Made"
-    class_version = 2
+    class_version = 3
 
     patient_id: UUID
     physician_id: UUID
@@ -68,6 +70,7 @@ class Made(Created):
     discipline: str
     diagnoses: list[dict[str, str]]
     precautions: list[str]
+    coded_precautions: list[dict[str, Any]]
     contraindications: list[str]
     urgency: str
     authorized_visits: int
@@ -80,6 +83,10 @@ class Made(Created):
         state["diagnoses"] = [{"code": c, "description": icd10.description(c)}
                               for c in codes]
 
+    @staticmethod
+    def upcast_v2_v3(state: dict[str, Any]) -> None:
+        state["coded_precautions"] = []
+
     def apply(self, referral: Referral) -> None:
         referral.patient_id = self.patient_id
         referral.physician_id = self.physician_id
@@ -87,6 +94,7 @@ class Made(Created):
         referral.discipline = self.discipline
         referral.diagnoses = list(self.diagnoses)
         referral.precautions = list(self.precautions)
+        referral.coded_precautions = list(self.coded_precautions)
         referral.contraindications = list(self.contraindications)
         referral.urgency = self.urgency
         referral.authorized_visits = self.authorized_visits
@@ -100,6 +108,7 @@ class Made(Created):
         referral.assessment_ids = []
         referral.plan = None
         referral.sessions = {}
+        referral.deviations = {}
         referral.first_treatment_on = None
         referral.visits_completed = 0
         referral.visits_at_last_report = 0
@@ -119,6 +128,7 @@ class MakeReferral(Command):
     urgency: Urgency
     authorized_visits: int
     reason: str
+    coded_precautions: Sequence[CodedPrecaution] = ()
 
 
 class Referral(Intake, Assessing, Planning, Authorizing, Treatment, Closing, AmendmentWorkflow,
@@ -128,8 +138,9 @@ class Referral(Intake, Assessing, Planning, Authorizing, Treatment, Closing, Ame
     TOPIC = "careledger:Referral"
     #: Version 2 keeps the patient's amendment requests; version 3 holds the plan as a
     #: TreatmentPlan and the first treatment as a date; version 4 its authorizations, when
-    #: it was made, and each visit's day. Older snapshots are upcast.
-    class_version = 4
+    #: it was made, and each visit's day; version 5 its coded precautions and what its
+    #: sessions did beyond the plan. Older snapshots are upcast.
+    class_version = 5
 
     @staticmethod
     def upcast_v1_v2(state: dict[str, Any]) -> None:
@@ -161,6 +172,13 @@ class Referral(Intake, Assessing, Planning, Authorizing, Treatment, Closing, Ame
             int(state["authorized_visits"]), made_at.date()).as_state()]
         state["session_visits"] = {}
 
+    @staticmethod
+    def upcast_v4_v5(state: dict[str, Any]) -> None:
+        """No coded precaution was recorded before version 5, nor any session beyond the
+        plan; its plan's techniques were not kept (TreatmentPlanAsDict leaves them None)."""
+        state["coded_precautions"] = []
+        state["deviations"] = {}
+
     Event = Event
     Created = Created
     # Every event of the episode, named as its own: declared beside the rules of its stage
@@ -178,6 +196,7 @@ class Referral(Intake, Assessing, Planning, Authorizing, Treatment, Closing, Ame
     VisitsAuthorized = authorizing.VisitsAuthorized
     SessionScheduled = treatment.SessionScheduled
     SessionCompleted = treatment.SessionCompleted
+    PlanDeviationAcknowledged = treatment.PlanDeviationAcknowledged
     SessionCancelled = treatment.SessionCancelled
     PatientDidNotAttend = treatment.PatientDidNotAttend
     ProgressReported = closing.ProgressReported
@@ -206,6 +225,7 @@ class Referral(Intake, Assessing, Planning, Authorizing, Treatment, Closing, Ame
         reason: str,
         occurred_at: datetime,
         actor: str,
+        coded_precautions: list[CodedPrecaution] = (),  # type: ignore[assignment]
     ) -> Referral:
         aware(occurred_at)
         physician.check_may_refer(occurred_at.date())
@@ -225,6 +245,7 @@ class Referral(Intake, Assessing, Planning, Authorizing, Treatment, Closing, Ame
             discipline=discipline,
             diagnoses=[d.as_dict() for d in diagnoses],
             precautions=[p.strip() for p in precautions if p.strip()],
+            coded_precautions=[p.as_dict() for p in sorted(set(coded_precautions))],
             contraindications=sorted({str(t) for t in contraindications}),
             urgency=str(urgency),
             authorized_visits=authorized_visits,
@@ -268,7 +289,8 @@ def make_referral(cmd: MakeReferral, read: Reader[Any]) -> Decision:
         diagnosis_codes=list(cmd.diagnosis_codes), precautions=list(cmd.precautions),
         contraindications=list(cmd.contraindications), urgency=cmd.urgency,
         authorized_visits=cmd.authorized_visits, reason=cmd.reason,
-        occurred_at=cmd.occurred_at, actor=cmd.actor))
+        occurred_at=cmd.occurred_at, actor=cmd.actor,
+        coded_precautions=list(cmd.coded_precautions)))
 
 
 #: Making a referral (every later command is a stage's).

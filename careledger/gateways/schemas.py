@@ -19,9 +19,11 @@ from pydantic import (
     model_validator,
 )
 
+from careledger.domain.body import BodyRegion, Side, Site
 from careledger.domain.clinical import (
     MAX_OFFSET,
 )
+from careledger.domain.errors import InvalidInput
 
 
 def _iso_text(value: Any) -> Any:
@@ -109,3 +111,24 @@ class OccurredIn(In):
 
 class CancelIn(OccurredIn):
     reason: Reason
+
+
+class SiteIn(In):
+    """Where on the body: a region, and left or right for a limb's."""
+
+    region: BodyRegion
+    side: Side | None = None
+
+    @model_validator(mode="after")
+    def _sided(self) -> SiteIn:
+        try:
+            self.site()
+        except InvalidInput as refused:
+            raise ValueError(str(refused)) from None
+        return self
+
+    def site(self) -> Site:
+        return Site.of(self.region, self.side)
+
+
+Sites = Annotated[list[SiteIn], Field(max_length=16)]

@@ -16,6 +16,7 @@ from uuid import UUID, uuid4
 
 from careledger.domain.application import CareLedger
 from careledger.domain.assessment import RecordAssessment
+from careledger.domain.body import BodyRegion, Side, Site
 from careledger.domain.clinical import (
     CredentialKind,
     Discipline,
@@ -40,6 +41,7 @@ from careledger.domain.network import (
 )
 from careledger.domain.patient import GrantConsent, RegisterPatient
 from careledger.domain.planning import CertifyPlan, DraftPlan
+from careledger.domain.precautions import CodedPrecaution, Precaution
 from careledger.domain.referral import MakeReferral
 from careledger.domain.treatment import CompleteSession, ScheduleSession
 
@@ -75,6 +77,25 @@ CONDITIONS: list[tuple[str, list[str], FunctionalInstrument, list[Technique], li
     ("lymphedema", ["I89.0"], FunctionalInstrument.ODI,
      [Technique.LYMPHATIC_DRAINAGE, Technique.THERAPEUTIC_EXERCISE], [Technique.DEEP_TISSUE]),
 ]
+
+#: Where each condition is treated, and the coded precautions its referral carries.
+SITES: dict[str, list[Site]] = {
+    "low back pain": [Site(BodyRegion.LUMBAR)],
+    "neck pain": [Site(BodyRegion.NECK), Site(BodyRegion.SHOULDER, Side.LEFT)],
+    "sciatica": [Site(BodyRegion.LUMBAR), Site(BodyRegion.THIGH, Side.LEFT)],
+    "fibromyalgia": [Site(BodyRegion.THORACIC), Site(BodyRegion.NECK)],
+    "whiplash": [Site(BodyRegion.NECK)],
+    "post-surgical knee recovery": [Site(BodyRegion.THIGH, Side.RIGHT),
+                                    Site(BodyRegion.LOWER_LEG, Side.RIGHT)],
+    "lymphedema": [Site(BodyRegion.FOREARM, Side.LEFT), Site(BodyRegion.UPPER_ARM, Side.LEFT)],
+}
+CODED: dict[str, list[CodedPrecaution]] = {
+    "fibromyalgia": [CodedPrecaution(Precaution.ANTICOAGULANT_THERAPY)],
+    "whiplash": [CodedPrecaution(Precaution.ANTICOAGULANT_THERAPY)],
+    "post-surgical knee recovery": [
+        CodedPrecaution(Precaution.RECENT_SURGERY, Site(BodyRegion.KNEE, Side.RIGHT))],
+    "lymphedema": [CodedPrecaution(Precaution.LYMPHEDEMA, Site(BodyRegion.FOREARM, Side.LEFT))],
+}
 
 GIVEN = ["Ana", "Ben", "Carla", "Dev", "Elena", "Farid", "Grace", "Hugo", "Iris", "Jamal",
          "Keiko", "Luis", "Maya", "Nikolai", "Olivia", "Pavel", "Quinn", "Rosa", "Sam", "Tara"]
@@ -233,7 +254,7 @@ def _episode(
     referral = run(app.handle(MakeReferral(
         physician_id=physician, patient_id=patient, clinic_id=UUID(clinic_id),
         discipline=discipline, diagnosis_codes=codes,
-        precautions=["anticoagulant therapy"] if contraindicated else [],
+        precautions=[], coded_precautions=CODED.get(condition, []),
         contraindications=contraindicated, urgency=rng.choice(list(Urgency)),
         authorized_visits=visits, reason=f"{condition}: evaluate and treat",
         occurred_at=began, actor=physician_actor))).aggregate_id
@@ -249,6 +270,10 @@ def _episode(
     moment += timedelta(days=rng.randint(2, 6))
     pain = rng.randint(5, 9)
     score = float(rng.randint(30, 70))
+    # Fibromyalgia's tender points (of 18) are counted at the assessment and each visit.
+    # (from an rng of their own: the rest of the demo stays as it was without them)
+    counting = random.Random(f"tender points {n}")
+    tender = counting.randint(11, 16) if condition == "fibromyalgia" else None
     run(app.handle(RecordAssessment(
         referral_id=referral, practitioner_id=therapist,
         history=f"{condition} for {rng.randint(2, 40)} weeks",
@@ -259,7 +284,7 @@ def _episode(
         muscle_tests=[{"muscle": "erector spinae", "grade": rng.randint(3, 4)}],
         functional_instrument=instrument, functional_score=score,
         findings="tenderness and guarding", red_flags=[], occurred_at=moment,
-        actor=therapist_actor)))
+        tender_points=tender, pain_locations=SITES[condition], actor=therapist_actor)))
     if stage < 0.12:
         return
     goals = [
@@ -273,7 +298,8 @@ def _episode(
     plan_day = moment
     run(app.handle(DraftPlan(
         referral_id=referral, practitioner_id=therapist, goals=goals, techniques=techniques,
-        frequency_per_week=2, duration_weeks=6, override_reason=None, occurred_at=moment,
+        sites={t: SITES[condition] for t in techniques}, frequency_per_week=2,
+        duration_weeks=6, override_reason=None, occurred_at=moment,
         actor=therapist_actor)))
     certified = stage > 0.2
     if certified:
@@ -297,7 +323,8 @@ def _episode(
             session_id=session_id)))
         pain = max(pain - rng.choice([0, 0, 1]), 0)
         score = max(score - rng.choice([0, 2, 3]), 0.0)
-        minutes = [(t, rng.choice([8, 10, 15, 20])) for t in techniques[:2]]
+        tender = None if tender is None else max(tender - counting.choice([0, 0, 1]), 0)
+        minutes = [(t, rng.choice([8, 10, 15, 20]), SITES[condition]) for t in techniques[:2]]
         # Some notes are written up days later: valid time and transaction time differ.
         run(app.handle(CompleteSession(
             referral_id=referral, session_id=session_id, practitioner_id=therapist,
@@ -307,7 +334,8 @@ def _episode(
             location=location, functional_score=score,
             goal_measurements=[{"goal_id": "pain", "value": pain},
                                {"goal_id": "function", "value": score}],
-            override_reason=None, occurred_at=moment, actor=therapist_actor)))
+            override_reason=None, occurred_at=moment, actor=therapist_actor,
+            tender_points=tender)))
         if (visit + 1) % 10 == 0:
             run(app.handle(SendProgressReport(
                 referral_id=referral, practitioner_id=therapist, summary="steady progress",

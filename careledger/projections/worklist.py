@@ -1,10 +1,13 @@
-"""What a referring physician needs to act on: reports received and patients not improving.
+"""What a referring physician needs to act on: reports received, patients not improving,
+sessions that went beyond the plan.
 
 Referrals and their certification dates live in the caseload's `referrals` table (by
 physician); this view adds the progress reports sent back to the physician and, per
 referral, the pain (NPRS) and functional score at assessment and at the latest visit,
 so "not improving" is a comparison, not a replay. An amendment of the record a value
-came from moves it: the values are the record's as it now stands.
+came from moves it: the values are the record's as it now stands. A session that did
+what the plan does not name waits here until the physician acknowledges it or the plan
+is revised.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from careledger.projections.model import (
     Add,
     Change,
     Column,
+    Delete,
     Insert,
     Projection,
     Read,
@@ -60,11 +64,24 @@ REFERRAL_PROGRESS = Table("referral_progress", (
     Column("position", "bigint", "NOT NULL"),
 ), key=("referral_id",))
 
-worklist = Projection("worklist", [PROGRESS_REPORTS, REFERRAL_PROGRESS],
+PLAN_DEVIATIONS = Table("plan_deviations", (
+    Column("referral_id", "uuid", "NOT NULL"),
+    Column("session_id", "text", "NOT NULL"),
+    Column("patient_id", "uuid", "NOT NULL"),
+    #: What the session did beyond the plan, in words; the reason the therapist gave.
+    Column("beyond_plan", "jsonb", "NOT NULL"),
+    Column("reason", "text"),
+    Column("occurred_at", "timestamptz"),
+    Column("position", "bigint", "NOT NULL"),
+), key=("referral_id", "session_id"))
+
+worklist = Projection("worklist", [PROGRESS_REPORTS, REFERRAL_PROGRESS, PLAN_DEVIATIONS],
                       ignores=ignored("worklist"))
 
 #: The episode's progress row, for an amendment that may move its values.
 PROGRESS = Read(REFERRAL_PROGRESS, "referral_id")
+#: The episode's sessions beyond the plan that wait for the physician.
+DEVIATIONS = Read(PLAN_DEVIATIONS, "referral_id")
 
 
 @worklist.handles(Referral.ProgressReported)
@@ -102,7 +119,28 @@ def measured(e: Envelope) -> list[Change]:
     if d.get("functional_score") is not None:  # a visit without a score keeps the last one
         values["latest_function"] = d["functional_score"]
         values["latest_function_record"] = d["session_id"]
-    return [Update(REFERRAL_PROGRESS, {"referral_id": e.aggregate_id}, values, e.position)]
+    changes: list[Change] = [
+        Update(REFERRAL_PROGRESS, {"referral_id": e.aggregate_id}, values, e.position)]
+    if d.get("off_plan"):  # version 1 notes never went beyond a plan
+        changes.append(Insert(PLAN_DEVIATIONS, {
+            "referral_id": e.aggregate_id, "session_id": d["session_id"],
+            "patient_id": e.patient_id, "beyond_plan": list(d["off_plan"]),
+            "reason": d.get("off_plan_reason"), "occurred_at": e.occurred_at,
+            "position": e.position}))
+    return changes
+
+
+@worklist.handles(Referral.PlanDeviationAcknowledged)
+def acknowledged(e: Envelope) -> list[Change]:
+    return [Delete(PLAN_DEVIATIONS, {"referral_id": e.aggregate_id,
+                                     "session_id": e.data["session_id"]})]
+
+
+@worklist.handles(Referral.PlanRevised, reads=[DEVIATIONS])
+def revised(e: Envelope, deviations: list[Row]) -> list[Change]:
+    """The revised plan answers every session that went beyond the one before it."""
+    return [Delete(PLAN_DEVIATIONS, {"referral_id": row["referral_id"],
+                                     "session_id": row["session_id"]}) for row in deviations]
 
 
 #: Per kind of record: the field of the record each progress value comes from, and the

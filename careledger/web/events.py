@@ -27,7 +27,7 @@ from careledger.domain.referral import Referral
 FORMATS = frozenset({
     "text", "words", "day", "when", "list", "words_list", "score", "diagnoses",
     "range_of_motion", "goals", "frequency", "period", "pain_change", "techniques",
-    "units", "outcomes", "changes", "permit",
+    "units", "outcomes", "changes", "permit", "planned", "precautions", "sites",
 })
 
 
@@ -80,9 +80,13 @@ GROUPS = (
 )
 
 REASON = detail("Reason", "text", "reason")
-PLAN = (detail("Goals", "goals", "goals"), detail("Techniques", "words_list", "techniques"),
-        detail("Frequency", "frequency", "frequency_per_week", "duration_weeks"),
-        detail("Override", "text", "override_reason"))
+#: What precautions wrote on a plan or a note, and what the therapist answered.
+SCREENED = (detail("Cautions", "list", "cautions"),
+            detail("Contraindicated", "list", "overridden"),
+            detail("Override", "text", "override_reason"))
+PLAN = (detail("Goals", "goals", "goals"),
+        detail("Techniques", "planned", "techniques", "sites"),
+        detail("Frequency", "frequency", "frequency_per_week", "duration_weeks"), *SCREENED)
 CERTIFIED = (detail("Certified", "period", "certified_from", "certified_until"),)
 
 SHOWN: dict[type[CareEvent], Shown] = {
@@ -107,7 +111,8 @@ SHOWN: dict[type[CareEvent], Shown] = {
         detail("Diagnoses", "diagnoses", "diagnoses"),
         detail("Urgency", "words", "urgency"),
         detail("Visits authorized", "text", "authorized_visits"),
-        detail("Precautions", "list", "precautions"),
+        detail("Precautions", "precautions", "coded_precautions"),
+        detail("Other precautions", "list", "precautions"),
         detail("Contraindicated", "words_list", "contraindications"),
         REASON), referring=True),
     Referral.Accepted: Shown("Referral accepted", "referral"),
@@ -120,6 +125,8 @@ SHOWN: dict[type[CareEvent], Shown] = {
                term_field="functional_instrument"),
         detail("History", "text", "history"),
         detail("Findings", "text", "findings"),
+        detail("Tender points", "score", "tender_points", unit=" of 18"),
+        detail("Pain located", "sites", "pain_locations"),
         detail("Range of motion", "range_of_motion", "range_of_motion"),
         detail("Red flags", "list", "red_flags"))),
     Referral.PlanDrafted: Shown("Treatment plan drafted", "plan", PLAN),
@@ -138,13 +145,18 @@ SHOWN: dict[type[CareEvent], Shown] = {
     Referral.SessionCompleted: Shown("Session note", "session", (
         detail("Pain (NPRS)", "pain_change", "pain_before", "pain_after", unit=" / 10"),
         detail("Functional score", "score", "functional_score", unit=" %"),
+        detail("Tender points", "score", "tender_points", unit=" of 18"),
         detail("Techniques", "techniques", "techniques"),
         detail("Billed", "units", "total_units"),
         detail("Subjective", "text", "soap.subjective"),
         detail("Objective", "text", "soap.objective"),
         detail("Assessment", "text", "soap.assessment"),
         detail("Plan", "text", "soap.plan"),
-        detail("Override", "text", "override_reason"))),
+        *SCREENED,
+        detail("Beyond the plan", "list", "off_plan"),
+        detail("Why", "text", "off_plan_reason"))),
+    Referral.PlanDeviationAcknowledged: Shown("Session beyond the plan acknowledged", "session", (
+        detail("Note", "text", "note"),)),
     Referral.SessionCancelled: Shown("Session cancelled", "session", (REASON,)),
     Referral.PatientDidNotAttend: Shown("Patient did not attend", "session"),
     Referral.ProgressReported: Shown("Progress report", "report", (

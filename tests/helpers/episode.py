@@ -64,7 +64,8 @@ def plan(app: CareLedger, net, rid: UUID, goals=(GOAL,),  # type: ignore[no-unty
 
 
 def session(app: CareLedger, net, rid: UUID, sid: str,  # type: ignore[no-untyped-def]
-            techniques=None, override: str | None = None) -> None:
+            techniques=None, override: str | None = None,
+            off_plan: str | None = None) -> None:
     app.handle(ScheduleSession(referral_id=rid, practitioner_id=net.therapist, scheduled_for=NOW,
                                location=SessionLocation.CLINIC, occurred_at=NOW, actor="t",
                                session_id=sid))
@@ -73,5 +74,5 @@ def session(app: CareLedger, net, rid: UUID, sid: str,  # type: ignore[no-untype
         techniques=techniques or [(Technique.MYOFASCIAL_RELEASE, 23)], pain_before=6,
         pain_after=4, location=SessionLocation.CLINIC, functional_score=40,
         goal_measurements=[{"goal_id": "pain", "value": 4}], override_reason=override,
-        occurred_at=NOW, actor="t",
+        off_plan_reason=off_plan, occurred_at=NOW, actor="t",
     ))

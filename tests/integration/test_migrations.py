@@ -24,8 +24,9 @@ VERSIONS = sorted(path.stem for path in MIGRATIONS.glob("*.sql"))
 #: The tables whose values VIEWS_VERSION 2's handlers make anew from events the golden
 #: master holds: an assessment's amended pain moves the worklist's baseline; the goals
 #: and the billed sessions gain what a later amendment needs; VIEWS_VERSION 3's billing
-#: lines keep a code the 8-minute rule gives no units.
-REMADE = {"referral_progress", "goals", "billed_sessions", "billing_lines"}
+#: lines keep a code the 8-minute rule gives no units; the timeline holds the fields the
+#: upcasts of Made, AssessmentRecorded, PlanDrafted, PlanRevised and SessionCompleted add.
+REMADE = {"referral_progress", "goals", "billed_sessions", "billing_lines", "timeline"}
 
 
 def schema_of(url: str) -> list[str]:

@@ -213,11 +213,14 @@ def test_an_override_with_a_reason_is_recorded(app: CareLedger,
                                                net) -> None:  # type: ignore[no-untyped-def]
     rid = accepted(app, net)
     assess(app, net, rid)
-    plan(app, net, rid)
+    plan(app, net, rid, techniques=(Technique.MYOFASCIAL_RELEASE, Technique.DEEP_TISSUE),
+         override="planned light pressure only")
     session(app, net, rid, "s1", techniques=[(Technique.DEEP_TISSUE, 20)],
             override="physician cleared light pressure by phone")
     completed = [e for e in app.events.get(rid) if type(e).__name__ == "SessionCompleted"]
     assert completed[0].override_reason == "physician cleared light pressure by phone"  # type: ignore[attr-defined]
+    assert completed[0].overridden == [  # type: ignore[attr-defined]
+        "contraindicated by the referral: deep_tissue"]
     assert completed[0].billing_lines == [{"cpt": "97124", "minutes": 20,
                                            "units": 1}]  # type: ignore[attr-defined]
 

@@ -35,6 +35,7 @@ class Episode:
     plan: str | None = None
     goals: dict[str, str] = field(default_factory=dict)  # goal id -> Goal resource id
     encounters: dict[str, str] = field(default_factory=dict)  # session id -> Encounter id
+    procedures: dict[str, list[str]] = field(default_factory=dict)  # session -> Procedures
 
 
 @dataclass

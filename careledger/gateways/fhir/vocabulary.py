@@ -32,6 +32,10 @@ CLAIM_TYPE = "http://terminology.hl7.org/CodeSystem/claim-type"
 
 DISCIPLINE = f"{BASE}/CodeSystem/discipline"
 TECHNIQUE = f"{BASE}/CodeSystem/technique"
+#: A body region with its side, as a technique names it (domain/body.py): `lower_leg-left`.
+BODY_SITE = f"{BASE}/CodeSystem/body-site"
+#: Measures no public code system names: `tender-point-count` (of 18, ACR 1990).
+MEASURE = f"{BASE}/CodeSystem/measure"
 INSTRUMENT = f"{BASE}/CodeSystem/functional-instrument"
 EVENT_TYPE = f"{BASE}/CodeSystem/event-type"
 
@@ -124,6 +128,14 @@ def concept(*codings: JSON, text: str | None = None) -> JSON:
 def label(code: str) -> str:
     """`myofascial_release` reads as `Myofascial release`."""
     return code.replace("_", " ").capitalize()
+
+
+def body_site(site: dict[str, Any]) -> JSON:
+    """A stored site ({"region", "side"}) as a Procedure's or an activity's bodySite."""
+    region, side = str(site["region"]), site.get("side")
+    text = f"{side} {region.replace('_', ' ')}" if side else region.replace("_", " ")
+    code = f"{region}-{side}" if side else region
+    return concept(coding(BODY_SITE, code, text.capitalize()), text=text.capitalize())
 
 
 def quantity(value: float | int, unit: str, code: str | None = None) -> JSON:

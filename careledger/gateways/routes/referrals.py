@@ -7,10 +7,19 @@ from uuid import UUID
 
 from django.http import HttpRequest
 from ninja import Field, Router, Status
-from pydantic import conlist
+from pydantic import conlist, model_validator
 
 from careledger.domain.assessment import RecordAssessment
-from careledger.domain.clinical import Discipline, FunctionalInstrument, Goal, Technique, Urgency
+from careledger.domain.body import Site
+from careledger.domain.clinical import (
+    TENDER_POINTS,
+    Discipline,
+    FunctionalInstrument,
+    Goal,
+    Technique,
+    Urgency,
+)
+from careledger.domain.errors import InvalidInput
 from careledger.domain.intake import (
     AcceptReferral,
     CancelReferral,
@@ -18,6 +27,7 @@ from careledger.domain.intake import (
     RedirectReferral,
 )
 from careledger.domain.planning import CertifyPlan, DraftPlan, RecertifyPlan, RevisePlan
+from careledger.domain.precautions import CodedPrecaution, Precaution
 from careledger.domain.referral import MakeReferral
 from careledger.gateways.commanding import Commands, occurred, require_role
 from careledger.gateways.links import then
@@ -40,10 +50,28 @@ from careledger.gateways.schemas import (
     RecordedOut,
     RecordId,
     ShortText,
+    SiteIn,
+    Sites,
     Text,
 )
 
 # ------------------------------------------------------------------ bodies
+
+
+class CodedPrecautionIn(In):
+    code: Precaution
+    site: SiteIn | None = None
+
+    @model_validator(mode="after")
+    def _placed(self) -> CodedPrecautionIn:
+        try:
+            self.precaution()
+        except InvalidInput as refused:
+            raise ValueError(str(refused)) from None
+        return self
+
+    def precaution(self) -> CodedPrecaution:
+        return CodedPrecaution.of(self.code, self.site.site() if self.site else None)
 
 
 class MakeReferralIn(OccurredIn):
@@ -57,6 +85,9 @@ class MakeReferralIn(OccurredIn):
     precautions: list[Annotated[str, Field(max_length=200)]] = Field(default_factory=list,
                                                                     max_length=20)
     contraindications: list[Technique] = Field(default_factory=list, max_length=9)
+    coded_precautions: list[CodedPrecautionIn] = Field(
+        default_factory=list, max_length=20,
+        description="From the vocabulary; each names its body site when it holds in one place")
     urgency: Urgency = Urgency.ROUTINE
     authorized_visits: Annotated[int, Field(ge=1, le=200)]
     reason: Text = ""
@@ -100,6 +131,9 @@ class RecordAssessmentIn(OccurredIn):
     findings: Text = ""
     red_flags: list[Annotated[str, Field(max_length=200)]] = Field(default_factory=list,
                                                                   max_length=20)
+    tender_points: Annotated[int, Field(ge=0, le=TENDER_POINTS)] | None = Field(
+        None, description="Of the 18 points the ACR 1990 criteria examine; none: not examined")
+    pain_locations: Sites = Field(default_factory=list, description="Where the patient hurts")
 
 
 class GoalIn(In):
@@ -115,6 +149,9 @@ class GoalIn(In):
 class PlanIn(OccurredIn):
     goals: list[GoalIn] = Field(..., max_length=20)
     techniques: conlist(Technique, min_length=1, max_length=9)  # type: ignore[valid-type]
+    sites: dict[Technique, Sites] = Field(
+        default_factory=dict, max_length=9,
+        description="The body sites each technique is planned on; a technique not named: anywhere")
     frequency_per_week: Annotated[int, Field(ge=1, le=7)]
     duration_weeks: Annotated[int, Field(ge=1, le=52)]
     override_reason: Annotated[str, Field(max_length=2000)] | None = None
@@ -127,6 +164,10 @@ class RevisePlanIn(PlanIn):
 class CertifyPlanIn(OccurredIn):
     certified_from: Day
     certified_until: Day
+
+
+def _sites(sites: dict[Technique, list[SiteIn]]) -> dict[Technique, list[Site]]:
+    return {t: [s.site() for s in where] for t, where in sites.items()}
 
 
 def _goals(goals: list[GoalIn]) -> list[Goal]:
@@ -149,6 +190,7 @@ def referral_routes(commands: Commands) -> Router:
             physician_id=who.subject, patient_id=body.patient_id, clinic_id=body.clinic_id,
             discipline=body.discipline, diagnosis_codes=body.diagnoses,
             precautions=body.precautions, contraindications=body.contraindications,
+            coded_precautions=[p.precaution() for p in body.coded_precautions],
             urgency=body.urgency, authorized_visits=body.authorized_visits,
             reason=body.reason, occurred_at=occurred(body), actor=who.actor))
 
@@ -201,6 +243,8 @@ def referral_routes(commands: Commands) -> Router:
             functional_instrument=body.functional_instrument,
             functional_score=body.functional_score, findings=body.findings,
             red_flags=body.red_flags, assessment_id=body.assessment_id,
+            tender_points=body.tender_points,
+            pain_locations=[s.site() for s in body.pain_locations],
             occurred_at=occurred(body), actor=who.actor))
 
     @post(router, "/referrals/{referral_id}/plan", "draft_plan",
@@ -210,7 +254,8 @@ def referral_routes(commands: Commands) -> Router:
         who = scoped(request, referral_id, THERAPIST)
         return run(request, body, DraftPlan(
             referral_id=referral_id, practitioner_id=who.subject, goals=_goals(body.goals),
-            techniques=body.techniques, frequency_per_week=body.frequency_per_week,
+            techniques=body.techniques, sites=_sites(body.sites),
+            frequency_per_week=body.frequency_per_week,
             duration_weeks=body.duration_weeks, override_reason=body.override_reason,
             occurred_at=occurred(body), actor=who.actor))
 
@@ -221,7 +266,8 @@ def referral_routes(commands: Commands) -> Router:
         who = scoped(request, referral_id, THERAPIST)
         return run(request, body, RevisePlan(
             referral_id=referral_id, practitioner_id=who.subject, goals=_goals(body.goals),
-            techniques=body.techniques, frequency_per_week=body.frequency_per_week,
+            techniques=body.techniques, sites=_sites(body.sites),
+            frequency_per_week=body.frequency_per_week,
             duration_weeks=body.duration_weeks, reason=body.reason,
             override_reason=body.override_reason, occurred_at=occurred(body),
             actor=who.actor))

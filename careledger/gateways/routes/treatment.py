@@ -12,9 +12,10 @@ from pydantic import conlist
 
 from careledger.access.tokens import Role
 from careledger.domain.authorizing import MAX_VISITS, AuthorizeVisits
-from careledger.domain.clinical import GoalOutcome, SessionLocation, Technique
+from careledger.domain.clinical import TENDER_POINTS, GoalOutcome, SessionLocation, Technique
 from careledger.domain.closing import Discharge, SendProgressReport
 from careledger.domain.treatment import (
+    AcknowledgePlanDeviation,
     CancelSession,
     CompleteSession,
     RecordNoShow,
@@ -39,6 +40,7 @@ from careledger.gateways.schemas import (
     Percent,
     RecordedOut,
     RecordId,
+    Sites,
     Text,
 )
 
@@ -82,6 +84,8 @@ class SoapIn(In):
 class TechniqueMinutesIn(In):
     technique: Technique
     minutes: Annotated[int, Field(ge=1, le=240)]
+    sites: Sites = Field(default_factory=list, max_length=16,
+                         description="Where it was applied; none stated: anywhere")
 
 
 class GoalMeasurementIn(In):
@@ -98,6 +102,14 @@ class CompleteSessionIn(OccurredIn):
     functional_score: Percent | None = None
     goal_measurements: list[GoalMeasurementIn] = Field(default_factory=list, max_length=20)
     override_reason: Annotated[str, Field(max_length=2000)] | None = None
+    off_plan_reason: Annotated[str, Field(max_length=2000)] | None = Field(
+        None, description="Why the session did what the plan does not name")
+    tender_points: Annotated[int, Field(ge=0, le=TENDER_POINTS)] | None = Field(
+        None, description="Of the 18 points the ACR 1990 criteria examine; none: not examined")
+
+
+class AcknowledgeDeviationIn(OccurredIn):
+    note: Annotated[str, Field(max_length=2000)] = ""
 
 
 class GoalStatusIn(In):
@@ -152,12 +164,23 @@ def treatment_routes(commands: Commands) -> Router:
         return run(request, body, CompleteSession(
             referral_id=referral_id, session_id=session_id, practitioner_id=who.subject,
             soap=body.soap.model_dump(),
-            techniques=[(t.technique, t.minutes) for t in body.techniques],
+            techniques=[(t.technique, t.minutes, [s.site() for s in t.sites])
+                        for t in body.techniques],
             pain_before=body.pain_before, pain_after=body.pain_after,
             location=body.location, functional_score=body.functional_score,
             goal_measurements=[m.model_dump() for m in body.goal_measurements],
-            override_reason=body.override_reason, occurred_at=occurred(body),
-            actor=who.actor))
+            override_reason=body.override_reason, off_plan_reason=body.off_plan_reason,
+            tender_points=body.tender_points, occurred_at=occurred(body), actor=who.actor))
+
+    @post(router, "/referrals/{referral_id}/sessions/{session_id}/deviation-acknowledgement",
+          "acknowledge_plan_deviation", then(next_steps("revise_plan")))
+    def acknowledge_plan_deviation(request: HttpRequest, referral_id: UUID, session_id: str,
+                                   body: AcknowledgeDeviationIn) -> Status[RecordedOut]:
+        """The referring physician has seen what the session did beyond the plan."""
+        who = scoped(request, referral_id, PHYSICIAN)
+        return run(request, body, AcknowledgePlanDeviation(
+            referral_id=referral_id, physician_id=who.subject, session_id=session_id,
+            note=body.note, occurred_at=occurred(body), actor=who.actor))
 
     @post(router, "/referrals/{referral_id}/sessions/{session_id}/cancellation",
           "cancel_session",

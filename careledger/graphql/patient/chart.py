@@ -38,7 +38,8 @@ class PatientChart:
     id: UUID
 
     @strawberry.field(  # type: ignore[untyped-decorator]
-        description="Pain (NPRS) and the functional score (ODI or NDI) per episode, from "
+        description="Pain (NPRS), the functional score (ODI or NDI) and the tender-point "
+        "count (when counted) per episode, from "
         "the assessment through every completed session, with the goals of the latest "
         "plan. `asOf`: as the record stood at that moment.")
     def progress(self, info: Info,
@@ -84,13 +85,15 @@ def _progress(rows: list[dict[str, Any]]) -> list[PlanProgress]:
             plan.instrument = data.get("functional_instrument")
             plan.points.append(ProgressPoint(
                 occurred_at=row["occurred_at"], session_id=None, pain_before=None,
-                pain_after=data.get("pain_nprs"), functional_score=data.get("functional_score")))
+                pain_after=data.get("pain_nprs"), functional_score=data.get("functional_score"),
+                tender_points=data.get("tender_points")))
         elif row["kind"] == Referral.SessionCompleted.KIND:
             plan.clinic_id = row["clinic_id"] or plan.clinic_id
             plan.points.append(ProgressPoint(
                 occurred_at=row["occurred_at"], session_id=data.get("session_id"),
                 pain_before=data.get("pain_before"), pain_after=data.get("pain_after"),
-                functional_score=data.get("functional_score")))
+                functional_score=data.get("functional_score"),
+                tender_points=data.get("tender_points")))
         else:  # a plan drafted or revised: its goals replace the earlier ones
             plan.plan_id = data.get("plan_id")
             plan.goals = [GoalTarget(

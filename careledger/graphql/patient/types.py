@@ -96,6 +96,8 @@ class ProgressPoint:
                                               "the pain it recorded.")
     functional_score: float | None = strawberry.field(description="ODI or NDI, 0-100 %; "
                                                       "lower is better.")
+    tender_points: int | None = strawberry.field(
+        default=None, description="Tender points of 18 (ACR 1990), when counted.")
 
 
 @strawberry.type

@@ -37,6 +37,7 @@ from careledger.graphql.worklists.reading import (
     visible,
 )
 from careledger.graphql.worklists.types import (
+    BeyondPlan,
     CaseloadEntry,
     Page,
     PhysicianPatient,
@@ -112,6 +113,25 @@ class Physician:
                           " FROM {v}.referral_progress p WHERE p.referral_id = r.referral_id"
                           " AND p.visits_measured >= 2 AND (p.latest_pain >= p.baseline_pain"
                           " OR p.latest_function >= p.baseline_function))", self.id)
+
+    @strawberry.field(  # type: ignore[untyped-decorator]
+        description="Sessions of episodes in treatment that went beyond the certified plan "
+        "(a technique or a site it does not name), oldest first, until acknowledged or the "
+        "plan is revised.")
+    def beyond_plan(self, info: Info) -> list[BeyondPlan]:
+        rows, _ = visible(info, "physician.beyondPlan",
+                          "SELECT d.referral_id, d.session_id, d.patient_id, d.occurred_at,"
+                          " d.beyond_plan, d.reason, r.clinic_id FROM {v}.plan_deviations d"
+                          " JOIN {v}.referrals r ON r.referral_id = d.referral_id"
+                          " WHERE r.physician_id = %s AND r.status = 'accepted'", self.id,
+                          order="q.occurred_at, q.referral_id, q.session_id")
+        now = today()
+        return [BeyondPlan(
+            referral_id=row["referral_id"], session_id=row["session_id"],
+            patient_id=row["patient_id"], occurred_at=row["occurred_at"],
+            what=list(row["beyond_plan"]), reason=row["reason"],
+            age_days=(now - row["occurred_at"].date()).days if row["occurred_at"] else 0)
+            for row in rows]
 
     @strawberry.field(  # type: ignore[untyped-decorator]
         description="The patients this physician referred, each with the status of every "

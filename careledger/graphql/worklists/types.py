@@ -148,3 +148,15 @@ class ScheduledSession:
     scheduled_for: datetime | None
     location: str | None
     status: str
+
+
+@strawberry.type(description="A session that did what the plan does not name: it waits for "
+                 "the referring physician until acknowledged or the plan is revised.")
+class BeyondPlan:
+    referral_id: UUID
+    session_id: str
+    patient_id: UUID
+    occurred_at: datetime | None
+    what: list[str] = strawberry.field(description="Each technique or site beyond the plan.")
+    reason: str | None = strawberry.field(description="Why, as the therapist stated it.")
+    age_days: int = strawberry.field(description="Days since the session.")

@@ -10,9 +10,11 @@ from careledger.gateways.fhir.folding import CREATE, Change, Episode, Folding, M
 from careledger.gateways.fhir.vocabulary import (
     FUNCTIONAL,
     JSON,
+    MEASURE,
     NPRS,
     OBSERVATION_CATEGORY,
     SID_RECORD,
+    body_site,
     coding,
     concept,
     practitioner,
@@ -52,6 +54,17 @@ def functional(r: Folding, e: Envelope, rid: str, instrument: str | None, score:
                              episode, encounter)
 
 
+def tender_points(r: Folding, e: Envelope, rid: str, count: int, episode: Episode,
+                  encounter: str | None = None) -> str:
+    """The tender points found of the 18 the ACR 1990 criteria examine."""
+    made = observation(r, e, rid, concept(
+        coding(MEASURE, "tender-point-count", "Tender point count"),
+        text="Tender points (of 18)"), {"valueInteger": count, "referenceRange": [
+            {"low": {"value": 0}, "high": {"value": 18}}]}, episode, encounter)
+    r.get(made)["category"] = [concept(coding(OBSERVATION_CATEGORY, "exam", "Exam"))]
+    return made
+
+
 def assessed(r: Folding, e: Envelope) -> Change:
     d, episode = e.data, r.episode(e)
     record = str(d["assessment_id"])
@@ -62,6 +75,13 @@ def assessed(r: Folding, e: Envelope) -> Change:
                              {"valueInteger": d["pain_nprs"]}, episode)
     function = functional(r, e, resource_id("Observation", *base, "function"),
                                 episode.instrument, d["functional_score"], episode)
+    locations = d.get("pain_locations") or []
+    if len(locations) == 1:  # an Observation has one body site
+        r.get(pain)["bodySite"] = body_site(locations[0])
+    measured = [pain, function]
+    if d.get("tender_points") is not None:
+        measured.append(tender_points(r, e, resource_id("Observation", *base, "tender-points"),
+                                      int(d["tender_points"]), episode))
     notes = [f"History: {d['history']}"] if d.get("history") else []
     notes += [f"Range of motion: {_line(m)}" for m in d.get("range_of_motion", [])]
     notes += [f"Muscle test: {_line(m)}" for m in d.get("muscle_tests", [])]
@@ -78,12 +98,15 @@ def assessed(r: Folding, e: Envelope) -> Change:
         "assessor": practitioner(d["practitioner_id"]),
         "problem": [ref(c) for c in episode.conditions],
         "summary": d.get("findings") or None,
-        "supportingInfo": [ref(pain), ref(function)],
+        "supportingInfo": [ref(m) for m in measured],
+        "finding": [{"itemCodeableConcept": {
+            **body_site(site), "text": f"Pain: {body_site(site)['text'].lower()}"}}
+            for site in locations] or None,
     }
     if notes:
         impression["note"] = [{"text": n} for n in notes]
     r.put({k: v for k, v in impression.items() if v is not None})
-    return Change(CREATE, [pain, function, impression["id"]], record=record)
+    return Change(CREATE, [*measured, impression["id"]], record=record)
 
 
 def _line(entry: dict[str, Any]) -> str:

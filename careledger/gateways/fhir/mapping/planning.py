@@ -19,6 +19,7 @@ from careledger.gateways.fhir.vocabulary import (
     JSON,
     SID_RECORD,
     TECHNIQUE,
+    body_site,
     coding,
     concept,
     label,
@@ -75,6 +76,7 @@ def plan_content(plan: JSON, e: Envelope, episode: Episode) -> None:
     weekly, weeks = int(d["frequency_per_week"]), int(d["duration_weeks"])
     plan["description"] = f"{weekly} sessions a week for {weeks} weeks"
     plan["goal"] = [ref(g) for g in episode.goals.values()]
+    sites = d.get("sites") or {}
     plan["activity"] = [{"detail": {
         "code": concept(coding(TECHNIQUE, t, label(t)), *cpt(t), text=label(t)),
         "status": "scheduled",
@@ -82,9 +84,16 @@ def plan_content(plan: JSON, e: Envelope, episode: Episode) -> None:
             "frequency": weekly, "period": 1, "periodUnit": "wk",
             "boundsDuration": quantity(weeks, "wk"),
         }},
+        # CarePlan.activity.detail has no bodySite: the sites are its description.
+        **({"description": "On the " + ", ".join(
+            body_site(s)["text"].lower() for s in sites[t])} if sites.get(t) else {}),
     }} for t in d["techniques"]]
+    notes = [f"Caution, {c}" for c in d.get("cautions", [])]
     if d.get("override_reason"):
-        plan["note"] = [{"text": f"Contraindication override: {d['override_reason']}"}]
+        notes += [f"Contraindicated, {o}" for o in d.get("overridden", [])]
+        notes.append(f"Contraindication override: {d['override_reason']}")
+    if notes:
+        plan["note"] = [{"text": n} for n in notes]
     else:
         plan.pop("note", None)
 

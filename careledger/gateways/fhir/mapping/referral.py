@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from careledger.domain.authorization import AuthorizationSource
 from careledger.domain.events import CareEvent
+from careledger.domain.precautions import CodedPrecaution
 from careledger.domain.referral import Referral
 from careledger.gateways.fhir.folding import CREATE, UPDATE, Change, Episode, Folding, Mapping
 from careledger.gateways.fhir.vocabulary import (
@@ -47,7 +48,9 @@ def made(r: Folding, e: Envelope) -> Change:
             "recorder": physician,
             "asserter": physician,
         }))
-    notes = [f"Precaution: {p}" for p in d.get("precautions", [])]
+    notes = [f"Precaution: {CodedPrecaution.parse(p).label}"
+             for p in d.get("coded_precautions", [])]
+    notes += [f"Precaution: {p}" for p in d.get("precautions", [])]
     notes += [f"Contraindicated: {label(t)}" for t in d.get("contraindications", [])]
     if d.get("reason"):
         notes.insert(0, str(d["reason"]))

@@ -8,7 +8,7 @@ from typing import Any
 from careledger.domain.events import CareEvent
 from careledger.domain.referral import Referral
 from careledger.gateways.fhir.folding import CREATE, UPDATE, Change, Episode, Folding, Mapping, cpt
-from careledger.gateways.fhir.mapping.assessment import functional, observation
+from careledger.gateways.fhir.mapping.assessment import functional, observation, tender_points
 from careledger.gateways.fhir.vocabulary import (
     CPT,
     EXT_TIMED_MINUTES,
@@ -17,6 +17,7 @@ from careledger.gateways.fhir.vocabulary import (
     SID_RECORD,
     TECHNIQUE,
     V3_ACT_CODE,
+    body_site,
     clinic,
     coding,
     concept,
@@ -84,6 +85,9 @@ def completed(r: Folding, e: Envelope) -> Change:
         made.append(functional(r, e, resource_id("Observation", *base, "function"),
                                      episode.instrument, d["functional_score"], episode,
                                      eid))
+    if d.get("tender_points") is not None:
+        made.append(tender_points(r, e, resource_id("Observation", *base, "tender-points"),
+                                  int(d["tender_points"]), episode, eid))
     procedures: dict[str, list[str]] = {}
     for i, used in enumerate(d["techniques"]):
         technique = str(used["technique"])
@@ -103,10 +107,13 @@ def completed(r: Folding, e: Envelope) -> Change:
             "performer": [{"actor": practitioner(d["practitioner_id"])}],
             "reasonReference": [ref(c) for c in episode.conditions],
         }
-        if d.get("override_reason") and technique in episode.contraindications:
-            procedure["note"] = [{"text": "Contraindicated by the referral; override: "
-                                          f"{d['override_reason']}"}]
+        if used.get("sites"):
+            procedure["bodySite"] = [body_site(s) for s in used["sites"]]
+        notes = _notes(d, technique, episode.contraindications)
+        if notes:
+            procedure["note"] = [{"text": n} for n in notes]
         made.append(r.put(procedure))
+        episode.procedures.setdefault(session, []).append(procedure["id"])
         for c in codes:
             procedures.setdefault(c["code"], []).append(procedure["id"])
     for line in d.get("billing_lines", []):
@@ -126,6 +133,33 @@ def completed(r: Folding, e: Envelope) -> Change:
             "service": [ref(p) for p in procedures.get(str(line["cpt"]), [])],
         }))
     return Change(CREATE, made, record=session)
+
+
+def _notes(d: dict[str, Any], technique: str, contraindicated: set[str]) -> list[str]:
+    """What the note says of this technique: the cautions and overridden contraindications
+    that name it (their sentences name techniques in words), and what went beyond the plan."""
+    words = technique.replace("_", " ")
+    notes = [f"Caution, {c}" for c in d.get("cautions", []) if words in c]
+    overridden = [o for o in d.get("overridden", []) if words in o]
+    if d.get("override_reason") and (overridden or technique in contraindicated):
+        notes += [f"Contraindicated, {o}" for o in overridden]
+        notes.append(f"Override: {d['override_reason']}")
+    beyond = [b for b in d.get("off_plan", []) if b.startswith(words)]
+    if beyond:
+        notes += [f"Beyond the plan, {b}" for b in beyond]
+        notes.append(f"Reason: {d.get('off_plan_reason')}")
+    return notes
+
+
+def deviation_acknowledged(r: Folding, e: Envelope) -> Change:
+    """The referring physician's acknowledgement, on each Procedure of the session."""
+    episode = r.episode(e)
+    targets = episode.procedures.get(str(e.data["session_id"]), [])
+    text = "Acknowledged by the referring physician" + (
+        f": {e.data['note']}" if e.data.get("note") else "")
+    for rid in targets:
+        r.get(rid).setdefault("note", []).append({"text": text})
+    return Change(UPDATE, list(targets), agent_type="verifier")
 
 
 def session_cancelled(r: Folding, e: Envelope) -> Change:
@@ -159,6 +193,7 @@ def _soap(soap: dict[str, Any]) -> str:
 MAPPINGS: dict[type[CareEvent], Mapping] = {
     Referral.SessionScheduled: scheduled,
     Referral.SessionCompleted: completed,
+    Referral.PlanDeviationAcknowledged: deviation_acknowledged,
     Referral.SessionCancelled: session_cancelled,
     Referral.PatientDidNotAttend: no_show,
 }

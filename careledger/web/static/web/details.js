@@ -20,6 +20,15 @@ function score(value, unit) {
   return value === null || value === undefined ? null : `${value}${unit}`;
 }
 
+/** A stored body site: "left lower leg", "lumbar". */
+function site(s) {
+  return words(s.side ? `${s.side} ${s.region}` : s.region);
+}
+
+function sited(name, sites) {
+  return sites && sites.length ? `${words(name)} on the ${sites.map(site).join(", ")}` : words(name);
+}
+
 function changes(map) {
   return Object.entries(map || {}).map(([field, value]) =>
     `${words(field)}: ${typeof value === "object" ? JSON.stringify(value) : value}`);
@@ -46,7 +55,10 @@ const FORMATS = {
   frequency: (perWeek, [weeks]) => (perWeek ? `${perWeek}× a week for ${weeks} weeks` : null),
   period: (from, [until]) => (until ? `${day(from)} to ${day(until)}` : `from ${day(from)}`),
   pain_change: (before, [after], unit) => (before !== undefined ? `${before} → ${after}${unit}` : null),
-  techniques: (v) => (v || []).map((t) => `${words(t.technique)} ${t.minutes} min`),
+  techniques: (v) => (v || []).map((t) => `${sited(t.technique, t.sites)} ${t.minutes} min`),
+  sites: (v) => (v || []).map(site),
+  planned: (v, [sites]) => (v || []).map((t) => sited(t, (sites || {})[t])),
+  precautions: (v) => (v || []).map((p) => (p.site ? `${words(p.code)} (${site(p.site)})` : words(p.code))),
   units: (v) => (v !== undefined ? `${v} units` : null),
   outcomes: (v) => (v || []).map((o) => `${o.goal_id}: ${words(o.outcome)}`),
   changes: (v) => changes(v),
