@@ -79,8 +79,12 @@ class Urgency(StrEnum):
 
 
 class CredentialKind(StrEnum):
+    """A state licence, a board certification (NCBTMB, a medical board), the American
+    Medical Massage Association's certification, a National Provider Identifier."""
+
     STATE_LICENSE = "state_license"
     BOARD_CERTIFICATION = "board_certification"
+    AMMA_CERTIFICATION = "amma_certification"
     NPI = "npi"
 
 

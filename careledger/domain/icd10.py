@@ -10,7 +10,9 @@ build) the library makes; the relay, the consumers and the CLI never open it.
 
 from __future__ import annotations
 
+import mmap
 import os
+import re
 import threading
 from array import array
 from bisect import bisect_left
@@ -41,6 +43,30 @@ class CodeSet:
         self._codes = bytes(codes)
         self._starts = starts
         self._fetch = fetch or (lambda offset, size: text[offset:offset + size])
+        #: The whole file for a text search (a map of it, for the shipped file).
+        self._whole: bytes | mmap.mmap | None = None if fetch else text
+
+    def search(self, text: str, limit: int = 5) -> list[tuple[str, str]]:
+        """Codes whose description holds every word of `text`, the description that is
+        exactly the text first, then the shortest (the more general) ones."""
+        words = [w for w in re.findall(r"[a-z0-9]+", text.lower()) if w]
+        if not words:
+            return []
+        first = re.compile(rb"(?im)^([^\t\n]+)\t[01]\t([^\n]*\b" + re.escape(
+            words[0].encode()) + rb"[^\n]*)$")
+        rest = [re.compile(rf"\b{re.escape(w)}", re.IGNORECASE) for w in words[1:]]
+        found = []
+        for m in first.finditer(self._text()):
+            description = m.group(2).decode()
+            if all(r.search(description) for r in rest):
+                found.append((m.group(1).decode(), description))
+        wanted = " ".join(words)
+        found.sort(key=lambda cd: (" ".join(re.findall(r"[a-z0-9]+", cd[1].lower())) != wanted,
+                                   len(cd[1]), cd[0]))
+        return found[:limit]
+
+    def _text(self) -> bytes | mmap.mmap:
+        return self._fetch(0, self._starts[-1]) if self._whole is None else self._whole
 
     def __len__(self) -> int:
         return len(self._starts) - 1
@@ -81,7 +107,32 @@ def _open() -> CodeSet:
     if not isinstance(shipped, Path):  # an install not on a file system (a zip): in memory
         return CodeSet(shipped.read_bytes())
     fd = os.open(shipped, os.O_RDONLY)  # kept open for the process's life
-    return CodeSet(shipped.read_bytes(), lambda offset, size: os.pread(fd, size, offset))
+    codes = CodeSet(shipped.read_bytes(), lambda offset, size: os.pread(fd, size, offset))
+    codes._whole = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)  # paged in only when searched
+    return codes
+
+
+def resolve(condition: str, field: str = "conditions") -> tuple[str, str]:
+    """An ICD-10-CM code (billable or a category) and its description, from the code or
+    from words of its description: one that is exactly the words, or the only one that
+    holds them; otherwise refused with the codes to choose from."""
+    from careledger.domain.errors import InvalidInput  # errors imports nothing of ours
+
+    codes = code_set()
+    code = condition.strip().upper()
+    found = codes.lookup(code)
+    if found is not None:
+        return code, found[1]
+    matches = codes.search(condition, limit=6)
+    words = " ".join(re.findall(r"[a-z0-9]+", condition.lower()))
+    exact = [m for m in matches if " ".join(re.findall(r"[a-z0-9]+", m[1].lower())) == words]
+    if len(exact) == 1 or len(matches) == 1:
+        return (exact or matches)[0]
+    if not matches:
+        raise InvalidInput("no ICD-10-CM code or description matches: give the code "
+                           "(e.g. M79.7) or other words", field=field)
+    listed = "; ".join(f"{c} {d}" for c, d in matches[:5])
+    raise InvalidInput(f"several ICD-10-CM codes match: give one of {listed}", field=field)
 
 
 def description(code: str) -> str:

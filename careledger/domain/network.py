@@ -10,6 +10,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
+from careledger.domain import icd10
 from careledger.domain.clinical import CredentialKind, Discipline, Profession
 from careledger.domain.commands import Change, Command, Create, Decision, Handler, Reader
 from careledger.domain.errors import InvalidInput, InvariantViolated
@@ -253,11 +254,13 @@ class Practitioner(Aggregate):
     def record_experience(
         self, *, conditions: list[str], occurred_at: datetime, actor: str
     ) -> None:
+        """Each condition as an ICD-10-CM code (a category too: M54 is experience with
+        every dorsalgia), from its code or the words of its description (icd10.resolve)."""
         if not conditions:
             raise InvalidInput("name at least one condition", field="conditions")
         self.trigger_event(
             self.ExperienceRecorded,
-            conditions=sorted({c.strip().upper() for c in conditions}),
+            conditions=sorted({icd10.resolve(c)[0] for c in conditions}),
             occurred_at=occurred_at,
             actor=actor,
         )

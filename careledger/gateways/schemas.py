@@ -92,7 +92,7 @@ def _holds_nul(value: Any) -> bool:
 
 
 #: Fields whose keys the client chooses (goal ids, changed fields): data, not schema.
-FREE_KEYS = frozenset({"outcomes", "changes"})
+FREE_KEYS = frozenset({"outcomes", "changes", "sites"})
 
 
 class RecordedOut(Schema):

@@ -186,7 +186,7 @@ def seed_network(
                     expires_on=licence_expiry, occurred_at=start, actor=SEEDER)))
                 if discipline is Discipline.MEDICAL_MASSAGE and count % 2:
                     run(app.handle(AddCredential(
-                        practitioner_id=tid, kind=CredentialKind.BOARD_CERTIFICATION,
+                        practitioner_id=tid, kind=CredentialKind.AMMA_CERTIFICATION,
                         number=f"AMMA-{5100 + count}",
                         issuer="AMMA", expires_on=today + timedelta(days=700), occurred_at=start,
                         actor=SEEDER)))
@@ -405,6 +405,10 @@ def _second_clinic(app: CareLedger, net: DemoNetwork, today: date,
         moment = began + timedelta(days=day)
         session_id = f"pt{visit + 1:02d}"
         location = SessionLocation.HOME if visit == 2 else SessionLocation.CLINIC
+        # The last visit did what the plan does not name: it waits for the physician.
+        beyond: list[tuple[Technique, int, list[Site]]] = [] if visit < 3 else [
+            (Technique.SOFT_TISSUE_MOBILIZATION, 8, [Site(BodyRegion.HIP, Side.LEFT)])]
+        reason = "hip flexors too tight to exercise until released" if beyond else None
         run(app.handle(ScheduleSession(
             referral_id=referral, practitioner_id=therapist, scheduled_for=moment,
             location=location,
@@ -414,11 +418,13 @@ def _second_clinic(app: CareLedger, net: DemoNetwork, today: date,
             referral_id=referral, session_id=session_id, practitioner_id=therapist,
             soap={"subjective": "less pain bending", "objective": "hip abduction 4+/5",
                   "assessment": "progressing toward goals", "plan": "progress the exercises"},
-            techniques=[(Technique.THERAPEUTIC_EXERCISE, 25), (Technique.STRETCHING, 10)],
-            pain_before=pain + 1, pain_after=pain, location=location, functional_score=score,
+            techniques=[(Technique.THERAPEUTIC_EXERCISE, 25), (Technique.STRETCHING, 10),
+                        *beyond], pain_before=pain + 1, pain_after=pain, location=location,
+            functional_score=score,
             goal_measurements=[{"goal_id": "pain", "value": pain},
                                {"goal_id": "function", "value": score}],
-            override_reason=None, occurred_at=moment, actor=therapist_actor)))
+            override_reason=None, off_plan_reason=reason, occurred_at=moment,
+            actor=therapist_actor)))
 
 
 def _npi(base: int) -> str:

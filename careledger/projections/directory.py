@@ -141,9 +141,13 @@ def affiliation_ended(e: Envelope, found: list[Row]) -> list[Change]:
     return [_practitioner(e, clinic_ids=clinics), _as_of_now(e, found[0], clinic_ids=clinics)]
 
 
-@directory.handles(Practitioner.ExperienceRecorded)
-def experience(e: Envelope) -> list[Change]:
-    return [_practitioner(e, conditions=e.data["conditions"])]
+@directory.handles(Practitioner.ExperienceRecorded, reads=[PRACTITIONER])
+def experience(e: Envelope, found: list[Row]) -> list[Change]:
+    """Experience adds to what was recorded before, as on the practitioner's record."""
+    if not found:
+        return []
+    return [_practitioner(e, conditions=sorted({*found[0]["conditions"],
+                                                *e.data["conditions"]}))]
 
 
 @directory.handles(Practitioner.HomeVisitsOffered)

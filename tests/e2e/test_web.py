@@ -25,12 +25,15 @@ import pytest
 from careledger.access.tokens import Role, TokenService
 from careledger.domain.amendments import Amend
 from careledger.domain.application import CareLedger
+from careledger.domain.body import BodyRegion, Side, Site
+from careledger.domain.clinical import SessionLocation, Technique
 from careledger.domain.deadlines import CERTIFICATION_MAX_DAYS
 from careledger.domain.referral import Referral
+from careledger.domain.treatment import CompleteSession
 from careledger.infra.eventstore import CareLedgerRecorder
 from careledger.main import bootstrap
 from tests.helpers import ROOT
-from tests.helpers.care import DAY, Care, schedule, session, two_clinic_care
+from tests.helpers.care import DAY, SOAP, Care, schedule, session, two_clinic_care
 from tests.helpers.graphql import sync_views
 from tests.helpers.network import Network, build_network
 from tests.helpers.processes import LiveServer
@@ -282,6 +285,39 @@ def test_certifying_a_plan_issues_the_command_and_the_worklist_updates(
             "SELECT count(*) FROM careledger.careledger_events WHERE originator_id = %s"
             " AND topic = %s", (chart.care.hudson, Referral.PlanCertified.TOPIC)).fetchone()
     assert signed == (1,)
+
+
+def test_a_session_beyond_the_plan_waits_on_the_worklist_until_acknowledged(
+    app: CareLedger, tab: Tab, chart: Chart, follower: Follower,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    network, care = chart.network, chart.care
+    at = care.start + 12 * DAY
+    schedule(app, care.riverside, network.therapist, "s04", at)
+    app.handle(CompleteSession(
+        referral_id=care.riverside, session_id="s04", practitioner_id=network.therapist,
+        soap=SOAP, techniques=[(Technique.MYOFASCIAL_RELEASE, 15),
+                               (Technique.STRETCHING, 10, [Site(BodyRegion.THIGH, Side.LEFT)])],
+        pain_before=5, pain_after=4, location=SessionLocation.CLINIC, functional_score=30.0,
+        goal_measurements=[], override_reason=None,
+        off_plan_reason="hamstrings too tight for the exercises", occurred_at=at,
+        actor=f"therapist:{network.therapist}"))
+    follower.catch_up()
+    page = tab.page
+    tab.sign_in(chart.physician_token)
+    waiting = page.locator('#beyond-list li[data-session="s04"]')
+    expect(waiting).to_contain_text("Maria Okafor")
+    expect(waiting).to_contain_text("stretching: not in the plan")
+    expect(waiting).to_contain_text("hamstrings too tight")
+    screenshot(page, "worklist-beyond-plan.png", capsys)
+    waiting.get_by_role("button", name="Acknowledge").click()
+    expect(page.locator("#certify-result")).to_contain_text("Acknowledged the session of")
+    expect(page.locator("#beyond-list")).to_have_count(0)
+    page.get_by_role("link", name="Maria Okafor").first.click()
+    note = events(page, kind=Referral.SessionCompleted.KIND, record="s04")
+    expect(note).to_contain_text("stretching on the left thigh 10 min")
+    expect(note).to_contain_text("hamstrings too tight")
+    expect(events(page, kind=Referral.PlanDeviationAcknowledged.KIND)).to_have_count(1)
 
 
 def test_a_physician_outside_the_care_team_finds_no_patient(

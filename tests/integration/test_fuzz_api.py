@@ -257,6 +257,8 @@ def steer(network: Network, operation_id: str, body: Any) -> None:
             body["clinic_id"] = str(network.other_clinic)
         case "affiliate_practitioner":
             body["clinic_id"] = str(network.clinic)
+        case "record_experience":
+            body["conditions"] = ["M54.50", "fibromyalgia"]
         case "draft_plan" | "revise_plan" if not body.get("goals"):
             body["goals"] = [{"goal_id": "pain", "description": "less pain", "metric": "NPRS",
                               "baseline": 7, "target": 3, "unit": "points",

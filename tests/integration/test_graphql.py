@@ -549,9 +549,12 @@ def test_matching_finds_licensed_experienced_practitioners_nearest_first(
                home=True)["data"]["matchPractitioners"]
     assert all(m["homeVisitRadiusKm"] >= m["distanceKm"] for m in home)
     assert {m["practitionerId"] for m in home} <= {m["practitionerId"] for m in found}
-    nobody = ask(client, token, MATCH, condition="Z99.9", discipline="medical_massage",
+    nobody = ask(client, token, MATCH, condition="Z99.89", discipline="medical_massage",
                  home=False)
     assert nobody["data"]["matchPractitioners"] == []
+    no_such = ask(client, token, MATCH, condition="Z99.9", discipline="medical_massage",
+                  home=False)  # not an ICD-10-CM code, nor the words of one
+    assert no_such["errors"][0]["extensions"]["code"] == "BAD_INPUT"
     wrong = ask(client, token, MATCH, condition="M54", discipline="surgery", home=False)
     assert wrong["errors"][0]["extensions"]["code"] == "BAD_INPUT"
 

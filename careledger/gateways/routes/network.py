@@ -55,7 +55,10 @@ class AffiliateIn(OccurredIn):
 
 class RecordExperienceIn(OccurredIn):
     conditions: conlist(Annotated[str, Field(min_length=1, max_length=100)],  # type: ignore[valid-type]
-                        min_length=1, max_length=50)
+                        min_length=1, max_length=50) = Field(
+        ..., description="ICD-10-CM codes (a category, such as M54, covers its codes), or "
+        "the words of a code's description (`fibromyalgia`), resolved to the code; words "
+        "that match several codes are refused with the codes to choose from")
 
 
 class OfferHomeVisitsIn(OccurredIn):

@@ -6,11 +6,22 @@ patient's location is given as coordinates, never looked up from their record he
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
+from typing import Any
+
 import strawberry
 
+from careledger.domain import icd10
 from careledger.domain.clinical import Discipline, Profession
+from careledger.domain.errors import InvalidInput
 from careledger.graphql.context import Info, PublicError, principal_of, read_views
-from careledger.graphql.directory.types import Near, PractitionerMatch, Viewer
+from careledger.graphql.directory.types import (
+    Credential,
+    Experience,
+    Near,
+    PractitionerMatch,
+    Viewer,
+)
 
 #: The most matches one search returns.
 MAX_MATCHES = 50
@@ -21,13 +32,22 @@ DISTANCE = (
     " + cos(radians(%(lat)s)) * cos(radians(c.latitude))"
     " * power(sin(radians(c.longitude - %(lon)s) / 2), 2)))"
 )
+#: A condition of experience `k` that matches the code searched for: the code itself, a
+#: category it falls in (M54 holds M54.50, M54.5 holds M54.50), or a code in the category
+#: searched for. ICD-10-CM writes a dot after the category's three characters only.
+MATCHES = (
+    "(k = %(code)s"
+    " OR %(code)s LIKE k || CASE WHEN strpos(k, '.') = 0 THEN '.%%' ELSE '_%%' END"
+    " OR k LIKE %(code)s || CASE WHEN strpos(%(code)s, '.') = 0 THEN '.%%' ELSE '_%%' END)"
+)
 
 
 @strawberry.type
 class DirectoryQuery:
     @strawberry.field(  # type: ignore[untyped-decorator]
         description="Practitioners of a discipline, experienced with a condition (an "
-        "ICD-10-CM code or its category), licensed today, nearest first; with "
+        "ICD-10-CM code, its category, or the words of its description), licensed today, "
+        "nearest first, with their credentials and the experience that matched; with "
         "`homeVisit`, only those who visit a home this far from their clinic.")
     def match_practitioners(self, info: Info, condition: str,
                             discipline: str, near: Near, home_visit: bool = False
@@ -39,24 +59,44 @@ class DirectoryQuery:
             raise PublicError("discipline is one of " + ", ".join(d.value for d in Discipline),
                               "BAD_INPUT") from None
         professions = [p.value for p in Profession if p.discipline == wanted]
-        code = condition.strip().upper()
+        try:
+            code, _ = icd10.resolve(condition, "condition")
+        except InvalidInput as refused:
+            raise PublicError(str(refused), "BAD_INPUT") from None
         query = (
             "SELECT * FROM (SELECT DISTINCT ON (p.practitioner_id) p.practitioner_id, p.name,"
             f" p.profession, c.clinic_id, c.name AS clinic_name, {DISTANCE} AS distance_km,"
-            " p.home_visit_radius_km FROM {v}.practitioners p"
+            " p.home_visit_radius_km, p.credentials,"
+            f" ARRAY(SELECT k FROM unnest(p.conditions) k WHERE {MATCHES} ORDER BY k)"
+            " AS matched FROM {v}.practitioners p"
             " JOIN {v}.clinics c ON c.clinic_id = ANY(p.clinic_ids)"
             " WHERE p.profession = ANY(%(professions)s) AND p.license_valid_until >= current_date"
-            " AND EXISTS (SELECT 1 FROM unnest(p.conditions) k"
-            "             WHERE k = %(code)s OR k LIKE %(category)s OR %(code)s LIKE k || '.%%')"
+            f" AND EXISTS (SELECT 1 FROM unnest(p.conditions) k WHERE {MATCHES})"
             f" AND {DISTANCE} <= %(within)s"
             " AND (NOT %(home)s OR coalesce(p.home_visit_radius_km, 0) >= " + DISTANCE + ")"
             " ORDER BY p.practitioner_id, distance_km) m ORDER BY distance_km LIMIT %(limit)s"
         )
         rows = read_views(info, query, {
-            "professions": professions, "code": code, "category": code + ".%",
+            "professions": professions, "code": code,
             "lat": near.latitude, "lon": near.longitude, "within": near.within_km,
             "home": home_visit, "limit": MAX_MATCHES})
-        return [PractitionerMatch(**row) for row in rows]
+        today = datetime.now(UTC).date()
+        return [PractitionerMatch(
+            **{k: v for k, v in row.items() if k not in ("credentials", "matched")},
+            credentials=[_credential(c, today) for c in row["credentials"]],
+            matched=[Experience(code=k, description=_described(k)) for k in row["matched"]])
+            for row in rows]
+
+
+def _credential(stored: dict[str, Any], today: date) -> Credential:
+    expires = date.fromisoformat(stored["expires_on"]) if stored.get("expires_on") else None
+    return Credential(kind=stored["kind"], number=stored["number"], issuer=stored["issuer"],
+                      expires_on=expires, current=expires is None or expires >= today)
+
+
+def _described(code: str) -> str:
+    found = icd10.code_set().lookup(code)
+    return found[1] if found else code  # recorded as words before codes were required
 
 
 @strawberry.type

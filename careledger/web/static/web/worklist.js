@@ -5,7 +5,7 @@ import { ApiError, command, graphql } from "./api.js";
 import { badge } from "./badge.js";
 import { rule } from "./catalogue.js";
 import { announce, h, replace, uid } from "./dom.js";
-import { day, isoDay, patientName, words } from "./format.js";
+import { day, isoDay, patientName, when, words } from "./format.js";
 
 const WORKLIST = `
 query Worklist($id: UUID!) {
@@ -16,6 +16,7 @@ query Worklist($id: UUID!) {
                   visitsRemaining authorizationRunningOut }
     }
     awaitingCertification { referralId patientId clinicId discipline visitsUsed visitsAuthorized }
+    beyondPlan { referralId sessionId patientId occurredAt what reason ageDays }
   }
 }`;
 
@@ -33,7 +34,7 @@ export async function renderWorklist(main, viewer, { minPosition, message } = {}
       `The worklist could not be read: ${e.message}.`));
     return;
   }
-  const { patients, awaitingCertification } = data.physician;
+  const { patients, awaitingCertification, beyondPlan } = data.physician;
   const byReferral = new Map();
   for (const patient of patients) {
     for (const referral of patient.referrals) byReferral.set(referral.referralId, { patient, referral });
@@ -50,6 +51,10 @@ export async function renderWorklist(main, viewer, { minPosition, message } = {}
         : h("ul", { class: "awaiting", id: "awaiting-list" },
           awaitingCertification.map((entry) => awaitingItem(main, viewer, entry,
             byReferral.get(entry.referralId), result)))),
+    ...(beyondPlan.length === 0 ? [] : [h("section", { "aria-labelledby": "beyond-title", class: "card" },
+      h("h2", { id: "beyond-title" }, "Sessions beyond the plan"),
+      h("ul", { class: "beyond", id: "beyond-list" },
+        beyondPlan.map((entry) => beyondItem(main, viewer, entry, byReferral.get(entry.referralId)))))]),
     h("section", { "aria-labelledby": "patients-title", class: "card" },
       h("h2", { id: "patients-title" }, "Your patients"),
       patients.length === 0
@@ -129,6 +134,36 @@ function awaitingItem(main, viewer, entry, known, result) {
     }
   });
   return h("li", { dataset: { referral: entry.referralId } }, form);
+}
+
+// A session that did what the plan does not name: what, why, how long ago; the physician
+// acknowledges it here (or revises the plan with the therapist, which settles it too).
+function beyondItem(main, viewer, entry, known) {
+  const name = known ? patientName(known.patient) : "a patient";
+  const ago = entry.ageDays === 0 ? "today" : entry.ageDays === 1 ? "yesterday" : `${entry.ageDays} days ago`;
+  const status = h("span", { class: "result", role: "status", "aria-live": "polite" });
+  const button = h("button", { type: "button" }, "Acknowledge");
+  const idempotencyKey = crypto.randomUUID();
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    status.textContent = "Acknowledging…";
+    try {
+      const recorded = await command(
+        `/referrals/${entry.referralId}/sessions/${encodeURIComponent(entry.sessionId)}/deviation-acknowledgement`,
+        {}, { idempotencyKey });
+      const message = `Acknowledged the session of ${when(entry.occurredAt)} for ${name}.`;
+      announce(message);
+      await renderWorklist(main, viewer, { minPosition: recorded.position, message });
+    } catch (e) {
+      status.className = "result error";
+      status.textContent = `Not acknowledged: ${e instanceof ApiError ? e.message : String(e)}.`;
+      button.disabled = false;
+    }
+  });
+  return h("li", { dataset: { referral: entry.referralId, session: entry.sessionId } },
+    h("p", {}, known ? h("a", { href: `#/patient/${known.patient.patientId}` }, name) : name,
+      `, session of ${when(entry.occurredAt)} (${ago}): ${entry.what.join("; ")}`),
+    h("p", {}, `Why: ${entry.reason || "not stated"}`), button, " ", status);
 }
 
 export function openPatientForm() {
