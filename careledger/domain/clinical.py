@@ -124,6 +124,7 @@ class AmendableRecord(StrEnum):
     SESSION = "session"
     PROGRESS_REPORT = "progress_report"
     DISCHARGE = "discharge"
+    MESSAGE = "message"
 
 
 _ICD10_SHAPE = re.compile(r"^[A-TV-Z][0-9][0-9AB](\.[0-9A-TV-Z]{1,4})?$")

@@ -181,6 +181,7 @@ AMENDABLE: dict[AmendableRecord, dict[str, Check]] = {
     },
     AmendableRecord.PROGRESS_REPORT: {"summary": _text, "goal_status": _records},
     AmendableRecord.DISCHARGE: {"outcomes": _outcomes, "summary": _text},
+    AmendableRecord.MESSAGE: {"body": _text},
 }
 
 

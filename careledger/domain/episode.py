@@ -84,6 +84,8 @@ class EpisodeState:
         sessions: dict[str, SessionStatus]
         #: Per session, what it did beyond the plan, until acknowledged or the plan revised.
         deviations: dict[str, list[str]]
+        #: Per message: its thread, kind, sender and recipient, answered, acknowledged.
+        messages: dict[str, dict[str, Any]]
         #: Per session: the day its visit falls on ("on") and, once done, its units by code.
         session_visits: dict[str, dict[str, Any]]
         first_treatment_on: date | None

@@ -2,7 +2,7 @@
 
 Each stage of the record declares its commands and their handlers beside its rules
 (network.py, staffing.py, patient.py, referral.py, intake.py, assessment.py, planning.py,
-authorizing.py, treatment.py, closing.py, amendments.py); `CareLedger.handle` looks a
+authorizing.py, treatment.py, closing.py, messaging.py, amendments.py); `CareLedger.handle` looks a
 command up here.
 """
 
@@ -14,6 +14,7 @@ from careledger.domain import (
     authorizing,
     closing,
     intake,
+    messaging,
     network,
     patient,
     planning,
@@ -26,5 +27,5 @@ from careledger.domain.commands import Command, Handler
 HANDLERS: dict[type[Command], Handler] = {
     **network.HANDLERS, **staffing.HANDLERS, **patient.HANDLERS, **referral.HANDLERS,
     **intake.HANDLERS, **assessment.HANDLERS, **planning.HANDLERS, **authorizing.HANDLERS,
-    **treatment.HANDLERS, **closing.HANDLERS, **amendments.HANDLERS,
+    **treatment.HANDLERS, **closing.HANDLERS, **messaging.HANDLERS, **amendments.HANDLERS,
 }

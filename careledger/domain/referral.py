@@ -27,6 +27,7 @@ from careledger.domain import (
     deadlines,
     icd10,
     intake,
+    messaging,
     planning,
     treatment,
 )
@@ -47,6 +48,7 @@ from careledger.domain.commands import Command, Create, Decision, Handler, Reade
 from careledger.domain.episode import Created, Event, ReferralStatus, SessionStatus
 from careledger.domain.errors import InvalidInput, InvariantViolated
 from careledger.domain.intake import Intake
+from careledger.domain.messaging import Messaging
 from careledger.domain.network import Clinic, Practitioner
 from careledger.domain.patient import Patient
 from careledger.domain.plan import PlanStatus, TreatmentPlan
@@ -109,6 +111,7 @@ class Made(Created):
         referral.plan = None
         referral.sessions = {}
         referral.deviations = {}
+        referral.messages = {}
         referral.first_treatment_on = None
         referral.visits_completed = 0
         referral.visits_at_last_report = 0
@@ -131,15 +134,15 @@ class MakeReferral(Command):
     coded_precautions: Sequence[CodedPrecaution] = ()
 
 
-class Referral(Intake, Assessing, Planning, Authorizing, Treatment, Closing, AmendmentWorkflow,
-               Aggregate):
+class Referral(Intake, Assessing, Planning, Authorizing, Treatment, Closing, Messaging,
+               AmendmentWorkflow, Aggregate):
     """A referral and the episode of care it opens at one clinic of the network."""
 
     TOPIC = "careledger:Referral"
     #: Version 2 keeps the patient's amendment requests; version 3 holds the plan as a
     #: TreatmentPlan and the first treatment as a date; version 4 its authorizations, when
-    #: it was made, and each visit's day; version 5 its coded precautions and what its
-    #: sessions did beyond the plan. Older snapshots are upcast.
+    #: it was made, and each visit's day; version 5 its coded precautions, what its
+    #: sessions did beyond the plan and its messages. Older snapshots are upcast.
     class_version = 5
 
     @staticmethod
@@ -175,9 +178,11 @@ class Referral(Intake, Assessing, Planning, Authorizing, Treatment, Closing, Ame
     @staticmethod
     def upcast_v4_v5(state: dict[str, Any]) -> None:
         """No coded precaution was recorded before version 5, nor any session beyond the
-        plan; its plan's techniques were not kept (TreatmentPlanAsDict leaves them None)."""
+        plan, nor any message; its plan's techniques were not kept (TreatmentPlanAsDict leaves
+        them None)."""
         state["coded_precautions"] = []
         state["deviations"] = {}
+        state["messages"] = {}
 
     Event = Event
     Created = Created
@@ -206,6 +211,8 @@ class Referral(Intake, Assessing, Planning, Authorizing, Treatment, Closing, Ame
     AmendmentAccepted = amendments.AmendmentAccepted
     AmendmentDenied = amendments.AmendmentDenied
     DisagreementFiled = amendments.DisagreementFiled
+    MessageSent = messaging.MessageSent
+    MessageAcknowledged = messaging.MessageAcknowledged
 
     # ------------------------------------------------------------------ making a referral
 
@@ -279,6 +286,7 @@ WRITES_RECORD: dict[type[Event], AmendableRecord] = {
     Referral.SessionCompleted: AmendableRecord.SESSION,
     Referral.ProgressReported: AmendableRecord.PROGRESS_REPORT,
     Referral.Discharged: AmendableRecord.DISCHARGE,
+    Referral.MessageSent: AmendableRecord.MESSAGE,
 }
 
 

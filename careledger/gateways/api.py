@@ -66,6 +66,7 @@ def build_api(services: Services) -> CommandAPI:
     """The command API over the services the composition root built."""
     from careledger.gateways.routes.amendments import amendment_routes
     from careledger.gateways.routes.fhir import fhir_routes
+    from careledger.gateways.routes.messages import message_routes
     from careledger.gateways.routes.network import network_routes
     from careledger.gateways.routes.patients import patient_routes
     from careledger.gateways.routes.referrals import referral_routes
@@ -86,6 +87,7 @@ def build_api(services: Services) -> CommandAPI:
     api.add_router("/", referral_routes(commands), tags=["referrals"])
     api.add_router("/", treatment_routes(commands), tags=["referrals"])
     api.add_router("/", amendment_routes(commands), tags=["referrals"])
+    api.add_router("/", message_routes(commands), tags=["messages"])
     api.add_router("/", fhir_routes(services), tags=["fhir"])
     return api
 

@@ -30,6 +30,7 @@ from careledger.domain.clinical import (
 )
 from careledger.domain.closing import Discharge, SendProgressReport
 from careledger.domain.intake import AcceptReferral
+from careledger.domain.messaging import MessageKind, MessageUrgency, Party, SendMessage
 from careledger.domain.network import (
     AddCredential,
     Affiliate,
@@ -425,6 +426,13 @@ def _second_clinic(app: CareLedger, net: DemoNetwork, today: date,
                                {"goal_id": "function", "value": score}],
             override_reason=None, off_plan_reason=reason, occurred_at=moment,
             actor=therapist_actor)))
+    # ...and the therapist asks the physician about it: on the physician's worklist.
+    run(app.handle(SendMessage(
+        referral_id=referral, sender=Party.THERAPIST, sender_id=therapist,
+        kind=MessageKind.QUESTION, urgency=MessageUrgency.SOON, about=["pt04"],
+        body="The hip flexors were too tight to exercise today, so I released them first. "
+        "May I add soft-tissue mobilization to the plan?", message_id="question-1",
+        occurred_at=moment + timedelta(hours=2), actor=therapist_actor)))
 
 
 def _npi(base: int) -> str:

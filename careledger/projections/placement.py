@@ -33,6 +33,7 @@ LEAVES_ASIDE: dict[str, list[type[CareEvent]]] = {
         Referral.AmendmentRequested, Referral.AmendmentAccepted,
         Referral.AmendmentDenied, Referral.DisagreementFiled,
         Referral.PlanDeviationAcknowledged,
+        Referral.MessageSent, Referral.MessageAcknowledged,
     ],
     "care_team": [
         Referral.Accepted, Referral.Declined, Referral.Cancelled, Referral.AssessmentRecorded,
@@ -42,12 +43,14 @@ LEAVES_ASIDE: dict[str, list[type[CareEvent]]] = {
         Referral.ProgressReported, Referral.PlanDeviationAcknowledged,
         Referral.Discharged, Referral.Amended, Referral.AmendmentRequested,
         Referral.AmendmentAccepted, Referral.AmendmentDenied, Referral.DisagreementFiled,
+        Referral.MessageSent, Referral.MessageAcknowledged,
     ],
     "caseload": [
         Patient.Registered, Patient.ConsentGranted, Patient.ConsentRevoked, Patient.ConsentDecided,
         Referral.AssessmentRecorded, Referral.ProgressReported,
         Referral.AmendmentRequested, Referral.AmendmentAccepted, Referral.AmendmentDenied,
         Referral.DisagreementFiled, Referral.PlanDeviationAcknowledged,
+        Referral.MessageSent, Referral.MessageAcknowledged,
     ],
     "goals": [
         Patient.Registered, Patient.ConsentGranted, Patient.ConsentRevoked, Patient.ConsentDecided,
@@ -58,6 +61,7 @@ LEAVES_ASIDE: dict[str, list[type[CareEvent]]] = {
         Referral.PatientDidNotAttend, Referral.ProgressReported,
         Referral.AmendmentRequested, Referral.AmendmentAccepted, Referral.AmendmentDenied,
         Referral.DisagreementFiled, Referral.PlanDeviationAcknowledged,
+        Referral.MessageSent, Referral.MessageAcknowledged,
     ],
     "worklist": [
         Patient.Registered, Patient.ConsentGranted, Patient.ConsentRevoked, Patient.ConsentDecided,
@@ -68,6 +72,7 @@ LEAVES_ASIDE: dict[str, list[type[CareEvent]]] = {
         Referral.SessionCancelled, Referral.PatientDidNotAttend, Referral.Discharged,
         Referral.AmendmentRequested, Referral.AmendmentAccepted, Referral.AmendmentDenied,
         Referral.DisagreementFiled,
+        Referral.MessageAcknowledged,
     ],
 }
 

@@ -14,7 +14,7 @@ from careledger.projections.model import Change, Column, Insert, Projection, Tab
 from careledger.projections.placement import CARE_EVENTS, NETWORK_EVENTS
 
 #: The id a clinical record carries in its events, by field name.
-RECORD_FIELDS = ("session_id", "plan_id", "assessment_id", "report_id")
+RECORD_FIELDS = ("session_id", "plan_id", "assessment_id", "report_id", "message_id")
 #: Events that stand beside a record they concern: an amendment, and each step of a
 #: patient's request to amend (HIPAA 164.526) including a denial and the disagreement.
 BESIDE_THE_RECORD = frozenset({

@@ -1,5 +1,6 @@
 """What a referring physician needs to act on: reports received, patients not improving,
-sessions that went beyond the plan.
+sessions that went beyond the plan; and the questions put to a physician or a therapist
+that wait for their reply.
 
 Referrals and their certification dates live in the caseload's `referrals` table (by
 physician); this view adds the progress reports sent back to the physician and, per
@@ -16,6 +17,7 @@ from typing import Any
 
 from careledger.domain.clinical import AmendableRecord
 from careledger.domain.corrections import valid_changes
+from careledger.domain.messaging import MessageKind
 from careledger.domain.referral import Referral
 from careledger.projections.envelope import Envelope
 from careledger.projections.model import (
@@ -75,8 +77,26 @@ PLAN_DEVIATIONS = Table("plan_deviations", (
     Column("position", "bigint", "NOT NULL"),
 ), key=("referral_id", "session_id"))
 
-worklist = Projection("worklist", [PROGRESS_REPORTS, REFERRAL_PROGRESS, PLAN_DEVIATIONS],
-                      ignores=ignored("worklist"))
+OPEN_QUESTIONS = Table("open_questions", (
+    Column("referral_id", "uuid", "NOT NULL"),
+    Column("message_id", "text", "NOT NULL"),
+    Column("patient_id", "uuid", "NOT NULL"),
+    Column("recipient_role", "text", "NOT NULL"),
+    Column("recipient_id", "uuid", "NOT NULL"),
+    Column("sender_role", "text", "NOT NULL"),
+    Column("sender_id", "uuid", "NOT NULL"),
+    Column("urgency", "text", "NOT NULL"),
+    #: As it now stands: an amendment of the message moves it.
+    Column("body", "text", "NOT NULL"),
+    Column("asked_at", "timestamptz"),
+    Column("position", "bigint", "NOT NULL"),
+), key=("referral_id", "message_id"), indexes=(
+    "CREATE INDEX IF NOT EXISTS open_questions_recipient"
+    " ON {v}.open_questions (recipient_id, asked_at)",
+))
+
+worklist = Projection("worklist", [PROGRESS_REPORTS, REFERRAL_PROGRESS, PLAN_DEVIATIONS,
+                                   OPEN_QUESTIONS], ignores=ignored("worklist"))
 
 #: The episode's progress row, for an amendment that may move its values.
 PROGRESS = Read(REFERRAL_PROGRESS, "referral_id")
@@ -136,6 +156,24 @@ def acknowledged(e: Envelope) -> list[Change]:
                                      "session_id": e.data["session_id"]})]
 
 
+@worklist.handles(Referral.MessageSent)
+def message(e: Envelope) -> list[Change]:
+    """A question waits for its reply; a reply takes the question it answers away."""
+    d = e.data
+    changes: list[Change] = []
+    if d.get("in_reply_to"):
+        changes.append(Delete(OPEN_QUESTIONS, {"referral_id": e.aggregate_id,
+                                               "message_id": d["in_reply_to"]}))
+    if d["kind"] == MessageKind.QUESTION:
+        changes.append(Insert(OPEN_QUESTIONS, {
+            "referral_id": e.aggregate_id, "message_id": d["message_id"],
+            "patient_id": e.patient_id, "recipient_role": d["recipient_role"],
+            "recipient_id": d["recipient_id"], "sender_role": d["sender_role"],
+            "sender_id": d["sender_id"], "urgency": d["urgency"], "body": d["body"],
+            "asked_at": e.occurred_at, "position": e.position}))
+    return changes
+
+
 @worklist.handles(Referral.PlanRevised, reads=[DEVIATIONS])
 def revised(e: Envelope, deviations: list[Row]) -> list[Change]:
     """The revised plan answers every session that went beyond the one before it."""
@@ -162,6 +200,11 @@ _FROM_RECORD = {
 def amended(e: Envelope, progress: list[Row]) -> list[Change]:
     """A corrected value moves the baseline or the latest when it is where that came from."""
     d = e.data
+    if d["record_kind"] == AmendableRecord.MESSAGE:  # an open question's corrected words
+        body = valid_changes(d["record_kind"], d["changes"], {"body"}).get("body")
+        return [] if body is None else [Update(
+            OPEN_QUESTIONS, {"referral_id": e.aggregate_id, "message_id": d["record_id"]},
+            {"body": body}, e.position)]
     fields = _FROM_RECORD.get(AmendableRecord(d["record_kind"]), ())
     changes = valid_changes(d["record_kind"], d["changes"], {f for f, _, _ in fields})
     values = {column: changes[field] for row in progress for field, column, source in fields

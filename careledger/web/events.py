@@ -75,6 +75,7 @@ GROUPS = (
     ("plan", "Plans and certifications"),
     ("session", "Sessions"),
     ("report", "Progress reports and discharge"),
+    ("message", "Messages"),
     ("amendment", "Amendments and requests"),
     ("patient", "Registration and consent"),
 )
@@ -159,6 +160,11 @@ SHOWN: dict[type[CareEvent], Shown] = {
         detail("Note", "text", "note"),)),
     Referral.SessionCancelled: Shown("Session cancelled", "session", (REASON,)),
     Referral.PatientDidNotAttend: Shown("Patient did not attend", "session"),
+    Referral.MessageSent: Shown("Message", "message", (
+        detail("Kind", "words", "kind"),
+        detail("Urgency", "words", "urgency"),
+        detail("Message", "text", "body"))),
+    Referral.MessageAcknowledged: Shown("Message acknowledged", "message"),
     Referral.ProgressReported: Shown("Progress report", "report", (
         detail("Visits to date", "text", "visits_to_date"),
         detail("Summary", "text", "summary"))),

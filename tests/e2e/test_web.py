@@ -28,6 +28,7 @@ from careledger.domain.application import CareLedger
 from careledger.domain.body import BodyRegion, Side, Site
 from careledger.domain.clinical import SessionLocation, Technique
 from careledger.domain.deadlines import CERTIFICATION_MAX_DAYS
+from careledger.domain.messaging import MessageKind, MessageUrgency, Party, SendMessage
 from careledger.domain.referral import Referral
 from careledger.domain.treatment import CompleteSession
 from careledger.infra.eventstore import CareLedgerRecorder
@@ -318,6 +319,31 @@ def test_a_session_beyond_the_plan_waits_on_the_worklist_until_acknowledged(
     expect(note).to_contain_text("stretching on the left thigh 10 min")
     expect(note).to_contain_text("hamstrings too tight")
     expect(events(page, kind=Referral.PlanDeviationAcknowledged.KIND)).to_have_count(1)
+
+
+def test_a_question_from_the_therapist_is_answered_from_the_worklist(
+    app: CareLedger, tab: Tab, chart: Chart, follower: Follower,
+) -> None:
+    network, care = chart.network, chart.care
+    app.handle(SendMessage(
+        referral_id=care.riverside, sender=Party.THERAPIST, sender_id=network.therapist,
+        kind=MessageKind.QUESTION, urgency=MessageUrgency.URGENT, about=["s01"],
+        body="Bruising after the last session: should I stop trigger point work?",
+        message_id="q1", occurred_at=datetime.now(UTC), actor=f"therapist:{network.therapist}"))
+    follower.catch_up()
+    page = tab.page
+    tab.sign_in(chart.physician_token)
+    question = page.locator('#questions-list li[data-message="q1"]')
+    expect(question).to_contain_text("Sam Lee asks about Maria Okafor (today)")
+    expect(question).to_contain_text("should I stop trigger point work?")
+    expect(question.locator(".flag.urgent")).to_have_text("Urgent")
+    question.get_by_label("Your reply").fill("Yes: light pressure only until I see her.")
+    question.get_by_role("button", name="Reply").click()
+    expect(page.locator("#certify-result")).to_contain_text("Reply sent to Sam Lee")
+    expect(page.locator("#questions-list")).to_have_count(0)
+    page.get_by_role("link", name="Maria Okafor").first.click()
+    replies = page.locator("#timeline > li", has_text="light pressure only until I see her")
+    expect(replies).to_have_count(1)
 
 
 def test_a_physician_outside_the_care_team_finds_no_patient(

@@ -43,11 +43,12 @@ ROLES: dict[str, Role] = {
                      "redirect_referral", "cancel_referral", "certify_plan", "recertify_plan",
                      "amend", "request_amendment", "accept_amendment", "deny_amendment",
                      "file_disagreement", "export_patient_fhir", "authorize_visits",
-                     "acknowledge_plan_deviation"),
+                     "acknowledge_plan_deviation", "reply_to_message"),
                     Role.PHYSICIAN),
     **dict.fromkeys(("accept_referral", "decline_referral", "record_assessment", "draft_plan",
                      "revise_plan", "schedule_session", "complete_session", "cancel_session",
-                     "record_no_show", "send_progress_report", "discharge"), Role.THERAPIST),
+                     "record_no_show", "send_progress_report", "discharge", "send_message",
+                     "acknowledge_message"), Role.THERAPIST),
 }
 #: Generated requests per operation and mode (valid and invalid by the schema).
 EXAMPLES = 20
@@ -265,8 +266,9 @@ def steer(network: Network, operation_id: str, body: Any) -> None:
                               "due": str(today + timedelta(42))}]
         case "certify_plan" | "recertify_plan":
             body.update(certified_from=str(today), certified_until=str(today + timedelta(60)))
-        case "schedule_session" | "request_amendment":
-            key = "session_id" if operation_id == "schedule_session" else "request_id"
+        case "schedule_session" | "request_amendment" | "send_message" | "reply_to_message":
+            key = {"schedule_session": "session_id", "request_amendment": "request_id"}.get(
+                operation_id, "message_id")
             if not body.get(key):
                 body[key] = f"fuzz-{uuid4().hex[:8]}"
 

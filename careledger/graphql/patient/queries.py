@@ -24,6 +24,7 @@ from careledger.graphql.context import (
 )
 from careledger.graphql.cursor import check_first, decode_cursor, encode_cursor
 from careledger.graphql.patient.chart import PatientChart
+from careledger.graphql.patient.messages import PatientMessages
 from careledger.graphql.patient.types import GoalOutcome, TimelineEvent, TimelinePage
 from careledger.graphql.people import Person
 
@@ -41,7 +42,7 @@ def not_found() -> PublicError:
 
 
 @strawberry.type
-class Patient(PatientChart):
+class Patient(PatientChart, PatientMessages):
     id: UUID
 
     @strawberry.field(  # type: ignore[untyped-decorator]

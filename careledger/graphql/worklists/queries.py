@@ -39,6 +39,7 @@ from careledger.graphql.worklists.reading import (
 from careledger.graphql.worklists.types import (
     BeyondPlan,
     CaseloadEntry,
+    OpenQuestion,
     Page,
     PhysicianPatient,
     ProgressReport,
@@ -49,6 +50,27 @@ from careledger.graphql.worklists.types import (
 MAX_BILLING_DAYS = 366
 #: Who sent a progress report, as they were when they sent it.
 REPORTED_BY = person_sql("p.practitioner_id", "p.sent_at")
+#: Who asked a question, as they were when they asked it.
+ASKED_BY = person_sql("q.sender_id", "q.asked_at")
+
+
+def open_questions(info: Info, asked: str, recipient: UUID) -> list[OpenQuestion]:
+    """The questions put to this physician or practitioner and not yet answered, the
+    urgent first, then the oldest; each patient named is logged as read."""
+    rows, _ = visible(info, asked,
+                      "SELECT q.referral_id, q.message_id, q.patient_id, q.body, q.urgency,"
+                      f" q.asked_at, q.sender_role, {ASKED_BY} AS asked_by, r.clinic_id"
+                      " FROM {v}.open_questions q"
+                      " JOIN {v}.referrals r ON r.referral_id = q.referral_id"
+                      " WHERE q.recipient_id = %s AND r.status IN ('pending', 'accepted')",
+                      recipient, order="q.urgency = 'urgent' DESC, q.asked_at, q.message_id")
+    now = today()
+    return [OpenQuestion(
+        referral_id=row["referral_id"], message_id=row["message_id"],
+        patient_id=row["patient_id"], body=row["body"], urgency=row["urgency"],
+        urgent=row["urgency"] == "urgent", asked_at=row["asked_at"],
+        age_days=(now - row["asked_at"].date()).days if row["asked_at"] else 0,
+        asked_by=Person.of(person(row["sender_role"], row["asked_by"]))) for row in rows]
 
 
 @strawberry.type
@@ -134,6 +156,12 @@ class Physician:
             for row in rows]
 
     @strawberry.field(  # type: ignore[untyped-decorator]
+        description="Questions the treating practitioners put to this physician that wait "
+        "for a reply: the urgent first, then the oldest, each with its age.")
+    def open_questions(self, info: Info) -> list[OpenQuestion]:
+        return open_questions(info, "physician.openQuestions", self.id)
+
+    @strawberry.field(  # type: ignore[untyped-decorator]
         description="The patients this physician referred, each with the status of every "
         "episode; the ones needing a signature first.")
     def patients(self, info: Info) -> list[PhysicianPatient]:
@@ -168,6 +196,12 @@ class Therapist:
     def caseload(self, info: Info) -> list[CaseloadEntry]:
         return referral_entries(info, "therapist.caseload",
                           "r.practitioner_id = %s AND r.status = 'accepted'", self.id)
+
+    @strawberry.field(  # type: ignore[untyped-decorator]
+        description="Questions the referring physicians put to this practitioner that wait "
+        "for a reply: the urgent first, then the oldest, each with its age.")
+    def open_questions(self, info: Info) -> list[OpenQuestion]:
+        return open_questions(info, "therapist.openQuestions", self.id)
 
     @strawberry.field(  # type: ignore[untyped-decorator]
         description="Sessions scheduled from now on, soonest first.")

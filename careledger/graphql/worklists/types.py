@@ -160,3 +160,16 @@ class BeyondPlan:
     what: list[str] = strawberry.field(description="Each technique or site beyond the plan.")
     reason: str | None = strawberry.field(description="Why, as the therapist stated it.")
     age_days: int = strawberry.field(description="Days since the session.")
+
+
+@strawberry.type(description="A question put to you on an episode, waiting for your reply.")
+class OpenQuestion:
+    referral_id: UUID
+    message_id: str
+    patient_id: UUID
+    body: str = strawberry.field(description="The question as it now stands.")
+    urgency: str = strawberry.field(description="routine, soon or urgent")
+    urgent: bool
+    asked_at: datetime | None
+    age_days: int = strawberry.field(description="Days since it was asked.")
+    asked_by: Person = strawberry.field(description="Who asked, as they were then.")

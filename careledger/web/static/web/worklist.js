@@ -17,6 +17,7 @@ query Worklist($id: UUID!) {
     }
     awaitingCertification { referralId patientId clinicId discipline visitsUsed visitsAuthorized }
     beyondPlan { referralId sessionId patientId occurredAt what reason ageDays }
+    openQuestions { referralId messageId patientId body urgent ageDays askedBy { name } }
   }
 }`;
 
@@ -34,7 +35,7 @@ export async function renderWorklist(main, viewer, { minPosition, message } = {}
       `The worklist could not be read: ${e.message}.`));
     return;
   }
-  const { patients, awaitingCertification, beyondPlan } = data.physician;
+  const { patients, awaitingCertification, beyondPlan, openQuestions } = data.physician;
   const byReferral = new Map();
   for (const patient of patients) {
     for (const referral of patient.referrals) byReferral.set(referral.referralId, { patient, referral });
@@ -51,6 +52,10 @@ export async function renderWorklist(main, viewer, { minPosition, message } = {}
         : h("ul", { class: "awaiting", id: "awaiting-list" },
           awaitingCertification.map((entry) => awaitingItem(main, viewer, entry,
             byReferral.get(entry.referralId), result)))),
+    ...(openQuestions.length === 0 ? [] : [h("section", { "aria-labelledby": "questions-title", class: "card" },
+      h("h2", { id: "questions-title" }, "Questions for you"),
+      h("ul", { class: "questions", id: "questions-list" },
+        openQuestions.map((entry) => questionItem(main, viewer, entry, byReferral.get(entry.referralId)))))]),
     ...(beyondPlan.length === 0 ? [] : [h("section", { "aria-labelledby": "beyond-title", class: "card" },
       h("h2", { id: "beyond-title" }, "Sessions beyond the plan"),
       h("ul", { class: "beyond", id: "beyond-list" },
@@ -164,6 +169,44 @@ function beyondItem(main, viewer, entry, known) {
     h("p", {}, known ? h("a", { href: `#/patient/${known.patient.patientId}` }, name) : name,
       `, session of ${when(entry.occurredAt)} (${ago}): ${entry.what.join("; ")}`),
     h("p", {}, `Why: ${entry.reason || "not stated"}`), button, " ", status);
+}
+
+// A question a treating practitioner put to the physician: who, about whom, how long ago
+// (an urgent one flagged); the physician answers it here, in its thread.
+function questionItem(main, viewer, entry, known) {
+  const name = known ? patientName(known.patient) : "a patient";
+  const ago = entry.ageDays === 0 ? "today" : entry.ageDays === 1 ? "yesterday" : `${entry.ageDays} days ago`;
+  const answerId = uid("answer");
+  const answer = h("textarea", { id: answerId, rows: 2, cols: 60, required: true, maxlength: 4000 });
+  const status = h("span", { class: "result", role: "status", "aria-live": "polite" });
+  const button = h("button", { type: "submit" }, "Reply");
+  const idempotencyKey = crypto.randomUUID();
+  const form = h("form", { class: "reply" },
+    h("label", { for: answerId }, "Your reply"), answer, button, " ", status);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    button.disabled = true;
+    status.textContent = "Sending…";
+    try {
+      const recorded = await command(
+        `/referrals/${entry.referralId}/messages/${encodeURIComponent(entry.messageId)}/replies`,
+        { body: answer.value }, { idempotencyKey });
+      const message = `Reply sent to ${entry.askedBy.name || "the practitioner"} about ${name}.`;
+      announce(message);
+      await renderWorklist(main, viewer, { minPosition: recorded.position, message });
+    } catch (e) {
+      status.className = "result error";
+      status.textContent = `Not sent: ${e instanceof ApiError ? e.message : String(e)}.`;
+      button.disabled = false;
+    }
+  });
+  return h("li", { dataset: { referral: entry.referralId, message: entry.messageId } },
+    h("p", {},
+      ...(entry.urgent ? [h("span", { class: "flag urgent" }, "Urgent"), " "] : []),
+      `${entry.askedBy.name || "A practitioner"} asks about `,
+      known ? h("a", { href: `#/patient/${known.patient.patientId}` }, name) : name,
+      ` (${ago}):`),
+    h("blockquote", {}, entry.body), form);
 }
 
 export function openPatientForm() {
