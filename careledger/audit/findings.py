@@ -28,6 +28,9 @@ class Kind(enum.Enum):
     #: A checkpoint signed with a key nobody gave the verifier (a rotated key, or a
     #: checkpoint someone added with a key of their own).
     UNKNOWN_KEY = "checkpoint signed with an unknown key"
+    #: An event attaches a document whose bytes are not stored, or no longer hash to it.
+    DOCUMENT_MISSING = "document missing"
+    DOCUMENT_CHANGED = "document changed"
 
 
 _RANK = {kind: rank for rank, kind in enumerate(Kind)}

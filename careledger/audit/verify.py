@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from careledger.audit import checkpoints, log
 from careledger.audit.check import ProofError, SignedCheckpoint, key_id
+from careledger.audit.documents import verify_documents
 from careledger.audit.findings import Finding, Kind, first
 from careledger.audit.scan import Progress, scan
 
@@ -32,6 +33,10 @@ class Report:
     #: Content was re-hashed above this position (0: all of it).
     content_after: int
     findings: list[Finding]
+    #: Documents the log attaches, their bytes checked against their names.
+    documents: int = 0
+    #: Stored documents no event attaches (an upload whose command failed).
+    unattached_documents: int = 0
 
     @property
     def first(self) -> Finding | None:
@@ -41,8 +46,13 @@ class Report:
         content = ("content of every event" if self.content_after == 0 else
                    f"content after position {self.content_after} (the latest checkpoint)")
         signed = f"{self.checkpoints} signed checkpoint" + ("" if self.checkpoints == 1 else "s")
+        stored = (f"; {self.documents} attached document" + ("" if self.documents == 1
+                                                              else "s") + " hash to their names"
+                  if self.documents else "")
+        if self.unattached_documents:  # an upload whose command failed: bytes, no event
+            stored += f" ({self.unattached_documents} stored but attached by no event)"
         return (f"verified: {self.events} events in {self.streams} streams up to position "
-                f"{self.upto}; hash chains, {content}, and {signed} match")
+                f"{self.upto}; hash chains, {content}, and {signed} match{stored}")
 
 
 def verify(conn: psycopg.Connection[Any], public_keys: Sequence[Ed25519PublicKey], *,
@@ -62,9 +72,11 @@ def verify(conn: psycopg.Connection[Any], public_keys: Sequence[Ed25519PublicKey
     content_after = max((c.position for c in trusted), default=0) if incremental else 0
     result = scan(conn, upto=upto, checkpoints=trusted, content_after=content_after,
                   progress=progress)
+    attached = verify_documents(conn, upto)
     return Report(upto=upto, events=result.events, streams=result.streams,
                   checkpoints=result.matched, content_after=content_after,
-                  findings=findings + result.findings)
+                  findings=findings + result.findings + attached.findings,
+                  documents=attached.named, unattached_documents=attached.unattached)
 
 
 def _distinct(found: Sequence[SignedCheckpoint]) -> list[SignedCheckpoint]:

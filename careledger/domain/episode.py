@@ -86,6 +86,8 @@ class EpisodeState:
         deviations: dict[str, list[str]]
         #: Per message: its thread, kind, sender and recipient, answered, acknowledged.
         messages: dict[str, dict[str, Any]]
+        #: The SHA-256 of each document attached to the episode or its messages.
+        documents: list[str]
         #: Per session: the day its visit falls on ("on") and, once done, its units by code.
         session_visits: dict[str, dict[str, Any]]
         first_treatment_on: date | None

@@ -11,6 +11,7 @@ from __future__ import annotations
 from careledger.domain import (
     amendments,
     assessment,
+    attaching,
     authorizing,
     closing,
     intake,
@@ -27,5 +28,6 @@ from careledger.domain.commands import Command, Handler
 HANDLERS: dict[type[Command], Handler] = {
     **network.HANDLERS, **staffing.HANDLERS, **patient.HANDLERS, **referral.HANDLERS,
     **intake.HANDLERS, **assessment.HANDLERS, **planning.HANDLERS, **authorizing.HANDLERS,
-    **treatment.HANDLERS, **closing.HANDLERS, **messaging.HANDLERS, **amendments.HANDLERS,
+    **treatment.HANDLERS, **closing.HANDLERS, **messaging.HANDLERS, **attaching.HANDLERS,
+    **amendments.HANDLERS,
 }

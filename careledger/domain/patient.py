@@ -19,6 +19,7 @@ from careledger.domain.commands import (
     new_id,
 )
 from careledger.domain.consent import ConsentDecision, Purpose, check_period, clinic_permitted
+from careledger.domain.documents import Document, checked_name, is_document_name
 from careledger.domain.errors import InvalidInput, InvariantViolated
 from careledger.domain.events import CareEvent
 
@@ -30,7 +31,8 @@ class Patient(Aggregate):
     """Demographics and consent; consent gates referrals and, later, who may read."""
 
     TOPIC = "careledger:Patient"
-    class_version = 2
+    #: Version 2 keeps consent decisions, version 3 the documents attached to the patient.
+    class_version = 3
 
     @staticmethod
     def upcast_v1_v2(state: dict[str, Any]) -> None:
@@ -40,6 +42,10 @@ class Patient(Aggregate):
             decision_id="network", clinic_id=None, purpose=Purpose.TREATMENT, permit=True,
             starts_on=date.min, ends_on=None, form_reference=None).as_state()
         ] if state.get("consent_granted") else []
+
+    @staticmethod
+    def upcast_v2_v3(state: dict[str, Any]) -> None:
+        state["documents"] = []
 
     class Event(CareEvent):
         TOPIC = "careledger:Patient.Event"
@@ -67,6 +73,7 @@ class Patient(Aggregate):
             patient.longitude = self.longitude
             patient.consent_granted = False
             patient.consent_decisions = []
+            patient.documents = []
 
     class ConsentGranted(Event):
         """Consent to share with the whole network, for treatment, from this day."""
@@ -111,6 +118,22 @@ class Patient(Aggregate):
                 purpose=Purpose(self.purpose), permit=self.permit, starts_on=self.starts_on,
                 ends_on=self.ends_on, form_reference=self.form_reference))
 
+    class DocumentAttached(Event):
+        """A document of the patient's (their signed consent form, a letter), its bytes
+        stored apart under its SHA-256 (documents.py)."""
+
+        TOPIC = "careledger:Patient.DocumentAttached"
+        document_id: str
+        sha256: str
+        sha1: str
+        media_type: str
+        size: int
+        title: str
+        category: str
+
+        def apply(self, patient: Patient) -> None:
+            patient.documents.append(self.sha256)
+
     if TYPE_CHECKING:  # set by the events (annotations here would make a dataclass)
         given_name: str
         family_name: str
@@ -121,6 +144,8 @@ class Patient(Aggregate):
         longitude: float | None
         consent_granted: bool
         consent_decisions: list[dict[str, Any]]
+        #: The SHA-256 of each document attached to the patient.
+        documents: list[str]
 
     @classmethod
     def register(
@@ -184,6 +209,8 @@ class Patient(Aggregate):
         if not reference or len(reference) > MAX_FORM_REFERENCE:
             raise InvalidInput("a consent decision names its signed form (1-200 characters)",
                                field="form_reference")
+        if is_document_name(reference):  # the signed form itself, attached to the patient
+            checked_name(reference, self.documents, "form_reference")
         if any(d["decision_id"] == decision_id for d in self.consent_decisions):
             raise InvariantViolated("a consent decision with this id was already recorded")
         self.trigger_event(
@@ -191,6 +218,11 @@ class Patient(Aggregate):
             clinic_id=str(clinic_id) if clinic_id else None, purpose=str(purpose),
             permit=permit, starts_on=starts_on, ends_on=ends_on, form_reference=reference,
             occurred_at=occurred_at, actor=actor)
+
+    def attach_document(self, *, document_id: str, document: Document, occurred_at: datetime,
+                        actor: str) -> None:
+        self.trigger_event(self.DocumentAttached, document_id=document_id, **document.fields(),
+                           occurred_at=occurred_at, actor=actor)
 
     def check_shares(self, clinic_id: UUID, on: date) -> None:
         """A referral to a clinic needs the patient's consent to share with it."""

@@ -22,6 +22,7 @@ from eventsourcing.domain import Aggregate
 from careledger.domain import (
     amendments,
     assessment,
+    attaching,
     authorizing,
     closing,
     deadlines,
@@ -33,6 +34,7 @@ from careledger.domain import (
 )
 from careledger.domain.amendments import AmendmentWorkflow
 from careledger.domain.assessment import Assessing
+from careledger.domain.attaching import Attaching
 from careledger.domain.authorization import referral_authorization
 from careledger.domain.authorizing import Authorizing
 from careledger.domain.clinical import (
@@ -45,6 +47,7 @@ from careledger.domain.clinical import (
 )
 from careledger.domain.closing import Closing
 from careledger.domain.commands import Command, Create, Decision, Handler, Reader
+from careledger.domain.documents import checked_name
 from careledger.domain.episode import Created, Event, ReferralStatus, SessionStatus
 from careledger.domain.errors import InvalidInput, InvariantViolated
 from careledger.domain.intake import Intake
@@ -61,7 +64,8 @@ __all__ = ["PlanStatus", "Referral", "ReferralStatus", "SessionStatus"]
 
 class Made(Created):
     """The physician's referral. Version 2 carries diagnoses with their descriptions,
-    version 3 the coded precautions (precautions.py) beside the free text."""
+    version 3 the coded precautions (precautions.py) beside the free text and the signed
+    referral (a document attached to the patient)."""
 
     TOPIC = "careledger:Referral.Made"
     class_version = 3
@@ -77,6 +81,8 @@ class Made(Created):
     urgency: str
     authorized_visits: int
     reason: str
+    #: The SHA-256 of the signed referral, a document attached to the patient.
+    signed_form: str | None
 
     @staticmethod
     def upcast_v1_v2(state: dict[str, Any]) -> None:
@@ -88,6 +94,7 @@ class Made(Created):
     @staticmethod
     def upcast_v2_v3(state: dict[str, Any]) -> None:
         state["coded_precautions"] = []
+        state["signed_form"] = None
 
     def apply(self, referral: Referral) -> None:
         referral.patient_id = self.patient_id
@@ -112,6 +119,7 @@ class Made(Created):
         referral.sessions = {}
         referral.deviations = {}
         referral.messages = {}
+        referral.documents = []
         referral.first_treatment_on = None
         referral.visits_completed = 0
         referral.visits_at_last_report = 0
@@ -132,10 +140,11 @@ class MakeReferral(Command):
     authorized_visits: int
     reason: str
     coded_precautions: Sequence[CodedPrecaution] = ()
+    signed_form: str | None = None
 
 
 class Referral(Intake, Assessing, Planning, Authorizing, Treatment, Closing, Messaging,
-               AmendmentWorkflow, Aggregate):
+               Attaching, AmendmentWorkflow, Aggregate):
     """A referral and the episode of care it opens at one clinic of the network."""
 
     TOPIC = "careledger:Referral"
@@ -178,11 +187,12 @@ class Referral(Intake, Assessing, Planning, Authorizing, Treatment, Closing, Mes
     @staticmethod
     def upcast_v4_v5(state: dict[str, Any]) -> None:
         """No coded precaution was recorded before version 5, nor any session beyond the
-        plan, nor any message; its plan's techniques were not kept (TreatmentPlanAsDict leaves
-        them None)."""
+        plan, nor any message or document; its plan's techniques were not kept
+        (TreatmentPlanAsDict leaves them None)."""
         state["coded_precautions"] = []
         state["deviations"] = {}
         state["messages"] = {}
+        state["documents"] = []
 
     Event = Event
     Created = Created
@@ -213,6 +223,7 @@ class Referral(Intake, Assessing, Planning, Authorizing, Treatment, Closing, Mes
     DisagreementFiled = amendments.DisagreementFiled
     MessageSent = messaging.MessageSent
     MessageAcknowledged = messaging.MessageAcknowledged
+    DocumentAttached = attaching.DocumentAttached
 
     # ------------------------------------------------------------------ making a referral
 
@@ -233,6 +244,7 @@ class Referral(Intake, Assessing, Planning, Authorizing, Treatment, Closing, Mes
         occurred_at: datetime,
         actor: str,
         coded_precautions: list[CodedPrecaution] = (),  # type: ignore[assignment]
+        signed_form: str | None = None,
     ) -> Referral:
         aware(occurred_at)
         physician.check_may_refer(occurred_at.date())
@@ -253,6 +265,8 @@ class Referral(Intake, Assessing, Planning, Authorizing, Treatment, Closing, Mes
             diagnoses=[d.as_dict() for d in diagnoses],
             precautions=[p.strip() for p in precautions if p.strip()],
             coded_precautions=[p.as_dict() for p in sorted(set(coded_precautions))],
+            signed_form=None if signed_form is None else checked_name(
+                signed_form, patient.documents, "signed_form"),
             contraindications=sorted({str(t) for t in contraindications}),
             urgency=str(urgency),
             authorized_visits=authorized_visits,
@@ -298,7 +312,7 @@ def make_referral(cmd: MakeReferral, read: Reader[Any]) -> Decision:
         contraindications=list(cmd.contraindications), urgency=cmd.urgency,
         authorized_visits=cmd.authorized_visits, reason=cmd.reason,
         occurred_at=cmd.occurred_at, actor=cmd.actor,
-        coded_precautions=list(cmd.coded_precautions)))
+        coded_precautions=list(cmd.coded_precautions), signed_form=cmd.signed_form))
 
 
 #: Making a referral (every later command is a stage's).

@@ -65,6 +65,7 @@ DESCRIPTION = (
 def build_api(services: Services) -> CommandAPI:
     """The command API over the services the composition root built."""
     from careledger.gateways.routes.amendments import amendment_routes
+    from careledger.gateways.routes.documents import document_routes
     from careledger.gateways.routes.fhir import fhir_routes
     from careledger.gateways.routes.messages import message_routes
     from careledger.gateways.routes.network import network_routes
@@ -88,6 +89,7 @@ def build_api(services: Services) -> CommandAPI:
     api.add_router("/", treatment_routes(commands), tags=["referrals"])
     api.add_router("/", amendment_routes(commands), tags=["referrals"])
     api.add_router("/", message_routes(commands), tags=["messages"])
+    api.add_router("/", document_routes(commands), tags=["documents"])
     api.add_router("/", fhir_routes(services), tags=["fhir"])
     return api
 
@@ -127,7 +129,7 @@ def not_authenticated(request: HttpRequest, exc: AuthenticationError) -> HttpRes
 
 def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     codes = {400: "malformed_request", 403: "not_permitted", 422: "invalid_request",
-             404: "not_found"}
+             404: "not_found", 413: "body_too_large", 415: "unsupported_media_type"}
     return problem(exc.status_code, exc.message, code=codes.get(exc.status_code, "error"))
 
 

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
+from careledger.domain.documents import MAX_BYTES
 from careledger.gateways.problems import problem
+
+#: What an upload may carry beyond the document itself: the multipart envelope.
+UPLOAD_OVERHEAD = 64 * 1024
+
+
+#: The one route whose body is a document (up to domain/documents.py's limit).
+UPLOAD = re.compile(r"^/api/v1/patients/[^/]+/documents$")
 
 
 class BodySizeLimit:
@@ -16,6 +25,8 @@ class BodySizeLimit:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         limit = int(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+        if request.method == "POST" and UPLOAD.match(request.path):
+            limit = MAX_BYTES + UPLOAD_OVERHEAD
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:

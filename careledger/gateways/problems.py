@@ -16,6 +16,7 @@ TITLES = {
     404: "Not found",
     409: "Conflict",
     413: "Request too large",
+    415: "Unsupported media type",
     422: "Invalid request",
     503: "Service unavailable",
 }

@@ -34,6 +34,7 @@ LEAVES_ASIDE: dict[str, list[type[CareEvent]]] = {
         Referral.AmendmentDenied, Referral.DisagreementFiled,
         Referral.PlanDeviationAcknowledged,
         Referral.MessageSent, Referral.MessageAcknowledged,
+        Patient.DocumentAttached, Referral.DocumentAttached,
     ],
     "care_team": [
         Referral.Accepted, Referral.Declined, Referral.Cancelled, Referral.AssessmentRecorded,
@@ -44,6 +45,7 @@ LEAVES_ASIDE: dict[str, list[type[CareEvent]]] = {
         Referral.Discharged, Referral.Amended, Referral.AmendmentRequested,
         Referral.AmendmentAccepted, Referral.AmendmentDenied, Referral.DisagreementFiled,
         Referral.MessageSent, Referral.MessageAcknowledged,
+        Patient.DocumentAttached, Referral.DocumentAttached,
     ],
     "caseload": [
         Patient.Registered, Patient.ConsentGranted, Patient.ConsentRevoked, Patient.ConsentDecided,
@@ -51,6 +53,7 @@ LEAVES_ASIDE: dict[str, list[type[CareEvent]]] = {
         Referral.AmendmentRequested, Referral.AmendmentAccepted, Referral.AmendmentDenied,
         Referral.DisagreementFiled, Referral.PlanDeviationAcknowledged,
         Referral.MessageSent, Referral.MessageAcknowledged,
+        Patient.DocumentAttached, Referral.DocumentAttached,
     ],
     "goals": [
         Patient.Registered, Patient.ConsentGranted, Patient.ConsentRevoked, Patient.ConsentDecided,
@@ -62,6 +65,7 @@ LEAVES_ASIDE: dict[str, list[type[CareEvent]]] = {
         Referral.AmendmentRequested, Referral.AmendmentAccepted, Referral.AmendmentDenied,
         Referral.DisagreementFiled, Referral.PlanDeviationAcknowledged,
         Referral.MessageSent, Referral.MessageAcknowledged,
+        Patient.DocumentAttached, Referral.DocumentAttached,
     ],
     "worklist": [
         Patient.Registered, Patient.ConsentGranted, Patient.ConsentRevoked, Patient.ConsentDecided,
@@ -73,6 +77,7 @@ LEAVES_ASIDE: dict[str, list[type[CareEvent]]] = {
         Referral.AmendmentRequested, Referral.AmendmentAccepted, Referral.AmendmentDenied,
         Referral.DisagreementFiled,
         Referral.MessageAcknowledged,
+        Patient.DocumentAttached, Referral.DocumentAttached,
     ],
 }
 

@@ -27,7 +27,7 @@ from careledger.domain.referral import Referral
 FORMATS = frozenset({
     "text", "words", "day", "when", "list", "words_list", "score", "diagnoses",
     "range_of_motion", "goals", "frequency", "period", "pain_change", "techniques",
-    "units", "outcomes", "changes", "permit", "planned", "precautions", "sites",
+    "units", "outcomes", "changes", "permit", "planned", "precautions", "sites", "bytes",
 })
 
 
@@ -76,6 +76,7 @@ GROUPS = (
     ("session", "Sessions"),
     ("report", "Progress reports and discharge"),
     ("message", "Messages"),
+    ("document", "Documents"),
     ("amendment", "Amendments and requests"),
     ("patient", "Registration and consent"),
 )
@@ -88,6 +89,8 @@ SCREENED = (detail("Cautions", "list", "cautions"),
 PLAN = (detail("Goals", "goals", "goals"),
         detail("Techniques", "planned", "techniques", "sites"),
         detail("Frequency", "frequency", "frequency_per_week", "duration_weeks"), *SCREENED)
+DOCUMENT = (detail("Title", "text", "title"), detail("Kind", "words", "category"),
+            detail("Size", "bytes", "size"))
 CERTIFIED = (detail("Certified", "period", "certified_from", "certified_until"),)
 
 SHOWN: dict[type[CareEvent], Shown] = {
@@ -103,6 +106,7 @@ SHOWN: dict[type[CareEvent], Shown] = {
         detail("Born", "day", "birth_date"), detail("Sex", "text", "sex"))),
     Patient.ConsentGranted: Shown("Consent to share granted", "patient"),
     Patient.ConsentRevoked: Shown("Consent to share revoked", "patient", (REASON,)),
+    Patient.DocumentAttached: Shown("Document attached", "document", DOCUMENT),
     Patient.ConsentDecided: Shown("Consent decision recorded", "patient", (
         detail("Decision", "permit", "permit"), detail("For", "words", "purpose"),
         detail("In force", "period", "starts_on", "ends_on"),
@@ -165,6 +169,7 @@ SHOWN: dict[type[CareEvent], Shown] = {
         detail("Urgency", "words", "urgency"),
         detail("Message", "text", "body"))),
     Referral.MessageAcknowledged: Shown("Message acknowledged", "message"),
+    Referral.DocumentAttached: Shown("Document attached", "document", DOCUMENT),
     Referral.ProgressReported: Shown("Progress report", "report", (
         detail("Visits to date", "text", "visits_to_date"),
         detail("Summary", "text", "summary"))),

@@ -43,12 +43,12 @@ ROLES: dict[str, Role] = {
                      "redirect_referral", "cancel_referral", "certify_plan", "recertify_plan",
                      "amend", "request_amendment", "accept_amendment", "deny_amendment",
                      "file_disagreement", "export_patient_fhir", "authorize_visits",
-                     "acknowledge_plan_deviation", "reply_to_message"),
+                     "acknowledge_plan_deviation", "reply_to_message", "read_document"),
                     Role.PHYSICIAN),
     **dict.fromkeys(("accept_referral", "decline_referral", "record_assessment", "draft_plan",
                      "revise_plan", "schedule_session", "complete_session", "cancel_session",
                      "record_no_show", "send_progress_report", "discharge", "send_message",
-                     "acknowledge_message"), Role.THERAPIST),
+                     "acknowledge_message", "attach_document"), Role.THERAPIST),
 }
 #: Generated requests per operation and mode (valid and invalid by the schema).
 EXAMPLES = 20
@@ -227,8 +227,9 @@ TREATMENT = {"register_patient", "grant_consent", "make_referral", "accept_refer
 AREAS = {
     # (An affiliation's end needs one the chain made first: not every run reaches it.)
     "network": (NETWORK, NETWORK - {"register_clinic", "end_affiliation"}),
-    # (The FHIR export is left out: a fresh patient's is a 404 to anyone, a dead end.)
-    "episode": (set(ROLES) - NETWORK - {"export_patient_fhir"},
+    # (The FHIR export and a document's bytes are left out: a fresh patient's are a 404
+    # to anyone, a dead end.)
+    "episode": (set(ROLES) - NETWORK - {"export_patient_fhir", "read_document"},
                 {"register_patient", "grant_consent", "revoke_consent", "make_referral",
                  "accept_referral", "decline_referral", "cancel_referral"}),
     # The path to treatment alone: with every operation in play, a chain reaches an

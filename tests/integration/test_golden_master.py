@@ -76,7 +76,7 @@ def test_the_hash_chains_still_verify(golden: Any) -> None:
 #: The events upcast since the golden master (their class's `upcast_v…`): the schema
 #: version their envelope now carries and the fields, with the values, the upcast adds.
 UPCAST: dict[str, tuple[int, dict[str, Any]]] = {
-    Referral.Made.TOPIC: (3, {"coded_precautions": []}),
+    Referral.Made.TOPIC: (3, {"coded_precautions": [], "signed_form": None}),
     Referral.PlanDrafted.TOPIC: (2, {"sites": {}, "cautions": [], "overridden": []}),
     Referral.PlanRevised.TOPIC: (2, {"sites": {}, "cautions": [], "overridden": []}),
     Referral.SessionCompleted.TOPIC: (2, {"cautions": [], "overridden": [], "off_plan": [],

@@ -26,6 +26,7 @@ VERSIONS = sorted(path.stem for path in MIGRATIONS.glob("*.sql"))
 #: and the billed sessions gain what a later amendment needs; VIEWS_VERSION 3's billing
 #: lines keep a code the 8-minute rule gives no units; the timeline holds the fields the
 #: upcasts of Made, AssessmentRecorded, PlanDrafted, PlanRevised and SessionCompleted add.
+#: (Migration 0006 adds the documents' table.)
 REMADE = {"referral_progress", "goals", "billed_sessions", "billing_lines", "timeline"}
 
 

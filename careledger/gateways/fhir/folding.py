@@ -67,6 +67,8 @@ class Folding:
         self.consent: str | None = None
         #: "<clinic or network>:<purpose>" -> the Consent of its latest decision
         self.consents: dict[str, str] = {}
+        #: A document's SHA-256 -> its DocumentReference
+        self.documents: dict[str, str] = {}
 
     def put(self, resource: JSON) -> str:
         self.resources[resource["id"]] = resource

@@ -24,6 +24,7 @@ from careledger.gateways.fhir.mapping import (
     amendments,
     assessment,
     closing,
+    documents,
     messaging,
     patient,
     planning,
@@ -51,7 +52,8 @@ log = logging.getLogger(__name__)
 #: Every event of a patient's care, and its mapping: one table a stage (mapping/).
 MAPPINGS: dict[type[CareEvent], Mapping] = {
     **patient.MAPPINGS, **referral.MAPPINGS, **assessment.MAPPINGS, **planning.MAPPINGS,
-    **treatment.MAPPINGS, **closing.MAPPINGS, **messaging.MAPPINGS, **amendments.MAPPINGS,
+    **treatment.MAPPINGS, **closing.MAPPINGS, **messaging.MAPPINGS, **documents.MAPPINGS,
+    **amendments.MAPPINGS,
 }
 
 #: Events of the network, not of a patient's care: never in a patient's log.

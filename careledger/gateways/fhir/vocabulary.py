@@ -34,6 +34,8 @@ DISCIPLINE = f"{BASE}/CodeSystem/discipline"
 TECHNIQUE = f"{BASE}/CodeSystem/technique"
 #: A body region with its side, as a technique names it (domain/body.py): `lower_leg-left`.
 BODY_SITE = f"{BASE}/CodeSystem/body-site"
+#: What a document is: consent_form, referral_letter, imaging_report, other.
+DOCUMENT_CATEGORY = f"{BASE}/CodeSystem/document-category"
 #: Measures no public code system names: `tender-point-count` (of 18, ACR 1990).
 MEASURE = f"{BASE}/CodeSystem/measure"
 INSTRUMENT = f"{BASE}/CodeSystem/functional-instrument"
@@ -50,6 +52,8 @@ SID_ACTOR = f"{BASE}/sid/actor"
 SID_EVENT = f"{BASE}/sid/event"
 SID_EXPORT = f"{BASE}/sid/export"
 SID_CONSENT_FORM = f"{BASE}/sid/consent-form"
+#: A document's SHA-256, in hex: the name the log gives it.
+SID_DOCUMENT = f"{BASE}/sid/document-sha256"
 
 EXT_TIMED_MINUTES = f"{BASE}/StructureDefinition/timed-minutes"
 EXT_CERTIFICATION = f"{BASE}/StructureDefinition/certification"

@@ -89,6 +89,9 @@ class MakeReferralIn(OccurredIn):
         default_factory=list, max_length=20,
         description="From the vocabulary; each names its body site when it holds in one place")
     urgency: Urgency = Urgency.ROUTINE
+    signed_form: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = Field(
+        None, description="The signed referral: the SHA-256 of a document attached to the "
+        "patient (POST /patients/{patient_id}/documents)")
     authorized_visits: Annotated[int, Field(ge=1, le=200)]
     reason: Text = ""
 
@@ -191,6 +194,7 @@ def referral_routes(commands: Commands) -> Router:
             discipline=body.discipline, diagnosis_codes=body.diagnoses,
             precautions=body.precautions, contraindications=body.contraindications,
             coded_precautions=[p.precaution() for p in body.coded_precautions],
+            signed_form=body.signed_form,
             urgency=body.urgency, authorized_visits=body.authorized_visits,
             reason=body.reason, occurred_at=occurred(body), actor=who.actor))
 

@@ -17,6 +17,7 @@ from careledger.gateways.fhir.vocabulary import (
     clinic,
     coding,
     concept,
+    ref,
     resource_id,
 )
 from careledger.projections.envelope import Envelope
@@ -83,9 +84,11 @@ def consent_decided(r: Folding, e: Envelope) -> Change:
         "category": [concept(CONSENT_CATEGORY)],
         "patient": r.patient_ref,
         "dateTime": e.occurred_at,
-        "sourceReference": {"identifier": {"system": SID_CONSENT_FORM,
-                                           "value": d["form_reference"]},
-                            "display": "Signed consent form"},
+        # The signed form: its DocumentReference when it was attached, else its reference.
+        "sourceReference": ref(r.documents[d["form_reference"]])
+        if d["form_reference"] in r.documents else {
+            "identifier": {"system": SID_CONSENT_FORM, "value": d["form_reference"]},
+            "display": "Signed consent form"},
         "policyRule": concept(text=f"Sharing with {where} for {d['purpose']}"),
         "provision": provision,
     }

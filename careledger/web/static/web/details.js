@@ -57,6 +57,7 @@ const FORMATS = {
   pain_change: (before, [after], unit) => (before !== undefined ? `${before} → ${after}${unit}` : null),
   techniques: (v) => (v || []).map((t) => `${sited(t.technique, t.sites)} ${t.minutes} min`),
   sites: (v) => (v || []).map(site),
+  bytes: (v) => (v == null ? v : v < 1024 * 1024 ? `${Math.ceil(v / 1024)} KB` : `${(v / 1024 / 1024).toFixed(1)} MB`),
   planned: (v, [sites]) => (v || []).map((t) => sited(t, (sites || {})[t])),
   precautions: (v) => (v || []).map((p) => (p.site ? `${words(p.code)} (${site(p.site)})` : words(p.code))),
   units: (v) => (v !== undefined ? `${v} units` : null),
