@@ -6,6 +6,7 @@ Each route module (routes/) declares its own bodies, beside the routes that take
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Annotated, Any
 from uuid import UUID
@@ -113,6 +114,15 @@ class CancelIn(OccurredIn):
     reason: Reason
 
 
+def as_schema_error(check: Callable[[], object]) -> None:
+    """A domain rule a body must meet, refused as the schema refuses (a 422 naming the
+    field), so nothing reaches a command that the domain would refuse on its face."""
+    try:
+        check()
+    except InvalidInput as refused:
+        raise ValueError(str(refused)) from None
+
+
 class SiteIn(In):
     """Where on the body: a region, and left or right for a limb's."""
 
@@ -121,10 +131,7 @@ class SiteIn(In):
 
     @model_validator(mode="after")
     def _sided(self) -> SiteIn:
-        try:
-            self.site()
-        except InvalidInput as refused:
-            raise ValueError(str(refused)) from None
+        as_schema_error(self.site)
         return self
 
     def site(self) -> Site:

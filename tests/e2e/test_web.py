@@ -369,7 +369,9 @@ def test_the_token_stays_in_the_tab_and_out_of_every_address(tab: Tab, chart: Ch
     assert page.evaluate("sessionStorage.getItem('careledger.token')") == chart.physician_token
     assert page.evaluate("document.cookie") == ""
     assert not any(chart.physician_token in url for url in tab.urls)
-    # Keyboard only: Tab to the patient's name, Enter opens the chart.
+    # Keyboard only: Tab to the patient's name, Enter opens the chart (once the worklist,
+    # which loads after the sign-in, is there to tab through).
+    expect(page.locator(f'#patients tr[data-patient="{chart.network.patient}"]')).to_be_visible()
     for _ in range(12):
         page.keyboard.press("Tab")
         if page.evaluate("document.activeElement.textContent") == "Maria Okafor":

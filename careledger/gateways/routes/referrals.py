@@ -19,7 +19,6 @@ from careledger.domain.clinical import (
     Technique,
     Urgency,
 )
-from careledger.domain.errors import InvalidInput
 from careledger.domain.intake import (
     AcceptReferral,
     CancelReferral,
@@ -53,6 +52,7 @@ from careledger.gateways.schemas import (
     SiteIn,
     Sites,
     Text,
+    as_schema_error,
 )
 
 # ------------------------------------------------------------------ bodies
@@ -64,10 +64,7 @@ class CodedPrecautionIn(In):
 
     @model_validator(mode="after")
     def _placed(self) -> CodedPrecautionIn:
-        try:
-            self.precaution()
-        except InvalidInput as refused:
-            raise ValueError(str(refused)) from None
+        as_schema_error(self.precaution)
         return self
 
     def precaution(self) -> CodedPrecaution:
