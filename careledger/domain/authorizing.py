@@ -18,9 +18,11 @@ from uuid import UUID
 from careledger.domain.authorization import Authorization, AuthorizationSource
 from careledger.domain.clinical import aware
 from careledger.domain.commands import Command, Decision, Handler, Reader, new_id
+from careledger.domain.coverage import Coverage, in_force
 from careledger.domain.episode import EpisodeState, Event, OnReferral, on_referral
 from careledger.domain.errors import InvalidInput, InvariantViolated
 from careledger.domain.network import Practitioner
+from careledger.domain.patient import Patient
 
 if TYPE_CHECKING:
     from careledger.domain.referral import Referral
@@ -31,9 +33,11 @@ _CPT = re.compile(r"^[0-9]{5}$")
 
 
 class VisitsAuthorized(Event):
-    """Visits authorized after the referral's own: by its physician, or by a payer."""
+    """Visits authorized after the referral's own: by its physician, or by a payer.
+    Version 2 names the patient's coverage a payer's falls under (`coverage_id`)."""
 
     TOPIC = "careledger:Referral.VisitsAuthorized"
+    class_version = 2
     authorization_id: str
     source: str
     visits: int
@@ -43,6 +47,11 @@ class VisitsAuthorized(Event):
     number: str | None
     units: dict[str, int]
     physician_id: str | None
+    coverage_id: str | None
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        state["coverage_id"] = None
 
     def apply(self, referral: Referral) -> None:
         referral.authorizations.append(Authorization(
@@ -64,6 +73,8 @@ class AuthorizeVisits(OnReferral):
     number: str | None = None
     units: Mapping[str, int] | None = None
     authorization_id: str | None = None
+    #: The patient's coverage a payer's authorization falls under (its payer, if none given).
+    coverage_id: str | None = None
 
 
 class Authorizing(EpisodeState):
@@ -73,7 +84,8 @@ class Authorizing(EpisodeState):
     def authorize_visits(self, *, authorization_id: str, visits: int, starts_on: date,
                          ends_on: date | None, physician: Practitioner | None,
                          payer: str | None, number: str | None, units: Mapping[str, int],
-                         occurred_at: datetime, actor: str) -> None:
+                         occurred_at: datetime, actor: str,
+                         coverage: Coverage | None = None) -> None:
         self.check_open()
         if any(a["authorization_id"] == authorization_id for a in self.authorizations):
             raise InvariantViolated("an authorization with this id was already recorded")
@@ -86,6 +98,10 @@ class Authorizing(EpisodeState):
             physician.check_may_refer(occurred_at.date())
             source = AuthorizationSource.PHYSICIAN
         else:
+            if coverage is not None:
+                if payer and payer.strip() != coverage.payer:
+                    raise InvalidInput("the payer is the coverage's own", field="payer")
+                payer = coverage.payer
             if not (payer and payer.strip()):
                 raise InvalidInput("a payer's authorization names the payer", field="payer")
             if not (number and number.strip()):
@@ -110,6 +126,7 @@ class Authorizing(EpisodeState):
             visits=visits, starts_on=starts_on, ends_on=ends_on,
             payer=payer.strip() if payer else None, number=number.strip() if number else None,
             units=dict(units), physician_id=str(physician.id) if physician else None,
+            coverage_id=coverage.coverage_id if coverage else None,
             occurred_at=occurred_at, actor=actor)
 
 
@@ -118,11 +135,22 @@ class Authorizing(EpisodeState):
 
 def authorize_visits(cmd: AuthorizeVisits, read: Reader[Any]) -> Decision:
     record_id = new_id(cmd.authorization_id)
+    if cmd.coverage_id is not None and cmd.physician_id is not None:
+        raise InvalidInput("the physician's own authorization names no coverage",
+                           field="coverage_id")
+
+    def coverage(referral: Referral) -> Coverage | None:
+        if cmd.coverage_id is None:
+            return None
+        return in_force(read(Patient, referral.patient_id).coverage_held, cmd.coverage_id,
+                        cmd.starts_on)
+
     return on_referral(cmd, lambda r: r.authorize_visits(
         authorization_id=record_id, visits=cmd.visits, starts_on=cmd.starts_on,
         ends_on=cmd.ends_on, payer=cmd.payer, number=cmd.number,
         physician=None if cmd.physician_id is None else read(Practitioner, cmd.physician_id),
-        units=dict(cmd.units or {}), occurred_at=aware(cmd.occurred_at), actor=cmd.actor))
+        units=dict(cmd.units or {}), occurred_at=aware(cmd.occurred_at), actor=cmd.actor,
+        coverage=coverage(r)))
 
 
 #: This stage's commands, and what decides each.

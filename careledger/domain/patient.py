@@ -19,6 +19,7 @@ from careledger.domain.commands import (
     new_id,
 )
 from careledger.domain.consent import ConsentDecision, Purpose, check_period, clinic_permitted
+from careledger.domain.coverage import Coverage, Relation, check_order
 from careledger.domain.documents import Document, checked_name, is_document_name
 from careledger.domain.errors import InvalidInput, InvariantViolated
 from careledger.domain.events import CareEvent
@@ -31,7 +32,8 @@ class Patient(Aggregate):
     """Demographics and consent; consent gates referrals and, later, who may read."""
 
     TOPIC = "careledger:Patient"
-    #: Version 2 keeps consent decisions, version 3 the documents attached to the patient.
+    #: Version 2 keeps consent decisions, version 3 the documents attached to the patient
+    #: and their coverages.
     class_version = 3
 
     @staticmethod
@@ -46,6 +48,7 @@ class Patient(Aggregate):
     @staticmethod
     def upcast_v2_v3(state: dict[str, Any]) -> None:
         state["documents"] = []
+        state["coverages"] = []
 
     class Event(CareEvent):
         TOPIC = "careledger:Patient.Event"
@@ -74,6 +77,7 @@ class Patient(Aggregate):
             patient.consent_granted = False
             patient.consent_decisions = []
             patient.documents = []
+            patient.coverages = []
 
     class ConsentGranted(Event):
         """Consent to share with the whole network, for treatment, from this day."""
@@ -134,6 +138,28 @@ class Patient(Aggregate):
         def apply(self, patient: Patient) -> None:
             patient.documents.append(self.sha256)
 
+    class CoverageRecorded(Event):
+        """An insurance coverage of the patient's (coverage.py)."""
+
+        TOPIC = "careledger:Patient.CoverageRecorded"
+        coverage_id: str
+        payer: str
+        member_id: str
+        plan: str | None
+        group: str | None
+        subscriber: str | None
+        relation: str
+        starts_on: date
+        ends_on: date | None
+        order: int
+
+        def apply(self, patient: Patient) -> None:
+            patient.coverages.append(Coverage(
+                coverage_id=self.coverage_id, payer=self.payer, member_id=self.member_id,
+                plan=self.plan, group=self.group, subscriber=self.subscriber,
+                relation=Relation(self.relation), starts_on=self.starts_on,
+                ends_on=self.ends_on, order=self.order).as_state())
+
     if TYPE_CHECKING:  # set by the events (annotations here would make a dataclass)
         given_name: str
         family_name: str
@@ -146,6 +172,8 @@ class Patient(Aggregate):
         consent_decisions: list[dict[str, Any]]
         #: The SHA-256 of each document attached to the patient.
         documents: list[str]
+        #: Coverage.as_state() of each coverage recorded.
+        coverages: list[dict[str, Any]]
 
     @classmethod
     def register(
@@ -224,6 +252,15 @@ class Patient(Aggregate):
         self.trigger_event(self.DocumentAttached, document_id=document_id, **document.fields(),
                            occurred_at=occurred_at, actor=actor)
 
+    def record_coverage(self, *, coverage: Coverage, occurred_at: datetime, actor: str) -> None:
+        check_order(self.coverage_held, coverage)
+        self.trigger_event(self.CoverageRecorded, **coverage.as_state(),
+                           occurred_at=occurred_at, actor=actor)
+
+    @property
+    def coverage_held(self) -> list[Coverage]:
+        return [Coverage.of_state(c) for c in self.coverages]
+
     def check_shares(self, clinic_id: UUID, on: date) -> None:
         """A referral to a clinic needs the patient's consent to share with it."""
         if not clinic_permitted(self.decisions, str(clinic_id), on):
@@ -254,6 +291,12 @@ class GrantConsent(Command):
 class RevokeConsent(Command):
     patient_id: UUID
     reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordCoverage(Command):
+    patient_id: UUID
+    coverage: Coverage
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -298,8 +341,14 @@ def decide_consent(cmd: DecideConsent, read: Reader[Any]) -> Decision:
         form_reference=cmd.form_reference, occurred_at=cmd.occurred_at, actor=cmd.actor))
 
 
+def record_coverage(cmd: RecordCoverage, read: Reader[Any]) -> Decision:
+    return Change(Patient, cmd.patient_id, lambda p: p.record_coverage(
+        coverage=cmd.coverage, occurred_at=cmd.occurred_at, actor=cmd.actor))
+
+
 #: The commands of this record, and what decides each.
 HANDLERS: dict[type[Command], Handler] = {
+    RecordCoverage: record_coverage,
     RegisterPatient: register_patient,
     GrantConsent: grant_consent,
     RevokeConsent: revoke_consent,

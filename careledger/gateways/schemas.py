@@ -92,8 +92,9 @@ def _holds_nul(value: Any) -> bool:
     return False
 
 
-#: Fields whose keys the client chooses (goal ids, changed fields): data, not schema.
-FREE_KEYS = frozenset({"outcomes", "changes", "sites"})
+#: Fields whose keys the client chooses (goal ids, changed fields, CPT codes, techniques):
+#: data, not schema.
+FREE_KEYS = frozenset({"outcomes", "changes", "sites", "units"})
 
 
 class RecordedOut(Schema):

@@ -35,6 +35,7 @@ LEAVES_ASIDE: dict[str, list[type[CareEvent]]] = {
         Referral.PlanDeviationAcknowledged,
         Referral.MessageSent, Referral.MessageAcknowledged,
         Patient.DocumentAttached, Referral.DocumentAttached,
+        Patient.CoverageRecorded,
     ],
     "care_team": [
         Referral.Accepted, Referral.Declined, Referral.Cancelled, Referral.AssessmentRecorded,
@@ -46,6 +47,7 @@ LEAVES_ASIDE: dict[str, list[type[CareEvent]]] = {
         Referral.AmendmentAccepted, Referral.AmendmentDenied, Referral.DisagreementFiled,
         Referral.MessageSent, Referral.MessageAcknowledged,
         Patient.DocumentAttached, Referral.DocumentAttached,
+        Patient.CoverageRecorded,
     ],
     "caseload": [
         Patient.Registered, Patient.ConsentGranted, Patient.ConsentRevoked, Patient.ConsentDecided,
@@ -54,6 +56,7 @@ LEAVES_ASIDE: dict[str, list[type[CareEvent]]] = {
         Referral.DisagreementFiled, Referral.PlanDeviationAcknowledged,
         Referral.MessageSent, Referral.MessageAcknowledged,
         Patient.DocumentAttached, Referral.DocumentAttached,
+        Patient.CoverageRecorded,
     ],
     "goals": [
         Patient.Registered, Patient.ConsentGranted, Patient.ConsentRevoked, Patient.ConsentDecided,
@@ -66,6 +69,7 @@ LEAVES_ASIDE: dict[str, list[type[CareEvent]]] = {
         Referral.DisagreementFiled, Referral.PlanDeviationAcknowledged,
         Referral.MessageSent, Referral.MessageAcknowledged,
         Patient.DocumentAttached, Referral.DocumentAttached,
+        Patient.CoverageRecorded,
     ],
     "worklist": [
         Patient.Registered, Patient.ConsentGranted, Patient.ConsentRevoked, Patient.ConsentDecided,
@@ -78,6 +82,7 @@ LEAVES_ASIDE: dict[str, list[type[CareEvent]]] = {
         Referral.DisagreementFiled,
         Referral.MessageAcknowledged,
         Patient.DocumentAttached, Referral.DocumentAttached,
+        Patient.CoverageRecorded,
     ],
 }
 

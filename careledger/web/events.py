@@ -107,6 +107,9 @@ SHOWN: dict[type[CareEvent], Shown] = {
     Patient.ConsentGranted: Shown("Consent to share granted", "patient"),
     Patient.ConsentRevoked: Shown("Consent to share revoked", "patient", (REASON,)),
     Patient.DocumentAttached: Shown("Document attached", "document", DOCUMENT),
+    Patient.CoverageRecorded: Shown("Insurance coverage recorded", "patient", (
+        detail("Payer", "text", "payer"), detail("Plan", "text", "plan"),
+        detail("Order", "text", "order"), detail("In force", "period", "starts_on", "ends_on"))),
     Patient.ConsentDecided: Shown("Consent decision recorded", "patient", (
         detail("Decision", "permit", "permit"), detail("For", "words", "purpose"),
         detail("In force", "period", "starts_on", "ends_on"),

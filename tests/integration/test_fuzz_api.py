@@ -39,6 +39,7 @@ ROLES: dict[str, Role] = {
                      "rename_practitioner", "end_affiliation"),
                     Role.NETWORK_ADMIN),
     **dict.fromkeys(("register_patient", "grant_consent", "revoke_consent", "decide_consent",
+                     "record_coverage",
                      "make_referral",
                      "redirect_referral", "cancel_referral", "certify_plan", "recertify_plan",
                      "amend", "request_amendment", "accept_amendment", "deny_amendment",

@@ -29,6 +29,8 @@ CONSENT_SCOPE = "http://terminology.hl7.org/CodeSystem/consentscope"
 ACT_REASON = "http://terminology.hl7.org/CodeSystem/v3-ActReason"
 PARTICIPATION_TYPE = "http://terminology.hl7.org/CodeSystem/v3-ParticipationType"
 CLAIM_TYPE = "http://terminology.hl7.org/CodeSystem/claim-type"
+COVERAGE_CLASS = "http://terminology.hl7.org/CodeSystem/coverage-class"
+SUBSCRIBER_RELATIONSHIP = "http://terminology.hl7.org/CodeSystem/subscriber-relationship"
 
 DISCIPLINE = f"{BASE}/CodeSystem/discipline"
 TECHNIQUE = f"{BASE}/CodeSystem/technique"
@@ -52,6 +54,8 @@ SID_ACTOR = f"{BASE}/sid/actor"
 SID_EVENT = f"{BASE}/sid/event"
 SID_EXPORT = f"{BASE}/sid/export"
 SID_CONSENT_FORM = f"{BASE}/sid/consent-form"
+#: A coverage's member id, as the payer issued it.
+SID_MEMBER = f"{BASE}/sid/member-id"
 #: A document's SHA-256, in hex: the name the log gives it.
 SID_DOCUMENT = f"{BASE}/sid/document-sha256"
 

@@ -1,19 +1,26 @@
-"""Commands about the patient: registration and consent to share (with the network, or
-per clinic and purpose)."""
+"""Commands about the patient: registration, consent to share (with the network, or per
+clinic and purpose), and their insurance coverage."""
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from django.http import HttpRequest
 from ninja import Field, Router, Status
 
 from careledger.access.policy import referred_by
-from careledger.access.tokens import Role
+from careledger.access.tokens import Principal, Role
 from careledger.domain.consent import Purpose
+from careledger.domain.coverage import MAX_ORDER, Coverage, Relation
 from careledger.domain.errors import NotFound
-from careledger.domain.patient import DecideConsent, GrantConsent, RegisterPatient, RevokeConsent
+from careledger.domain.patient import (
+    DecideConsent,
+    GrantConsent,
+    RecordCoverage,
+    RegisterPatient,
+    RevokeConsent,
+)
 from careledger.gateways.commanding import Commands, occurred, require_role
 from careledger.gateways.links import ANSWERED_ID, link, then
 from careledger.gateways.problems import COMMAND_ERRORS
@@ -24,6 +31,7 @@ from careledger.gateways.schemas import (
     OccurredIn,
     Reason,
     RecordedOut,
+    RecordId,
     ShortText,
 )
 from careledger.projections import live_generation
@@ -56,7 +64,27 @@ class DecideConsentIn(OccurredIn):
                                   "day it happened if none.")
     ends_on: Day | None = Field(None, description="The last day it is in force; none for "
                                 "until a later decision.")
-    form_reference: ShortText = Field(description="The signed consent form it comes from.")
+    form_reference: ShortText = Field(description="The signed consent form it comes from: "
+                                      "its reference, or the SHA-256 of the document "
+                                      "attached to the patient")
+
+
+class CoverageIn(OccurredIn):
+    """One insurance coverage of the patient's, from their card."""
+
+    coverage_id: RecordId | None = None
+    payer: Annotated[str, Field(min_length=1, max_length=100)]
+    member_id: Annotated[str, Field(min_length=1, max_length=100)]
+    plan: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    group: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    relation: Relation = Field(Relation.SELF, description="The patient's relation to the "
+                               "subscriber")
+    subscriber: Annotated[str, Field(min_length=1, max_length=100)] | None = Field(
+        None, description="The subscriber's name, when not the patient")
+    starts_on: Day
+    ends_on: Day | None = None
+    order: Annotated[int, Field(ge=1, le=MAX_ORDER)] = Field(
+        1, description="1 for the primary coverage, 2 the secondary...")
 
 
 RESPONSES = {201: RecordedOut, **COMMAND_ERRORS}
@@ -68,6 +96,7 @@ CONSENTED = then(link("revoke_consent", "export_patient_fhir", patient_id=ANSWER
                  link("make_referral", body={"patient_id": ANSWERED_ID}))
 REVOKED = then(link("grant_consent", "export_patient_fhir", patient_id=ANSWERED_ID))
 DECIDED = then(link("decide_consent", "export_patient_fhir", patient_id=ANSWERED_ID))
+COVERED = then(link("record_coverage", "export_patient_fhir", patient_id=ANSWERED_ID))
 
 
 def patient_routes(commands: Commands) -> Router:
@@ -110,16 +139,39 @@ def patient_routes(commands: Commands) -> Router:
         """The patient's decision for one clinic or the network, recorded on their behalf
         by a clinic's front desk or the referring physician. A revocation holds for every
         read that begins after this answers."""
-        who = require_role(request, FRONT_DESK)
-        if who.role is Role.PHYSICIAN:
-            with commands.services.idempotency.pool.connection() as conn:
-                if not referred_by(conn, live_generation(conn)[0], who.subject, patient_id):
-                    raise NotFound("no patient with that id")  # theirs, or as if none
+        who = front_desk(request, patient_id)
         at = occurred(body)
         return commands.run(request, body, DecideConsent(
             patient_id=patient_id, clinic_id=body.clinic_id, purpose=body.purpose,
             permit=body.decision == "permit", starts_on=body.starts_on or at.date(),
             ends_on=body.ends_on, form_reference=body.form_reference, occurred_at=at,
             actor=who.actor))
+
+    @router.post("/patients/{patient_id}/coverage", response=RESPONSES,
+                 operation_id="record_coverage", openapi_extra=COVERED)
+    def record_coverage(
+        request: HttpRequest, patient_id: UUID, body: CoverageIn
+    ) -> Status[RecordedOut]:
+        """A coverage from the patient's card, by a clinic's front desk or the referring
+        physician; a payer's authorization names it (`coverage_id`)."""
+        who = front_desk(request, patient_id)
+        coverage = Coverage(
+            coverage_id=body.coverage_id or str(uuid4()), payer=body.payer,
+            member_id=body.member_id, plan=body.plan, group=body.group,
+            subscriber=body.subscriber, relation=body.relation, starts_on=body.starts_on,
+            ends_on=body.ends_on, order=body.order)
+        return commands.run(request, body, RecordCoverage(
+            patient_id=patient_id, coverage=coverage, occurred_at=occurred(body),
+            actor=who.actor))
+
+    def front_desk(request: HttpRequest, patient_id: UUID) -> Principal:
+        """A clinic's front desk, or the physician who referred the patient (any other
+        physician finds no such patient)."""
+        who = require_role(request, FRONT_DESK)
+        if who.role is Role.PHYSICIAN:
+            with commands.services.idempotency.pool.connection() as conn:
+                if not referred_by(conn, live_generation(conn)[0], who.subject, patient_id):
+                    raise NotFound("no patient with that id")  # theirs, or as if none
+        return who
 
     return router

@@ -65,6 +65,8 @@ class AuthorizeVisitsIn(OccurredIn):
     number: Annotated[str, Field(min_length=1, max_length=64)] | None = None
     units: dict[CptCode, Annotated[int, Field(ge=1, le=999)]] = Field(
         default_factory=dict, max_length=20)
+    coverage_id: RecordId | None = Field(None, description="The patient's coverage a "
+                                         "payer's authorization falls under")
 
 
 
@@ -142,7 +144,7 @@ def treatment_routes(commands: Commands) -> Router:
             visits=body.visits, starts_on=body.starts_on, ends_on=body.ends_on,
             physician_id=who.subject if who.role == Role.PHYSICIAN else None,
             payer=body.payer, number=body.number, units=body.units,
-            occurred_at=occurred(body), actor=who.actor))
+            coverage_id=body.coverage_id, occurred_at=occurred(body), actor=who.actor))
 
     @post(router, "/referrals/{referral_id}/sessions", "schedule_session",
           then(SESSION))

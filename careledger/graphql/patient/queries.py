@@ -24,6 +24,7 @@ from careledger.graphql.context import (
 )
 from careledger.graphql.cursor import check_first, decode_cursor, encode_cursor
 from careledger.graphql.patient.chart import PatientChart
+from careledger.graphql.patient.coverage import PatientCoverage
 from careledger.graphql.patient.documents import PatientDocuments
 from careledger.graphql.patient.messages import PatientMessages
 from careledger.graphql.patient.types import GoalOutcome, TimelineEvent, TimelinePage
@@ -43,7 +44,7 @@ def not_found() -> PublicError:
 
 
 @strawberry.type
-class Patient(PatientChart, PatientMessages, PatientDocuments):
+class Patient(PatientChart, PatientMessages, PatientDocuments, PatientCoverage):
     id: UUID
 
     @strawberry.field(  # type: ignore[untyped-decorator]

@@ -10,10 +10,13 @@ from careledger.gateways.fhir.vocabulary import (
     ACT_REASON,
     CONSENT_CATEGORY,
     CONSENT_SCOPE,
+    COVERAGE_CLASS,
     JSON,
     PARTICIPATION_TYPE,
     SID_CONSENT_FORM,
+    SID_MEMBER,
     SID_PATIENT,
+    SUBSCRIBER_RELATIONSHIP,
     clinic,
     coding,
     concept,
@@ -102,6 +105,32 @@ def consent_decided(r: Folding, e: Envelope) -> Change:
     return Change(CREATE, targets)
 
 
+def coverage_recorded(r: Folding, e: Envelope) -> Change:
+    """A Coverage: the payer, the member id, plan and group as its classes, the
+    subscriber, the patient's relation to them, the period and the order."""
+    d = e.data
+    classes = [{"type": concept(coding(COVERAGE_CLASS, kind)), "value": d[kind]}
+               for kind in ("plan", "group") if d.get(kind)]
+    coverage: JSON = {
+        "resourceType": "Coverage",
+        "id": resource_id("Coverage", r.patient_id, d["coverage_id"]),
+        "identifier": [{"system": SID_MEMBER, "value": d["member_id"]}],
+        "status": "active",
+        "subscriberId": d["member_id"],
+        "beneficiary": r.patient_ref,
+        "relationship": concept(coding(SUBSCRIBER_RELATIONSHIP, d["relation"])),
+        "period": {"start": d["starts_on"], **({"end": d["ends_on"]} if d["ends_on"] else {})},
+        "payor": [{"display": d["payer"]}],
+        "order": d["order"],
+        **({"class": classes} if classes else {}),
+    }
+    if d["relation"] == "self":
+        coverage["subscriber"] = r.patient_ref
+    elif d.get("subscriber"):
+        coverage["subscriber"] = {"display": d["subscriber"]}
+    return Change(CREATE, [r.put(coverage)])
+
+
 def consent_revoked(r: Folding, e: Envelope) -> Change:
     if r.consent is None:
         return Change(UPDATE, [r.patient_id], reason=e.data.get("reason"))
@@ -115,4 +144,5 @@ MAPPINGS: dict[type[CareEvent], Mapping] = {
     Patient.ConsentGranted: consent_granted,
     Patient.ConsentRevoked: consent_revoked,
     Patient.ConsentDecided: consent_decided,
+    Patient.CoverageRecorded: coverage_recorded,
 }

@@ -135,6 +135,10 @@ def visits_authorized(r: Folding, e: Envelope) -> Change:
             "preAuthRef": d["number"],
             "preAuthPeriod": period,
         })
+        coverage = resource_id("Coverage", r.patient_id, d.get("coverage_id"))
+        if d.get("coverage_id") and coverage in r.resources:  # the coverage it falls under
+            r.get(authorization)["insurance"] = [
+                {"sequence": 1, "focal": True, "coverage": ref(coverage)}]
         request.setdefault("supportingInfo", []).append(ref(authorization))
         changed.append(authorization)
     return Change(UPDATE if len(changed) == 1 else CREATE, changed)
