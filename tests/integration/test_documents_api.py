@@ -16,6 +16,7 @@ from uuid import UUID
 
 import psycopg
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 
 from careledger.access.tokens import Role
 from careledger.audit import keys
@@ -42,8 +43,6 @@ def _auth(network: Network, role: Role, subject: UUID, clinics: list[UUID] | Non
 
 def upload(client: Any, network: Network, auth: dict[str, str], data: bytes, *,
            name: str = "form.pdf", **fields: Any) -> Any:
-    from django.core.files.uploadedfile import SimpleUploadedFile
-
     form = {"title": "Signed consent form", "category": "consent_form", **fields}
     return client.post(f"/api/v1/patients/{network.patient}/documents",
                        data={**form, "file": SimpleUploadedFile(name, data)}, **auth)
@@ -142,6 +141,16 @@ def test_an_outsider_neither_reads_nor_attaches_and_bad_files_are_refused(
         assert_problem(read(client, network, auth, sha), 404, "not_found")
         assert_problem(upload(client, network, auth, PDF), 404, "not_found")
     assert_problem(read(client, network, {}, sha), 401, "not_authenticated")
+    # The episode of one patient, named under another's path: nothing stored for either.
+    t = _auth(network, Role.THERAPIST, network.therapist, [network.clinic])
+    scan = PNG + uuid.uuid4().bytes
+    elsewhere = client.post(f"/api/v1/patients/{uuid.uuid4()}/documents", data={
+        "title": "scan", "referral_id": made.json()["id"],
+        "file": SimpleUploadedFile("a.png", scan)}, **t)
+    assert_problem(elsewhere, 404, "not_found")
+    with psycopg.connect(db.app_url) as conn:
+        assert conn.execute("SELECT count(*) FROM careledger.documents WHERE sha256 = %s",
+                            (hashlib.sha256(scan).hexdigest(),)).fetchone() == (0,)
     with psycopg.connect(db.app_url) as conn:
         denied = conn.execute(
             "SELECT count(*) FROM careledger.access_log WHERE principal = %s AND NOT allowed"

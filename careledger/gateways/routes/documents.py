@@ -56,6 +56,9 @@ def document_routes(commands: Commands) -> Router:
         who = require_role(request, CARE_TEAM)
         if details.referral_id is not None:
             commands.scoped(request, details.referral_id, CARE_TEAM)
+            # Checked before the bytes are stored under the patient the path names.
+            if services.app.repository.get(details.referral_id).patient_id != patient_id:
+                raise NotFound("no such referral for this patient")
         elif who.role is not Role.CLINIC_ADMIN:  # the front desk files a patient's forms,
             # as it records their consent, before any referral; the others, once on the team
             with services.idempotency.pool.connection() as conn:
