@@ -29,10 +29,16 @@ from careledger.domain.errors import InvalidInput, InvariantViolated, NotFound, 
 from careledger.domain.intake import AcceptReferral, CancelReferral
 from careledger.domain.network import AddCredential, RegisterPractitioner
 from careledger.domain.patient import RevokeConsent
-from careledger.domain.planning import CertifyPlan
+from careledger.domain.planning import CertifyPlan, RevisePlan
+from careledger.domain.precautions import Applied
 from careledger.domain.referral import Referral
-from careledger.domain.treatment import CancelSession, ScheduleSession
-from tests.helpers.episode import accepted, assess, plan, refer, session
+from careledger.domain.treatment import (
+    AcknowledgePlanDeviation,
+    CancelSession,
+    CompleteSession,
+    ScheduleSession,
+)
+from tests.helpers.episode import GOAL, SOAP, accepted, assess, plan, refer, session
 from tests.helpers.network import NOW, build_network
 
 
@@ -207,6 +213,41 @@ def test_a_contraindicated_technique_is_refused(app: CareLedger,
     plan(app, net, rid)
     with pytest.raises(InvariantViolated, match=r"contraindicated.*deep_tissue"):
         session(app, net, rid, "s1", techniques=[(Technique.DEEP_TISSUE, 20)])
+
+
+def test_a_session_beyond_the_plan_needs_a_reason_and_is_acknowledged_once(
+        app: CareLedger, net) -> None:  # type: ignore[no-untyped-def]
+    rid = accepted(app, net)
+    assess(app, net, rid)
+    plan(app, net, rid)  # myofascial release only
+    beyond = [(Technique.TRIGGER_POINT, 15)]
+    with pytest.raises(InvariantViolated, match="trigger point: not in the plan"):
+        session(app, net, rid, "s1", techniques=beyond)
+    app.handle(CompleteSession(
+        referral_id=rid, session_id="s1", practitioner_id=net.therapist, soap=SOAP,
+        techniques=beyond, pain_before=6, pain_after=5, location=SessionLocation.CLINIC,
+        functional_score=None, goal_measurements=[], override_reason=None,
+        off_plan_reason="an active trigger point", occurred_at=NOW, actor="t"))
+    session(app, net, rid, "s2", techniques=beyond, off_plan="still there")
+    referral = app.repository.get(rid)
+    assert referral.deviations == {"s1": ["trigger point: not in the plan"],
+                                   "s2": ["trigger point: not in the plan"]}
+    with pytest.raises(InvariantViolated, match="referring physician"):
+        app.handle(AcknowledgePlanDeviation(referral_id=rid, physician_id=net.therapist,
+                                            session_id="s1", occurred_at=NOW, actor="t"))
+    app.handle(AcknowledgePlanDeviation(referral_id=rid, physician_id=net.physician,
+                                        session_id="s1", occurred_at=NOW, actor="p"))
+    with pytest.raises(InvariantViolated, match="nothing beyond the plan"):
+        app.handle(AcknowledgePlanDeviation(referral_id=rid, physician_id=net.physician,
+                                            session_id="s1", occurred_at=NOW, actor="p"))
+    assert list(app.repository.get(rid).deviations) == ["s2"]
+    app.handle(RevisePlan(referral_id=rid, practitioner_id=net.therapist, goals=[GOAL],
+                          techniques=[Technique.MYOFASCIAL_RELEASE, Technique.TRIGGER_POINT],
+                          frequency_per_week=2, duration_weeks=6, reason="trigger points",
+                          override_reason=None, occurred_at=NOW, actor="t"))
+    assert app.repository.get(rid).deviations == {}  # the revised plan answers s2
+    revised = app.repository.get(rid).require_plan()
+    assert revised.deviations([Applied(Technique.TRIGGER_POINT)]) == []  # within it now
 
 
 def test_an_override_with_a_reason_is_recorded(app: CareLedger,
