@@ -199,6 +199,8 @@ class Relay:
             try:
                 published = self.step()
                 broker_backoff, database_backoff = 0.5, RETRY_FIRST_S
+                if published and self._resting:
+                    self._mark_resting(False)  # busy: writers need not wake it
             except BrokerUnavailable as e:
                 log.warning("relay: %s; retrying in %.1f s", e, broker_backoff)
                 stop.wait(broker_backoff)
@@ -213,8 +215,6 @@ class Relay:
                 continue
             if on_batch is not None and published:
                 on_batch(published, self.position())
-            if published and self._resting:
-                self._mark_resting(False)  # busy: writers need not wake it
             if not published:
                 try:
                     self.rest(stop, idle_s)

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import psycopg
 import pytest
 from confluent_kafka import Consumer, Producer
+from eventsourcing.persistence import OperationalError
 from psycopg.rows import dict_row
 
 from careledger.consumers.applier import Applied, ViewApplier
@@ -211,6 +213,57 @@ def test_a_relay_killed_between_delivery_and_its_position_publishes_again(
         consumer.close()
     assert (outcome.applied, outcome.skipped) == (6, 6)
     assert pipeline.live() == pipeline.rebuilt()
+
+
+def test_a_relay_that_loses_postgresql_right_after_a_batch_keeps_running(
+    network: Network, pipeline: Pipeline
+) -> None:
+    """Found by CI on a loaded machine: PostgreSQL went away between a published batch
+    and the relay's note that it was busy again, and the relay process died."""
+
+    class LosesPostgres(Relay):
+        failed = threading.Event()
+
+        def _mark_resting(self, resting: bool) -> None:
+            if not resting and not self.failed.is_set():
+                self.failed.set()
+                raise OperationalError("server closed the connection unexpectedly")
+            super()._mark_resting(resting)
+
+    relay = LosesPostgres(pipeline.app, bootstrap=pipeline.bootstrap, topic=pipeline.topic,
+                          name=pipeline.relay.name)
+    stop, errors = threading.Event(), list[BaseException]()
+
+    def run() -> None:
+        try:
+            relay.run(stop)
+        except BaseException as e:  # the process would have died of it
+            errors.append(e)
+
+    runner = threading.Thread(target=run)
+    runner.start()
+    try:
+        wait_until(lambda: relay._resting, "the idle relay to rest")
+        open_episode(pipeline.app, network)  # wakes it: a batch, then the lost connection
+        wait_until(relay.failed.is_set, "PostgreSQL to go away after the batch")
+        open_episode(pipeline.app, network, accept=True)
+        head = pipeline.app.recorder.horizon()  # type: ignore[attr-defined]
+        wait_until(lambda: relay.position() >= head or bool(errors),
+                   "the relay to publish what followed")
+    finally:
+        stop.set()
+        runner.join()
+        relay.close()
+    assert not errors, errors
+    assert relay.position() >= head
+
+
+def wait_until(condition: Callable[[], bool], what: str) -> None:
+    """No bound of ours: a stuck relay fails here, a slow machine only takes longer."""
+    deadline = time.monotonic() + 120
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
 
 
 def test_a_consumer_killed_mid_batch_leaves_nothing_half_applied(
