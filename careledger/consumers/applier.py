@@ -161,7 +161,10 @@ class ViewApplier:
         pending = []
         for read, ids in wanted.items():
             reader = cur.connection.cursor()
-            reader.execute(_select(self.schema, read.table.name, read.column), ([*ids],))
+            if len(ids) == 1:  # no array to bind for one record (one event per transaction)
+                reader.execute(_select_one(self.schema, read.table.name, read.column), (*ids,))
+            else:
+                reader.execute(_select(self.schema, read.table.name, read.column), ([*ids],))
             pending.append((read, reader))
         return Reading(self.memory(), tracked, pending)
 
@@ -230,6 +233,11 @@ def _kept(change: Change, tracked: Tracked | None) -> bool:
 @cache
 def _select(schema: str, table: str, column: str) -> str:
     return f'SELECT * FROM "{schema}".{table} WHERE {column} = ANY(%s)'
+
+
+@cache
+def _select_one(schema: str, table: str, column: str) -> str:
+    return f'SELECT * FROM "{schema}".{table} WHERE {column} = %s'
 
 
 def unknown_kinds_statement(schema: str) -> str:

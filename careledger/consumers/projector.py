@@ -259,11 +259,17 @@ class Projector:
         keys = sorted({where(m)[:2] for m in messages})
         if not keys:
             return dict
-        cur.execute(self._sql(
-            "SELECT topic, partition, kafka_offset, position FROM {v}.tracking"
-            " WHERE consumer = %s AND (topic, partition) IN (SELECT * FROM unnest(%s::text[],"
-            " %s::int[])) ORDER BY topic, partition FOR UPDATE"
-        ), (self.consumer, [k[0] for k in keys], [k[1] for k in keys]))
+        if len(keys) == 1:  # one partition (one event per transaction): no arrays to bind
+            cur.execute(self._sql(
+                "SELECT topic, partition, kafka_offset, position FROM {v}.tracking"
+                " WHERE consumer = %s AND topic = %s AND partition = %s FOR UPDATE"
+            ), (self.consumer, *keys[0]))
+        else:
+            cur.execute(self._sql(
+                "SELECT topic, partition, kafka_offset, position FROM {v}.tracking"
+                " WHERE consumer = %s AND (topic, partition) IN (SELECT * FROM unnest(%s::text[],"
+                " %s::int[])) ORDER BY topic, partition FOR UPDATE"
+            ), (self.consumer, [k[0] for k in keys], [k[1] for k in keys]))
         return lambda: {(row[0], row[1]): _Tracked(offset=row[2], position=row[3])
                         for row in cur.fetchall()}
 

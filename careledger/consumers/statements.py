@@ -15,8 +15,8 @@ change of one shape there is one statement over arrays (`unnest`):
 Five hundred sessions measuring the same few goals are a handful of statements, not
 thousands of pipelined ones. A change that does not name its whole key (it may touch any
 row of its table) is a wall: it gets a level of its own, after everything before it. A
-shape with an array column (which `unnest` would flatten), and an update, upsert or
-delete alone in its level and shape, go as plain statements, one per change.
+shape with an array column (which `unnest` would flatten), and any change alone in its
+level and shape, go as plain statements, one per change.
 """
 
 from __future__ import annotations
@@ -122,10 +122,11 @@ def bulk(shape: Shape) -> bool:
 def send(cur: Cursor[Any], schema: str, run: Run) -> None:
     """A run as one statement over arrays where it can go so, else one per change.
 
-    An insert goes over arrays even alone (one statement either way); an update, upsert
-    or delete alone in its level goes plain, which costs less to bind than arrays."""
+    A change alone in its level and shape goes plain: binding one-element arrays costs
+    the driver several times what binding the values does (a consumer applying one
+    event per transaction sends little else)."""
     shape = run.shape
-    if bulk(shape) and (shape[0] == "insert" or len(run.changes) > 1):
+    if bulk(shape) and len(run.changes) > 1:
         cur.execute(many(schema, shape), arrays(shape, run.changes))
     else:
         # Each queued in the caller's pipeline: `executemany` opens a pipeline of its own,

@@ -11,6 +11,7 @@ import json
 from dataclasses import asdict, dataclass, is_dataclass
 from datetime import date, datetime
 from enum import Enum
+from functools import lru_cache
 from typing import Any
 from uuid import UUID, uuid5
 
@@ -80,10 +81,10 @@ class Envelope:
                 event_id=UUID(body["event_id"]),
                 type=str(body["type"]),
                 schema_version=int(body["schema_version"]),
-                aggregate_id=UUID(body["aggregate_id"]),
+                aggregate_id=_known_id(body["aggregate_id"]),
                 aggregate_version=int(body["aggregate_version"]),
-                patient_id=UUID(body["patient_id"]) if body["patient_id"] else None,
-                clinic_ids=tuple(UUID(c) for c in body["clinic_ids"]),
+                patient_id=_known_id(body["patient_id"]) if body["patient_id"] else None,
+                clinic_ids=tuple(map(_known_id, body["clinic_ids"])),
                 occurred_at=(datetime.fromisoformat(body["occurred_at"])
                              if body["occurred_at"] else None),
                 recorded_at=datetime.fromisoformat(body["recorded_at"]),
@@ -97,6 +98,10 @@ class Envelope:
             raise ValueError(f"malformed envelope: {type(e).__name__} {e}") from None
         except json.JSONDecodeError as e:
             raise ValueError(f"not JSON: {e.msg} at {e.pos}") from None
+
+
+#: The ids a batch repeats (its patients, clinics and records), parsed once each.
+_known_id = lru_cache(maxsize=1 << 14)(UUID)
 
 
 def event_id(aggregate_id: UUID, version: int) -> UUID:

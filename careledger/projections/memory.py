@@ -15,6 +15,7 @@ import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
+from functools import cache
 from typing import Any
 from uuid import UUID
 
@@ -152,11 +153,18 @@ class MemoryTables:
                         index[removed[column]].pop(key, None)
 
     def _full(self, table: Table, given: Mapping[str, Any]) -> Row:
-        unknown = set(given) - set(table.types)
-        if unknown:
+        if not given.keys() <= table.types.keys():
+            unknown = set(given) - set(table.types)
             raise KeyError(f"{table.name} has no column {sorted(unknown)}")
-        return {c.name: typed(table, c.name, given[c.name]) if c.name in given
-                else _fresh(c.default) for c in table.columns}
+        row: Row = {}
+        for name, already, normalize, default in _columns(table):  # `typed`, inlined
+            if name in given:
+                value = given[name]
+                row[name] = (value if value is None or type(value) is already
+                             else normalize(value))
+            else:
+                row[name] = list(default) if type(default) is list else default
+        return row
 
     def _put(self, table: Table, key: tuple[Any, ...], row: Row) -> None:
         self.rows[table.name][key] = row
@@ -165,9 +173,13 @@ class MemoryTables:
                 index[row[column]][key] = None
 
 
-def _fresh(default: Any) -> Any:
-    """A column's default as a new value (a list default must not be shared by rows)."""
-    return list(default) if isinstance(default, list) else default
+@cache
+def _columns(table: Table) -> tuple[tuple[str, type | None, Callable[[Any], Any], Any], ...]:
+    """Per column of a table: its name, the type its values already have, how to make one
+    of another type so, and its default: what `typed` looks up per value, looked up once
+    (a full row is made for every insert the batch keeps in memory)."""
+    return tuple((c.name, _ALREADY.get(c.type), NORMALIZE[c.type], c.default)
+                 for c in table.columns)
 
 
 def changes_of(projection: Projection, envelope: Envelope,
