@@ -29,6 +29,8 @@ class Basis(StrEnum):
     CARE_TEAM = "care_team"
     AUDITOR = "auditor"
     EMERGENCY = "emergency"
+    #: A clinic's claims, read by its biller or administrator (payment, not treatment).
+    BILLING = "billing"
 
 
 #: Who may break the glass: practitioners who treat, not administrators.
@@ -55,6 +57,7 @@ class Denial(StrEnum):
     CARE_ENDED = "care_ended"
     CONSENT_REVOKED = "consent_revoked"
     ROLE_READS_NO_RECORDS = "role_reads_no_records"
+    NOT_THIS_CLINIC = "not_this_clinic"
 
 
 #: How the accounting of disclosures says each reason.
@@ -64,6 +67,7 @@ DENIALS = {
     Denial.CARE_ENDED: "no longer on the patient's care team",
     Denial.CONSENT_REVOKED: "the patient's consent does not let this clinic read",
     Denial.ROLE_READS_NO_RECORDS: "this role reads no patient records",
+    Denial.NOT_THIS_CLINIC: "does not bill for this clinic",
 }
 
 

@@ -24,6 +24,9 @@ class Role(StrEnum):
     CLINIC_ADMIN = "clinic_admin"
     NETWORK_ADMIN = "network_admin"
     AUDITOR = "auditor"
+    #: Bills a clinic's sessions: reads its claims (coverage, authorizations, codes,
+    #: units, dates), never a patient's record (minimum necessary).
+    BILLER = "biller"
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,8 @@ class Amended(Event):
             return
         techniques = valid_changes(self.record_kind, self.changes, {"techniques"})
         if "techniques" in techniques:
-            visit["units"] = session_units(techniques["techniques"])
+            visit["units"] = session_units(techniques["techniques"],
+                                           visit.get("services", ()))
 
 
 class AmendmentRequested(Event):
@@ -207,7 +208,8 @@ class AmendmentWorkflow(EpisodeState):
         if kind != AmendableRecord.SESSION or "techniques" not in corrected or visit is None:
             return
         self.check_authorized(Visit(session_id=record_id, on=visit["on"], completed=True,
-                                    units=session_units(corrected["techniques"])))
+                                    units=session_units(corrected["techniques"],
+                                                        visit.get("services", ()))))
 
     def _pending(self, request_id: str) -> dict[str, Any]:
         request = self.amendment_requests.get(request_id)

@@ -1,4 +1,5 @@
-"""Billable units for timed CPT codes by the CMS 8-minute rule."""
+"""Billable units for timed CPT codes by the CMS 8-minute rule (what a visit holds of an
+authorization; a claim counts them by its payer's rule, fees.py)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,24 @@ def total_units(total_timed_minutes: int) -> int:
 
 
 def billing_lines(techniques: Iterable[tuple[Technique, int]]) -> list[BillingLine]:
+    """A session's lines by the CMS rule, from its techniques and their minutes."""
+    minutes_by_code: dict[str, int] = defaultdict(int)
+    for technique, minutes in techniques:
+        minutes_by_code[technique.cpt] += minutes
+    units = spread_units(minutes_by_code)
+    return [
+        BillingLine(cpt=code, minutes=minutes_by_code[code], units=units[code])
+        for code in sorted(minutes_by_code)
+    ]
+
+
+def service_lines(services: Iterable[str]) -> list[BillingLine]:
+    """Untimed services (an evaluation, a manipulation: fees.py) bill a unit each, whatever
+    the minutes: on the session's lines with none."""
+    return [BillingLine(cpt=code, minutes=0, units=1) for code in sorted(services)]
+
+
+def spread_units(minutes_by_code: Mapping[str, int]) -> dict[str, int]:
     """Spread the session's units over its codes the way CMS counts them.
 
     Units come from the total timed minutes, not per code; each code first gets
@@ -35,19 +54,13 @@ def billing_lines(techniques: Iterable[tuple[Technique, int]]) -> list[BillingLi
     remaining minutes (ties to the code listed first), so two 7-minute services
     bill one unit between them rather than none.
     """
-    minutes_by_code: dict[str, int] = defaultdict(int)
-    for technique, minutes in techniques:
-        minutes_by_code[technique.cpt] += minutes
     units = total_units(sum(minutes_by_code.values()))
     whole = {code: m // 15 for code, m in minutes_by_code.items()}
     left = units - sum(whole.values())
     remainders = sorted(minutes_by_code, key=lambda code: -(minutes_by_code[code] % 15))
     for code in remainders[: max(left, 0)]:
         whole[code] += 1
-    return [
-        BillingLine(cpt=code, minutes=minutes_by_code[code], units=whole[code])
-        for code in sorted(minutes_by_code)
-    ]
+    return whole
 
 
 def billed_units(lines: Sequence[Mapping[str, Any]]) -> dict[str, int]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
 
-from careledger.domain.billing import billed_units, billing_lines
+from careledger.domain.billing import billed_units, billing_lines, service_lines
 from careledger.domain.body import sites_of
 from careledger.domain.clinical import (
     TENDER_POINTS,
@@ -216,19 +216,23 @@ def as_amended(kind: str, data: Mapping[str, Any],
             else:
                 now[name] = value
         if kind == AmendableRecord.SESSION and "techniques" in changes:
-            now.update(session_billing(now["techniques"]))
+            now.update(session_billing(now["techniques"], now.get("services") or ()))
     return now
 
 
-def session_units(techniques: Iterable[Mapping[str, Any]]) -> dict[str, int]:
-    """The units by CPT code corrected techniques bill (what the session's visit holds)."""
-    return billed_units(session_billing(techniques)["billing_lines"])
+def session_units(techniques: Iterable[Mapping[str, Any]],
+                  services: Iterable[str] = ()) -> dict[str, int]:
+    """The units by CPT code corrected techniques bill (what the session's visit holds),
+    with the session's untimed services, which no amendment changes."""
+    return billed_units(session_billing(techniques, services)["billing_lines"])
 
 
-def session_billing(techniques: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
-    """A session's billing fields from its techniques and minutes (billing.py's rule)."""
+def session_billing(techniques: Iterable[Mapping[str, Any]],
+                    services: Iterable[str] = ()) -> dict[str, Any]:
+    """A session's billing fields from its techniques and minutes (billing.py's rule) and
+    its untimed services."""
     pairs = [(Technique(t["technique"]), int(t["minutes"])) for t in techniques]
-    lines = billing_lines(pairs)
+    lines = billing_lines(pairs) + service_lines(services)
     return {"billing_lines": [line.as_dict() for line in lines],
             "total_timed_minutes": sum(m for _, m in pairs),
             "total_units": sum(line.units for line in lines)}

@@ -1,9 +1,9 @@
 """The one table of handlers: every command, and what decides it.
 
 Each stage of the record declares its commands and their handlers beside its rules
-(network.py, staffing.py, patient.py, referral.py, intake.py, assessment.py, planning.py,
-authorizing.py, treatment.py, closing.py, messaging.py, amendments.py); `CareLedger.handle` looks a
-command up here.
+(network.py, clinic_billing.py, staffing.py, patient.py, referral.py, intake.py,
+assessment.py, planning.py, authorizing.py, treatment.py, closing.py, messaging.py,
+amendments.py); `CareLedger.handle` looks a command up here.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from careledger.domain import (
     assessment,
     attaching,
     authorizing,
+    clinic_billing,
     closing,
     intake,
     messaging,
@@ -26,7 +27,8 @@ from careledger.domain import (
 from careledger.domain.commands import Command, Handler
 
 HANDLERS: dict[type[Command], Handler] = {
-    **network.HANDLERS, **staffing.HANDLERS, **patient.HANDLERS, **referral.HANDLERS,
+    **network.HANDLERS, **clinic_billing.HANDLERS, **staffing.HANDLERS, **patient.HANDLERS,
+    **referral.HANDLERS,
     **intake.HANDLERS, **assessment.HANDLERS, **planning.HANDLERS, **authorizing.HANDLERS,
     **treatment.HANDLERS, **closing.HANDLERS, **messaging.HANDLERS, **attaching.HANDLERS,
     **amendments.HANDLERS,

@@ -10,15 +10,16 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from careledger.domain import icd10
+from careledger.domain import clinic_billing, icd10
 from careledger.domain.clinical import CredentialKind, Discipline, Profession
 from careledger.domain.commands import Change, Command, Create, Decision, Handler, Reader
 from careledger.domain.errors import InvalidInput, InvariantViolated
 from careledger.domain.events import CareEvent
 
 
-class Clinic(Aggregate):
-    """A clinic of the network: the disciplines it offers, where it is, how far it travels."""
+class Clinic(clinic_billing.ClinicBilling, Aggregate):
+    """A clinic of the network: the disciplines it offers, where it is, how far it travels,
+    and what it needs on file to bill (clinic_billing.py)."""
 
     TOPIC = "careledger:Clinic"
 
@@ -44,6 +45,11 @@ class Clinic(Aggregate):
             clinic.latitude = self.latitude
             clinic.longitude = self.longitude
             clinic.home_visit_radius_km = self.home_visit_radius_km
+            clinic.billing = None
+            clinic.fee_schedules = []
+
+    BillingProviderRecorded = clinic_billing.BillingProviderRecorded
+    FeeScheduleSet = clinic_billing.FeeScheduleSet
 
     if TYPE_CHECKING:  # set by the events (annotations here would make a dataclass)
         name: str

@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from careledger.domain.authorization import Visit
-from careledger.domain.billing import billed_units, billing_lines
+from careledger.domain.billing import billed_units, billing_lines, service_lines
 from careledger.domain.body import Site
 from careledger.domain.clinical import (
     AmendableRecord,
+    Profession,
     SessionLocation,
     Technique,
     aware,
@@ -23,6 +24,7 @@ from careledger.domain.clinical import (
 from careledger.domain.commands import Command, Decision, Handler, Reader, new_id
 from careledger.domain.episode import EpisodeState, Event, OnReferral, SessionStatus, on_referral
 from careledger.domain.errors import InvalidInput, InvariantViolated
+from careledger.domain.fees import check_services
 from careledger.domain.network import Practitioner
 from careledger.domain.precautions import Applied
 
@@ -46,10 +48,11 @@ class SessionCompleted(Event):
     """Version 2: each technique names its body sites; the note carries the cautions the
     episode's precautions wrote, the contraindications its override overrode, and what
     it did beyond the plan (`off_plan`) with the reason stated for it, and the
-    tender-point count when it was taken."""
+    tender-point count when it was taken. Version 3: the untimed services it billed
+    (an evaluation, a manipulation: fees.py), a unit each on its billing lines."""
 
     TOPIC = "careledger:Referral.SessionCompleted"
-    class_version = 2
+    class_version = 3
     session_id: str
     practitioner_id: str
     soap: dict[str, str]
@@ -68,11 +71,16 @@ class SessionCompleted(Event):
     off_plan: list[str]
     off_plan_reason: str | None
     tender_points: int | None
+    services: list[str]
 
     @staticmethod
     def upcast_v1_v2(state: dict[str, Any]) -> None:
         state.update(cautions=[], overridden=[], off_plan=[], off_plan_reason=None,
                      tender_points=None)
+
+    @staticmethod
+    def upcast_v2_v3(state: dict[str, Any]) -> None:
+        state["services"] = []
 
     def apply(self, referral: Referral) -> None:
         if self.off_plan:
@@ -83,7 +91,8 @@ class SessionCompleted(Event):
             referral.first_treatment_on = self.occurred_at.date()
         referral.records[self.session_id] = AmendableRecord.SESSION.value
         referral.session_visits[self.session_id] = {
-            "on": self.occurred_at.date(), "units": billed_units(self.billing_lines)}
+            "on": self.occurred_at.date(), "units": billed_units(self.billing_lines),
+            "services": list(self.services)}
 
 
 class SessionCancelled(Event):
@@ -143,6 +152,8 @@ class CompleteSession(OnReferral):
     #: Why the session did what the plan does not name (needed when it did).
     off_plan_reason: str | None = None
     tender_points: int | None = None
+    #: Untimed services billed once each (fees.UNTIMED): the treating profession's own.
+    services: Sequence[str] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -209,6 +220,7 @@ class Treatment(EpisodeState):
         occurred_at: datetime,
         actor: str,
         tender_points: int | None = None,
+        services: Sequence[str] = (),
     ) -> None:
         self.check_treating(practitioner, occurred_at)
         if self.sessions.get(session_id) != SessionStatus.SCHEDULED:
@@ -222,8 +234,11 @@ class Treatment(EpisodeState):
             )
         done = [(t[0], t[1], tuple(sorted(set(t[2]))) if len(t) > 2 else ())
                 for t in techniques]
-        if not done or any(minutes <= 0 for _, minutes, _ in done):
-            raise InvalidInput("list the techniques with their minutes", field="techniques")
+        untimed = check_services(list(services), Profession(practitioner.profession))
+        if (not done and not untimed) or any(minutes <= 0 for _, minutes, _ in done):
+            raise InvalidInput("list the techniques with their minutes (or, for an "
+                               "evaluation or a manipulation alone, its service)",
+                               field="techniques")
         applied = [Applied(t, sites) for t, _, sites in done]
         screened = self.screen_techniques(applied, override_reason)
         off_plan = self.plan.deviations(applied) if self.plan else []
@@ -234,7 +249,7 @@ class Treatment(EpisodeState):
         for measurement in goal_measurements:
             if measurement.get("goal_id") not in known_goals:
                 raise InvalidInput("a measurement names a goal of the plan", field="goals")
-        lines = billing_lines([(t, m) for t, m, _ in done])
+        lines = billing_lines([(t, m) for t, m, _ in done]) + service_lines(untimed)
         self.check_authorized(Visit(
             session_id=session_id, on=aware(occurred_at).date(), completed=True,
             units=billed_units([line.as_dict() for line in lines])))
@@ -261,6 +276,7 @@ class Treatment(EpisodeState):
             off_plan=off_plan,
             off_plan_reason=off_plan_reason if off_plan else None,
             tender_points=tender_point_count(tender_points),
+            services=untimed,
             occurred_at=occurred_at,
             actor=actor,
         )
@@ -318,7 +334,8 @@ def complete_session(cmd: CompleteSession, read: Reader[Any]) -> Decision:
         functional_score=cmd.functional_score,
         goal_measurements=[dict(m) for m in cmd.goal_measurements],
         override_reason=cmd.override_reason, off_plan_reason=cmd.off_plan_reason,
-        occurred_at=cmd.occurred_at, actor=cmd.actor, tender_points=cmd.tender_points))
+        occurred_at=cmd.occurred_at, actor=cmd.actor, tender_points=cmd.tender_points,
+        services=list(cmd.services)))
 
 
 def acknowledge_plan_deviation(cmd: AcknowledgePlanDeviation, read: Reader[Any]) -> Decision:

@@ -65,6 +65,7 @@ DESCRIPTION = (
 def build_api(services: Services) -> CommandAPI:
     """The command API over the services the composition root built."""
     from careledger.gateways.routes.amendments import amendment_routes
+    from careledger.gateways.routes.billing import billing_routes
     from careledger.gateways.routes.documents import document_routes
     from careledger.gateways.routes.fhir import fhir_routes
     from careledger.gateways.routes.messages import message_routes
@@ -91,6 +92,7 @@ def build_api(services: Services) -> CommandAPI:
     api.add_router("/", message_routes(commands), tags=["messages"])
     api.add_router("/", document_routes(commands), tags=["documents"])
     api.add_router("/", fhir_routes(services), tags=["fhir"])
+    api.add_router("/", billing_routes(commands), tags=["billing"])
     return api
 
 

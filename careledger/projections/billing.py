@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from careledger.domain.clinical import AmendableRecord
 from careledger.domain.corrections import session_billing, valid_changes
+from careledger.domain.fees import UNTIMED
 from careledger.domain.referral import Referral
 from careledger.projections.envelope import Envelope
 from careledger.projections.memory import typed
@@ -119,13 +120,15 @@ def amended(e: Envelope, periods: list[Row], lines: list[Row],
     session = next((s for s in sessions if s["session_id"] == d["record_id"]), None)
     if "techniques" not in changes or session is None:
         return []
-    billing = session_billing(changes["techniques"])
+    mine = [line for line in lines if line["session_id"] == d["record_id"]]
+    billing = session_billing(changes["techniques"],
+                              [line["cpt_code"] for line in mine if line["cpt_code"] in UNTIMED])
     new = {line["cpt"]: line for line in billing["billing_lines"]}
     certified = any(p["certified_from"] <= session["service_date"] <= p["certified_until"]
                     for p in periods)
     out: list[Change] = [
-        Delete(BILLING_LINES, {k: line[k] for k in BILLING_LINES.key}) for line in lines
-        if line["session_id"] == d["record_id"] and line["cpt_code"] not in new]
+        Delete(BILLING_LINES, {k: line[k] for k in BILLING_LINES.key}) for line in mine
+        if line["cpt_code"] not in new]
     out += [Upsert(BILLING_LINES, {
         "referral_id": e.aggregate_id, "session_id": d["record_id"], "cpt_code": code,
         "patient_id": session["patient_id"], "clinic_id": session["clinic_id"],

@@ -15,6 +15,7 @@ from careledger.domain.authorization import REFERRAL_AUTHORIZATION, Authorizatio
 from careledger.domain.billing import billed_units
 from careledger.domain.clinical import AmendableRecord
 from careledger.domain.corrections import session_billing, valid_changes
+from careledger.domain.fees import UNTIMED
 from careledger.domain.plan import PlanStatus
 from careledger.domain.referral import Referral
 from careledger.projections.envelope import Envelope
@@ -25,6 +26,8 @@ from careledger.projections.model import (
     IfUnset,
     Insert,
     Projection,
+    Read,
+    Row,
     Table,
     Update,
 )
@@ -199,8 +202,12 @@ def no_show(e: Envelope) -> list[Change]:
     return [_session(e, status="no_show")]
 
 
-@caseload.handles(Referral.Amended)
-def amended(e: Envelope) -> list[Change]:
+#: The episode's sessions, for what an amendment leaves of one (its untimed services).
+EPISODE_SESSIONS = Read(SESSIONS, "referral_id")
+
+
+@caseload.handles(Referral.Amended, reads=[EPISODE_SESSIONS])
+def amended(e: Envelope, sessions: list[Row]) -> list[Change]:
     """The fields the caseload holds of a corrected record, as they now stand."""
     d = e.data
     kind = AmendableRecord(d["record_kind"])
@@ -210,7 +217,10 @@ def amended(e: Envelope) -> list[Change]:
         if "location" in changes:
             values["location"] = changes["location"]
         if "techniques" in changes:
-            billing = session_billing(changes["techniques"])
+            held = next((s["billed"] or {} for s in sessions
+                         if s["session_id"] == d["record_id"]), {})
+            billing = session_billing(changes["techniques"],
+                                      [code for code in held if code in UNTIMED])
             values |= {"units": billing["total_units"],
                        "billed": billed_units(billing["billing_lines"])}
         if values:

@@ -64,8 +64,11 @@ PRACTITIONER_NAMES = Table("practitioner_names", (
     Column("position", "bigint", "NOT NULL"),
 ), key=("practitioner_id", "position"))
 
+#: A clinic's billing on file is read from its own record by the claims it is on
+#: (gateways/claims.py), never searched: the directory has no use for it.
 directory = Projection("directory", [CLINICS, PRACTITIONERS, PRACTITIONER_NAMES],
-                       ignores=CARE_EVENTS)
+                       ignores=[*CARE_EVENTS, Clinic.BillingProviderRecorded,
+                                Clinic.FeeScheduleSet])
 
 #: The practitioner's own row, for the changes that build on it.
 PRACTITIONER = Read(PRACTITIONERS, "practitioner_id")

@@ -95,6 +95,8 @@ CERTIFIED = (detail("Certified", "period", "certified_from", "certified_until"),
 
 SHOWN: dict[type[CareEvent], Shown] = {
     Clinic.Registered: Shown("Clinic registered", None),
+    Clinic.BillingProviderRecorded: Shown("Billing provider on file", None),
+    Clinic.FeeScheduleSet: Shown("Fee schedule set", None),
     Practitioner.Registered: Shown("Practitioner registered", None),
     Practitioner.Renamed: Shown("Name changed", None),
     Practitioner.CredentialAdded: Shown("Credential added", None),

@@ -58,7 +58,8 @@ MAPPINGS: dict[type[CareEvent], Mapping] = {
 
 #: Events of the network, not of a patient's care: never in a patient's log.
 NOT_MAPPED: frozenset[type[CareEvent]] = frozenset({
-    Clinic.Registered, Practitioner.Registered, Practitioner.Renamed,
+    Clinic.Registered, Clinic.BillingProviderRecorded, Clinic.FeeScheduleSet,
+    Practitioner.Registered, Practitioner.Renamed,
     Practitioner.CredentialAdded,
     Practitioner.Affiliated, Practitioner.AffiliationEnded, Practitioner.ExperienceRecorded,
     Practitioner.HomeVisitsOffered,

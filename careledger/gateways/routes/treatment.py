@@ -52,6 +52,8 @@ SESSION = link("complete_session", "cancel_session", "record_no_show", referral_
 # ------------------------------------------------------------------ bodies
 
 CptCode = Annotated[str, Field(pattern=r"^[0-9]{5}$")]
+#: An untimed service's code (fees.UNTIMED); whose profession bills it, the domain checks.
+UntimedCode = Annotated[str, Field(pattern=r"^(9716[1-4]|9894[0-2])$")]
 
 
 class AuthorizeVisitsIn(OccurredIn):
@@ -97,7 +99,13 @@ class GoalMeasurementIn(In):
 
 class CompleteSessionIn(OccurredIn):
     soap: SoapIn
-    techniques: conlist(TechniqueMinutesIn, min_length=1, max_length=12)  # type: ignore[valid-type]
+    techniques: conlist(TechniqueMinutesIn, min_length=0, max_length=12) = Field(  # type: ignore[valid-type]
+        ..., description="The timed techniques and their minutes; empty only for a session "
+        "that was an evaluation or a manipulation alone")
+    services: conlist(UntimedCode, max_length=2) = Field(  # type: ignore[valid-type]
+        default_factory=list, description="Untimed services billed once each: a physical "
+        "therapist's evaluation (97161-97163) or re-evaluation (97164), a chiropractor's "
+        "spinal manipulation (98940-98942)")
     pain_before: Pain
     pain_after: Pain
     location: SessionLocation = SessionLocation.CLINIC
@@ -172,7 +180,8 @@ def treatment_routes(commands: Commands) -> Router:
             location=body.location, functional_score=body.functional_score,
             goal_measurements=[m.model_dump() for m in body.goal_measurements],
             override_reason=body.override_reason, off_plan_reason=body.off_plan_reason,
-            tender_points=body.tender_points, occurred_at=occurred(body), actor=who.actor))
+            tender_points=body.tender_points, services=list(body.services),
+            occurred_at=occurred(body), actor=who.actor))
 
     @post(router, "/referrals/{referral_id}/sessions/{session_id}/deviation-acknowledgement",
           "acknowledge_plan_deviation", then(next_steps("revise_plan")))

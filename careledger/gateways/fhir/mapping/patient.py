@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from careledger.domain.consent import Purpose
 from careledger.domain.events import CareEvent
 from careledger.domain.patient import Patient
@@ -106,18 +108,23 @@ def consent_decided(r: Folding, e: Envelope) -> Change:
 
 
 def coverage_recorded(r: Folding, e: Envelope) -> Change:
+    return Change(CREATE, [r.put(coverage_resource(r.patient_id, e.data))])
+
+
+def coverage_resource(patient_id: str, d: dict[str, Any]) -> JSON:
     """A Coverage: the payer, the member id, plan and group as its classes, the
-    subscriber, the patient's relation to them, the period and the order."""
-    d = e.data
+    subscriber, the patient's relation to them, the period and the order (the claims
+    export writes the same resource)."""
+    patient_ref = ref(patient_id)
     classes = [{"type": concept(coding(COVERAGE_CLASS, kind)), "value": d[kind]}
                for kind in ("plan", "group") if d.get(kind)]
     coverage: JSON = {
         "resourceType": "Coverage",
-        "id": resource_id("Coverage", r.patient_id, d["coverage_id"]),
+        "id": resource_id("Coverage", patient_id, d["coverage_id"]),
         "identifier": [{"system": SID_MEMBER, "value": d["member_id"]}],
         "status": "active",
         "subscriberId": d["member_id"],
-        "beneficiary": r.patient_ref,
+        "beneficiary": patient_ref,
         "relationship": concept(coding(SUBSCRIBER_RELATIONSHIP, d["relation"])),
         "period": {"start": d["starts_on"], **({"end": d["ends_on"]} if d["ends_on"] else {})},
         "payor": [{"display": d["payer"]}],
@@ -125,10 +132,10 @@ def coverage_recorded(r: Folding, e: Envelope) -> Change:
         **({"class": classes} if classes else {}),
     }
     if d["relation"] == "self":
-        coverage["subscriber"] = r.patient_ref
+        coverage["subscriber"] = patient_ref
     elif d.get("subscriber"):
         coverage["subscriber"] = {"display": d["subscriber"]}
-    return Change(CREATE, [r.put(coverage)])
+    return coverage
 
 
 def consent_revoked(r: Folding, e: Envelope) -> Change:

@@ -6,6 +6,7 @@ import html
 from typing import Any
 
 from careledger.domain.events import CareEvent
+from careledger.domain.fees import UNTIMED
 from careledger.domain.referral import Referral
 from careledger.gateways.fhir.folding import CREATE, UPDATE, Change, Episode, Folding, Mapping, cpt
 from careledger.gateways.fhir.mapping.assessment import functional, observation, tender_points
@@ -117,14 +118,17 @@ def completed(r: Folding, e: Envelope) -> Change:
         for c in codes:
             procedures.setdefault(c["code"], []).append(procedure["id"])
     for line in d.get("billing_lines", []):
+        untimed = UNTIMED.get(str(line["cpt"]))
         made.append(r.put({
             "resourceType": "ChargeItem",
             "id": resource_id("ChargeItem", *base, line["cpt"]),
-            "extension": [{"url": EXT_TIMED_MINUTES,
-                           "valueQuantity": quantity(line["minutes"], "min")}],
+            # An untimed service (an evaluation, a manipulation) bills once: no minutes.
+            **({} if untimed else {"extension": [{
+                "url": EXT_TIMED_MINUTES, "valueQuantity": quantity(line["minutes"], "min")}]}),
             # A code the 8-minute rule gives no units: its minutes, not a charge.
             "status": "billable" if line["units"] else "not-billable",
-            "code": concept(coding(CPT, str(line["cpt"])), text=f"CPT {line['cpt']}"),
+            "code": concept(coding(CPT, str(line["cpt"])),
+                            text=untimed[0] if untimed else f"CPT {line['cpt']}"),
             "subject": r.patient_ref,
             "context": ref(eid),
             "occurrenceDateTime": e.occurred_at,
