@@ -23,7 +23,14 @@ if TYPE_CHECKING:
 _TAX_ID = re.compile(r"^[0-9]{2}-?[0-9]{7}$")
 
 
-class BillingProviderRecorded(CareEvent):
+class Event(CareEvent):
+    """An event of a clinic's record (`Clinic.Event`: declared here so that the events of
+    this module are the clinic's own, not copies the aggregate's class would make)."""
+
+    TOPIC = "careledger:Clinic.Event"
+
+
+class BillingProviderRecorded(Event):
     """The clinic as the billing provider of its claims."""
 
     TOPIC = "careledger:Clinic.BillingProviderRecorded"
@@ -34,7 +41,7 @@ class BillingProviderRecorded(CareEvent):
         clinic.billing = {"npi": self.npi, "tax_id": self.tax_id}
 
 
-class FeeScheduleSet(CareEvent):
+class FeeScheduleSet(Event):
     """A payer's fees and unit rule at the clinic, from a day on (an earlier one of the
     same payer stays in effect for the days before it)."""
 

@@ -23,10 +23,9 @@ class Clinic(clinic_billing.ClinicBilling, Aggregate):
 
     TOPIC = "careledger:Clinic"
 
-    class Event(CareEvent):
-        TOPIC = "careledger:Clinic.Event"
+    Event = clinic_billing.Event
 
-    class Created(Event, Aggregate.Created):
+    class Created(clinic_billing.Event, Aggregate.Created):
         TOPIC = "careledger:Clinic.Created"
 
     class Registered(Created):

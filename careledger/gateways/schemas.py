@@ -94,7 +94,7 @@ def _holds_nul(value: Any) -> bool:
 
 #: Fields whose keys the client chooses (goal ids, changed fields, CPT codes, techniques):
 #: data, not schema.
-FREE_KEYS = frozenset({"outcomes", "changes", "sites", "units"})
+FREE_KEYS = frozenset({"outcomes", "changes", "sites", "units", "fees", "not_covered"})
 
 
 class RecordedOut(Schema):

@@ -38,6 +38,8 @@ ROLES: dict[str, Role] = {
                      "affiliate_practitioner", "record_experience", "offer_home_visits",
                      "rename_practitioner", "end_affiliation"),
                     Role.NETWORK_ADMIN),
+    **dict.fromkeys(("record_billing_provider", "set_fee_schedule"), Role.CLINIC_ADMIN),
+    "export_claims": Role.BILLER,
     **dict.fromkeys(("register_patient", "grant_consent", "revoke_consent", "decide_consent",
                      "record_coverage",
                      "make_referral",
@@ -135,7 +137,7 @@ class Tokens:
     def bearer(self, role: Role) -> str:
         n = self.network
         subject = {Role.PHYSICIAN: n.physician, Role.THERAPIST: n.therapist}.get(role, uuid4())
-        clinics = [n.clinic] if role in (Role.THERAPIST, Role.CLINIC_ADMIN) else []
+        clinics = [n.clinic] if role in (Role.THERAPIST, Role.CLINIC_ADMIN, Role.BILLER) else []
         return self.tokens.issue(subject=subject, role=role, clinics=clinics)
 
     def headers(self, kind: str, role: Role) -> dict[str, str]:
@@ -156,6 +158,8 @@ def real_ids(app: CareLedger, network: Network, case: Any) -> None:
         params["referral_id"] = str(open_episode(app, network, accept=True))
     if "patient_id" in params:
         params["patient_id"] = str(network.patient)
+    if "clinic_id" in params:
+        params["clinic_id"] = str(network.clinic)
     if "practitioner_id" in params:
         params["practitioner_id"] = str(app.handle(RegisterPractitioner(
             name="Fuzz", profession=network_profession(), occurred_at=NOW,
@@ -223,6 +227,7 @@ STEPS = 20
 NETWORK = {"register_clinic", "register_practitioner", "add_credential",
            "affiliate_practitioner", "record_experience", "offer_home_visits",
            "rename_practitioner", "end_affiliation"}
+BILLING = {"record_billing_provider", "set_fee_schedule", "export_claims"}
 TREATMENT = {"register_patient", "grant_consent", "make_referral", "accept_referral",
              "record_assessment", "draft_plan", "certify_plan"}
 AREAS = {
@@ -230,7 +235,8 @@ AREAS = {
     "network": (NETWORK, NETWORK - {"register_clinic", "end_affiliation"}),
     # (The FHIR export and a document's bytes are left out: a fresh patient's are a 404
     # to anyone, a dead end.)
-    "episode": (set(ROLES) - NETWORK - {"export_patient_fhir", "read_document"},
+    # (A clinic's billing stands beside the episode: its own runs, one operation each.)
+    "episode": (set(ROLES) - NETWORK - BILLING - {"export_patient_fhir", "read_document"},
                 {"register_patient", "grant_consent", "revoke_consent", "make_referral",
                  "accept_referral", "decline_referral", "cancel_referral"}),
     # The path to treatment alone: with every operation in play, a chain reaches an

@@ -79,8 +79,9 @@ UPCAST: dict[str, tuple[int, dict[str, Any]]] = {
     Referral.Made.TOPIC: (3, {"coded_precautions": [], "signed_form": None}),
     Referral.PlanDrafted.TOPIC: (2, {"sites": {}, "cautions": [], "overridden": []}),
     Referral.PlanRevised.TOPIC: (2, {"sites": {}, "cautions": [], "overridden": []}),
-    Referral.SessionCompleted.TOPIC: (2, {"cautions": [], "overridden": [], "off_plan": [],
-                                          "off_plan_reason": None, "tender_points": None}),
+    Referral.SessionCompleted.TOPIC: (3, {"cautions": [], "overridden": [], "off_plan": [],
+                                          "off_plan_reason": None, "tender_points": None,
+                                          "services": []}),
     Referral.AssessmentRecorded.TOPIC: (2, {"tender_points": None, "pain_locations": []}),
 }
 

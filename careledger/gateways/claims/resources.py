@@ -63,7 +63,8 @@ def claims_bundle(gathered: Gathered, now: datetime | None = None) -> str:
             "resourceType": "Organization", "id": provider_id,
             "identifier": [{"system": NPI, "value": clinic.billing["npi"]},
                            {"system": EIN, "value": clinic.billing["tax_id"]}],
-            "active": True, "name": clinic.name, "address": [{"text": clinic.address}]})
+            "active": True, "name": clinic.name,
+            **({"address": [{"text": clinic.address}]} if clinic.address.strip() else {})})
     outcome: list[JSON] = []
     for episode in gathered.episodes:
         named = [a for a in episode.assessed if a.claimable]
@@ -98,7 +99,8 @@ def _patient(episode: Episode) -> JSON:
     return {"resourceType": "Patient", "id": str(p.id),
             "identifier": [{"system": SID_PATIENT, "value": str(p.id)}],
             "name": [{"family": p.family_name, "given": [p.given_name]}],
-            "gender": p.sex, "birthDate": p.birth_date, "address": [{"text": p.address}]}
+            "gender": p.sex, "birthDate": p.birth_date,
+            **({"address": [{"text": p.address}]} if p.address.strip() else {})}
 
 
 def _claim(gathered: Gathered, episode: Episode, assessed: Assessed, provider_id: str,
