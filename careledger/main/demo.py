@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import shlex
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 from urllib.parse import quote
 from uuid import UUID, uuid5
@@ -23,6 +23,7 @@ PRINCIPALS = (
     ("therapist", Role.THERAPIST, "demo_therapist"),
     ("clinic admin", Role.CLINIC_ADMIN, "demo_clinic_admin"),
     ("auditor", Role.AUDITOR, "demo_auditor"),
+    ("biller", Role.BILLER, "demo_biller"),
 )
 
 
@@ -34,7 +35,7 @@ def issue_tokens(network: dict[str, Any], secret: str) -> dict[str, str]:
     for label, role, key in PRINCIPALS:
         # A network seeded before clinic admins and auditors were recorded: derive ids.
         subject = UUID(network.get(key) or str(uuid5(UUID(network["demo_physician"]), key)))
-        clinics = [clinic] if role in (Role.THERAPIST, Role.CLINIC_ADMIN) else []
+        clinics = [clinic] if role in (Role.THERAPIST, Role.CLINIC_ADMIN, Role.BILLER) else []
         issued[label] = tokens.issue(subject=subject, role=role, clinics=clinics,
                                      ttl=timedelta(hours=TOKEN_HOURS))
     return issued
@@ -60,8 +61,11 @@ def timeline_url(base: str, token: str, patient: str) -> str:
 
 def examples(base: str, network: dict[str, Any], tokens: dict[str, str]
              ) -> list[tuple[str, str]]:
-    """(what it shows, the curl line): three reads and a command."""
+    """(what it shows, the curl line): four reads and a command."""
     patient, clinic = network["demo_patient"], network["demo_therapist_clinic"]
+    today = date.today()
+    claims = (f"{base}/api/v1/clinics/{clinic}/claims?from={today - timedelta(days=30)}"
+              f"&to={today}&format=csv")
     register = json.dumps({"given_name": "Jo", "family_name": "Doe",
                            "birth_date": "1980-02-03", "sex": "female"})
     return [
@@ -75,6 +79,9 @@ def examples(base: str, network: dict[str, Any], tokens: dict[str, str]
          graphql_curl(base, tokens["auditor"],
                       f'{{ accessReport(patientId: "{patient}") {{ at role fields allowed '
                       "basis } }")),
+        ("the biller exports the clinic's claims for the last 30 days, as CSV (REST)",
+         f"curl -s {shlex.quote(claims)} "
+         f"-H {shlex.quote('Authorization: Bearer ' + tokens['biller'])}"),
         ("a command (REST, /api/v1): the physician registers a patient; 201 with its id",
          f"curl -s -X POST {base}/api/v1/patients "
          f"-H {shlex.quote('Authorization: Bearer ' + tokens['physician'])} "

@@ -38,13 +38,13 @@ from careledger.domain.network import (
     RecordExperience,
     RegisterClinic,
     RegisterPractitioner,
-    valid_npi,
 )
 from careledger.domain.patient import GrantConsent, RegisterPatient
 from careledger.domain.planning import CertifyPlan, DraftPlan
 from careledger.domain.referral import MakeReferral
 from careledger.domain.treatment import CompleteSession, ScheduleSession
 from careledger.main.demo_data import CLINICS, CODED, CONDITIONS, FAMILY, GIVEN, SITES
+from careledger.main.seed_billing import npi, record_billing
 
 SEEDER = "network_admin:seed"
 
@@ -66,6 +66,7 @@ class DemoNetwork:
     #: Principals without a record of their own in the network: they exist as tokens.
     demo_clinic_admin: str = ""
     demo_auditor: str = ""
+    demo_biller: str = ""
     commands: int = 0
 
     def as_dict(self) -> dict[str, Any]:
@@ -102,7 +103,7 @@ def seed_network(
             name=f"Dr. {GIVEN[i * 3 % 20]} {FAMILY[i * 7 % 20]}", profession=Profession.PHYSICIAN,
             occurred_at=start, actor=SEEDER))).aggregate_id
         run(app.handle(AddCredential(practitioner_id=doc, kind=CredentialKind.NPI,
-                                     number=_npi(1000000 + i),
+                                     number=npi(1000000 + i),
                                      issuer="CMS NPPES", expires_on=None, occurred_at=start,
                                      actor=SEEDER)))
         run(app.handle(AddCredential(practitioner_id=doc, kind=CredentialKind.STATE_LICENSE,
@@ -154,11 +155,17 @@ def seed_network(
         tick(1)
 
     _second_clinic(app, net, today, run)
+    record_billing(app, clinic_ids=net.clinic_ids, patient_ids=net.patient_ids,
+                   therapist_ids=[t.split(":")[0] for ts in net.therapist_ids.values()
+                                  for t in ts],
+                   since=start.date(), run=run,
+                   at=datetime.combine(today - timedelta(days=1), datetime.min.time(), UTC))
     net.demo_physician = net.physician_ids[0]
     first_clinic = net.clinic_ids[0]
     net.demo_therapist, _ = net.therapist_ids[first_clinic][0].split(":")
     net.demo_therapist_clinic = first_clinic
-    net.demo_clinic_admin, net.demo_auditor = str(uuid4()), str(uuid4())
+    net.demo_clinic_admin, net.demo_auditor, net.demo_biller = (
+        str(uuid4()), str(uuid4()), str(uuid4()))
     return net
 
 
@@ -379,8 +386,3 @@ def _second_clinic(app: CareLedger, net: DemoNetwork, today: date,
         "May I add soft-tissue mobilization to the plan?", message_id="question-1",
         occurred_at=moment + timedelta(hours=2), actor=therapist_actor)))
 
-
-def _npi(base: int) -> str:
-    """A 10-digit NPI whose check digit the domain accepts."""
-    body = f"{base:09d}"[-9:]
-    return next(body + str(d) for d in range(10) if valid_npi(body + str(d)))

@@ -185,7 +185,33 @@ def test_a_seeded_network_reaches_every_view_it_should(pipeline: Pipeline) -> No
     improving = rows(db, f"SELECT count(*) FROM {v}.referral_progress"
                      " WHERE visits_measured > 0 AND latest_pain < baseline_pain")
     assert improving[0][0] > 0
+    _claims_from_the_views_the_broker_fed(pipeline, demo)
     assert pipeline.live() == pipeline.rebuilt()
+
+
+def _claims_from_the_views_the_broker_fed(pipeline: Pipeline, demo: Any) -> None:
+    """The first clinic's claims over the seeded months, from these views: Claims under
+    both payers' rules and the sessions left off, each with a reason, all valid FHIR."""
+    from datetime import UTC, datetime, timedelta
+
+    from careledger.domain.network import Clinic
+    from careledger.gateways.claims.gather import MAX_DAYS, gather
+    from careledger.gateways.claims.resources import claims_bundle
+
+    clinic = pipeline.app.load(Clinic, uuid.UUID(demo.clinic_ids[0]))
+    end = datetime.now(UTC).date()
+    with psycopg.connect(pipeline.db.app_url) as conn:
+        gathered = gather(conn, pipeline.app, pipeline.schema, clinic,
+                          end - timedelta(days=MAX_DAYS), end)
+    bundle = json.loads(claims_bundle(gathered))
+    resources = [e["resource"] for e in bundle["entry"]]
+    claims = [r for r in resources if r["resourceType"] == "Claim"]
+    assert {c["insurer"]["display"] for c in claims} == {"Medicare", "Empire Plan"}
+    assert all(i["quantity"]["value"] > 0 and i["net"]["value"] > 0
+               for c in claims for i in c["item"])
+    left_off = [i for r in resources if r["resourceType"] == "OperationOutcome"
+                for i in r["issue"]]
+    assert left_off and all(i["details"]["text"] for i in left_off)
 
 
 def test_a_relay_killed_between_delivery_and_its_position_publishes_again(

@@ -91,7 +91,7 @@ def seed_demo_network(settings: Settings, *, patients: int, seed_value: int) -> 
 @token_cli.command("issue")
 def token_issue(
     role: Annotated[str, typer.Option(help="physician, therapist, clinic_admin, "
-                                      "network_admin or auditor")],
+                                      "network_admin, auditor or biller")],
     subject: Annotated[str, typer.Option(help="The principal's id (a practitioner's id).")],
     clinic: Annotated[list[str] | None, typer.Option(help="A clinic id; repeat for more.")] = None,
     hours: Annotated[int, typer.Option(help="Hours until it expires.")] = 12,
@@ -104,8 +104,8 @@ def token_issue(
         parsed_subject = UUID(subject)
         clinics = [UUID(c) for c in clinic or []]
     except ValueError:
-        fail("role must be one of physician, therapist, clinic_admin, network_admin, auditor; "
-             "subject and clinics must be UUIDs")
+        fail("role must be one of " + ", ".join(r.value for r in Role)
+             + "; subject and clinics must be UUIDs")
         return
     tokens = TokenService(Settings.from_env().token_secret)
     print(tokens.issue(subject=parsed_subject, role=parsed_role, clinics=clinics,
