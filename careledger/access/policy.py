@@ -186,6 +186,13 @@ def may_read_clinic(principal: Principal, clinic_id: UUID) -> bool:
     )
 
 
+def may_read_clinic_billing(principal: Principal, clinic_id: UUID) -> bool:
+    """A clinic's billing totals (no patient named): those who read its caseload, and
+    its billers."""
+    return may_read_clinic(principal, clinic_id) or (
+        principal.role is Role.BILLER and clinic_id in principal.clinics)
+
+
 def may_read_own(principal: Principal, subject: UUID, role: Role) -> bool:
     """A physician's worklist or a therapist's day: themself, and auditors."""
     return principal.role is Role.AUDITOR or (

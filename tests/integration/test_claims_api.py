@@ -318,6 +318,14 @@ def test_a_month_of_a_clinics_sessions_exported_as_claims_by_its_biller(
     assert not (soap.get("data") or {}).get("patient")
     assert soap["errors"][0]["extensions"] == {"code": "NOT_FOUND"}
     assert client.get(f"/api/v1/patients/{network.patient}/fhir", **biller).status_code == 404
+    # The clinic's billing totals, which name no patient, it reads; its caseload it does not.
+    totals = ask(client, biller_token, """query ($id: UUID!) { clinic(id: $id) {
+        billing(since: "2026-03-01", until: "2026-03-31") { sessions units } } }""",
+                 id=str(clinic))["data"]["clinic"]["billing"]
+    assert totals["sessions"] == 13  # every completed session, claimable or not
+    caseload = ask(client, biller_token, """query ($id: UUID!) { clinic(id: $id) {
+        caseload { patientId } } }""", id=str(clinic))
+    assert caseload["errors"][0]["extensions"] == {"code": "NOT_FOUND"}
     # Another clinic's claims, or a period too long: not found, and a clear 422.
     assert_problem(client.get(f"/api/v1/clinics/{hudson}/claims?from=2026-03-01&to="
                               "2026-03-31", **biller), 404, "not_found")

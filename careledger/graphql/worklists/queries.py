@@ -14,7 +14,7 @@ from uuid import UUID
 import strawberry
 
 from careledger.access.people import person, person_sql
-from careledger.access.policy import may_read_clinic, may_read_own
+from careledger.access.policy import may_read_clinic, may_read_clinic_billing, may_read_own
 from careledger.access.tokens import Role
 from careledger.domain.deadlines import RECERTIFY_WITHIN_DAYS
 from careledger.domain.patient import Patient
@@ -80,6 +80,8 @@ class Clinic:
     @strawberry.field(  # type: ignore[untyped-decorator]
         description="Open referrals to this clinic (pending or in treatment).")
     def caseload(self, info: Info) -> list[CaseloadEntry]:
+        if not may_read_clinic(principal_of(info), self.id):  # a biller: billing only
+            raise PublicError("no clinic with that id", "NOT_FOUND")
         return referral_entries(info, "clinic.caseload",
                           "r.clinic_id = %s AND r.status IN ('pending', 'accepted')", self.id)
 
@@ -194,6 +196,8 @@ class Therapist:
     @strawberry.field(  # type: ignore[untyped-decorator]
         description="Episodes this practitioner treats.")
     def caseload(self, info: Info) -> list[CaseloadEntry]:
+        if not may_read_clinic(principal_of(info), self.id):  # a biller: billing only
+            raise PublicError("no clinic with that id", "NOT_FOUND")
         return referral_entries(info, "therapist.caseload",
                           "r.practitioner_id = %s AND r.status = 'accepted'", self.id)
 
@@ -229,9 +233,10 @@ class Therapist:
 @strawberry.type
 class WorklistQuery:
     @strawberry.field(  # type: ignore[untyped-decorator]
-        description="A clinic in your token (or any, for an auditor).")
+        description="A clinic in your token (or any, for an auditor); for its biller, "
+        "its billing only.")
     def clinic(self, info: Info, id: UUID) -> Clinic:
-        if not may_read_clinic(principal_of(info), id):
+        if not may_read_clinic_billing(principal_of(info), id):
             raise PublicError("no clinic with that id", "NOT_FOUND")
         caught_up(info)
         return Clinic(id=id)
