@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -77,6 +77,13 @@ class ConsentDecision:
                    purpose=Purpose(state["purpose"]), permit=bool(state["permit"]),
                    starts_on=state["starts_on"], ends_on=state["ends_on"],
                    form_reference=state["form_reference"])
+
+
+def utc_day(moment: datetime) -> date:
+    """The day a decision that names none is in force from: the network keeps UTC days
+    (access asks for today's), whatever zone the moment was written in, so a revocation
+    sent at 08:00 +10:00 holds at once rather than from the next UTC midnight."""
+    return moment.astimezone(UTC).date()
 
 
 def check_period(starts_on: date, ends_on: date | None) -> None:

@@ -18,7 +18,13 @@ from careledger.domain.commands import (
     Reader,
     new_id,
 )
-from careledger.domain.consent import ConsentDecision, Purpose, check_period, clinic_permitted
+from careledger.domain.consent import (
+    ConsentDecision,
+    Purpose,
+    check_period,
+    clinic_permitted,
+    utc_day,
+)
 from careledger.domain.coverage import Coverage, Relation, check_order
 from careledger.domain.documents import Document, checked_name, is_document_name
 from careledger.domain.errors import InvalidInput, InvariantViolated
@@ -88,7 +94,7 @@ class Patient(Aggregate):
         def apply(self, patient: Patient) -> None:
             patient.decided(ConsentDecision(
                 decision_id=f"network-{self.originator_version}", clinic_id=None,
-                purpose=Purpose.TREATMENT, permit=True, starts_on=self.occurred_at.date(),
+                purpose=Purpose.TREATMENT, permit=True, starts_on=utc_day(self.occurred_at),
                 ends_on=None, form_reference=None))
 
     class ConsentRevoked(Event):
@@ -100,7 +106,7 @@ class Patient(Aggregate):
         def apply(self, patient: Patient) -> None:
             patient.decided(ConsentDecision(
                 decision_id=f"network-{self.originator_version}", clinic_id=None,
-                purpose=Purpose.TREATMENT, permit=False, starts_on=self.occurred_at.date(),
+                purpose=Purpose.TREATMENT, permit=False, starts_on=utc_day(self.occurred_at),
                 ends_on=None, form_reference=None))
 
     class ConsentDecided(Event):

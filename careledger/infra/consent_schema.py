@@ -24,7 +24,7 @@ CONSENT_TOPICS_SQL = ", ".join(f"'{topic}'" for topic in CONSENT_TOPICS)
 
 CONSENT_DDL = f"""
 -- One stored consent event as its row (the older network-wide grant and revocation:
--- for treatment, from the day they happened, with no end).
+-- for treatment, from the UTC day they happened, the day access decides for, with no end).
 CREATE OR REPLACE FUNCTION careledger.consent_decision_of(
   pos bigint, patient uuid, topic text, state bytea, recorded timestamptz)
 RETURNS careledger.consent_decisions LANGUAGE sql IMMUTABLE AS $$
@@ -34,7 +34,7 @@ RETURNS careledger.consent_decisions LANGUAGE sql IMMUTABLE AS $$
     CASE WHEN decided THEN (j ->> 'permit')::boolean
          ELSE topic = '{Patient.ConsentGranted.TOPIC}' END,
     CASE WHEN decided THEN (j #>> '{{starts_on,_data_}}')::date
-         ELSE left(j #>> '{{occurred_at,_data_}}', 10)::date END,
+         ELSE ((j #>> '{{occurred_at,_data_}}')::timestamptz AT TIME ZONE 'UTC')::date END,
     CASE WHEN decided THEN (j #>> '{{ends_on,_data_}}')::date END,
     recorded
   FROM (SELECT convert_from(state, 'UTF8')::jsonb AS j,

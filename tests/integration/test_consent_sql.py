@@ -4,6 +4,7 @@ every row of the table in tests/unit/test_consent.py and on random histories."""
 
 from __future__ import annotations
 
+import json
 import random
 from datetime import date, timedelta
 from uuid import uuid4
@@ -85,3 +86,26 @@ def test_the_application_may_not_write_or_change_consent_rows(db: bootstrap.Data
 
 
 
+
+
+def test_a_revocation_written_in_a_zone_ahead_of_utc_holds_from_its_utc_day(
+    db: bootstrap.Database,
+) -> None:
+    """08:00 on the 5th at +10:00 is 22:00 on the 4th in UTC, the day access decides for:
+    the revocation holds from the 4th (from its own zone's day it would wait for the next
+    UTC midnight, and reads in between would be served). The domain says the same."""
+    from datetime import UTC, datetime, timezone
+
+    from careledger.domain.consent import utc_day
+    from careledger.domain.patient import Patient
+
+    written = "2026-12-05T08:00:00+10:00"
+    state = json.dumps({"occurred_at": {"_type_": "datetime_iso", "_data_": written},
+                        "reason": "withdrawn"}).encode()
+    with psycopg.connect(db.admin_url) as conn:
+        row = conn.execute(
+            "SELECT (careledger.consent_decision_of(1, %s, %s, %s, now())).starts_on",
+            (uuid4(), Patient.ConsentRevoked.TOPIC, state)).fetchone()
+    assert row == (date(2026, 12, 4),)
+    moment = datetime(2026, 12, 5, 8, tzinfo=timezone(timedelta(hours=10)))
+    assert utc_day(moment) == date(2026, 12, 4) == moment.astimezone(UTC).date()

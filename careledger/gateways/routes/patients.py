@@ -11,7 +11,7 @@ from ninja import Field, Router, Status
 
 from careledger.access.policy import referred_by
 from careledger.access.tokens import Principal, Role
-from careledger.domain.consent import Purpose
+from careledger.domain.consent import Purpose, utc_day
 from careledger.domain.coverage import MAX_ORDER, Coverage, Relation
 from careledger.domain.errors import NotFound
 from careledger.domain.patient import (
@@ -61,7 +61,8 @@ class DecideConsentIn(OccurredIn):
     purpose: Purpose = Purpose.TREATMENT
     decision: Literal["permit", "deny"]
     starts_on: Day | None = Field(None, description="The first day it is in force; the "
-                                  "day it happened if none.")
+                                  "day it happened if none (the UTC day, as access counts "
+                                  "days).")
     ends_on: Day | None = Field(None, description="The last day it is in force; none for "
                                 "until a later decision.")
     form_reference: ShortText = Field(description="The signed consent form it comes from: "
@@ -143,7 +144,7 @@ def patient_routes(commands: Commands) -> Router:
         at = occurred(body)
         return commands.run(request, body, DecideConsent(
             patient_id=patient_id, clinic_id=body.clinic_id, purpose=body.purpose,
-            permit=body.decision == "permit", starts_on=body.starts_on or at.date(),
+            permit=body.decision == "permit", starts_on=body.starts_on or utc_day(at),
             ends_on=body.ends_on, form_reference=body.form_reference, occurred_at=at,
             actor=who.actor))
 
