@@ -253,3 +253,30 @@ def test_each_row_of_the_rule_through_graphql(
     token = network.token(Role.THERAPIST, uuid4(), [clinics[clinic]])
     body = ask(client, token, READ, id=str(patient))
     assert (body["data"] is not None) is allowed, why
+
+
+def test_a_clinic_whose_referral_was_redirected_away_reads_no_more(
+    client: Any, network: Network, app: CareLedger, db: bootstrap.Database,
+) -> None:
+    """The table's row through the API: B declines, the physician redirects the referral
+    to E; B's reads,
+    by id and in its caseload, find nothing, logged as care that ended; E reads."""
+    made = post(client, "/referrals", referral_body(network), network.physician_auth)
+    rid = UUID(made.json()["id"])
+    sync_views(app, db)
+    b = network.token(Role.THERAPIST, network.therapist, [network.clinic])
+    e = network.token(Role.THERAPIST, network.other_therapist, [network.other_clinic])
+    assert not ask(client, b, READ, id=str(network.patient)).get("errors")
+    assert post(client, f"/referrals/{rid}/decline", {"reason": "no openings"},
+                network.therapist_auth).status_code == 201
+    assert post(client, f"/referrals/{rid}/redirect", {
+        "clinic_id": str(network.other_clinic), "reason": "closer to home"},
+        network.physician_auth).status_code == 201
+    sync_views(app, db)
+    gone = ask(client, b, READ, id=str(network.patient))
+    assert gone["errors"][0]["extensions"] == {"code": "NOT_FOUND"}
+    caseload = ask(client, b, CASELOAD, id=str(network.clinic))["data"]["clinic"]["caseload"]
+    assert str(network.patient) not in {r["patientId"] for r in caseload}
+    assert not ask(client, e, READ, id=str(network.patient)).get("errors")
+    assert _logged(db, network.patient, 2) == [
+        ("therapist", False, None, "care_ended"), ("therapist", True, "care_team", None)]

@@ -166,3 +166,32 @@ def test_an_outsider_finds_no_such_patient_by_every_path(
             "SELECT count(*) FROM careledger.access_log WHERE principal = %s AND NOT allowed",
             (stranger,)).fetchone()
     assert denials is not None and denials[0] >= 1
+
+
+def test_a_clinic_the_patient_withdrew_from_sees_neither_its_questions_nor_the_thread(
+    client: Any, network: Network, app: CareLedger, db: bootstrap.Database,
+) -> None:
+    """The lists obey the consent rule as a read by id does, before the views know."""
+    rid = _episode(client, network)
+    asked = post(client, f"/referrals/{rid}/messages", {
+        "message_id": "q1", "kind": "question", "body": "Is the pain better after s1?",
+        "occurred_at": "2026-03-05T12:00:00+00:00"}, network.physician_auth)
+    assert asked.status_code == 201, asked.content
+    sync_views(app, db)
+    therapist = network.token(Role.THERAPIST, network.therapist, [network.clinic])
+    waiting = ask(client, therapist, OPEN_FOR_THERAPIST, id=str(network.therapist))
+    assert [q["messageId"] for q in waiting["data"]["therapist"]["openQuestions"]] == ["q1"]
+    assert ask(client, therapist, THREAD, id=str(network.patient))["data"]["patient"]
+
+    denied = post(client, f"/patients/{network.patient}/consent-decisions", {
+        "clinic_id": str(network.clinic), "decision": "deny", "form_reference": "CF-9"},
+        network.physician_auth)
+    assert denied.status_code == 201, denied.content
+    # Nothing has applied the decision to the views: the lists hold it all the same.
+    after = ask(client, therapist, OPEN_FOR_THERAPIST, id=str(network.therapist))
+    assert after["data"]["therapist"]["openQuestions"] == []
+    thread = ask(client, therapist, THREAD, id=str(network.patient))
+    assert thread["errors"][0]["extensions"] == {"code": "NOT_FOUND"}
+    physician = network.token(Role.PHYSICIAN, network.physician)
+    kept = ask(client, physician, THREAD, id=str(network.patient))["data"]["patient"]
+    assert [m["messageId"] for m in kept["messages"]] == ["q1"]
