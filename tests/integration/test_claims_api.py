@@ -9,15 +9,11 @@ from __future__ import annotations
 
 import csv
 import io
-import json
-import shutil
-import subprocess
 from datetime import date
 from typing import Any
 from uuid import UUID, uuid4
 
 import psycopg
-import pytest
 from fhir.resources.R4B.claim import Claim
 
 from careledger.access.tokens import Role
@@ -27,13 +23,12 @@ from careledger.domain.intake import AcceptReferral
 from careledger.domain.network import AddCredential, Affiliate, RegisterPractitioner
 from careledger.domain.referral import Referral
 from careledger.main import bootstrap
-from tests.helpers import ROOT
 from tests.helpers.api import assert_problem, post, referral_body
+from tests.helpers.fhir_check import node_errors
 from tests.helpers.graphql import ask, sync_views
 from tests.helpers.network import NOW, Network, referral_to_a_new_patient
 
 SOAP = {"subjective": "sore low back", "objective": "b", "assessment": "c", "plan": "d"}
-VALIDATOR = ROOT / "tests/validators"
 #: NPIs with valid check digits (the Luhn rule over 80840 and the first nine digits).
 CLINIC_NPI, HUDSON_NPI, SAM_NPI, KIM_NPI, JO_NPI = (
     "1245319599", "1679576722", "1003000126", "1497758544", "1942788898")
@@ -120,16 +115,6 @@ def _practitioner(app: CareLedger, name: str, profession: Profession, clinic: UU
     app.handle(Affiliate(practitioner_id=pid, clinic_id=clinic, occurred_at=NOW,
                          actor="network_admin:t"))
     return pid
-
-
-def _validate_in_node(resources: list[dict[str, Any]]) -> dict[str, Any]:
-    node = shutil.which("node")
-    if node is None or not (VALIDATOR / "node_modules/fhir").exists():
-        pytest.skip("node or the validator's packages are missing: run `make install`")
-    done = subprocess.run([node, str(VALIDATOR / "validate.js")], input=json.dumps(resources),
-                          capture_output=True, text=True, check=True, timeout=120)
-    result: dict[str, Any] = json.loads(done.stdout)
-    return result
 
 
 def test_a_month_of_a_clinics_sessions_exported_as_claims_by_its_biller(
@@ -231,8 +216,7 @@ def test_a_month_of_a_clinics_sessions_exported_as_claims_by_its_biller(
 
     # Every Claim is valid by fhir.resources and by node's validator, with the elements
     # a Claim must have; the Coverage and billing provider it names are in the Bundle.
-    checked = _validate_in_node(resources)
-    assert checked == {"checked": len(resources), "errors": []}
+    assert node_errors(resources) == []
     for claim in claims:
         Claim.model_validate(claim)
         assert {"insurance", "provider", "priority", "patient", "created", "type",

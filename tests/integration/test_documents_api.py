@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import uuid
 from typing import Any
 from uuid import UUID
@@ -17,6 +18,7 @@ from uuid import UUID
 import psycopg
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from fhir.resources.R4B.bundle import Bundle
 
 from careledger.access.tokens import Role
 from careledger.audit import keys
@@ -27,6 +29,7 @@ from careledger.domain.documents import MAX_BYTES
 from careledger.infra.settings import Settings
 from careledger.main import bootstrap
 from tests.helpers.api import assert_problem, post, referral_body
+from tests.helpers.fhir_check import node_errors
 from tests.helpers.graphql import ask, sync_views
 from tests.helpers.network import Network
 
@@ -100,8 +103,15 @@ def test_documents_are_attached_read_back_named_and_exported(
             for d in listed] == [("Signed consent form", form_sha, None, None, len(PDF)),
                                  ("Lumbar MRI report", scan_sha, rid, "q1", len(PNG))]
 
-    bundle = client.get(f"/api/v1/patients/{network.patient}/fhir", **p).json()
+    exported = client.get(f"/api/v1/patients/{network.patient}/fhir", **p).content.decode()
+    # The export, its Communication, CommunicationRequest, DocumentReference and per-clinic
+    # Consent among the rest, round-trips through fhir.resources and passes node's validator.
+    assert Bundle.model_validate_json(exported).model_dump_json() == exported
+    bundle = json.loads(exported)
     resources = [e["resource"] for e in bundle["entry"]]
+    assert {"Communication", "CommunicationRequest", "DocumentReference", "Consent"} <= {
+        r["resourceType"] for r in resources}
+    assert node_errors(resources) == []
     references = {r["identifier"][0]["value"]: r for r in resources
                   if r["resourceType"] == "DocumentReference"}
     assert set(references) == {form_sha, scan_sha}

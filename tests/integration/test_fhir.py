@@ -29,6 +29,7 @@ from careledger.infra.eventstore import read_patient_log
 from careledger.infra.settings import Settings
 from careledger.main import bootstrap
 from careledger.projections.envelope import event_id
+from tests.helpers.fhir_check import node_errors
 from tests.helpers.graphql import sync_views
 from tests.helpers.network import Network, open_episode, referral_to_a_new_patient
 
@@ -82,6 +83,8 @@ def test_a_discharged_episode_exports_every_resource_valid_with_the_values_recor
         resource = entry["resource"]
         get_fhir_model_class(resource["resourceType"]).model_validate(resource)
         assert entry["fullUrl"] == f"urn:uuid:{resource['id']}"
+    # And by an independent validator, against FHIR R4's own definitions.
+    assert node_errors([e["resource"] for e in bundle["entry"]]) == []
     assert {e["resource"]["resourceType"] for e in bundle["entry"]} >= REQUIRED
 
     events = list(app.events.get(patient)) + list(app.events.get(referral))
