@@ -19,6 +19,7 @@ import psycopg
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from fhir.resources.R4B.bundle import Bundle
+from typer.testing import CliRunner
 
 from careledger.access.tokens import Role
 from careledger.audit import keys
@@ -28,6 +29,7 @@ from careledger.domain.application import CareLedger
 from careledger.domain.documents import MAX_BYTES
 from careledger.infra.settings import Settings
 from careledger.main import bootstrap
+from careledger.main.cli import cli
 from tests.helpers.api import assert_problem, post, referral_body
 from tests.helpers.fhir_check import node_errors
 from tests.helpers.graphql import ask, sync_views
@@ -202,6 +204,12 @@ def test_the_app_cannot_change_a_document_and_audit_verify_finds_one_changed(
             found = [f for f in verify(admin, public).findings
                      if f.kind is Kind.DOCUMENT_CHANGED]
             assert found and sha in found[0].detail
+            # The command line an auditor runs says the same, and fails.
+            said = CliRunner().invoke(cli, ["audit", "verify"], env={
+                "CARELEDGER_DATABASE_URL": db.admin_url,
+                "CARELEDGER_APP_DB_PASSWORD": settings.app_db_password,
+                "CARELEDGER_DATA_DIR": str(settings.data_dir)})
+            assert said.exit_code != 0 and sha in said.output, said.output
         finally:
             admin.execute("UPDATE careledger.documents SET content = %s WHERE sha256 = %s",
                           (PNG, sha))
