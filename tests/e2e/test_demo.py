@@ -141,11 +141,11 @@ def test_up_demo_starts_answers_its_printed_examples_and_stops_cleanly(tmp_path:
         assert out.field("GraphiQL") == f"{base}/graphql"
         assert out.field("OpenAPI docs") == f"{base}/api/v1/docs"
         tokens = {role: out.field(role) for role in ("physician", "therapist", "clinic admin",
-                                                     "auditor")}
+                                                     "auditor", "biller")}
         assert all(token.count(".") == 2 for token in tokens.values()), tokens
 
         examples = [line.strip() for line in out.lines if line.strip().startswith("curl ")]
-        assert len(examples) == 4
+        assert len(examples) == 5
         timeline = run_curl(out.after("reads the demo patient's shared timeline")).json()
         assert "errors" not in timeline, timeline
         events = timeline["data"]["patient"]["timeline"]["events"]
@@ -156,6 +156,11 @@ def test_up_demo_starts_answers_its_printed_examples_and_stops_cleanly(tmp_path:
         report = run_curl(out.after("lists every read of the demo patient's record")).json()
         assert any(entry["role"] == "physician" and entry["fields"] == "patient:timeline"
                    for entry in report["data"]["accessReport"]), report
+        claims = run_curl(out.after("the biller exports the clinic's claims"))
+        assert claims.status_code == 200, claims.text
+        header, *lines = claims.text.splitlines()
+        assert header.startswith("service_date,patient,birth_date,payer,member_id")
+        assert any(",yes," in line for line in lines), claims.text[:2000]
         command = run_curl(out.after("the physician registers a patient"))
         assert command.status_code == 201 and command.json()["version"] == 1
 

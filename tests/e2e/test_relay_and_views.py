@@ -185,6 +185,14 @@ def test_a_seeded_network_reaches_every_view_it_should(pipeline: Pipeline) -> No
     improving = rows(db, f"SELECT count(*) FROM {v}.referral_progress"
                      " WHERE visits_measured > 0 AND latest_pain < baseline_pain")
     assert improving[0][0] > 0
+    # The episode's newer parts, through the broker: the session beyond the plan waits for
+    # the physician, the therapist's question for its reply, the coded precautions and
+    # tender points are on the timeline.
+    assert rows(db, f"SELECT count(*) FROM {v}.plan_deviations")[0][0] > 0
+    assert rows(db, f"SELECT count(*) FROM {v}.open_questions")[0][0] > 0
+    coded = rows(db, f"SELECT count(*) FROM {v}.timeline WHERE kind = %s AND"
+                 " jsonb_array_length(data -> 'coded_precautions') > 0", Referral.Made.KIND)
+    assert coded[0][0] > 0
     _claims_from_the_views_the_broker_fed(pipeline, demo)
     assert pipeline.live() == pipeline.rebuilt()
 
