@@ -63,6 +63,15 @@ def spread_units(minutes_by_code: Mapping[str, int]) -> dict[str, int]:
     return whole
 
 
+def minutes_as_recorded(lines: Iterable[tuple[str, int, int]]) -> dict[str, int]:
+    """Minutes by code from a session's recorded lines (code, minutes, units), in the order
+    that gives `spread_units` the units it gave then: a unit codes tie for goes to the
+    code listed first, so those that got one come first, whatever order the lines are
+    read back in (a claim by the 8-minute rule bills what the session recorded)."""
+    ordered = sorted(lines, key=lambda line: (line[1] // 15 - line[2], line[0]))
+    return {code: minutes for code, minutes, _ in ordered}
+
+
 def billed_units(lines: Sequence[Mapping[str, Any]]) -> dict[str, int]:
     """A note's units by CPT code (what an authorization may cap), codes with none left out."""
     return {str(line["cpt"]): int(line["units"]) for line in lines if int(line["units"])}

@@ -4,12 +4,14 @@ claims leave off, with why (claiming.py)."""
 
 from __future__ import annotations
 
+import random
 from datetime import date
 from uuid import uuid4
 
 import pytest
 
 from careledger.domain.authorization import Authorization, AuthorizationSource
+from careledger.domain.billing import minutes_as_recorded, spread_units
 from careledger.domain.claiming import Rendering, Service, Unclaimable, assess_episode
 from careledger.domain.clinical import Profession
 from careledger.domain.coverage import Coverage, Relation
@@ -140,3 +142,16 @@ def test_each_session_left_off_says_why() -> None:
     assert "PA-9" in texts["b"] and "ask Medicare for the next authorization" in texts["b"]
     assert "expired on 2026-03-07" in texts["h"]
     assert "did not attend on 2026-03-06" in texts["e"]
+
+
+def test_minutes_read_back_in_any_order_bill_the_units_the_session_recorded() -> None:
+    """The 8-minute rule gives a unit codes tie for to the code listed first: read back
+    from the views in any order, a session's lines give the split it recorded."""
+    rng = random.Random(21)
+    for _ in range(5000):
+        codes = rng.sample(["97110", "97112", "97124", "97140", "97530"], rng.randint(1, 4))
+        minutes = {code: rng.randint(1, 40) for code in codes}
+        recorded = spread_units(minutes)
+        read_back = [(code, minutes[code], recorded[code]) for code in rng.sample(codes,
+                                                                                  len(codes))]
+        assert timed_units(CMS, minutes_as_recorded(read_back)) == recorded, minutes

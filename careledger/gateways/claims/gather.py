@@ -22,6 +22,7 @@ from psycopg.rows import dict_row
 
 from careledger.domain.application import CareLedger
 from careledger.domain.authorization import Authorization, allocate
+from careledger.domain.billing import minutes_as_recorded
 from careledger.domain.claiming import Assessed, Service, assess_episode, rendering
 from careledger.domain.episode import SessionStatus
 from careledger.domain.fees import UNTIMED
@@ -65,8 +66,8 @@ _IN_PERIOD = (
     " JOIN {v}.referrals r USING (referral_id)"
     " WHERE r.clinic_id = %s AND s.visit_on BETWEEN %s AND %s")
 _LINES = (
-    "SELECT referral_id, session_id, cpt_code, minutes, certified FROM {v}.billing_lines"
-    " WHERE referral_id = ANY(%s) AND service_date <= %s")
+    "SELECT referral_id, session_id, cpt_code, minutes, units, certified"
+    " FROM {v}.billing_lines WHERE referral_id = ANY(%s) AND service_date <= %s")
 
 
 def gather(conn: psycopg.Connection[Any], app: CareLedger, views: str, clinic: Clinic,
@@ -115,7 +116,8 @@ def _service(row: dict[str, Any], referral: Referral, lines: list[dict[str, Any]
     return Service(
         session_id=row["session_id"], on=row["visit_on"], status=status,
         location=row["location"], practitioner_id=row["practitioner_id"],
-        minutes={ln["cpt_code"]: ln["minutes"] for ln in lines if ln["cpt_code"] not in UNTIMED},
+        minutes=minutes_as_recorded((ln["cpt_code"], ln["minutes"], ln["units"])
+                                    for ln in lines if ln["cpt_code"] not in UNTIMED),
         services=tuple(sorted(ln["cpt_code"] for ln in lines if ln["cpt_code"] in UNTIMED)),
         certified=bool(lines) and all(ln["certified"] for ln in lines))
 
