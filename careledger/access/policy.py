@@ -58,6 +58,7 @@ class Denial(StrEnum):
     CONSENT_REVOKED = "consent_revoked"
     ROLE_READS_NO_RECORDS = "role_reads_no_records"
     NOT_THIS_CLINIC = "not_this_clinic"
+    ROLE_BILLS_NOTHING = "role_bills_nothing"
 
 
 #: How the accounting of disclosures says each reason.
@@ -68,6 +69,7 @@ DENIALS = {
     Denial.CONSENT_REVOKED: "the patient's consent does not let this clinic read",
     Denial.ROLE_READS_NO_RECORDS: "this role reads no patient records",
     Denial.NOT_THIS_CLINIC: "does not bill for this clinic",
+    Denial.ROLE_BILLS_NOTHING: "this role reads no claims",
 }
 
 

@@ -8,8 +8,9 @@ session must pass, each a reason of its own (`Unclaimable`):
   bills nothing;
 - the rendering therapist was licensed that day and has an NPI on file;
 - it falls in a certified plan period (the physician's certification covers its day);
-- the patient had coverage in force that day (the primary one is billed), and the
-  clinic has its billing provider and a fee schedule for that payer on file;
+- the patient had coverage in force that day (the primary one is billed), the clinic
+  has its billing provider and a fee schedule for that payer on file, and the payer pays
+  for the rendering profession's services (Medicare enrols no massage therapists);
 - it is within the payer's authorization: when the payer authorized visits for the
   episode, the visit is one of them, and the units it bills under the payer's unit
   rule fit what the authorization allows each code, after the visits billed before it;
@@ -43,6 +44,7 @@ class Unclaimable(StrEnum):
     NO_COVERAGE = "no-coverage"
     NO_BILLING_PROVIDER = "no-billing-provider"
     NO_FEE_SCHEDULE = "no-fee-schedule"
+    PROFESSION_NOT_PAID = "profession-not-paid"
     BEYOND_AUTHORIZATION = "beyond-authorization"
     NOTHING_BILLABLE = "nothing-billable"
 
@@ -179,6 +181,11 @@ def _assess(service: Service, authorizations: Sequence[Authorization],
         reasons.append(Reason(Unclaimable.NO_FEE_SCHEDULE, (
             f"the clinic has no fee schedule for {coverage.payer} in effect on {day}: set one")))
         return Assessed(service, tuple(reasons), coverage)
+    if not schedule.pays_for(who.profession):
+        reasons.append(Reason(Unclaimable.PROFESSION_NOT_PAID, (
+            f"{coverage.payer} does not pay for a {who.profession.value.replace('_', ' ')}'s "
+            "services: bill the patient, or a coverage that pays for them")))
+        return Assessed(service, tuple(reasons), coverage, schedule)
     priced = price(schedule, who.profession, service.minutes, list(service.services))
     if not priced.lines:
         reasons.append(Reason(Unclaimable.NOTHING_BILLABLE, "nothing on it is billable: "

@@ -11,7 +11,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from careledger.domain.clinical import aware
+from careledger.domain.clinical import Profession, aware
 from careledger.domain.commands import Change, Command, Decision, Handler, Reader
 from careledger.domain.errors import InvalidInput
 from careledger.domain.events import CareEvent
@@ -52,6 +52,8 @@ class FeeScheduleSet(Event):
     fees: dict[str, int]
     effective_from: date
     not_covered: dict[str, str]
+    #: The professions whose services the payer pays for (none: every one).
+    professions: list[str]
 
     def apply(self, clinic: Clinic) -> None:
         clinic.fee_schedules = [
@@ -60,7 +62,9 @@ class FeeScheduleSet(Event):
         ] + [FeeSchedule(payer=self.payer, unit_rule=UnitRule(self.unit_rule),
                          distinct_modifier=DistinctModifier(self.distinct_modifier),
                          fees=dict(self.fees), effective_from=self.effective_from,
-                         not_covered=dict(self.not_covered)).as_state()]
+                         not_covered=dict(self.not_covered),
+                         professions=frozenset(Profession(p) for p in self.professions)
+                         ).as_state()]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -79,6 +83,7 @@ class SetFeeSchedule(Command):
     effective_from: date
     distinct_modifier: DistinctModifier = DistinctModifier.MODIFIER_59
     not_covered: Mapping[str, str] = field(default_factory=dict)
+    professions: frozenset[Profession] = frozenset()
 
 
 class ClinicBilling:
@@ -107,6 +112,7 @@ class ClinicBilling:
             distinct_modifier=str(schedule.distinct_modifier), fees=dict(schedule.fees),
             effective_from=schedule.effective_from,
             not_covered={k: v.strip() for k, v in schedule.not_covered.items()},
+            professions=sorted(str(p) for p in schedule.professions),
             occurred_at=aware(occurred_at), actor=actor)
 
     def schedules(self) -> list[FeeSchedule]:
@@ -126,7 +132,7 @@ def set_fee_schedule(cmd: SetFeeSchedule, read: Reader[Any]) -> Decision:
     schedule = FeeSchedule(payer=cmd.payer, unit_rule=cmd.unit_rule,
                            distinct_modifier=cmd.distinct_modifier, fees=dict(cmd.fees),
                            effective_from=cmd.effective_from,
-                           not_covered=dict(cmd.not_covered))
+                           not_covered=dict(cmd.not_covered), professions=cmd.professions)
     return Change(Clinic, cmd.clinic_id, lambda c: c.set_fee_schedule(
         schedule=schedule, occurred_at=cmd.occurred_at, actor=cmd.actor))
 

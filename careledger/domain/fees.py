@@ -63,6 +63,15 @@ MANIPULATION = frozenset({"98940", "98941", "98942"})
 #: Timed codes NCCI pairs with chiropractic manipulation on one day: billed beside it,
 #: each needs the distinct-service modifier (NCCI Policy Manual, chapter 11).
 DISTINCT_FROM_MANIPULATION = frozenset({"97112", "97124", "97140", "97530"})
+#: NCCI procedure-to-procedure pairs this network bills, as column 2 (the code that
+#: carries the modifier) -> the column 1 codes it pairs with: billed on one day, the
+#: column 2 code is a distinct service (another body region, another interval) only with
+#: 59 or XS. Manipulation with the timed codes above; massage (97124) beside manual
+#: therapy (97140). The clinic's coder checks the quarter's PTP table for new pairs.
+DISTINCT_PAIRS: dict[str, frozenset[str]] = {
+    **{code: MANIPULATION for code in DISTINCT_FROM_MANIPULATION},
+    "97124": MANIPULATION | {"97140"},
+}
 #: Timed codes this network's techniques bill under (clinical.py), for a fee schedule.
 TIMED = frozenset(t.cpt for t in Technique) | {"97112", "97530"}
 #: Services under a therapy plan of care: the GP modifier (CMS, for physical therapy
@@ -110,6 +119,12 @@ class FeeSchedule:
     distinct_modifier: DistinctModifier = DistinctModifier.MODIFIER_59
     #: Codes the payer does not cover, with the payer's note (97124 often is one).
     not_covered: Mapping[str, str] = field(default_factory=dict)
+    #: The professions whose services the payer pays for (none named: every one);
+    #: Medicare enrols physical therapists and chiropractors, not massage therapists.
+    professions: frozenset[Profession] = frozenset()
+
+    def pays_for(self, profession: Profession) -> bool:
+        return not self.professions or profession in self.professions
 
     def __post_init__(self) -> None:
         if not self.payer.strip() or len(self.payer) > 100:
@@ -137,7 +152,8 @@ class FeeSchedule:
         return {"payer": self.payer, "unit_rule": str(self.unit_rule),
                 "distinct_modifier": str(self.distinct_modifier), "fees": dict(self.fees),
                 "effective_from": self.effective_from.isoformat(),
-                "not_covered": dict(self.not_covered)}
+                "not_covered": dict(self.not_covered),
+                "professions": sorted(str(p) for p in self.professions)}
 
     @classmethod
     def of(cls, state: Mapping[str, object]) -> FeeSchedule:
@@ -145,7 +161,9 @@ class FeeSchedule:
                    distinct_modifier=DistinctModifier(str(state["distinct_modifier"])),
                    fees=dict(state["fees"]),  # type: ignore[call-overload]
                    effective_from=date.fromisoformat(str(state["effective_from"])),
-                   not_covered=dict(state["not_covered"]))  # type: ignore[call-overload]
+                   not_covered=dict(state["not_covered"]),  # type: ignore[call-overload]
+                   professions=frozenset(Profession(str(p)) for p in state.get(  # type: ignore[attr-defined]
+                       "professions", ())))
 
 
 def schedule_for(schedules: list[FeeSchedule], payer: str, on: date) -> FeeSchedule | None:
@@ -175,31 +193,33 @@ class Priced:
 def price(schedule: FeeSchedule, profession: Profession, minutes_by_code: Mapping[str, int],
           services: list[str]) -> Priced:
     """The session's lines for this payer: units by its rule, GP under a therapy plan,
-    the distinct-service modifier beside manipulation, charges by the schedule."""
-    units = timed_units(schedule.unit_rule, minutes_by_code)
+    the distinct-service modifier on a code billed beside its NCCI pair, charges by the
+    schedule. Only the minutes of services the payer covers count toward units (the
+    8-minute rule's total is of covered timed services)."""
+    covered = {c: m for c, m in minutes_by_code.items() if c not in schedule.not_covered}
+    units = timed_units(schedule.unit_rule, covered)
     units.update({code: 1 for code in services})
     minutes = {**{code: 0 for code in services}, **minutes_by_code}
-    manipulated = bool(MANIPULATION & set(services))
-    lines, left_off = [], {}
-    for code in sorted(units):
+    left_off = {}
+    for code in sorted(minutes):
         if code in schedule.not_covered:
             left_off[code] = f"not covered by {schedule.payer}: {schedule.not_covered[code]}"
-            continue
-        if units[code] == 0:
+        elif units[code] == 0:
             left_off[code] = (f"{minutes[code]} minutes bill no unit under "
                               f"{_RULE_NAMES[schedule.unit_rule]}")
-            continue
-        fee = schedule.fees.get(code)
-        if fee is None:
+        elif code not in schedule.fees:
             left_off[code] = f"the fee schedule for {schedule.payer} has no fee for {code}"
-            continue
+    billed = [code for code in sorted(minutes) if code not in left_off]
+    lines = []
+    for code in billed:
         modifiers: list[str] = []
         if profession in GP_PROFESSIONS and code not in MANIPULATION:
             modifiers.append("GP")
-        if manipulated and code in DISTINCT_FROM_MANIPULATION:
+        if DISTINCT_PAIRS.get(code, frozenset()) & set(billed):
             modifiers.append(str(schedule.distinct_modifier))
         lines.append(Line(cpt=code, units=units[code], minutes=minutes[code],
-                          modifiers=tuple(modifiers), charge_cents=fee * units[code]))
+                          modifiers=tuple(modifiers),
+                          charge_cents=schedule.fees[code] * units[code]))
     return Priced(lines=lines, left_off=left_off)
 
 

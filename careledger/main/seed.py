@@ -288,7 +288,7 @@ def _episode(
             goal_measurements=[{"goal_id": "pain", "value": pain},
                                {"goal_id": "function", "value": score}],
             override_reason=None, occurred_at=moment, actor=therapist_actor,
-            tender_points=tender)))
+            tender_points=tender, services=_services(discipline, visit))))
         if (visit + 1) % 10 == 0:
             run(app.handle(SendProgressReport(
                 referral_id=referral, practitioner_id=therapist, summary="steady progress",
@@ -308,6 +308,14 @@ def _episode(
         run(app.handle(Discharge(referral_id=referral, practitioner_id=therapist, outcomes=outcome,
                                  summary="discharged to home program", occurred_at=moment,
                                  actor=therapist_actor)))
+
+
+def _services(discipline: Discipline, visit: int) -> list[str]:
+    """Untimed services: a physical therapist evaluates at the first visit, a chiropractor
+    manipulates at every one (fees.py)."""
+    if discipline is Discipline.PHYSICAL_THERAPY:
+        return ["97162"] if visit == 0 else []
+    return ["98940"] if discipline is Discipline.CHIROPRACTIC else []
 
 
 def _second_clinic(app: CareLedger, net: DemoNetwork, today: date,

@@ -16,7 +16,7 @@ from uuid import UUID
 
 from careledger.domain.application import CareLedger
 from careledger.domain.clinic_billing import RecordBillingProvider, SetFeeSchedule
-from careledger.domain.clinical import CredentialKind
+from careledger.domain.clinical import CredentialKind, Profession
 from careledger.domain.coverage import Coverage, Relation
 from careledger.domain.fees import DistinctModifier, UnitRule
 from careledger.domain.network import AddCredential, valid_npi
@@ -39,10 +39,11 @@ def record_billing(app: CareLedger, *, clinic_ids: list[str], therapist_ids: lis
         run(app.handle(RecordBillingProvider(clinic_id=UUID(clinic), npi=npi(3000000 + n),
                                              tax_id=f"14-{5550000 + n}", occurred_at=at,
                                              actor=SEEDER)))
-        run(app.handle(SetFeeSchedule(clinic_id=UUID(clinic), payer="Medicare",
-                                      unit_rule=UnitRule.CMS_8_MINUTE, fees=MEDICARE_FEES,
-                                      effective_from=since, distinct_modifier=DistinctModifier.XS,
-                                      occurred_at=at, actor=SEEDER)))
+        run(app.handle(SetFeeSchedule(  # Medicare enrols no massage therapists
+            clinic_id=UUID(clinic), payer="Medicare", unit_rule=UnitRule.CMS_8_MINUTE,
+            fees=MEDICARE_FEES, effective_from=since, distinct_modifier=DistinctModifier.XS,
+            professions=frozenset({Profession.PHYSICAL_THERAPIST, Profession.CHIROPRACTOR}),
+            occurred_at=at, actor=SEEDER)))
         run(app.handle(SetFeeSchedule(
             clinic_id=UUID(clinic), payer=COMMERCIAL, unit_rule=UnitRule.SUBSTANTIAL_PORTION,
             fees=COMMERCIAL_FEES, effective_from=since, occurred_at=at, actor=SEEDER,

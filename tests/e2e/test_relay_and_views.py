@@ -38,6 +38,7 @@ from careledger.main import bootstrap
 from careledger.main.seed import seed_network
 from careledger.projections import all_projections
 from careledger.projections.memory import MemoryViews
+from tests.helpers.fhir_check import node_errors
 from tests.helpers.network import NOW, Network, open_episode
 
 KAFKA_LOG = logging.getLogger("kafka")
@@ -198,21 +199,23 @@ def test_a_seeded_network_reaches_every_view_it_should(pipeline: Pipeline) -> No
 
 
 def _claims_from_the_views_the_broker_fed(pipeline: Pipeline, demo: Any) -> None:
-    """The first clinic's claims over the seeded months, from these views: Claims under
-    both payers' rules and the sessions left off, each with a reason, all valid FHIR."""
+    """Each clinic's claims over the seeded months, from these views: Claims under both
+    payers' rules, untimed services and the sessions left off (a massage therapist's under
+    Medicare among them), each with a reason, all valid FHIR by both validators."""
     from datetime import UTC, datetime, timedelta
 
     from careledger.domain.network import Clinic
     from careledger.gateways.claims.gather import MAX_DAYS, gather
     from careledger.gateways.claims.resources import claims_bundle
 
-    clinic = pipeline.app.load(Clinic, uuid.UUID(demo.clinic_ids[0]))
     end = datetime.now(UTC).date()
+    resources = []
     with psycopg.connect(pipeline.db.app_url) as conn:
-        gathered = gather(conn, pipeline.app, pipeline.schema, clinic,
-                          end - timedelta(days=MAX_DAYS), end)
-    bundle = json.loads(claims_bundle(gathered))
-    resources = [e["resource"] for e in bundle["entry"]]
+        for clinic_id in demo.clinic_ids:
+            clinic = pipeline.app.load(Clinic, uuid.UUID(clinic_id))
+            gathered = gather(conn, pipeline.app, pipeline.schema, clinic,
+                              end - timedelta(days=MAX_DAYS), end)
+            resources += [e["resource"] for e in json.loads(claims_bundle(gathered))["entry"]]
     claims = [r for r in resources if r["resourceType"] == "Claim"]
     assert {c["insurer"]["display"] for c in claims} == {"Medicare", "Empire Plan"}
     assert all(i["quantity"]["value"] > 0 and i["net"]["value"] > 0
@@ -220,6 +223,10 @@ def _claims_from_the_views_the_broker_fed(pipeline: Pipeline, demo: Any) -> None
     left_off = [i for r in resources if r["resourceType"] == "OperationOutcome"
                 for i in r["issue"]]
     assert left_off and all(i["details"]["text"] for i in left_off)
+    assert "profession-not-paid" in {i["details"]["coding"][0]["code"] for i in left_off}
+    codes = {i["productOrService"]["coding"][0]["code"] for c in claims for i in c["item"]}
+    assert codes & {"97162", "98940"}  # an evaluation or a manipulation, once a session
+    assert node_errors(resources) == []
 
 
 def test_a_relay_killed_between_delivery_and_its_position_publishes_again(

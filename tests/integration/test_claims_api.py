@@ -1,6 +1,7 @@
 """A month of a clinic's sessions exported as claims by its biller, through the public API
-on the real PostgreSQL: units under the payer's unit rule (the 8-minute rule for
-Medicare, the substantial-portion rule for Blue Cross), GP on therapy-plan services, an
+on the real PostgreSQL: units under the payer's unit rule (the 8-minute rule for MVP,
+as Medicare counts; the substantial-portion rule for Blue Cross), GP on therapy-plan
+services, an
 untimed evaluation billed once, each Claim valid by fhir.resources and by an independent
 validator (node's `fhir` package), each session left off explained; the biller never
 reads a SOAP note, and the export is in the access log, listing the patients it names."""
@@ -32,7 +33,7 @@ SOAP = {"subjective": "sore low back", "objective": "b", "assessment": "c", "pla
 #: NPIs with valid check digits (the Luhn rule over 80840 and the first nine digits).
 CLINIC_NPI, HUDSON_NPI, SAM_NPI, KIM_NPI, JO_NPI = (
     "1245319599", "1679576722", "1003000126", "1497758544", "1942788898")
-MEDICARE = {"payer": "Medicare", "unit_rule": "cms_8_minute", "effective_from": "2026-01-01",
+MVP = {"payer": "MVP Health Care", "unit_rule": "cms_8_minute", "effective_from": "2026-01-01",
             "fees": {"97124": 3000, "97140": 3500, "97110": 3200, "97161": 9500}}
 BLUE_CROSS = {"payer": "Blue Cross NY", "unit_rule": "substantial_portion",
               "distinct_modifier": "XS", "effective_from": "2026-01-01",
@@ -138,14 +139,14 @@ def test_a_month_of_a_clinics_sessions_exported_as_claims_by_its_biller(
                    "invalid_input")
     assert_problem(post(client, f"/clinics/{hudson}/billing-provider",
                         {"npi": CLINIC_NPI, "tax_id": "14-1234567"}, admin), 404, "not_found")
-    for schedule in (MEDICARE, BLUE_CROSS):
+    for schedule in (MVP, BLUE_CROSS):
         _ok(post(client, f"/clinics/{clinic}/fee-schedules", schedule, admin))
     assert_problem(post(client, f"/clinics/{clinic}/fee-schedules",
-                        {**MEDICARE, "fees": {"99213": 100}}, admin), 422, "invalid_input")
+                        {**MVP, "fees": {"99213": 100}}, admin), 422, "invalid_input")
 
-    # Maria: Medicare, the 8-minute rule; certified from the 3rd to the 25th.
+    # Maria: MVP, by the 8-minute rule as Medicare counts; certified from the 3rd to the 25th.
     _ok(post(client, f"/patients/{network.patient}/coverage", {
-        "coverage_id": "mc", "payer": "Medicare", "member_id": "1EG4-TE5-MK72",
+        "coverage_id": "mvp", "payer": "MVP Health Care", "member_id": "MVP-72-4410",
         "starts_on": "2026-01-01", "order": 1}, admin))
     made = post(client, "/referrals", referral_body(network, contraindications=[]),
                 network.physician_auth)
@@ -190,7 +191,7 @@ def test_a_month_of_a_clinics_sessions_exported_as_claims_by_its_biller(
     hudson_admin = _auth(network, Role.CLINIC_ADMIN, [hudson])
     _ok(post(client, f"/clinics/{hudson}/billing-provider",
              {"npi": HUDSON_NPI, "tax_id": "14-7654321"}, hudson_admin))
-    _ok(post(client, f"/clinics/{hudson}/fee-schedules", MEDICARE, hudson_admin))
+    _ok(post(client, f"/clinics/{hudson}/fee-schedules", MVP, hudson_admin))
     pt = post(client, "/referrals", referral_body(
         network, clinic_id=str(hudson), discipline=Discipline.PHYSICAL_THERAPY,
         contraindications=[]), network.physician_auth)
@@ -216,7 +217,6 @@ def test_a_month_of_a_clinics_sessions_exported_as_claims_by_its_biller(
 
     # Every Claim is valid by fhir.resources and by node's validator, with the elements
     # a Claim must have; the Coverage and billing provider it names are in the Bundle.
-    assert node_errors(resources) == []
     for claim in claims:
         Claim.model_validate(claim)
         assert {"insurance", "provider", "priority", "patient", "created", "type",
@@ -249,7 +249,7 @@ def test_a_month_of_a_clinics_sessions_exported_as_claims_by_its_biller(
     assert [(t["provider"]["identifier"]["value"], t["role"]["coding"][0]["code"])
             for t in maria_claim["careTeam"]] == [(SAM_NPI, "rendering"),
                                                   ("1234567893", "referring")]
-    assert "preAuthRef" not in maria_claim["insurance"][0]  # Medicare asked for none here
+    assert "preAuthRef" not in maria_claim["insurance"][0]  # MVP asked for none here
     # The other patient's first visit, each code's own minutes: a unit each, under BC-77.
     bc = served["2026-03-05"]
     assert lines(bc) == [("97110", 1, ["GP"], 33), ("97140", 1, ["GP"], 36)]
@@ -320,11 +320,18 @@ def test_a_month_of_a_clinics_sessions_exported_as_claims_by_its_biller(
 
     # Every export is in the access log, a read of each patient it names.
     with psycopg.connect(db.app_url) as conn:
-        logged = conn.execute(
-            "SELECT patient_id, role, allowed, basis FROM careledger.access_log"
-            " WHERE fields = 'claims:export' ORDER BY id").fetchall()
-    exported = [(p, basis) for p, role, allowed, basis in logged if allowed]
+        fields = conn.execute(
+            "SELECT patient_id, role, allowed, basis, reason, fields FROM careledger.access_log"
+            " WHERE fields LIKE 'claims:export%%' ORDER BY id").fetchall()
+    logged = [row[:5] for row in fields]
+    exported = [(p, basis) for p, _, allowed, basis, _ in logged if allowed]
     assert exported.count((network.patient, "billing")) == 3  # FHIR, CSV, Hudson's
     assert exported.count((other_patient, "billing")) == 2
-    denied = [(p, role) for p, role, allowed, _ in logged if not allowed]
-    assert denied == [(None, "biller"), (None, "therapist")]
+    denied = [(p, role, reason) for p, role, allowed, _, reason in logged if not allowed]
+    assert denied == [(None, "biller", "not_this_clinic"),
+                      (None, "therapist", "role_bills_nothing")]
+    assert {f for *_, f in fields} == {f"claims:export {clinic} 2026-03-01..2026-03-31",
+                                        f"claims:export {hudson} 2026-03-01..2026-03-31"}
+
+    # Last (it skips where node is missing): the independent validator finds nothing.
+    assert node_errors(resources) == []

@@ -78,6 +78,24 @@ def test_a_code_the_payer_does_not_cover_or_that_bills_no_unit_is_left_off_with_
         "97140": "5 minutes bill no unit under the substantial-portion rule"}
 
 
+def test_only_covered_minutes_count_and_massage_beside_manual_therapy_is_distinct() -> None:
+    """97124 not covered: its minutes do not take the unit 97140's minutes earn by the
+    8-minute rule. Both covered: massage beside manual therapy carries the modifier."""
+    excluding = _schedule(not_covered={"97124": "not a covered benefit"})
+    priced = price(excluding, Profession.MEDICAL_MASSAGE_THERAPIST,
+                   {"97124": 10, "97140": 10}, [])
+    assert [(ln.cpt, ln.units, ln.modifiers) for ln in priced.lines] == [
+        ("97140", 1, ("GP",))]
+    both = price(_schedule(), Profession.MEDICAL_MASSAGE_THERAPIST,
+                 {"97124": 15, "97140": 15}, [])
+    assert [(ln.cpt, ln.modifiers) for ln in both.lines] == [
+        ("97124", ("GP", "59")), ("97140", ("GP",))]
+    # A partner left off (no unit) asks no modifier of the code billed beside it.
+    alone = price(_schedule(PORTION), Profession.MEDICAL_MASSAGE_THERAPIST,
+                  {"97124": 15, "97140": 5}, [])
+    assert [(ln.cpt, ln.modifiers) for ln in alone.lines] == [("97124", ("GP",))]
+
+
 def test_untimed_services_are_the_professions_own_and_one_of_a_kind() -> None:
     with pytest.raises(InvalidInput, match="billed by a physical therapist"):
         check_services(["97161"], Profession.MEDICAL_MASSAGE_THERAPIST)
@@ -138,6 +156,17 @@ def test_each_session_left_off_says_why() -> None:
     assert first.authorization == payer and first.priced is not None
     assert [(ln.cpt, ln.units, ln.modifiers) for ln in first.priced.lines] == [
         ("97140", 2, ("GP",))]
+    # A payer that pays for physical therapists and chiropractors only.
+    (not_paid,) = assess_episode(
+        [visit("a", 2)], authorizations=[], placed={},
+        practitioners={therapist: Rendering(Profession.MEDICAL_MASSAGE_THERAPIST, "1234567893",
+                                            (None,))},
+        coverages=[coverage], billing_provider=True, today=date(2026, 4, 1),
+        schedules=[_schedule(professions=frozenset({Profession.PHYSICAL_THERAPIST,
+                                                    Profession.CHIROPRACTOR}))])
+    assert [r.code for r in not_paid.reasons] == [Unclaimable.PROFESSION_NOT_PAID]
+    assert "does not pay for a medical massage therapist's services" in \
+        not_paid.reasons[0].text
     texts = {a.service.session_id: a.reasons[0].text for a in assessed if a.reasons}
     assert "PA-9" in texts["b"] and "ask Medicare for the next authorization" in texts["b"]
     assert "expired on 2026-03-07" in texts["h"]

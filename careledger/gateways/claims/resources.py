@@ -48,8 +48,9 @@ UNCLAIMABLE = f"{BASE}/CodeSystem/unclaimable"
 SID_CLAIM = f"{BASE}/sid/claim"
 #: CMS place-of-service codes for where a session was given.
 PLACES = {SessionLocation.CLINIC: ("11", "Office"), SessionLocation.HOME: ("12", "Home")}
-#: A CMS-1500 line points to at most four diagnoses.
+#: A CMS-1500 line points to at most four diagnoses, of the twelve a claim holds.
 POINTERS = 4
+DIAGNOSES = 12
 
 
 def claims_bundle(gathered: Gathered, now: datetime | None = None) -> str:
@@ -110,7 +111,7 @@ def _claim(gathered: Gathered, episode: Episode, assessed: Assessed, provider_id
     referral = episode.referral
     rendering = gathered.practitioners[service.practitioner_id]
     referring = gathered.practitioners.get(referral.physician_id)
-    diagnoses = [d["code"] for d in referral.diagnoses]
+    diagnoses = [d["code"] for d in referral.diagnoses][:DIAGNOSES]
     place = _place(service.location)
     care_team: list[JSON] = [{"sequence": 1, "provider": _npi(rendering.npi, rendering.name),
                               "role": concept(coding(CARE_TEAM_ROLE, "rendering",

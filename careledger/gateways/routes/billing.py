@@ -16,6 +16,7 @@ from careledger.access.log import ACCESS_LOG, Read
 from careledger.access.policy import Basis, Denial
 from careledger.access.tokens import Principal, Role
 from careledger.domain.clinic_billing import RecordBillingProvider, SetFeeSchedule
+from careledger.domain.clinical import Profession
 from careledger.domain.errors import NotFound
 from careledger.domain.fees import MAX_FEE_CENTS, MAX_NOTE, DistinctModifier, UnitRule
 from careledger.domain.network import Clinic
@@ -27,7 +28,7 @@ from careledger.gateways.schemas import Day, OccurredIn, RecordedOut, ShortText
 from careledger.projections import live_generation
 
 FHIR_JSON = "application/fhir+json"
-#: What the access log says a claims export read.
+#: What the access log says a claims export read (with the clinic and the period).
 ASKED = "claims:export"
 #: Who keeps the clinic's billing on file, and who reads its claims.
 KEEPS = {Role.CLINIC_ADMIN, Role.NETWORK_ADMIN}
@@ -54,6 +55,9 @@ class FeeScheduleIn(OccurredIn):
     not_covered: dict[Code, Annotated[str, Field(min_length=1, max_length=MAX_NOTE)]] = Field(
         default_factory=dict, max_length=30,
         description="Codes the payer does not cover, each with the payer's note")
+    professions: list[Profession] = Field(
+        default_factory=list, max_length=4, description="The professions whose services "
+        "the payer pays for (Medicare: physical_therapist, chiropractor); none: every one")
 
 
 class ClaimsQuery(Schema):
@@ -94,6 +98,7 @@ def billing_routes(commands: Commands) -> Router:
             clinic_id=clinic_id, payer=body.payer, unit_rule=body.unit_rule,
             distinct_modifier=body.distinct_modifier, fees=dict(body.fees),
             effective_from=body.effective_from, not_covered=dict(body.not_covered),
+            professions=frozenset(body.professions),
             occurred_at=occurred(body), actor=who.actor))
 
     @router.get(
@@ -116,10 +121,12 @@ def billing_routes(commands: Commands) -> Router:
                       query: Query[ClaimsQuery]) -> HttpResponse:
         who = principal_of(request)
         services = commands.services
+        asked = f"{ASKED} {clinic_id} {query.start}..{query.end}"
         if who.role not in BILLS or clinic_id not in who.clinics:
+            why = Denial.ROLE_BILLS_NOTHING if who.role not in BILLS else Denial.NOT_THIS_CLINIC
             with services.idempotency.pool.connection() as conn:  # the attempt, logged
-                ACCESS_LOG.append(conn, [Read(who.subject, who.role.value, None, ASKED, False,
-                                              None, str(Denial.NOT_THIS_CLINIC))])
+                ACCESS_LOG.append(conn, [Read(who.subject, who.role.value, None, asked, False,
+                                              None, str(why))])
             return problem(404, "no clinic with that id", code="not_found")
         if query.end < query.start or query.end - query.start > timedelta(days=MAX_DAYS):
             return problem(422, f"a period runs from its first day to its last, at most "
@@ -131,7 +138,7 @@ def billing_routes(commands: Commands) -> Router:
                               query.start, query.end)
             # Logged before anything leaves: one read per patient the export names.
             # An export that names nobody is logged too, as a read of no patient.
-            ACCESS_LOG.append(conn, [Read(who.subject, who.role.value, patient, ASKED, True,
+            ACCESS_LOG.append(conn, [Read(who.subject, who.role.value, patient, asked, True,
                                           str(Basis.BILLING), None)
                                      for patient in gathered.patients or (None,)])
         if query.format == "csv":
@@ -146,10 +153,17 @@ def billing_routes(commands: Commands) -> Router:
     return router
 
 
+def _cell(value: object) -> object:
+    """A text a spreadsheet would run as a formula (a name, a note) is written as text."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
 def _csv(gathered: Gathered) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=COLUMNS, restval="", lineterminator="\r\n")
     writer.writeheader()
-    writer.writerows(session_rows(gathered))
+    writer.writerows({k: _cell(v) for k, v in row.items()} for row in session_rows(gathered))
     return out.getvalue()
 
