@@ -288,6 +288,21 @@ def test_a_month_of_a_clinics_sessions_exported_as_claims_by_its_biller(
         "97124", "1", "GP", "30.00")
     assert "97140 left off: 10 minutes bill no unit under the 8-minute rule" in two["reason"]
 
+    # One session's claim, as the month's export has it; a session without one says why.
+    one = client.get(f"/api/v1/referrals/{other}/sessions/b1/claim", **biller).json()
+    (alone,) = [e["resource"] for e in one["entry"] if e["resource"]["resourceType"] == "Claim"]
+    assert lines(alone) == lines(bc) and alone["id"] == bc["id"]
+    refused = client.get(f"/api/v1/referrals/{other}/sessions/b2/claim", **biller).json()
+    assert [e["resource"]["resourceType"] for e in refused["entry"]] == [
+        "Organization", "Patient", "OperationOutcome"]
+    assert refused["entry"][-1]["resource"]["issue"][0]["details"]["coding"][0]["code"] == \
+        "beyond-authorization"
+    for path in (f"/referrals/{other}/sessions/nope/claim",
+                 f"/referrals/{uuid4()}/sessions/b1/claim"):
+        assert_problem(client.get(f"/api/v1{path}", **biller), 404, "not_found")
+    assert_problem(client.get(f"/api/v1/referrals/{other}/sessions/b1/claim",
+                              **_auth(network, Role.BILLER, [hudson])), 404, "not_found")
+
     # Hudson's biller: the evaluation once, and exercise by its minutes.
     hudson_claims = client.get(f"/api/v1/clinics/{hudson}/claims?from=2026-03-01&to="
                                "2026-03-31", **_auth(network, Role.BILLER, [hudson])).json()
@@ -326,12 +341,14 @@ def test_a_month_of_a_clinics_sessions_exported_as_claims_by_its_biller(
     logged = [row[:5] for row in fields]
     exported = [(p, basis) for p, _, allowed, basis, _ in logged if allowed]
     assert exported.count((network.patient, "billing")) == 3  # FHIR, CSV, Hudson's
-    assert exported.count((other_patient, "billing")) == 2
+    assert exported.count((other_patient, "billing")) == 4  # and the two sessions' own
     denied = [(p, role, reason) for p, role, allowed, _, reason in logged if not allowed]
-    assert denied == [(None, "biller", "not_this_clinic"),
+    assert denied == [(None, "biller", "not_this_clinic"), (None, "biller", "not_this_clinic"),
                       (None, "therapist", "role_bills_nothing")]
-    assert {f for *_, f in fields} == {f"claims:export {clinic} 2026-03-01..2026-03-31",
-                                        f"claims:export {hudson} 2026-03-01..2026-03-31"}
+    assert {f for *_, f in fields} == {
+        f"claims:export {clinic} 2026-03-01..2026-03-31",
+        f"claims:export {hudson} 2026-03-01..2026-03-31",
+        f"claims:export {clinic} session b1", f"claims:export {clinic} session b2"}
 
     # Last (it skips where node is missing): the independent validator finds nothing.
     assert node_errors(resources) == []

@@ -39,7 +39,7 @@ ROLES: dict[str, Role] = {
                      "rename_practitioner", "end_affiliation"),
                     Role.NETWORK_ADMIN),
     **dict.fromkeys(("record_billing_provider", "set_fee_schedule"), Role.CLINIC_ADMIN),
-    "export_claims": Role.BILLER,
+    "export_claims": Role.BILLER, "export_session_claim": Role.BILLER,
     **dict.fromkeys(("register_patient", "grant_consent", "revoke_consent", "decide_consent",
                      "record_coverage",
                      "make_referral",
@@ -227,7 +227,8 @@ STEPS = 20
 NETWORK = {"register_clinic", "register_practitioner", "add_credential",
            "affiliate_practitioner", "record_experience", "offer_home_visits",
            "rename_practitioner", "end_affiliation"}
-BILLING = {"record_billing_provider", "set_fee_schedule", "export_claims"}
+BILLING = {"record_billing_provider", "set_fee_schedule", "export_claims",
+           "export_session_claim"}
 TREATMENT = {"register_patient", "grant_consent", "make_referral", "accept_referral",
              "record_assessment", "draft_plan", "certify_plan"}
 AREAS = {

@@ -51,6 +51,14 @@ class Gathered:
     episodes: list[Episode]
     practitioners: dict[UUID, Practitioner]
 
+    def only(self, referral_id: UUID, session_id: str) -> Gathered:
+        """The one session's claim (or why it has none), as the period's export has it."""
+        kept = [Episode(e.referral, e.patient,
+                        [a for a in e.assessed if a.service.session_id == session_id])
+                for e in self.episodes if e.referral.id == referral_id]
+        return Gathered(self.clinic, self.start, self.end,
+                        [e for e in kept if e.assessed], self.practitioners)
+
     @property
     def patients(self) -> list[UUID]:
         """Every patient the export names, once each (the access log lists them)."""

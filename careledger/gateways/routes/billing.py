@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Annotated, Literal
 from uuid import UUID
 
@@ -20,6 +20,7 @@ from careledger.domain.clinical import Profession
 from careledger.domain.errors import NotFound
 from careledger.domain.fees import MAX_FEE_CENTS, MAX_NOTE, DistinctModifier, UnitRule
 from careledger.domain.network import Clinic
+from careledger.domain.referral import Referral
 from careledger.gateways.claims.gather import MAX_DAYS, Gathered, gather
 from careledger.gateways.claims.resources import COLUMNS, claims_bundle, session_rows
 from careledger.gateways.commanding import Commands, occurred, principal_of, require_role
@@ -35,6 +36,7 @@ KEEPS = {Role.CLINIC_ADMIN, Role.NETWORK_ADMIN}
 BILLS = {Role.BILLER, Role.CLINIC_ADMIN}
 
 Code = Annotated[str, Field(pattern=r"^[0-9]{5}$")]
+MISSING_SESSION = "no session with that id"
 
 
 class BillingProviderIn(OccurredIn):
@@ -119,38 +121,76 @@ def billing_routes(commands: Commands) -> Router:
     )
     def export_claims(request: HttpRequest, clinic_id: UUID,
                       query: Query[ClaimsQuery]) -> HttpResponse:
-        who = principal_of(request)
-        services = commands.services
-        asked = f"{ASKED} {clinic_id} {query.start}..{query.end}"
-        if who.role not in BILLS or clinic_id not in who.clinics:
-            why = Denial.ROLE_BILLS_NOTHING if who.role not in BILLS else Denial.NOT_THIS_CLINIC
-            with services.idempotency.pool.connection() as conn:  # the attempt, logged
-                ACCESS_LOG.append(conn, [Read(who.subject, who.role.value, None, asked, False,
-                                              None, str(why))])
-            return problem(404, "no clinic with that id", code="not_found")
         if query.end < query.start or query.end - query.start > timedelta(days=MAX_DAYS):
             return problem(422, f"a period runs from its first day to its last, at most "
                                 f"{MAX_DAYS} days: export a longer one in parts",
                            code="invalid_request")
-        clinic = services.app.load(Clinic, clinic_id)
-        with services.idempotency.pool.connection() as conn:
-            gathered = gather(conn, services.app, live_generation(conn)[0], clinic,
-                              query.start, query.end)
-            # Logged before anything leaves: one read per patient the export names.
-            # An export that names nobody is logged too, as a read of no patient.
-            ACCESS_LOG.append(conn, [Read(who.subject, who.role.value, patient, asked, True,
-                                          str(Basis.BILLING), None)
-                                     for patient in gathered.patients or (None,)])
-        if query.format == "csv":
-            response = HttpResponse(_csv(gathered), content_type="text/csv; charset=utf-8")
-            response["Content-Disposition"] = (
-                f'attachment; filename="claims-{query.start}-{query.end}.csv"')
-        else:
-            response = HttpResponse(claims_bundle(gathered), content_type=FHIR_JSON)
-        response["Cache-Control"] = "no-store"
-        return response
+        return _export(commands, request, clinic_id, query.start, query.end, query.format,
+                       f"{ASKED} {clinic_id} {query.start}..{query.end}",
+                       f"claims-{query.start}-{query.end}")
+
+    @router.get(
+        "/referrals/{referral_id}/sessions/{session_id}/claim",
+        response={status: Problem for status in (401, 403, 404, 422, 503)},
+        operation_id="export_session_claim",
+        summary="One session's claim, as a FHIR Claim or CSV",
+        description=(
+            "The session's professional `Claim` as the clinic's export for its day has it, "
+            "in a `collection` Bundle with the billing provider, patient and coverage, or "
+            "an `OperationOutcome` saying why it is not claimable; or the same as CSV. For "
+            "the billers and administrators of the referral's clinic; in the access log."),
+        openapi_extra={"responses": {200: {"description": "The claim", "content": {
+            FHIR_JSON: {"schema": {"type": "object"}}, "text/csv": {"schema": {
+                "type": "string"}}}}}},
+    )
+    def export_session_claim(request: HttpRequest, referral_id: UUID, session_id: str,
+                             format: Literal["fhir", "csv"] = "fhir") -> HttpResponse:
+        try:
+            referral = commands.services.app.load(Referral, referral_id)
+        except NotFound:
+            referral = None
+        visit = referral.session_visits.get(session_id) if referral is not None else None
+        if referral is None or visit is None:
+            return problem(404, MISSING_SESSION, code="not_found")
+        day = visit["on"]
+        return _export(commands, request, referral.clinic_id, day, day, format,
+                       f"{ASKED} {referral.clinic_id} session {session_id}",
+                       f"claim-{day}", only=(referral_id, session_id), missing=MISSING_SESSION)
 
     return router
+
+
+def _export(commands: Commands, request: HttpRequest, clinic_id: UUID, start: date,
+            end: date, format: str, asked: str, filename: str,
+            only: tuple[UUID, str] | None = None,
+            missing: str = "no clinic with that id") -> HttpResponse:
+    """Gather, log a read of each patient named, then write FHIR or CSV; for a caller who
+    does not bill for the clinic, what is `missing` (logged as denied)."""
+    who = principal_of(request)
+    services = commands.services
+    if who.role not in BILLS or clinic_id not in who.clinics:
+        why = Denial.ROLE_BILLS_NOTHING if who.role not in BILLS else Denial.NOT_THIS_CLINIC
+        with services.idempotency.pool.connection() as conn:  # the attempt, logged
+            ACCESS_LOG.append(conn, [Read(who.subject, who.role.value, None, asked, False,
+                                          None, str(why))])
+        return problem(404, missing, code="not_found")
+    clinic = services.app.load(Clinic, clinic_id)
+    with services.idempotency.pool.connection() as conn:
+        gathered = gather(conn, services.app, live_generation(conn)[0], clinic, start, end)
+        if only is not None:
+            gathered = gathered.only(*only)
+        # Logged before anything leaves: one read per patient the export names (an export
+        # that names nobody is logged too, as a read of no patient).
+        ACCESS_LOG.append(conn, [Read(who.subject, who.role.value, patient, asked, True,
+                                      str(Basis.BILLING), None)
+                                 for patient in gathered.patients or (None,)])
+    if format == "csv":
+        response = HttpResponse(_csv(gathered), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{filename}.csv"'
+    else:
+        response = HttpResponse(claims_bundle(gathered), content_type=FHIR_JSON)
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 def _cell(value: object) -> object:
