@@ -35,17 +35,22 @@ test: $(STAMP) $(VALIDATOR) lint browser
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit
 
-## Debian's Chromium for the web page's browser tests, installed when it is missing and
-## apt-get is usable (root, non-interactive); otherwise those tests skip, saying why.
+## Debian's Chromium for the web page's browser tests, and poppler-utils (pdftotext) for
+## the printed documents', installed when missing and apt-get is usable (root,
+## non-interactive); otherwise those tests skip, saying why.
 browser:
-	@if command -v chromium >/dev/null 2>&1 || [ -n "$$CARELEDGER_CHROMIUM" ]; then :; \
+	@missing=""; \
+	if ! command -v chromium >/dev/null 2>&1 && [ -z "$$CARELEDGER_CHROMIUM" ]; then \
+	  missing="chromium fonts-dejavu-core"; fi; \
+	if ! command -v pdftotext >/dev/null 2>&1; then missing="$$missing poppler-utils"; fi; \
+	if [ -z "$$missing" ]; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	  echo "installing Debian's chromium for the browser tests (apt-get)"; \
+	  echo "installing$$missing for the browser and printing tests (apt-get)"; \
 	  export DEBIAN_FRONTEND=noninteractive; \
 	  { apt-get update -qq && apt-get install -y -qq --no-install-recommends \
-	      chromium fonts-dejavu-core >/dev/null; } \
-	    || echo "chromium could not be installed: the browser tests will be skipped"; \
-	else echo "no chromium and no apt-get as root: the browser tests will be skipped"; fi
+	      $$missing >/dev/null; } \
+	    || echo "$$missing could not be installed: those tests will be skipped"; \
+	else echo "no$$missing and no apt-get as root: those tests will be skipped"; fi
 
 ## Ruff, mypy, no event named in a string outside its declaration, the layers (import-linter).
 lint: $(STAMP)

@@ -71,6 +71,7 @@ def build_api(services: Services) -> CommandAPI:
     from careledger.gateways.routes.messages import message_routes
     from careledger.gateways.routes.network import network_routes
     from careledger.gateways.routes.patients import patient_routes
+    from careledger.gateways.routes.printouts import printout_routes
     from careledger.gateways.routes.referrals import referral_routes
     from careledger.gateways.routes.treatment import treatment_routes
 
@@ -93,6 +94,7 @@ def build_api(services: Services) -> CommandAPI:
     api.add_router("/", document_routes(commands), tags=["documents"])
     api.add_router("/", fhir_routes(services), tags=["fhir"])
     api.add_router("/", billing_routes(commands), tags=["billing"])
+    api.add_router("/", printout_routes(services), tags=["documents"])
     return api
 
 

@@ -46,7 +46,8 @@ ROLES: dict[str, Role] = {
                      "redirect_referral", "cancel_referral", "certify_plan", "recertify_plan",
                      "amend", "request_amendment", "accept_amendment", "deny_amendment",
                      "file_disagreement", "export_patient_fhir", "authorize_visits",
-                     "acknowledge_plan_deviation", "reply_to_message", "read_document"),
+                     "acknowledge_plan_deviation", "reply_to_message", "read_document",
+                     "print_document"),
                     Role.PHYSICIAN),
     **dict.fromkeys(("accept_referral", "decline_referral", "record_assessment", "draft_plan",
                      "revise_plan", "schedule_session", "complete_session", "cancel_session",
@@ -237,7 +238,8 @@ AREAS = {
     # (The FHIR export and a document's bytes are left out: a fresh patient's are a 404
     # to anyone, a dead end.)
     # (A clinic's billing stands beside the episode: its own runs, one operation each.)
-    "episode": (set(ROLES) - NETWORK - BILLING - {"export_patient_fhir", "read_document"},
+    "episode": (set(ROLES) - NETWORK - BILLING - {"export_patient_fhir", "read_document",
+                                                  "print_document"},
                 {"register_patient", "grant_consent", "revoke_consent", "make_referral",
                  "accept_referral", "decline_referral", "cancel_referral"}),
     # The path to treatment alone: with every operation in play, a chain reaches an
