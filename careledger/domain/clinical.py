@@ -94,10 +94,27 @@ class SessionLocation(StrEnum):
 
 
 class FunctionalInstrument(StrEnum):
-    """Oswestry Disability Index for the low back, Neck Disability Index; both 0-100 %."""
+    """The functional outcome measures a clinic takes: Oswestry Disability Index (low
+    back) and Neck Disability Index, 0-100 %; Lower Extremity Functional Scale, 0-80;
+    Patient-Specific Functional Scale, 0-10; QuickDASH (arm, shoulder, hand), 0-100."""
 
     ODI = "ODI"
     NDI = "NDI"
+    LEFS = "LEFS"
+    PSFS = "PSFS"
+    QUICK_DASH = "QuickDASH"
+
+    @property
+    def maximum(self) -> float:
+        return _INSTRUMENT_MAXIMUM.get(self, 100.0)
+
+    @property
+    def unit(self) -> str:
+        return "%" if self in (FunctionalInstrument.ODI, FunctionalInstrument.NDI) else (
+            f"of {self.maximum:g}")
+
+
+_INSTRUMENT_MAXIMUM = {FunctionalInstrument.LEFS: 80.0, FunctionalInstrument.PSFS: 10.0}
 
 
 class GoalOutcome(StrEnum):
@@ -173,9 +190,13 @@ def tender_point_count(value: int | None, field: str = "tender_points") -> int |
     return value
 
 
-def percent_score(value: float, field: str) -> float:
-    if not 0 <= value <= 100:
-        raise InvalidInput("functional scores (ODI, NDI) are 0-100 percent", field=field)
+def percent_score(value: float, field: str,
+                  instrument: FunctionalInstrument | None = None) -> float:
+    """A functional score within its instrument's scale (0-100 when none is known)."""
+    top = instrument.maximum if instrument is not None else 100.0
+    if not 0 <= value <= top:
+        named = f"{instrument.value} scores are" if instrument else "functional scores are"
+        raise InvalidInput(f"{named} 0-{top:g}", field=field)
     return value
 
 

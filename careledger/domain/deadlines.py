@@ -38,3 +38,17 @@ def recertification_due(certified_until: date | None, today: date) -> bool:
 def progress_report_due(visits_completed: int, visits_at_last_report: int) -> bool:
     return visits_completed - visits_at_last_report >= PROGRESS_REPORT_EVERY_VISITS
 
+
+
+#: The outcome measure (the episode's functional instrument) is taken at admission (the
+#: assessment), for every progress report and for the discharge; it is flagged this many
+#: visits before the report falls due, so the therapist takes it at a visit still to come.
+MEASURE_NOTICE_VISITS = 2
+
+
+def outcome_measure_due(*, visits_completed: int, visits_at_last_report: int,
+                        measured_since_report: bool) -> bool:
+    """No functional score since the last progress report (or the assessment) and the
+    next report falls due within MEASURE_NOTICE_VISITS visits (or is due already)."""
+    return not measured_since_report and visits_completed - visits_at_last_report >= (
+        PROGRESS_REPORT_EVERY_VISITS - MEASURE_NOTICE_VISITS)

@@ -97,3 +97,16 @@ def test_a_progress_report_is_due_every_ten_visits_and_visits_run_out() -> None:
     over = [Visit(f"s{i}", date(2026, 3, 2), True) for i in range(6)]
     assert visits_remaining(allocate([referral_authorization(4, date(2026, 3, 2))], over),
                             date(2026, 3, 2)) == 0
+
+
+def test_the_outcome_measure_is_due_two_visits_before_each_report_until_taken() -> None:
+    from careledger.domain.deadlines import outcome_measure_due
+
+    def due(visits: int, at_report: int, measured: bool) -> bool:
+        return outcome_measure_due(visits_completed=visits, visits_at_last_report=at_report,
+                                   measured_since_report=measured)
+
+    assert [due(v, 0, False) for v in (1, 7, 8, 9, 10, 12)] == [
+        False, False, True, True, True, True]
+    assert not due(9, 0, True)  # taken since the assessment: the report has it
+    assert not due(13, 10, False) and due(18, 10, False)  # counted from the last report

@@ -50,6 +50,8 @@ class Episode:
     discharge: dict[str, Any] | None = None
     #: Amendments by the record they correct, oldest first.
     amendments: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    #: The functional score taken since the last report (day, value), for the next one.
+    measured: tuple[date | None, float] | None = None
 
     @property
     def completed(self) -> list[Session]:
@@ -121,6 +123,8 @@ def _apply(episode: Episode, e: Envelope) -> None:
         session.late = late_entry(e.occurred_at, e.recorded_at)
         session.recorded_on = e.recorded_at.date()
         session.amended = d["session_id"] in episode.amendments
+        if session.note.get("functional_score") is not None:
+            episode.measured = (session.on, session.note["functional_score"])
     elif topic in (Referral.SessionCancelled.TOPIC, Referral.PatientDidNotAttend.TOPIC):
         session = episode.sessions.setdefault(d["session_id"], Session(d["session_id"]))
         session.status = ("cancelled" if topic == Referral.SessionCancelled.TOPIC
@@ -128,12 +132,24 @@ def _apply(episode: Episode, e: Envelope) -> None:
         session.why_not = d.get("reason")
     elif topic == Referral.ProgressReported.TOPIC:
         report = _current(episode, AmendableRecord.PROGRESS_REPORT, d["report_id"], d)
-        episode.reports.append({**report, "sent_on": _day(e),
+        episode.reports.append({**report, "sent_on": _day(e), "measure": _measure(episode),
                                 "late": late_entry(e.occurred_at, e.recorded_at)})
+        episode.measured = None  # the next report wants its own
     elif topic == Referral.Discharged.TOPIC:
         discharge = _current(episode, AmendableRecord.DISCHARGE, "discharge", d)
-        episode.discharge = {**discharge, "on": _day(e),
+        episode.discharge = {**discharge, "on": _day(e), "measure": _measure(episode),
                              "late": late_entry(e.occurred_at, e.recorded_at)}
+
+
+def _measure(episode: Episode) -> dict[str, Any] | None:
+    """The outcome measure a report or the discharge carries: the last functional score
+    since the report before it (the assessment's, for the first); None: not taken."""
+    if episode.measured is not None:
+        return {"on": episode.measured[0], "value": episode.measured[1]}
+    if not episode.reports and episode.assessment is not None:
+        return {"on": episode.assessed_on, "value": episode.assessment["functional_score"],
+                "at_assessment": True}
+    return None
 
 
 def _moment(value: Any) -> datetime:

@@ -18,7 +18,8 @@ from psycopg.rows import dict_row
 from careledger.access.log import ACCESS_LOG, Read
 from careledger.access.policy import CLINIC_MAY_READ_SQL, clinic_may_read_params, list_basis
 from careledger.access.tokens import Role
-from careledger.domain.deadlines import RECERTIFY_WITHIN_DAYS
+from careledger.domain.deadlines import RECERTIFY_WITHIN_DAYS, outcome_measure_due
+from careledger.domain.referral import Referral
 from careledger.graphql.context import Info, live_views, principal_of
 from careledger.graphql.cursor import check_first, decode_cursor, encode_cursor
 from careledger.graphql.worklists.authorizations import AUTHORIZATION_COLUMNS, authorization_fields
@@ -60,6 +61,16 @@ REFERRAL_COLUMNS = (
     " p.latest_pain, 'baseline_function', p.baseline_function, 'latest_function',"
     " p.latest_function, 'functional_instrument', p.instrument)"
     " FROM {v}.referral_progress p WHERE p.referral_id = r.referral_id) AS progress"
+    # The outcome measure's schedule: visits at the last report, and whether a functional
+    # score was taken since it (or since the assessment), as `deadlines` decides from them.
+    ", (SELECT coalesce(max(pr.visits_to_date), 0) FROM {v}.progress_reports pr"
+    " WHERE pr.referral_id = r.referral_id) AS visits_at_last_report"
+    ", EXISTS (SELECT 1 FROM {v}.timeline t WHERE t.patient_id = r.patient_id"
+    " AND t.referral_id = r.referral_id"
+    f" AND t.kind = '{Referral.SessionCompleted.KIND}'"
+    " AND t.data ->> 'functional_score' IS NOT NULL"
+    " AND t.position > (SELECT coalesce(max(pr.position), 0) FROM {v}.progress_reports pr"
+    " WHERE pr.referral_id = r.referral_id)) AS measured_since_report"
 )
 
 #: What an entry shows of the episode's progress when nothing is measured yet.
@@ -130,6 +141,10 @@ def referral_entries(info: Info, asked: str, where: str, *params: object
 
 def caseload_entry(row: dict[str, Any]) -> CaseloadEntry:
     fields = authorization_fields(row, today()) | (row.pop("progress", None) or NOT_MEASURED)
+    fields["outcome_measure_due"] = row["status"] == "accepted" and outcome_measure_due(
+        visits_completed=row["visits_used"],
+        visits_at_last_report=row.pop("visits_at_last_report"),
+        measured_since_report=row.pop("measured_since_report"))
     return CaseloadEntry(**{k: v for k, v in row.items() if k != "made_at"},  # for order
                          **fields)
 

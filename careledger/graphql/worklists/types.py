@@ -50,6 +50,10 @@ class CaseloadEntry:
     baseline_function: float | None
     latest_function: float | None
     functional_instrument: str | None
+    outcome_measure_due: bool = strawberry.field(
+        description="The functional outcome measure is due: none taken since the last "
+        "progress report (or the assessment), and the next report falls due within two "
+        "visits; take it at the next visit.")
 
 
 @strawberry.type
