@@ -141,10 +141,10 @@ def referral_entries(info: Info, asked: str, where: str, *params: object
 
 def caseload_entry(row: dict[str, Any]) -> CaseloadEntry:
     fields = authorization_fields(row, today()) | (row.pop("progress", None) or NOT_MEASURED)
-    fields["outcome_measure_due"] = row["status"] == "accepted" and outcome_measure_due(
-        visits_completed=row["visits_used"],
-        visits_at_last_report=row.pop("visits_at_last_report"),
-        measured_since_report=row.pop("measured_since_report"))
+    due = outcome_measure_due(visits_completed=row["visits_used"],
+                              visits_at_last_report=row.pop("visits_at_last_report"),
+                              measured_since_report=row.pop("measured_since_report"))
+    fields["outcome_measure_due"] = due and row["status"] == "accepted"
     return CaseloadEntry(**{k: v for k, v in row.items() if k != "made_at"},  # for order
                          **fields)
 
