@@ -15,8 +15,10 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
 from typing import Any
+from uuid import UUID
 
 from careledger.domain.clinical import Profession
+from careledger.domain.commands import Change, Command, Decision, Handler, Reader, new_id
 from careledger.domain.errors import InvalidInput
 
 #: A licence expiring within this many days wants attention whatever the hours.
@@ -127,3 +129,29 @@ def _years_before(day: date, years: int) -> date:
 
 def _day(value: Any) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordContinuingEducation(Command):
+    practitioner_id: UUID
+    title: str
+    provider: str
+    hours: float
+    category: Category
+    completed_on: date
+    certificate: str | None = None
+    course_id: str | None = None
+
+
+def record_continuing_education(cmd: RecordContinuingEducation, read: Reader[Any]) -> Decision:
+    from careledger.domain.network import Practitioner
+
+    return Change(Practitioner, cmd.practitioner_id, lambda p: p.record_course(
+        course_id=new_id(cmd.course_id), title=cmd.title, provider=cmd.provider, hours=cmd.hours,
+        category=cmd.category, completed_on=cmd.completed_on, certificate=cmd.certificate,
+        occurred_at=cmd.occurred_at, actor=cmd.actor))
+
+
+HANDLERS: dict[type[Command], Handler] = {
+    RecordContinuingEducation: record_continuing_education,
+}

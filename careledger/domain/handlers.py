@@ -15,6 +15,7 @@ from careledger.domain import (
     authorizing,
     clinic_billing,
     closing,
+    education,
     intake,
     messaging,
     network,
@@ -28,7 +29,7 @@ from careledger.domain.commands import Command, Handler
 
 HANDLERS: dict[type[Command], Handler] = {
     **network.HANDLERS, **clinic_billing.HANDLERS, **staffing.HANDLERS, **patient.HANDLERS,
-    **referral.HANDLERS,
+    **referral.HANDLERS, **education.HANDLERS,
     **intake.HANDLERS, **assessment.HANDLERS, **planning.HANDLERS, **authorizing.HANDLERS,
     **treatment.HANDLERS, **closing.HANDLERS, **messaging.HANDLERS, **attaching.HANDLERS,
     **amendments.HANDLERS,

@@ -114,6 +114,7 @@ class Practitioner(Aggregate):
             practitioner.clinic_ids = []
             practitioner.conditions = []
             practitioner.home_visit_radius_km = None
+            practitioner.courses = []
 
     class Renamed(Event):
         """The name the practitioner goes by from now on; what was recorded under the
@@ -170,6 +171,23 @@ class Practitioner(Aggregate):
         def apply(self, practitioner: Practitioner) -> None:
             practitioner.home_visit_radius_km = self.radius_km
 
+    class ContinuingEducationRecorded(Event):
+        """A continuing-education course the practitioner completed (education.py)."""
+
+        TOPIC = "careledger:Practitioner.ContinuingEducationRecorded"
+        course_id: str
+        title: str
+        provider: str
+        hours: float
+        category: str
+        completed_on: date
+        #: The certificate's reference (its number, or the SHA-256 of its copy).
+        certificate: str | None
+
+        def apply(self, practitioner: Practitioner) -> None:
+            practitioner.courses.append({"course_id": self.course_id, "hours": self.hours,
+                                         "completed_on": self.completed_on.isoformat()})
+
     if TYPE_CHECKING:  # set by the events (annotations here would make a dataclass)
         name: str
         profession: str
@@ -177,6 +195,8 @@ class Practitioner(Aggregate):
         clinic_ids: list[str]
         conditions: list[str]
         home_visit_radius_km: float | None
+        #: Continuing-education courses: id, hours, the day completed.
+        courses: list[dict[str, Any]]
 
     @classmethod
     def register(
@@ -269,6 +289,21 @@ class Practitioner(Aggregate):
             occurred_at=occurred_at,
             actor=actor,
         )
+
+    def record_course(self, *, course_id: str, title: str, provider: str, hours: float,
+                      category: str, completed_on: date, certificate: str | None,
+                      occurred_at: datetime, actor: str) -> None:
+        from careledger.domain.education import Category, check_course
+
+        check_course(title=title, provider=provider, hours=hours, completed_on=completed_on,
+                     today=occurred_at.date())
+        if any(c["course_id"] == course_id for c in self.courses):
+            raise InvariantViolated("this course is recorded already")
+        self.trigger_event(self.ContinuingEducationRecorded, course_id=course_id,
+                           title=title.strip(), provider=provider.strip(), hours=float(hours),
+                           category=str(Category(category)), completed_on=completed_on,
+                           certificate=certificate.strip() if certificate else None,
+                           occurred_at=occurred_at, actor=actor)
 
     def offer_home_visits(self, *, radius_km: float, occurred_at: datetime, actor: str) -> None:
         if self.profession == Profession.PHYSICIAN:

@@ -44,7 +44,7 @@ from careledger.domain.planning import CertifyPlan, DraftPlan
 from careledger.domain.referral import MakeReferral
 from careledger.domain.treatment import CompleteSession, ScheduleSession
 from careledger.main.demo_data import CLINICS, CODED, CONDITIONS, FAMILY, GIVEN, SITES
-from careledger.main.seed_billing import npi, record_billing
+from careledger.main.seed_billing import npi, record_billing, record_education
 
 SEEDER = "network_admin:seed"
 
@@ -160,6 +160,8 @@ def seed_network(
                                   for t in ts],
                    since=start.date(), run=run,
                    at=datetime.combine(today - timedelta(days=1), datetime.min.time(), UTC))
+    record_education(app, therapist_ids=[t.split(":")[0] for ts in net.therapist_ids.values()
+                                         for t in ts], on=today - timedelta(days=30), run=run)
     net.demo_physician = net.physician_ids[0]
     first_clinic = net.clinic_ids[0]
     net.demo_therapist, _ = net.therapist_ids[first_clinic][0].split(":")

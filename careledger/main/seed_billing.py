@@ -1,6 +1,7 @@
-"""What the demo network needs on file to bill: each clinic's billing provider and fee
+"""What the demo network keeps on file: to bill, each clinic's billing provider and fee
 schedules (Medicare by the 8-minute rule; a commercial plan by each code's own minutes,
-which does not cover 97124), an NPI for every therapist, a coverage for every patient.
+which does not cover 97124), an NPI for every therapist, a coverage for every patient;
+and the therapists' continuing education.
 
 Recorded after the episodes (a coverage's period, not the day it was recorded, decides
 what it covers), so the demo's biller has a claims export with both kinds of payer, and
@@ -10,7 +11,7 @@ sessions left off with their reasons.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID
 
@@ -18,6 +19,7 @@ from careledger.domain.application import CareLedger
 from careledger.domain.clinic_billing import RecordBillingProvider, SetFeeSchedule
 from careledger.domain.clinical import CredentialKind, Profession
 from careledger.domain.coverage import Coverage, Relation
+from careledger.domain.education import Category, RecordContinuingEducation
 from careledger.domain.fees import DistinctModifier, UnitRule
 from careledger.domain.network import AddCredential, valid_npi
 from careledger.domain.patient import RecordCoverage
@@ -61,6 +63,25 @@ def record_billing(app: CareLedger, *, clinic_ids: list[str], therapist_ids: lis
             plan=None if medicare else "PPO", group=None if medicare else f"G-{100 + n % 7}",
             subscriber=None, relation=Relation.SELF, starts_on=since, ends_on=None, order=1),
             occurred_at=at, actor=SEEDER)))
+
+
+#: Courses the demo's therapists completed: most are current, some short of hours.
+COURSES = (("Medical massage for low back pain", "AMTA", 16.0, Category.CLINICAL),
+           ("Ethics and boundaries in practice", "NCBTMB", 4.0, Category.ETHICS),
+           ("Myofascial release, advanced", "AMTA", 12.0, Category.CLINICAL),
+           ("New York laws and rules", "NYSED", 4.0, Category.LAWS_AND_RULES))
+
+
+def record_education(app: CareLedger, *, therapist_ids: list[str], on: date,
+                     run: Callable[[Any], Any]) -> None:
+    """Continuing education: every other therapist has done all four courses, the
+    others the first two (hours short of the board's rule)."""
+    for n, therapist in enumerate(therapist_ids):
+        for title, provider, hours, category in COURSES[:4 if n % 2 else 2]:
+            run(app.handle(RecordContinuingEducation(
+                practitioner_id=UUID(therapist), title=title, provider=provider,
+                hours=hours, category=category, completed_on=on,
+                occurred_at=datetime.combine(on, datetime.min.time(), UTC), actor=SEEDER)))
 
 
 def npi(base: int) -> str:

@@ -64,9 +64,22 @@ PRACTITIONER_NAMES = Table("practitioner_names", (
     Column("position", "bigint", "NOT NULL"),
 ), key=("practitioner_id", "position"))
 
+#: Each practitioner's continuing-education courses: with the licences among their
+#: credentials, what their renewal standing is worked out from (education.py).
+COURSES = Table("courses", (
+    Column("practitioner_id", "uuid", "NOT NULL"),
+    Column("course_id", "text", "NOT NULL"),
+    Column("title", "text", "NOT NULL"),
+    Column("provider", "text", "NOT NULL"),
+    Column("hours", "double precision", "NOT NULL"),
+    Column("category", "text", "NOT NULL"),
+    Column("completed_on", "date", "NOT NULL"),
+    Column("position", "bigint", "NOT NULL"),
+), key=("practitioner_id", "course_id"))
+
 #: A clinic's billing on file is read from its own record by the claims it is on
 #: (gateways/claims.py), never searched: the directory has no use for it.
-directory = Projection("directory", [CLINICS, PRACTITIONERS, PRACTITIONER_NAMES],
+directory = Projection("directory", [CLINICS, PRACTITIONERS, PRACTITIONER_NAMES, COURSES],
                        ignores=[*CARE_EVENTS, Clinic.BillingProviderRecorded,
                                 Clinic.FeeScheduleSet])
 
@@ -151,6 +164,16 @@ def experience(e: Envelope, found: list[Row]) -> list[Change]:
         return []
     return [_practitioner(e, conditions=sorted({*found[0]["conditions"],
                                                 *e.data["conditions"]}))]
+
+
+@directory.handles(Practitioner.ContinuingEducationRecorded)
+def course(e: Envelope) -> list[Change]:
+    d = e.data
+    return [Insert(COURSES, {
+        "practitioner_id": e.aggregate_id, "course_id": d["course_id"], "title": d["title"],
+        "provider": d["provider"], "hours": d["hours"], "category": d["category"],
+        "completed_on": typed(COURSES, "completed_on", d["completed_on"]),
+        "position": e.position})]
 
 
 @directory.handles(Practitioner.HomeVisitsOffered)

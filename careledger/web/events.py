@@ -104,6 +104,7 @@ SHOWN: dict[type[CareEvent], Shown] = {
     Practitioner.AffiliationEnded: Shown("Left a clinic", None),
     Practitioner.ExperienceRecorded: Shown("Experience recorded", None),
     Practitioner.HomeVisitsOffered: Shown("Home visits offered", None),
+    Practitioner.ContinuingEducationRecorded: Shown("Continuing education recorded", None),
     Patient.Registered: Shown("Patient registered", "patient", (
         detail("Born", "day", "birth_date"), detail("Sex", "text", "sex"))),
     Patient.ConsentGranted: Shown("Consent to share granted", "patient"),

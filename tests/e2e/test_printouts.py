@@ -15,11 +15,16 @@ import pytest
 
 from careledger.domain.application import CareLedger
 from careledger.main import bootstrap
-from tests.e2e.test_web import CHROMIUM, sync_playwright
+from tests.helpers.browser import NO_CHROMIUM, NO_PLAYWRIGHT, find_chromium
 from tests.helpers.graphql import sync_views
 from tests.helpers.network import Network
 from tests.helpers.printouts import THERAPIST_NPI, twelve_visits
 
+CHROMIUM = find_chromium()
+if CHROMIUM is None:
+    pytest.skip(NO_CHROMIUM, allow_module_level=True)
+sync_playwright = pytest.importorskip("playwright.sync_api",
+                                      reason=NO_PLAYWRIGHT).sync_playwright
 if shutil.which("pdftotext") is None or shutil.which("pdfinfo") is None:
     pytest.skip("printing tests skipped: no pdftotext (make test installs Debian's "
                 "poppler-utils with apt-get when it runs as root)", allow_module_level=True)

@@ -8,8 +8,6 @@ the live views as it grows. Screenshots go to build/screenshots/ for a person to
 from __future__ import annotations
 
 import math
-import os
-import shutil
 import threading
 import time
 import uuid
@@ -34,6 +32,7 @@ from careledger.domain.treatment import CompleteSession
 from careledger.infra.eventstore import CareLedgerRecorder
 from careledger.main import bootstrap
 from tests.helpers import ROOT
+from tests.helpers.browser import NO_CHROMIUM, NO_PLAYWRIGHT, find_chromium
 from tests.helpers.care import DAY, SOAP, Care, schedule, session, two_clinic_care
 from tests.helpers.graphql import sync_views
 from tests.helpers.network import Network, build_network
@@ -48,23 +47,10 @@ VIEWPORT = {"width": 1366, "height": 860}
 WAIT_MS = 10_000
 
 
-def find_chromium() -> str | None:
-    """Debian's chromium (what `make test` installs), or CARELEDGER_CHROMIUM."""
-    for candidate in (os.environ.get("CARELEDGER_CHROMIUM"), shutil.which("chromium"),
-                      shutil.which("chromium-browser"), shutil.which("google-chrome")):
-        if candidate and os.access(candidate, os.X_OK):
-            return candidate
-    return None
-
-
 CHROMIUM = find_chromium()
 if CHROMIUM is None:
-    pytest.skip("browser tests skipped: no Chromium found (make test installs Debian's "
-                "chromium with apt-get when it runs as root; or set CARELEDGER_CHROMIUM)",
-                allow_module_level=True)
-playwright_api = pytest.importorskip(
-    "playwright.sync_api", reason="browser tests skipped: the playwright package is missing "
-    "(pip install -e '.[dev]')")
+    pytest.skip(NO_CHROMIUM, allow_module_level=True)
+playwright_api = pytest.importorskip("playwright.sync_api", reason=NO_PLAYWRIGHT)
 sync_playwright, expect = playwright_api.sync_playwright, playwright_api.expect
 
 

@@ -36,7 +36,7 @@ from tests.helpers.network import NOW, TOKEN_SECRET, Network, build_network, ope
 ROLES: dict[str, Role] = {
     **dict.fromkeys(("register_clinic", "register_practitioner", "add_credential",
                      "affiliate_practitioner", "record_experience", "offer_home_visits",
-                     "rename_practitioner", "end_affiliation"),
+                     "rename_practitioner", "end_affiliation", "record_continuing_education"),
                     Role.NETWORK_ADMIN),
     **dict.fromkeys(("record_billing_provider", "set_fee_schedule"), Role.CLINIC_ADMIN),
     "export_claims": Role.BILLER, "export_session_claim": Role.BILLER,
@@ -226,6 +226,7 @@ STEPS = 20
 #: its operations, and those that must have answered 201 at least once (on linked ids).
 #: The episode's scenarios start from a patient's registration (its one reliable root).
 NETWORK = {"register_clinic", "register_practitioner", "add_credential",
+           "record_continuing_education",
            "affiliate_practitioner", "record_experience", "offer_home_visits",
            "rename_practitioner", "end_affiliation"}
 BILLING = {"record_billing_provider", "set_fee_schedule", "export_claims",

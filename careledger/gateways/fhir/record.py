@@ -62,7 +62,7 @@ NOT_MAPPED: frozenset[type[CareEvent]] = frozenset({
     Practitioner.Registered, Practitioner.Renamed,
     Practitioner.CredentialAdded,
     Practitioner.Affiliated, Practitioner.AffiliationEnded, Practitioner.ExperienceRecorded,
-    Practitioner.HomeVisitsOffered,
+    Practitioner.HomeVisitsOffered, Practitioner.ContinuingEducationRecorded,
 })
 
 _BY_TOPIC: dict[str, Mapping] = {event.TOPIC: mapping for event, mapping in MAPPINGS.items()}

@@ -8,23 +8,32 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from typing import Any
+from uuid import UUID
 
 import strawberry
 
+from careledger.access.policy import may_read_clinic
 from careledger.domain import icd10
-from careledger.domain.clinical import Discipline, Profession
+from careledger.domain.clinical import CredentialKind, Discipline, Profession
+from careledger.domain.education import renewal
 from careledger.domain.errors import InvalidInput
 from careledger.graphql.context import Info, PublicError, principal_of, read_views
 from careledger.graphql.directory.types import (
+    ContinuingEducation,
     Credential,
     Experience,
     Near,
     PractitionerMatch,
+    StaffStanding,
     Viewer,
 )
 
 #: The most matches one search returns.
 MAX_MATCHES = 50
+#: A practitioner's courses, for their continuing-education standing.
+COURSES = ("(SELECT coalesce(json_agg(json_build_object('hours', k.hours, 'completed_on',"
+           " k.completed_on)), '[]') FROM {v}.courses k"
+           " WHERE k.practitioner_id = p.practitioner_id) AS courses")
 
 #: Great-circle distance in km between a clinic and the given point (haversine).
 DISTANCE = (
@@ -66,7 +75,7 @@ class DirectoryQuery:
         query = (
             "SELECT * FROM (SELECT DISTINCT ON (p.practitioner_id) p.practitioner_id, p.name,"
             f" p.profession, c.clinic_id, c.name AS clinic_name, {DISTANCE} AS distance_km,"
-            " p.home_visit_radius_km, p.credentials,"
+            " p.home_visit_radius_km, p.credentials, " + COURSES + ","
             f" ARRAY(SELECT k FROM unnest(p.conditions) k WHERE {MATCHES} ORDER BY k)"
             " AS matched FROM {v}.practitioners p"
             " JOIN {v}.clinics c ON c.clinic_id = ANY(p.clinic_ids)"
@@ -82,10 +91,51 @@ class DirectoryQuery:
             "home": home_visit, "limit": MAX_MATCHES})
         today = datetime.now(UTC).date()
         return [PractitionerMatch(
-            **{k: v for k, v in row.items() if k not in ("credentials", "matched")},
+            **{k: v for k, v in row.items() if k not in ("credentials", "matched", "courses")},
             credentials=[_credential(c, today) for c in row["credentials"]],
-            matched=[Experience(code=k, description=_described(k)) for k in row["matched"]])
+            matched=[Experience(code=k, description=_described(k)) for k in row["matched"]],
+            continuing_education=_education(row, today))
             for row in rows]
+
+    @strawberry.field(  # type: ignore[untyped-decorator]
+        description="The practitioners of a clinic with their continuing-education "
+        "standing against their licence's renewal rule, those who need attention (hours "
+        "short, a licence expiring within 60 days or expired) first. For the clinic's own "
+        "staff and administrators, and auditors.")
+    def staff_standing(self, info: Info, clinic_id: UUID) -> list[StaffStanding]:
+        if not may_read_clinic(principal_of(info), clinic_id):
+            raise PublicError("no clinic with that id", "NOT_FOUND")
+        rows = read_views(info, "SELECT p.practitioner_id, p.name, p.profession,"
+                          " p.credentials, " + COURSES + " FROM {v}.practitioners p"
+                          " WHERE %(clinic)s = ANY(p.clinic_ids) ORDER BY p.name,"
+                          " p.practitioner_id", {"clinic": clinic_id})
+        today = datetime.now(UTC).date()
+        staff = []
+        for row in rows:
+            education = _education(row, today)
+            staff.append(StaffStanding(
+                practitioner_id=row["practitioner_id"], name=row["name"],
+                profession=row["profession"], continuing_education=education,
+                needs_attention=not education.current))
+        return sorted(staff, key=lambda s: not s.needs_attention)
+
+
+def _education(row: dict[str, Any], today: date) -> ContinuingEducation:
+    """The standing from the licences among the credentials and the courses (the latest
+    expiry on file is the licence's; its issuer is the board whose rule counts)."""
+    # A licence recorded again (renewed, or corrected) stands as last recorded.
+    licences = {c["number"]: c for c in row["credentials"]
+                if c["kind"] == CredentialKind.STATE_LICENSE and c.get("expires_on")}
+    latest = max(licences.values(), key=lambda c: str(c["expires_on"]), default=None)
+    done = renewal(profession=Profession(row["profession"]),
+                   board=latest["issuer"] if latest else None,
+                   licence_expires=date.fromisoformat(str(latest["expires_on"]))
+                   if latest else None, courses=row["courses"], today=today)
+    return ContinuingEducation(
+        standing=str(done.standing), current=not done.needs_attention,
+        hours_done=done.hours_done, hours_needed=done.hours_needed,
+        cycle_from=done.cycle_from, licence_expires_on=done.licence_expires,
+        board=latest["issuer"] if latest else None)
 
 
 def _credential(stored: dict[str, Any], today: date) -> Credential:

@@ -32,6 +32,30 @@ class Experience:
 
 
 @strawberry.type
+class ContinuingEducation:
+    standing: str = strawberry.field(description="current, hours_short, licence_expiring "
+                                     "(within 60 days), licence_expired or no_licence.")
+    current: bool = strawberry.field(description="Continuing education current: the "
+                                     "cycle's hours done and the licence not expiring.")
+    hours_done: float = strawberry.field(description="Hours of courses in the cycle that "
+                                         "ends when the licence does.")
+    hours_needed: float
+    cycle_from: date | None
+    licence_expires_on: date | None
+    board: str | None = strawberry.field(description="The licence's issuer, whose renewal "
+                                         "rule counts (a profession's default if unlisted).")
+
+
+@strawberry.type
+class StaffStanding:
+    practitioner_id: UUID
+    name: str
+    profession: str
+    continuing_education: ContinuingEducation
+    needs_attention: bool
+
+
+@strawberry.type
 class PractitionerMatch:
     practitioner_id: UUID
     name: str
@@ -43,6 +67,7 @@ class PractitionerMatch:
     credentials: list[Credential]
     matched: list[Experience] = strawberry.field(
         description="The experience that matched the condition searched for.")
+    continuing_education: ContinuingEducation
 
 
 @strawberry.type
