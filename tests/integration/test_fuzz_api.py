@@ -235,7 +235,9 @@ TREATMENT = {"register_patient", "grant_consent", "make_referral", "accept_refer
              "record_assessment", "draft_plan", "certify_plan"}
 AREAS = {
     # (An affiliation's end needs one the chain made first: not every run reaches it.)
-    "network": (NETWORK, NETWORK - {"register_clinic", "end_affiliation"}),
+    # (A course is recorded only once completed, by a day no generated body names.)
+    "network": (NETWORK, NETWORK - {"register_clinic", "end_affiliation",
+                                    "record_continuing_education"}),
     # (The FHIR export and a document's bytes are left out: a fresh patient's are a 404
     # to anyone, a dead end.)
     # (A clinic's billing stands beside the episode: its own runs, one operation each.)
