@@ -140,6 +140,7 @@ class RecordContinuingEducation(Command):
     category: Category
     completed_on: date
     certificate: str | None = None
+    certificate_sha256: str | None = None
     course_id: str | None = None
 
 
@@ -149,7 +150,8 @@ def record_continuing_education(cmd: RecordContinuingEducation, read: Reader[Any
     return Change(Practitioner, cmd.practitioner_id, lambda p: p.record_course(
         course_id=new_id(cmd.course_id), title=cmd.title, provider=cmd.provider, hours=cmd.hours,
         category=cmd.category, completed_on=cmd.completed_on, certificate=cmd.certificate,
-        occurred_at=cmd.occurred_at, actor=cmd.actor))
+        certificate_sha256=cmd.certificate_sha256, occurred_at=cmd.occurred_at,
+        actor=cmd.actor))
 
 
 HANDLERS: dict[type[Command], Handler] = {

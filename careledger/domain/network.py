@@ -181,8 +181,9 @@ class Practitioner(Aggregate):
         hours: float
         category: str
         completed_on: date
-        #: The certificate's reference (its number, or the SHA-256 of its copy).
+        #: The certificate's reference (its number), and the SHA-256 of its copy.
         certificate: str | None
+        certificate_sha256: str | None
 
         def apply(self, practitioner: Practitioner) -> None:
             practitioner.courses.append({"course_id": self.course_id, "hours": self.hours,
@@ -292,7 +293,8 @@ class Practitioner(Aggregate):
 
     def record_course(self, *, course_id: str, title: str, provider: str, hours: float,
                       category: str, completed_on: date, certificate: str | None,
-                      occurred_at: datetime, actor: str) -> None:
+                      certificate_sha256: str | None, occurred_at: datetime,
+                      actor: str) -> None:
         from careledger.domain.education import Category, check_course
 
         check_course(title=title, provider=provider, hours=hours, completed_on=completed_on,
@@ -303,6 +305,7 @@ class Practitioner(Aggregate):
                            title=title.strip(), provider=provider.strip(), hours=float(hours),
                            category=str(Category(category)), completed_on=completed_on,
                            certificate=certificate.strip() if certificate else None,
+                           certificate_sha256=certificate_sha256,
                            occurred_at=occurred_at, actor=actor)
 
     def offer_home_visits(self, *, radius_km: float, occurred_at: datetime, actor: str) -> None:

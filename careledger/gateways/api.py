@@ -67,6 +67,7 @@ def build_api(services: Services) -> CommandAPI:
     from careledger.gateways.routes.amendments import amendment_routes
     from careledger.gateways.routes.billing import billing_routes
     from careledger.gateways.routes.documents import document_routes
+    from careledger.gateways.routes.education import education_routes
     from careledger.gateways.routes.fhir import fhir_routes
     from careledger.gateways.routes.messages import message_routes
     from careledger.gateways.routes.network import network_routes
@@ -86,6 +87,7 @@ def build_api(services: Services) -> CommandAPI:
         api.add_exception_handler(exception, handler)
     commands = Commands(services)
     api.add_router("/", network_routes(commands), tags=["network"])
+    api.add_router("/", education_routes(commands), tags=["network"])
     api.add_router("/", patient_routes(commands), tags=["patients"])
     api.add_router("/", referral_routes(commands), tags=["referrals"])
     api.add_router("/", treatment_routes(commands), tags=["referrals"])

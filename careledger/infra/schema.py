@@ -36,6 +36,7 @@ from psycopg import Connection, sql
 
 from careledger.infra.access_schema import ACCESS_DDL
 from careledger.infra.backfills import VIEW_BACKFILLS
+from careledger.infra.certificates import CERTIFICATES_DDL
 from careledger.infra.consent_schema import CONSENT_DDL, CONSENT_TOPICS_SQL
 from careledger.infra.documents import DOCUMENTS_DDL
 from careledger.projections import VIEWS_SCHEMA, VIEWS_VERSION, all_projections
@@ -179,7 +180,8 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 """.replace("{writer_lock}", str(WRITER_LOCK)).replace(
-    "{consent_topics}", CONSENT_TOPICS_SQL) + ACCESS_DDL + CONSENT_DDL + DOCUMENTS_DDL
+    "{consent_topics}", CONSENT_TOPICS_SQL) + ACCESS_DDL + CONSENT_DDL + DOCUMENTS_DDL \
+    + CERTIFICATES_DDL
 
 VIEW_GRANTS = """
 GRANT USAGE ON SCHEMA {schema} TO {role};
@@ -200,6 +202,7 @@ GRANT SELECT ON careledger.access_log TO {role};
 GRANT SELECT ON careledger.emergency_grants TO {role};
 GRANT SELECT ON careledger.consent_decisions TO {role};
 GRANT SELECT, INSERT ON careledger.documents TO {role};
+GRANT SELECT, INSERT ON careledger.certificates TO {role};
 GRANT SELECT, INSERT ON careledger.checkpoints TO {role};
 GRANT USAGE ON SEQUENCE careledger.checkpoints_id_seq TO {role};
 GRANT SELECT ON SEQUENCE careledger.careledger_events_notification_id_seq TO {role};

@@ -7,9 +7,12 @@ who needs attention first; the directory shows whether continuing education is c
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import uuid4
+
+from django.core.files.uploadedfile import SimpleUploadedFile
 
 from careledger.access.tokens import Role
 from careledger.domain.application import CareLedger
@@ -20,6 +23,7 @@ from tests.helpers.api import assert_problem, post
 from tests.helpers.graphql import ask, sync_views
 from tests.helpers.network import NOW, Network
 
+PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n% AMTA certificate\n%%EOF\n"
 STAFF = """query ($id: UUID!) { staffStanding(clinicId: $id) { practitionerId needsAttention
   continuingEducation { standing current hoursDone hoursNeeded licenceExpiresOn board } } }"""
 MATCH = """{ matchPractitioners(condition: "M54.50", discipline: "medical_massage",
@@ -68,7 +72,7 @@ def test_courses_give_each_practitioner_a_standing_and_the_clinic_sees_who_needs
     assert_problem(post(client, path, course, elsewhere), 404, "not_found")
     colleague = {"HTTP_AUTHORIZATION": "Bearer "
                  + network.token(Role.THERAPIST, network.other_therapist, [network.clinic])}
-    assert_problem(post(client, path, course, colleague), 403, "not_permitted")
+    assert_problem(post(client, path, course, colleague), 404, "not_found")
     sync_views(app, db)
 
     admin_token = desk["HTTP_AUTHORIZATION"].removeprefix("Bearer ")
@@ -79,9 +83,27 @@ def test_courses_give_each_practitioner_a_standing_and_the_clinic_sees_who_needs
         "standing": "hours_short", "current": False, "hoursDone": 16.0, "hoursNeeded": 36.0,
         "licenceExpiresOn": str(renewed), "board": "NY State Education Department"}
     assert all(s["needsAttention"] for s in standing.values())
-    # Twenty more hours: current, in the directory too.
-    assert post(client, path, {**course, "title": "Lymphatic drainage", "hours": 20},
-                own).status_code == 201
+    # Twenty more hours, with a copy of the certificate: current, in the directory too.
+    upload = client.post(f"/api/v1/practitioners/{network.therapist}/certificates",
+                         {"file": SimpleUploadedFile("cert.pdf", PDF)}, **own)
+    assert upload.status_code == 201, upload.content
+    sha = upload.json()["sha256"]
+    assert upload.json() == {"sha256": hashlib.sha256(PDF).hexdigest(), "size": len(PDF),
+                             "media_type": "application/pdf"}
+    refused = assert_problem(post(client, path, {**course, "certificate_sha256": "0" * 64},
+                                  own), 422, "invalid_input")
+    assert refused["errors"][0]["field"] == "certificate_sha256"
+    assert post(client, path, {**course, "title": "Lymphatic drainage", "hours": 20,
+                               "certificate_sha256": sha}, own).status_code == 201
+    copy = client.get(f"/api/v1/practitioners/{network.therapist}/certificates/{sha}", **desk)
+    assert (copy.status_code, copy.content, copy["Content-Type"]) == (
+        200, PDF, "application/pdf")
+    for who in (elsewhere, colleague):
+        assert_problem(client.get(f"/api/v1/practitioners/{network.therapist}/certificates/"
+                                  f"{sha}", **who), 404, "not_found")
+    assert_problem(client.post(f"/api/v1/practitioners/{network.therapist}/certificates",
+                               {"file": SimpleUploadedFile("x.txt", b"plain text")}, **own),
+                   415, "unsupported_media_type")
     sync_views(app, db)
     staff = ask(client, admin_token, STAFF, id=str(network.clinic))["data"]["staffStanding"]
     # Who needs attention comes first: the licence expiring, then the one that is current.

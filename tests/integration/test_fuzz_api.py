@@ -36,7 +36,8 @@ from tests.helpers.network import NOW, TOKEN_SECRET, Network, build_network, ope
 ROLES: dict[str, Role] = {
     **dict.fromkeys(("register_clinic", "register_practitioner", "add_credential",
                      "affiliate_practitioner", "record_experience", "offer_home_visits",
-                     "rename_practitioner", "end_affiliation", "record_continuing_education"),
+                     "rename_practitioner", "end_affiliation", "record_continuing_education",
+                     "upload_certificate", "read_certificate"),
                     Role.NETWORK_ADMIN),
     **dict.fromkeys(("record_billing_provider", "set_fee_schedule"), Role.CLINIC_ADMIN),
     "export_claims": Role.BILLER, "export_session_claim": Role.BILLER,
@@ -226,7 +227,7 @@ STEPS = 20
 #: its operations, and those that must have answered 201 at least once (on linked ids).
 #: The episode's scenarios start from a patient's registration (its one reliable root).
 NETWORK = {"register_clinic", "register_practitioner", "add_credential",
-           "record_continuing_education",
+           "record_continuing_education", "upload_certificate", "read_certificate",
            "affiliate_practitioner", "record_experience", "offer_home_visits",
            "rename_practitioner", "end_affiliation"}
 BILLING = {"record_billing_provider", "set_fee_schedule", "export_claims",
@@ -235,9 +236,11 @@ TREATMENT = {"register_patient", "grant_consent", "make_referral", "accept_refer
              "record_assessment", "draft_plan", "certify_plan"}
 AREAS = {
     # (An affiliation's end needs one the chain made first: not every run reaches it.)
-    # (A course is recorded only once completed, by a day no generated body names.)
+    # (A course is recorded only once completed, by a day no generated body names; a
+    # certificate is a file, read back by the hash of one uploaded.)
     "network": (NETWORK, NETWORK - {"register_clinic", "end_affiliation",
-                                    "record_continuing_education"}),
+                                    "record_continuing_education", "upload_certificate",
+                                    "read_certificate"}),
     # (The FHIR export and a document's bytes are left out: a fresh patient's are a 404
     # to anyone, a dead end.)
     # (A clinic's billing stands beside the episode: its own runs, one operation each.)

@@ -11,19 +11,16 @@ from pydantic import conlist
 
 from careledger.access.tokens import Role
 from careledger.domain.clinical import CredentialKind, Discipline, Profession
-from careledger.domain.education import MAX_COURSE_HOURS, Category, RecordContinuingEducation
-from careledger.domain.errors import NotFound
 from careledger.domain.network import (
     AddCredential,
     Affiliate,
     OfferHomeVisits,
-    Practitioner,
     RecordExperience,
     RegisterClinic,
     RegisterPractitioner,
 )
 from careledger.domain.staffing import EndAffiliation, RenamePractitioner
-from careledger.gateways.commanding import Commands, occurred, principal_of, require_role
+from careledger.gateways.commanding import Commands, occurred, require_role
 from careledger.gateways.links import ANSWERED_ID, link, then
 from careledger.gateways.problems import COMMAND_ERRORS
 from careledger.gateways.schemas import Day, Latitude, Longitude, OccurredIn, RecordedOut, ShortText
@@ -74,16 +71,6 @@ class RenamePractitionerIn(OccurredIn):
 
 class EndAffiliationIn(OccurredIn):
     pass
-
-
-class ContinuingEducationIn(OccurredIn):
-    title: ShortText
-    provider: ShortText
-    hours: Annotated[float, Field(gt=0, le=MAX_COURSE_HOURS)]
-    category: Category = Category.CLINICAL
-    completed_on: Day
-    certificate: ShortText | None = Field(None, description="The certificate's number or "
-                                          "reference, as its provider issued it")
 
 
 RESPONSES = {201: RecordedOut, **COMMAND_ERRORS}
@@ -183,24 +170,5 @@ def network_routes(commands: Commands) -> Router:
         return commands.run(request, body, EndAffiliation(
             practitioner_id=practitioner_id, clinic_id=clinic_id,
             occurred_at=occurred(body), actor=who.actor))
-
-    @router.post("/practitioners/{practitioner_id}/continuing-education", response=RESPONSES,
-                 operation_id="record_continuing_education", openapi_extra=PRACTITIONER)
-    def record_continuing_education(
-        request: HttpRequest, practitioner_id: UUID, body: ContinuingEducationIn
-    ) -> Status[RecordedOut]:
-        """A course the practitioner completed: by the practitioner, an administrator of a
-        clinic they work at, or the network's administrator."""
-        who = principal_of(request)
-        own = who.role in (Role.PHYSICIAN, Role.THERAPIST) and who.subject == practitioner_id
-        if not own and who.role is not Role.NETWORK_ADMIN:
-            require_role(request, {Role.CLINIC_ADMIN, Role.NETWORK_ADMIN})
-            practitioner = commands.services.app.load(Practitioner, practitioner_id)
-            if not {str(c) for c in who.clinics} & set(practitioner.clinic_ids):
-                raise NotFound("no practitioner with that id")
-        return commands.run(request, body, RecordContinuingEducation(
-            practitioner_id=practitioner_id, title=body.title, provider=body.provider,
-            hours=body.hours, category=body.category, completed_on=body.completed_on,
-            certificate=body.certificate, occurred_at=occurred(body), actor=who.actor))
 
     return router
