@@ -50,6 +50,7 @@ class AssessmentRecorded(Event):
 
     def apply(self, referral: Referral) -> None:
         referral.assessment_ids.append(self.assessment_id)
+        referral.functional_instrument = self.functional_instrument
         referral.records[self.assessment_id] = AmendableRecord.ASSESSMENT.value
 
 

@@ -109,6 +109,11 @@ class FunctionalInstrument(StrEnum):
         return _INSTRUMENT_MAXIMUM.get(self, 100.0)
 
     @property
+    def higher_is_better(self) -> bool:
+        """LEFS and PSFS rise as function improves; the disability indices fall."""
+        return self in (FunctionalInstrument.LEFS, FunctionalInstrument.PSFS)
+
+    @property
     def unit(self) -> str:
         return "%" if self in (FunctionalInstrument.ODI, FunctionalInstrument.NDI) else (
             f"of {self.maximum:g}")

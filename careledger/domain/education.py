@@ -85,16 +85,21 @@ def rule_for(board: str | None, profession: Profession) -> RenewalRule:
 
 
 def renewal(*, profession: Profession, board: str | None, licence_expires: date | None,
-            courses: Iterable[Mapping[str, Any]], today: date) -> Renewal:
+            courses: Iterable[Mapping[str, Any]], today: date,
+            licensed: bool | None = None) -> Renewal:
     """Where the practitioner stands: the hours of the courses completed in the cycle that
-    ends when the licence does, against the board's rule."""
+    ends when the licence does, against the board's rule. A licence on file that does
+    not expire (`licensed`, no expiry) counts the cycle that ends today."""
     rule = rule_for(board, profession)
-    if licence_expires is None:
+    if licence_expires is None and not licensed:
         return Renewal(Standing.NO_LICENCE, 0.0, rule.hours, None, None)
-    cycle_from = _years_before(licence_expires, rule.cycle_years) + timedelta(days=1)
+    cycle_end = licence_expires or today
+    cycle_from = _years_before(cycle_end, rule.cycle_years) + timedelta(days=1)
     done = sum(float(c["hours"]) for c in courses
-               if cycle_from <= _day(c["completed_on"]) <= licence_expires)
-    if licence_expires < today:
+               if cycle_from <= _day(c["completed_on"]) <= cycle_end)
+    if licence_expires is None:
+        standing = Standing.HOURS_SHORT if done < rule.hours else Standing.CURRENT
+    elif licence_expires < today:
         standing = Standing.EXPIRED
     elif licence_expires <= today + timedelta(days=EXPIRING_WITHIN_DAYS):
         standing = Standing.EXPIRING

@@ -19,7 +19,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from careledger.domain.authorization import Authorization, Visit, allocate, refusal
-from careledger.domain.clinical import aware
+from careledger.domain.clinical import FunctionalInstrument, aware
 from careledger.domain.commands import Change, Command
 from careledger.domain.errors import InvalidInput, InvariantViolated
 from careledger.domain.events import CareEvent
@@ -80,6 +80,8 @@ class EpisodeState:
         practitioner_id: str | None
         declined_by: list[str]
         assessment_ids: list[str]
+        #: The instrument the latest assessment chose (read through `instrument`).
+        functional_instrument: str
         plan: TreatmentPlan | None
         sessions: dict[str, SessionStatus]
         #: Per session, what it did beyond the plan, until acknowledged or the plan revised.
@@ -101,6 +103,13 @@ class EpisodeState:
     CLOSED: ClassVar[frozenset[str]] = frozenset(
         {ReferralStatus.DISCHARGED, ReferralStatus.CANCELLED}
     )
+
+    @property
+    def instrument(self) -> FunctionalInstrument | None:
+        """The functional instrument the assessment chose (its scale holds every later
+        score); none before the assessment, or in a snapshot taken before it was kept."""
+        chosen = self.__dict__.get("functional_instrument")
+        return FunctionalInstrument(chosen) if chosen else None
 
     def check_open(self) -> None:
         if self.status in self.CLOSED:

@@ -265,7 +265,7 @@ class Treatment(EpisodeState):
             location=str(location),
             functional_score=(
                 None if functional_score is None
-                else percent_score(functional_score, "functional_score")
+                else percent_score(functional_score, "functional_score", self.instrument)
             ),
             goal_measurements=goal_measurements,
             billing_lines=[line.as_dict() for line in lines],

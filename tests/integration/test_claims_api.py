@@ -213,6 +213,7 @@ def test_a_month_of_a_clinics_sessions_exported_as_claims_by_its_biller(
     bundle = response.json()
     resources = [e["resource"] for e in bundle["entry"]]
     by_id = {r["id"]: r for r in resources}
+    assert len({e["fullUrl"] for e in bundle["entry"]}) == len(bundle["entry"])
     claims = [r for r in resources if r["resourceType"] == "Claim"]
 
     # Every Claim is valid by fhir.resources and by node's validator, with the elements
@@ -330,6 +331,11 @@ def test_a_month_of_a_clinics_sessions_exported_as_claims_by_its_biller(
                               "2026-03-31", **biller), 404, "not_found")
     assert_problem(client.get(f"/api/v1/clinics/{clinic}/claims?from=2026-01-01&to="
                               "2026-06-30", **biller), 422, "invalid_request")
+    # At most 93 days, the first and the last counted.
+    assert client.get(f"/api/v1/clinics/{clinic}/claims?from=2026-03-01&to=2026-06-01",
+                      **biller).status_code == 200
+    assert_problem(client.get(f"/api/v1/clinics/{clinic}/claims?from=2026-03-01&to="
+                              "2026-06-02", **biller), 422, "invalid_request")
     assert client.get(f"/api/v1/clinics/{clinic}/claims?from=2026-03-01&to=2026-03-31",
                       **network.therapist_auth).status_code == 404
 
@@ -340,13 +346,14 @@ def test_a_month_of_a_clinics_sessions_exported_as_claims_by_its_biller(
             " WHERE fields LIKE 'claims:export%%' ORDER BY id").fetchall()
     logged = [row[:5] for row in fields]
     exported = [(p, basis) for p, _, allowed, basis, _ in logged if allowed]
-    assert exported.count((network.patient, "billing")) == 3  # FHIR, CSV, Hudson's
-    assert exported.count((other_patient, "billing")) == 4  # and the two sessions' own
+    assert exported.count((network.patient, "billing")) == 4  # FHIR, CSV, 93 days, Hudson's
+    assert exported.count((other_patient, "billing")) == 5  # and the two sessions' own
     denied = [(p, role, reason) for p, role, allowed, _, reason in logged if not allowed]
     assert denied == [(None, "biller", "not_this_clinic"), (None, "biller", "not_this_clinic"),
                       (None, "therapist", "role_bills_nothing")]
     assert {f for *_, f in fields} == {
         f"claims:export {clinic} 2026-03-01..2026-03-31",
+        f"claims:export {clinic} 2026-03-01..2026-06-01",
         f"claims:export {hudson} 2026-03-01..2026-03-31",
         f"claims:export {clinic} session b1", f"claims:export {clinic} session b2"}
 

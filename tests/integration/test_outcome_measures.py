@@ -95,7 +95,9 @@ def test_the_measure_is_due_for_each_report_flagged_until_taken_and_printed(
     assert "ODI not taken for this report" in printed(2)
 
 
-def test_each_instrument_scores_on_its_own_scale(client: Any, network: Network) -> None:
+def test_each_instrument_scores_on_its_own_scale(
+    client: Any, network: Network, app: CareLedger, db: bootstrap.Database,
+) -> None:
     made = post(client, "/referrals", referral_body(network), network.physician_auth)
     rid = made.json()["id"]
     assert post(client, f"/referrals/{rid}/acceptance", {},
@@ -108,3 +110,28 @@ def test_each_instrument_scores_on_its_own_scale(client: Any, network: Network) 
     assert "LEFS scores are 0-80" in refused["errors"][0]["message"]
     assert post(client, f"/referrals/{rid}/assessments", {**body, "functional_score": 52},
                 network.therapist_auth).status_code == 201
+    # A visit's score is held to the scale the assessment chose.
+    assert post(client, f"/referrals/{rid}/sessions", {
+        "session_id": "s1", "scheduled_for": "2026-03-05T10:00:00+00:00"},
+        network.therapist_auth).status_code == 201
+    visit = {"soap": {"subjective": "a", "objective": "b", "assessment": "c", "plan": "d"},
+             "techniques": [{"technique": "myofascial_release", "minutes": 25}],
+             "pain_before": 6, "pain_after": 5, "functional_score": 85,
+             "occurred_at": "2026-03-05T10:00:00+00:00"}
+    off_scale = assert_problem(post(client, f"/referrals/{rid}/sessions/s1/completion", visit,
+                                    network.therapist_auth), 422, "invalid_input")
+    assert "LEFS scores are 0-80" in off_scale["errors"][0]["message"]
+    assert post(client, f"/referrals/{rid}/sessions/s1/completion",
+                {**visit, "functional_score": 60}, network.therapist_auth).status_code == 201
+    # LEFS rises as function improves: 52, 60, 62 with less pain is not "not improving".
+    assert post(client, f"/referrals/{rid}/sessions", {
+        "session_id": "s2", "scheduled_for": "2026-03-06T10:00:00+00:00"},
+        network.therapist_auth).status_code == 201
+    assert post(client, f"/referrals/{rid}/sessions/s2/completion", {
+        **visit, "functional_score": 62, "occurred_at": "2026-03-06T10:00:00+00:00"},
+        network.therapist_auth).status_code == 201
+    sync_views(app, db)
+    listed = ask(client, network.token(Role.PHYSICIAN, network.physician),
+                 """query ($id: UUID!) { physician(id: $id) { notImproving { referralId } } }""",
+                 id=str(network.physician))["data"]["physician"]["notImproving"]
+    assert rid not in {e["referralId"] for e in listed}

@@ -69,6 +69,8 @@ def test_each_document_of_a_twelve_visit_episode_prints_from_the_record(
     assert_problem(_page(client, physician, rid, "progress-report", report="2"), 404,
                    "not_found")
     assert_problem(_page(client, physician, rid, "invoice"), 422, "invalid_request")
+    assert_problem(_page(client, physician, rid, "plan-of-care", report="1"), 422,
+                   "invalid_request")
     for outsider in (Role.PHYSICIAN, Role.BILLER):
         auth = {"HTTP_AUTHORIZATION": "Bearer "
                 + network.token(outsider, uuid4(), [network.clinic])}

@@ -33,6 +33,12 @@ def test_current_short_expiring_and_expired() -> None:
     assert _standing(date(2027, 1, 31), ("2026-01-10", 40))[0] is Standing.EXPIRING
     assert _standing(date(2026, 12, 3), ("2026-01-10", 40))[0] is Standing.EXPIRED
     assert _standing(None)[0] is Standing.NO_LICENCE
+    # A licence that does not expire: the cycle that ends today counts.
+    lifelong = renewal(profession=LMT, board=NYSED, licence_expires=None, licensed=True,
+                       today=TODAY, courses=[{"completed_on": "2025-01-10", "hours": 36}])
+    assert (lifelong.standing, lifelong.hours_done) == (Standing.CURRENT, 36)
+    assert renewal(profession=LMT, board=NYSED, licence_expires=None, licensed=True,
+                   today=TODAY, courses=[]).standing is Standing.HOURS_SHORT
 
 
 def test_the_board_rule_or_the_professions_default() -> None:

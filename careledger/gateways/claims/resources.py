@@ -84,9 +84,12 @@ def claims_bundle(gathered: Gathered, now: datetime | None = None) -> str:
         resources.append({"resourceType": "OperationOutcome",
                           "id": resource_id("OperationOutcome", clinic.id, gathered.start,
                                             gathered.end), "issue": outcome})
+    # A patient with two episodes at the clinic, or a coverage two claims name: once each
+    # (a Bundle's fullUrls are unique).
+    unique = {r["id"]: r for r in resources}
     entries = [{"fullUrl": f"urn:uuid:{r['id']}",
                 "resource": get_fhir_model_class(r["resourceType"]).model_validate(r)}
-               for r in resources]
+               for r in unique.values()]
     return Bundle.model_validate({
         "resourceType": "Bundle", "type": "collection", "timestamp": now,
         "id": resource_id("Bundle", "claims", clinic.id, gathered.start, gathered.end, now),

@@ -24,6 +24,7 @@ from careledger.access.tokens import Principal
 from careledger.consumers.envelopes import Streams, envelope_of
 from careledger.domain.application import CareLedger
 from careledger.domain.body import Site
+from careledger.domain.clinical import FunctionalInstrument
 from careledger.domain.errors import NotFound
 from careledger.domain.network import Clinic, Practitioner
 from careledger.domain.patient import Patient
@@ -74,17 +75,17 @@ def print_page(conn: psycopg.Connection[Any], app: CareLedger, views: str,
     episode = fold(envelopes, referral_id)
     if episode is None:
         raise NotFound("no referral with that id")
-    context = _context(app, episode, referral.patient_id, asked)
+    context = _context(app, episode, referral.patient_id, referral.clinic_id, asked)
     return render_to_string(f"printouts/{asked.kind.replace('-', '_')}.html", context)
 
 
-def _context(app: CareLedger, episode: Episode, patient_id: UUID,
+def _context(app: CareLedger, episode: Episode, patient_id: UUID, clinic_id: UUID,
              asked: Asked) -> dict[str, Any]:
     patient = app.load(Patient, patient_id)
     made = episode.made
     physician = _person(app, made.get("physician_id"))
     therapist = _person(app, episode.therapist_id)
-    clinic = app.load(Clinic, UUID(str(made["clinic_id"])))
+    clinic = app.load(Clinic, clinic_id)  # where the episode is now (after a redirect)
     reports = episode.reports
     report = None
     if asked.kind is Printout.PROGRESS_REPORT:
@@ -109,6 +110,7 @@ def _context(app: CareLedger, episode: Episode, patient_id: UUID,
         "precautions": _precautions(made),
         "contraindications": [_words(c) for c in made.get("contraindications", [])],
         "assessment": episode.assessment, "assessed_on": episode.assessed_on,
+        "unit": _unit(episode),
         "plan": _plan(episode), "goals": _goals(episode),
         "certification": _certification(app, episode),
         "visits": {"used": attendance["completed"], "authorized": episode.visits_authorized,
@@ -130,6 +132,12 @@ def _person(app: CareLedger, pid: object) -> dict[str, Any] | None:
         return None
     p = app.load(Practitioner, UUID(str(pid)))
     return {"name": p.name, "npi": p.npi, "profession": _words(p.profession)}
+
+
+def _unit(episode: Episode) -> str:
+    """How the episode's functional scores read: "%" for the disability indices."""
+    chosen = (episode.assessment or {}).get("functional_instrument")
+    return FunctionalInstrument(chosen).unit if chosen else "%"
 
 
 def _date(value: object) -> date:

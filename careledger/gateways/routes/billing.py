@@ -121,7 +121,7 @@ def billing_routes(commands: Commands) -> Router:
     )
     def export_claims(request: HttpRequest, clinic_id: UUID,
                       query: Query[ClaimsQuery]) -> HttpResponse:
-        if query.end < query.start or query.end - query.start > timedelta(days=MAX_DAYS):
+        if query.end < query.start or query.end - query.start >= timedelta(days=MAX_DAYS):
             return problem(422, f"a period runs from its first day to its last, at most "
                                 f"{MAX_DAYS} days: export a longer one in parts",
                            code="invalid_request")
@@ -179,6 +179,8 @@ def _export(commands: Commands, request: HttpRequest, clinic_id: UUID, start: da
         gathered = gather(conn, services.app, live_generation(conn)[0], clinic, start, end)
         if only is not None:
             gathered = gathered.only(*only)
+            if not gathered.episodes:  # the views do not hold the session (yet)
+                return problem(404, missing, code="not_found")
         # Logged before anything leaves: one read per patient the export names (an export
         # that names nobody is logged too, as a read of no patient).
         ACCESS_LOG.append(conn, [Read(who.subject, who.role.value, patient, asked, True,

@@ -48,6 +48,9 @@ def printout_routes(services: Services) -> Router:
     )
     def print_document(request: HttpRequest, referral_id: UUID, kind: Printout,
                        query: Query[PrintoutQuery]) -> HttpResponse:
+        if query.report is not None and kind is not Printout.PROGRESS_REPORT:
+            return problem(422, "`report` names one of the progress reports: ask for "
+                           "printouts/progress-report", code="invalid_request")
         asked = Asked(kind, recipient=query.recipient.strip() if query.recipient else None,
                       report=query.report)
         with services.idempotency.pool.connection() as conn:

@@ -123,14 +123,17 @@ class DirectoryQuery:
 def _education(row: dict[str, Any], today: date) -> ContinuingEducation:
     """The standing from the licences among the credentials and the courses (the latest
     expiry on file is the licence's; its issuer is the board whose rule counts)."""
-    # A licence recorded again (renewed, or corrected) stands as last recorded.
+    # A licence recorded again (renewed, or corrected) stands as last recorded; one that
+    # does not expire outlasts any that does.
     licences = {c["number"]: c for c in row["credentials"]
-                if c["kind"] == CredentialKind.STATE_LICENSE and c.get("expires_on")}
-    latest = max(licences.values(), key=lambda c: str(c["expires_on"]), default=None)
+                if c["kind"] == CredentialKind.STATE_LICENSE}
+    latest = max(licences.values(), key=lambda c: str(c.get("expires_on") or "9999"),
+                 default=None)
+    expires = latest.get("expires_on") if latest else None
     done = renewal(profession=Profession(row["profession"]),
                    board=latest["issuer"] if latest else None,
-                   licence_expires=date.fromisoformat(str(latest["expires_on"]))
-                   if latest else None, courses=row["courses"], today=today)
+                   licence_expires=date.fromisoformat(str(expires)) if expires else None,
+                   courses=row["courses"], today=today, licensed=latest is not None)
     return ContinuingEducation(
         standing=str(done.standing), current=not done.needs_attention,
         hours_done=done.hours_done, hours_needed=done.hours_needed,

@@ -16,6 +16,7 @@ import strawberry
 from careledger.access.people import person, person_sql
 from careledger.access.policy import may_read_clinic, may_read_clinic_billing, may_read_own
 from careledger.access.tokens import Role
+from careledger.domain.clinical import FunctionalInstrument
 from careledger.domain.deadlines import RECERTIFY_WITHIN_DAYS
 from careledger.domain.patient import Patient
 from careledger.domain.plan import PlanStatus
@@ -71,6 +72,10 @@ def open_questions(info: Info, asked: str, recipient: UUID) -> list[OpenQuestion
         urgent=row["urgency"] == "urgent", asked_at=row["asked_at"],
         age_days=(now - row["asked_at"].date()).days if row["asked_at"] else 0,
         asked_by=Person.of(person(row["sender_role"], row["asked_by"]))) for row in rows]
+
+
+#: The instruments whose score rises as function improves, for SQL.
+RISING = ", ".join(f"'{i.value}'" for i in FunctionalInstrument if i.higher_is_better)
 
 
 @strawberry.type
@@ -130,13 +135,15 @@ class Physician:
 
     @strawberry.field(  # type: ignore[untyped-decorator]
         description="Episodes whose latest pain or functional score is no better than at "
-        "assessment (ODI and NDI fall as function improves).")
+        "assessment (ODI, NDI and QuickDASH fall as function improves; LEFS and PSFS rise).")
     def not_improving(self, info: Info) -> list[CaseloadEntry]:
         return referral_entries(info, "physician.notImproving",
                           "r.physician_id = %s AND r.status = 'accepted' AND EXISTS (SELECT 1"
                           " FROM {v}.referral_progress p WHERE p.referral_id = r.referral_id"
                           " AND p.visits_measured >= 2 AND (p.latest_pain >= p.baseline_pain"
-                          " OR p.latest_function >= p.baseline_function))", self.id)
+                          f" OR CASE WHEN p.instrument IN ({RISING}) THEN"
+                          " p.latest_function <= p.baseline_function"
+                          " ELSE p.latest_function >= p.baseline_function END))", self.id)
 
     @strawberry.field(  # type: ignore[untyped-decorator]
         description="Sessions of episodes in treatment that went beyond the certified plan "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from careledger.domain.clinical import FunctionalInstrument
 from careledger.domain.events import CareEvent
 from careledger.domain.referral import Referral
 from careledger.gateways.fhir.folding import CREATE, Change, Episode, Folding, Mapping
@@ -50,8 +51,12 @@ def functional(r: Folding, e: Envelope, rid: str, instrument: str | None, score:
     known = FUNCTIONAL.get(instrument or "")
     code = (concept(known, text=f"{instrument} score") if known
             else concept(text="Functional score"))
-    return observation(r, e, rid, code, {"valueQuantity": quantity(score, "%")},
-                             episode, encounter)
+    scale = FunctionalInstrument(instrument) if instrument in set(FunctionalInstrument) \
+        else None
+    # The disability indices are percents (UCUM "%"); the other scales, points of a score.
+    value = quantity(score, "%") if scale is None or scale.unit == "%" else quantity(
+        score, f"points {scale.unit}", "{score}")
+    return observation(r, e, rid, code, {"valueQuantity": value}, episode, encounter)
 
 
 def tender_points(r: Folding, e: Envelope, rid: str, count: int, episode: Episode,
