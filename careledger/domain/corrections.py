@@ -256,3 +256,20 @@ def valid_changes(kind: str, changes: Mapping[str, Any],
         except InvalidInput:
             continue
     return kept
+
+
+def history(kind: str, data: Mapping[str, Any], amendments: Iterable[Mapping[str, Any]],
+            fields: Collection[str]) -> list[dict[str, Any]]:
+    """What each amendment changed of `fields`, oldest first: the field, its value
+    before and after, and the amendment's reason and time (each amendment a mapping of
+    its `changes`, `reason` and `at`). Views give the value as it now stands; this is
+    the original and each correction beside it."""
+    before = dict(data)
+    out = []
+    for amendment in amendments:
+        after = as_amended(kind, before, [amendment["changes"]])
+        out += [{"field": name, "original": before.get(name), "current": after.get(name),
+                 "reason": amendment.get("reason"), "at": amendment.get("at")}
+                for name in fields if before.get(name) != after.get(name)]
+        before = after
+    return out

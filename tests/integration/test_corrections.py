@@ -28,13 +28,15 @@ from tests.helpers.network import Network
 PATIENT = """
 query ($id: UUID!, $asOf: DateTime) { patient(id: $id) {
   timeline(first: 100) { events { kind recordId data current amendments { data } } }
-  progress(asOf: $asOf) { points { sessionId painAfter } }
-  goals { goalId baseline latest percentOfWay }
+  progress(asOf: $asOf) { points { sessionId painAfter
+    corrections { field original current reason amendedAt } } }
+  goals { goalId baseline latest percentOfWay corrections { field original current reason } }
 } }
 """
 REFERRALS = """
 query ($id: UUID!) { physician(id: $id) { referrals { entries {
-  referralId baselinePain latestPain baselineFunction latestFunction } } } }
+  referralId baselinePain latestPain baselineFunction latestFunction
+  corrections { field original current reason } } } } }
 """
 
 
@@ -86,12 +88,23 @@ def test_a_corrected_pain_score_is_the_value_every_view_gives(
     entry = next(e for e in entries if e["referralId"] == str(rid))
     assert (entry["baselinePain"], entry["latestPain"]) == (6, 4)
     assert (entry["baselineFunction"], entry["latestFunction"]) == (40, 36)
+    # Beside each value as it now stands, the original and the amendment that changed it.
+    assert entry["corrections"] == [
+        {"field": "baselinePain", "original": 7, "current": 6, "reason": "pain was misheard"},
+        {"field": "latestPain", "original": 5, "current": 4, "reason": "pain after was 4"}]
 
     patient = ask(client, physician, PATIENT, id=str(network.patient))["data"]["patient"]
     points = [(p["sessionId"], p["painAfter"]) for p in patient["progress"][0]["points"]]
     assert points == [(None, 6), ("s1", 4)]
     (goal,) = patient["goals"]
     assert (goal["baseline"], goal["latest"], goal["percentOfWay"]) == (7, 4, 75.0)
+    assert goal["corrections"] == [{"field": "latest", "original": 5, "current": 4,
+                                    "reason": "pain after was 4"}]
+    assessed_point, visit = patient["progress"][0]["points"]
+    assert [(c["field"], c["original"], c["current"]) for c in assessed_point["corrections"]
+            ] == [("painAfter", 7, 6)]
+    assert [(c["field"], c["original"], c["current"]) for c in visit["corrections"]] == [
+        ("painAfter", 5, 4)] and visit["corrections"][0]["amendedAt"]
     assessed = next(e for e in patient["timeline"]["events"] if e["recordId"] == "a1")
     assert assessed["data"]["pain_nprs"] == 7  # the original, as recorded
     assert assessed["current"]["pain_nprs"] == 6  # the value as it now stands
@@ -102,6 +115,7 @@ def test_a_corrected_pain_score_is_the_value_every_view_gives(
                   asOf=before_amendment.isoformat())["data"]["patient"]
     assert [(p["sessionId"], p["painAfter"]) for p in earlier["progress"][0]["points"]] == [
         (None, 7), ("s1", 5)]
+    assert not any(p["corrections"] for p in earlier["progress"][0]["points"])
     schema = f"asof_{uuid.uuid4().hex[:8]}"
     replay_as_of(app, db, before_amendment, schema=schema)
     with psycopg.connect(db.app_url, row_factory=dict_row) as conn:

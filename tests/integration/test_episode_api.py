@@ -99,6 +99,16 @@ def test_used_visits_are_authorized_again_in_the_same_episode_until_an_end_date(
     sync_views(app, db)
     entry = _caseload(client, network, rid)
     assert entry["visitsRemaining"] == 2 and entry["authorizationRunningOut"] is True
+    # The physician's list of patients says the same of the episode.
+    mine = ask(client, network.token(Role.PHYSICIAN, network.physician), """
+      query ($id: UUID!) { physician(id: $id) { patients { patientId referrals {
+        referralId visitsRemaining authorizationRunningOut
+        authorizations { source remaining } } } } }""", id=str(network.physician))
+    (referral,) = [r for p in mine["data"]["physician"]["patients"] for r in p["referrals"]
+                   if r["referralId"] == str(rid)]
+    assert (referral["visitsRemaining"], referral["authorizationRunningOut"]) == (2, True)
+    assert [a["source"] for a in referral["authorizations"]] == [
+        "referral", "physician", "payer"]
 
     # The FHIR export: the ServiceRequest's quantity is every visit authorized, and the
     # payer's authorization a preauthorization it references.

@@ -20,6 +20,7 @@ from careledger.domain.catalogue import kinds
 from careledger.domain.corrections import as_amended
 from careledger.domain.referral import Referral
 from careledger.graphql.context import Info, read_views
+from careledger.graphql.corrections import corrections
 from careledger.graphql.patient.types import (
     RECORD_KINDS,
     GoalTarget,
@@ -46,7 +47,8 @@ class PatientChart:
                  as_of: datetime | None = None) -> list[PlanProgress]:
         return _progress(read_views(
             info, "SELECT t.referral_id, t.clinic_id, t.kind, t.occurred_at, t.data,"
-            " (SELECT json_agg(a.data -> 'changes' ORDER BY a.position) FROM {v}.timeline a"
+            " (SELECT json_agg(json_build_object('changes', a.data -> 'changes', 'reason',"
+            " a.data ->> 'reason', 'at', a.recorded_at) ORDER BY a.position) FROM {v}.timeline a"
             " WHERE a.patient_id = t.patient_id AND a.referral_id = t.referral_id"
             " AND a.amends_record_id = t.record_id AND a.kind = %s"
             " AND (%s::timestamptz IS NULL OR a.recorded_at <= %s)) AS corrections"
@@ -71,6 +73,13 @@ class PatientChart:
         return [Provider(**row) for row in rows]
 
 
+#: The fields a point shows, as the record names them -> as the point does.
+ASSESSED = {"pain_nprs": "painAfter", "functional_score": "functionalScore",
+            "tender_points": "tenderPoints"}
+MEASURED_AT_VISIT = {"pain_before": "painBefore", "pain_after": "painAfter",
+                     "functional_score": "functionalScore", "tender_points": "tenderPoints"}
+
+
 def _progress(rows: list[dict[str, Any]]) -> list[PlanProgress]:
     plans: dict[UUID, PlanProgress] = {}
     for row in rows:
@@ -80,20 +89,24 @@ def _progress(rows: list[dict[str, Any]]) -> list[PlanProgress]:
                 referral_id=row["referral_id"], clinic_id=row["clinic_id"], plan_id=None,
                 instrument=None, points=[], goals=[])
         # The values as they stood (as of `asOf`): the record's amendments applied.
-        data = as_amended(RECORD_KINDS[row["kind"]], row["data"], row["corrections"] or [])
+        amendments = row["corrections"] or []
+        kind = RECORD_KINDS[row["kind"]]
+        data = as_amended(kind, row["data"], [a["changes"] for a in amendments])
         if row["kind"] == Referral.AssessmentRecorded.KIND:
             plan.instrument = data.get("functional_instrument")
             plan.points.append(ProgressPoint(
                 occurred_at=row["occurred_at"], session_id=None, pain_before=None,
                 pain_after=data.get("pain_nprs"), functional_score=data.get("functional_score"),
-                tender_points=data.get("tender_points")))
+                tender_points=data.get("tender_points"),
+                corrections=corrections(kind, row["data"], amendments, ASSESSED)))
         elif row["kind"] == Referral.SessionCompleted.KIND:
             plan.clinic_id = row["clinic_id"] or plan.clinic_id
             plan.points.append(ProgressPoint(
                 occurred_at=row["occurred_at"], session_id=data.get("session_id"),
                 pain_before=data.get("pain_before"), pain_after=data.get("pain_after"),
                 functional_score=data.get("functional_score"),
-                tender_points=data.get("tender_points")))
+                tender_points=data.get("tender_points"),
+                corrections=corrections(kind, row["data"], amendments, MEASURED_AT_VISIT)))
         else:  # a plan drafted or revised: its goals replace the earlier ones
             plan.plan_id = data.get("plan_id")
             plan.goals = [GoalTarget(

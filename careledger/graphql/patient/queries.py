@@ -13,6 +13,7 @@ from psycopg.rows import dict_row
 
 from careledger.access.people import actors_at
 from careledger.access.policy import MIN_REASON, PatientNotFound, authorize
+from careledger.domain.referral import Referral
 from careledger.graphql.billing import PATIENT_LINES, PatientBilling, patient_billing
 from careledger.graphql.context import (
     Info,
@@ -22,6 +23,7 @@ from careledger.graphql.context import (
     principal_of,
     read_views,
 )
+from careledger.graphql.corrections import goal_corrections
 from careledger.graphql.cursor import check_first, decode_cursor, encode_cursor
 from careledger.graphql.patient.chart import PatientChart
 from careledger.graphql.patient.coverage import PatientCoverage
@@ -113,10 +115,20 @@ class Patient(PatientChart, PatientMessages, PatientDocuments, PatientCoverage):
         "and at discharge whether it was met.")
     def goals(self, info: Info) -> list[GoalOutcome]:
         rows = read_views(
-            info, "SELECT referral_id, plan_id, goal_id, description, metric, unit, baseline,"
-            " target, due, latest, measured_at, percent_of_way, outcome FROM {v}.goals"
-            " WHERE patient_id = %s ORDER BY referral_id, goal_id", (self.id,))
-        return [GoalOutcome(**row) for row in rows]
+            info, "SELECT g.referral_id, g.plan_id, g.goal_id, g.description, g.metric,"
+            " g.unit, g.baseline, g.target, g.due, g.latest, g.measured_at, g.percent_of_way,"
+            " g.outcome, o.data AS measured_data, (SELECT json_agg(json_build_object("
+            "'changes', a.data -> 'changes', 'reason', a.data ->> 'reason', 'at',"
+            " a.recorded_at) ORDER BY a.position) FROM {v}.timeline a"
+            " WHERE a.patient_id = g.patient_id AND a.referral_id = g.referral_id"
+            " AND a.amends_record_id = g.measured_record AND a.kind = %s) AS amendments"
+            " FROM {v}.goals g LEFT JOIN {v}.timeline o ON o.patient_id = g.patient_id"
+            " AND o.referral_id = g.referral_id AND o.record_id = g.measured_record"
+            " AND o.kind = %s WHERE g.patient_id = %s ORDER BY g.referral_id, g.goal_id",
+            (Referral.Amended.KIND, Referral.SessionCompleted.KIND, self.id))
+        return [GoalOutcome(**{k: v for k, v in row.items()
+                               if k not in ("measured_data", "amendments")},
+                            corrections=goal_corrections(row)) for row in rows]
 
     def _attach_amendments(self, conn: Any, views: str, events: list[TimelineEvent],
                            as_of: datetime | None) -> None:

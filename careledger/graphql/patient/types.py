@@ -12,6 +12,7 @@ from strawberry.scalars import JSON
 from careledger.domain.clinical import late_entry
 from careledger.domain.corrections import as_amended
 from careledger.domain.referral import WRITES_RECORD
+from careledger.graphql.corrections import Correction
 from careledger.graphql.people import Person
 
 #: By the kind the timeline names an event: the kind of record it writes.
@@ -83,6 +84,9 @@ class GoalOutcome:
     measured_at: datetime | None
     percent_of_way: float | None
     outcome: str | None
+    corrections: list[Correction] = strawberry.field(
+        default_factory=list, description="The original and each amendment of `latest` "
+        "(which is as the record now stands), oldest first.")
 
 
 @strawberry.type
@@ -94,10 +98,14 @@ class ProgressPoint:
     pain_before: int | None
     pain_after: int | None = strawberry.field(description="NPRS 0-10; at the assessment, "
                                               "the pain it recorded.")
-    functional_score: float | None = strawberry.field(description="ODI or NDI, 0-100 %; "
-                                                      "lower is better.")
+    functional_score: float | None = strawberry.field(
+        description="The episode's functional instrument's score, on its scale (ODI, NDI "
+        "and QuickDASH 0-100, lower is better; LEFS 0-80 and PSFS 0-10, higher is better).")
     tender_points: int | None = strawberry.field(
         default=None, description="Tender points of 18 (ACR 1990), when counted.")
+    corrections: list[Correction] = strawberry.field(
+        default_factory=list, description="The original and each amendment of these "
+        "values, oldest first (the values above are as the record now stands).")
 
 
 @strawberry.type

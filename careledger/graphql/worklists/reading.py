@@ -18,9 +18,11 @@ from psycopg.rows import dict_row
 from careledger.access.log import ACCESS_LOG, Read
 from careledger.access.policy import CLINIC_MAY_READ_SQL, clinic_may_read_params, list_basis
 from careledger.access.tokens import Role
+from careledger.domain.clinical import AmendableRecord
 from careledger.domain.deadlines import RECERTIFY_WITHIN_DAYS, outcome_measure_due
 from careledger.domain.referral import Referral
 from careledger.graphql.context import Info, live_views, principal_of
+from careledger.graphql.corrections import corrections
 from careledger.graphql.cursor import check_first, decode_cursor, encode_cursor
 from careledger.graphql.worklists.authorizations import AUTHORIZATION_COLUMNS, authorization_fields
 from careledger.graphql.worklists.types import (
@@ -71,7 +73,38 @@ REFERRAL_COLUMNS = (
     " AND t.data ->> 'functional_score' IS NOT NULL"
     " AND t.position > (SELECT coalesce(max(pr.position), 0) FROM {v}.progress_reports pr"
     " WHERE pr.referral_id = r.referral_id)) AS measured_since_report"
+    # The records the baseline and latest values come from, when amended: their original
+    # data and each amendment, for the corrections beside the values.
+    ", (SELECT json_agg(json_build_object('role', x.role, 'kind', o.kind, 'data', o.data,"
+    " 'amendments', (SELECT json_agg(json_build_object('changes', a.data -> 'changes',"
+    " 'reason', a.data ->> 'reason', 'at', a.recorded_at) ORDER BY a.position)"
+    " FROM {v}.timeline a WHERE a.patient_id = r.patient_id"
+    " AND a.referral_id = r.referral_id AND a.amends_record_id = o.record_id"
+    f" AND a.kind = '{Referral.Amended.KIND}')))"
+    " FROM {v}.referral_progress p CROSS JOIN LATERAL (VALUES ('baseline', p.baseline_record),"
+    " ('latest_pain', p.latest_pain_record), ('latest_function', p.latest_function_record))"
+    " x(role, record) JOIN {v}.timeline o ON o.patient_id = r.patient_id"
+    " AND o.referral_id = r.referral_id AND o.record_id = x.record"
+    f" AND o.kind IN ('{Referral.AssessmentRecorded.KIND}', '{Referral.SessionCompleted.KIND}')"
+    " WHERE p.referral_id = r.referral_id AND EXISTS (SELECT 1 FROM {v}.timeline a"
+    " WHERE a.patient_id = r.patient_id AND a.referral_id = r.referral_id"
+    f" AND a.amends_record_id = o.record_id AND a.kind = '{Referral.Amended.KIND}'))"
+    " AS amended_values"
 )
+
+#: Which field of which record each value of an entry comes from, by the value's role.
+VALUE_FIELDS = {
+    ("baseline", Referral.AssessmentRecorded.KIND): {"pain_nprs": "baselinePain",
+                                                     "functional_score": "baselineFunction"},
+    ("latest_pain", Referral.AssessmentRecorded.KIND): {"pain_nprs": "latestPain"},
+    ("latest_pain", Referral.SessionCompleted.KIND): {"pain_after": "latestPain"},
+    ("latest_function", Referral.AssessmentRecorded.KIND): {
+        "functional_score": "latestFunction"},
+    ("latest_function", Referral.SessionCompleted.KIND): {
+        "functional_score": "latestFunction"},
+}
+_KIND = {Referral.AssessmentRecorded.KIND: AmendableRecord.ASSESSMENT,
+         Referral.SessionCompleted.KIND: AmendableRecord.SESSION}
 
 #: What an entry shows of the episode's progress when nothing is measured yet.
 NOT_MEASURED = dict.fromkeys(("baseline_pain", "latest_pain", "baseline_function",
@@ -145,6 +178,10 @@ def caseload_entry(row: dict[str, Any]) -> CaseloadEntry:
                               visits_at_last_report=row.pop("visits_at_last_report"),
                               measured_since_report=row.pop("measured_since_report"))
     fields["outcome_measure_due"] = due and row["status"] == "accepted"
+    fields["corrections"] = [
+        c for item in row.pop("amended_values") or []
+        for c in corrections(_KIND[item["kind"]], item["data"], item["amendments"],
+                             VALUE_FIELDS.get((item["role"], item["kind"]), {}))]
     return CaseloadEntry(**{k: v for k, v in row.items() if k != "made_at"},  # for order
                          **fields)
 

@@ -13,6 +13,7 @@ from careledger.domain.authorization import RUNNING_OUT_DAYS, RUNNING_OUT_VISITS
 from careledger.domain.deadlines import certification_overdue
 from careledger.domain.plan import PlanStatus
 from careledger.domain.referral import ReferralStatus
+from careledger.graphql.corrections import Correction
 from careledger.graphql.people import Person
 from careledger.graphql.worklists.authorizations import AuthorizationStanding
 
@@ -50,6 +51,9 @@ class CaseloadEntry:
     baseline_function: float | None
     latest_function: float | None
     functional_instrument: str | None
+    corrections: list[Correction] = strawberry.field(description="The original and each "
+        "amendment of the baseline and latest values above (which are as the record now "
+        "stands), oldest first.")
     outcome_measure_due: bool = strawberry.field(
         description="The functional outcome measure is due: none taken since the last "
         "progress report (or the assessment), and the next report falls due within two "
