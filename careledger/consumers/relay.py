@@ -201,6 +201,9 @@ class Relay:
                 broker_backoff, database_backoff = 0.5, RETRY_FIRST_S
                 if published and self._resting:
                     self._mark_resting(False)  # busy: writers need not wake it
+                # Reported from inside: PostgreSQL may go between the batch and the report.
+                if on_batch is not None and published:
+                    on_batch(published, self.position())
             except BrokerUnavailable as e:
                 log.warning("relay: %s; retrying in %.1f s", e, broker_backoff)
                 stop.wait(broker_backoff)
@@ -213,8 +216,6 @@ class Relay:
                 stop.wait(database_backoff)
                 database_backoff = min(database_backoff * 2, RETRY_MOST_S)
                 continue
-            if on_batch is not None and published:
-                on_batch(published, self.position())
             if not published:
                 try:
                     self.rest(stop, idle_s)
