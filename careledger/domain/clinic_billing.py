@@ -5,8 +5,7 @@ is). Part of `Clinic`; recorded by the clinic's administrator."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
@@ -77,13 +76,8 @@ class RecordBillingProvider(Command):
 @dataclass(frozen=True, kw_only=True)
 class SetFeeSchedule(Command):
     clinic_id: UUID
-    payer: str
-    unit_rule: UnitRule
-    fees: Mapping[str, int]
-    effective_from: date
-    distinct_modifier: DistinctModifier = DistinctModifier.MODIFIER_59
-    not_covered: Mapping[str, str] = field(default_factory=dict)
-    professions: frozenset[Profession] = frozenset()
+    #: Checked as it is made (fees.py): a schedule that cannot be is never a command.
+    schedule: FeeSchedule
 
 
 class ClinicBilling:
@@ -129,12 +123,8 @@ def record_billing_provider(cmd: RecordBillingProvider, read: Reader[Any]) -> De
 def set_fee_schedule(cmd: SetFeeSchedule, read: Reader[Any]) -> Decision:
     from careledger.domain.network import Clinic
 
-    schedule = FeeSchedule(payer=cmd.payer, unit_rule=cmd.unit_rule,
-                           distinct_modifier=cmd.distinct_modifier, fees=dict(cmd.fees),
-                           effective_from=cmd.effective_from,
-                           not_covered=dict(cmd.not_covered), professions=cmd.professions)
     return Change(Clinic, cmd.clinic_id, lambda c: c.set_fee_schedule(
-        schedule=schedule, occurred_at=cmd.occurred_at, actor=cmd.actor))
+        schedule=cmd.schedule, occurred_at=cmd.occurred_at, actor=cmd.actor))
 
 
 HANDLERS: dict[type[Command], Handler] = {

@@ -9,21 +9,13 @@ event log's tables (it uses their `refuse_change` trigger function).
 
 from __future__ import annotations
 
+from careledger.infra.append_only import append_only
+
 #: The advisory lock access-log appends take turns on (one chain); beside schema.py's
 #: WRITER_LOCK (0x0CA2E) and its migration lock (+1).
 ACCESS_LOCK = 0x0CA2E + 3
 
-ACCESS_DDL = r"""
-DROP TRIGGER IF EXISTS append_only ON careledger.access_log;
-CREATE TRIGGER append_only BEFORE UPDATE OR DELETE ON careledger.access_log
-  FOR EACH ROW EXECUTE FUNCTION careledger.refuse_change();
-DROP TRIGGER IF EXISTS append_only_truncate ON careledger.access_log;
-CREATE TRIGGER append_only_truncate BEFORE TRUNCATE ON careledger.access_log
-  FOR EACH STATEMENT EXECUTE FUNCTION careledger.refuse_change();
-
-DROP TRIGGER IF EXISTS append_only ON careledger.emergency_grants;
-CREATE TRIGGER append_only BEFORE UPDATE OR DELETE ON careledger.emergency_grants
-  FOR EACH ROW EXECUTE FUNCTION careledger.refuse_change();
+ACCESS_DDL = append_only("access_log") + append_only("emergency_grants", truncate=False) + r"""
 
 -- At most four hours, whatever the caller asks for.
 CREATE OR REPLACE FUNCTION careledger.grant_emergency(
@@ -101,10 +93,4 @@ BEGIN
     on_basis, because);
 END $$;
 
-DROP TRIGGER IF EXISTS append_only ON careledger.checkpoints;
-CREATE TRIGGER append_only BEFORE UPDATE OR DELETE ON careledger.checkpoints
-  FOR EACH ROW EXECUTE FUNCTION careledger.refuse_change();
-DROP TRIGGER IF EXISTS append_only_truncate ON careledger.checkpoints;
-CREATE TRIGGER append_only_truncate BEFORE TRUNCATE ON careledger.checkpoints
-  FOR EACH STATEMENT EXECUTE FUNCTION careledger.refuse_change();
-""".replace("{access_lock}", str(ACCESS_LOCK))
+""".replace("{access_lock}", str(ACCESS_LOCK)) + append_only("checkpoints")

@@ -12,16 +12,10 @@ from uuid import UUID
 
 import psycopg
 
+from careledger.infra.append_only import append_only
 from careledger.infra.documents import Content
 
-CERTIFICATES_DDL = """
-DROP TRIGGER IF EXISTS append_only ON careledger.certificates;
-CREATE TRIGGER append_only BEFORE UPDATE OR DELETE ON careledger.certificates
-  FOR EACH ROW EXECUTE FUNCTION careledger.refuse_change();
-DROP TRIGGER IF EXISTS append_only_truncate ON careledger.certificates;
-CREATE TRIGGER append_only_truncate BEFORE TRUNCATE ON careledger.certificates
-  FOR EACH STATEMENT EXECUTE FUNCTION careledger.refuse_change();
-"""
+CERTIFICATES_DDL = append_only("certificates")
 
 
 def store(conn: psycopg.Connection[Any], practitioner_id: UUID, media_type: str,

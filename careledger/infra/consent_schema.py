@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from careledger.domain.consent import Purpose
 from careledger.domain.patient import Patient
+from careledger.infra.append_only import append_only
 
 #: The events whose rows `consent_decisions` holds.
 CONSENT_TOPICS = (Patient.ConsentGranted.TOPIC, Patient.ConsentRevoked.TOPIC,
@@ -55,10 +56,4 @@ RETURNS boolean LANGUAGE sql STABLE AS $$
      ORDER BY d.clinic_id, d.position DESC) latest
 $$;
 
-DROP TRIGGER IF EXISTS append_only ON careledger.consent_decisions;
-CREATE TRIGGER append_only BEFORE UPDATE OR DELETE ON careledger.consent_decisions
-  FOR EACH ROW EXECUTE FUNCTION careledger.refuse_change();
-DROP TRIGGER IF EXISTS append_only_truncate ON careledger.consent_decisions;
-CREATE TRIGGER append_only_truncate BEFORE TRUNCATE ON careledger.consent_decisions
-  FOR EACH STATEMENT EXECUTE FUNCTION careledger.refuse_change();
-"""
+""" + append_only("consent_decisions")

@@ -24,14 +24,9 @@ from uuid import UUID
 
 import psycopg
 
-DOCUMENTS_DDL = """
-DROP TRIGGER IF EXISTS append_only ON careledger.documents;
-CREATE TRIGGER append_only BEFORE UPDATE OR DELETE ON careledger.documents
-  FOR EACH ROW EXECUTE FUNCTION careledger.refuse_change();
-DROP TRIGGER IF EXISTS append_only_truncate ON careledger.documents;
-CREATE TRIGGER append_only_truncate BEFORE TRUNCATE ON careledger.documents
-  FOR EACH STATEMENT EXECUTE FUNCTION careledger.refuse_change();
-"""
+from careledger.infra.append_only import append_only
+
+DOCUMENTS_DDL = append_only("documents")
 
 
 #: A virus scanner: the bytes and their type in; a reason to refuse them out, or None.

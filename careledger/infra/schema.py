@@ -35,6 +35,7 @@ import psycopg
 from psycopg import Connection, sql
 
 from careledger.infra.access_schema import ACCESS_DDL
+from careledger.infra.append_only import append_only
 from careledger.infra.backfills import VIEW_BACKFILLS
 from careledger.infra.certificates import CERTIFICATES_DDL
 from careledger.infra.consent_schema import CONSENT_DDL, CONSENT_TOPICS_SQL
@@ -61,12 +62,7 @@ END $$;
 -- Events enter only through append_events(), which chains them: no per-row trigger.
 DROP TRIGGER IF EXISTS chain_event ON careledger.careledger_events;
 DROP FUNCTION IF EXISTS careledger.chain_event();
-DROP TRIGGER IF EXISTS append_only ON careledger.careledger_events;
-CREATE TRIGGER append_only BEFORE UPDATE OR DELETE ON careledger.careledger_events
-  FOR EACH ROW EXECUTE FUNCTION careledger.refuse_change();
-DROP TRIGGER IF EXISTS append_only_truncate ON careledger.careledger_events;
-CREATE TRIGGER append_only_truncate BEFORE TRUNCATE ON careledger.careledger_events
-  FOR EACH STATEMENT EXECUTE FUNCTION careledger.refuse_change();
+-- (The log itself is append-only: append_only(EVENTS), after these routines.)
 
 DROP FUNCTION IF EXISTS careledger.append_events(
   careledger.stored_event_uuid[], text, text, text, text);
@@ -180,8 +176,8 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 """.replace("{writer_lock}", str(WRITER_LOCK)).replace(
-    "{consent_topics}", CONSENT_TOPICS_SQL) + ACCESS_DDL + CONSENT_DDL + DOCUMENTS_DDL \
-    + CERTIFICATES_DDL
+    "{consent_topics}", CONSENT_TOPICS_SQL) + append_only(EVENTS) + ACCESS_DDL + CONSENT_DDL \
+    + DOCUMENTS_DDL + CERTIFICATES_DDL
 
 VIEW_GRANTS = """
 GRANT USAGE ON SCHEMA {schema} TO {role};

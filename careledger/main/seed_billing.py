@@ -20,7 +20,7 @@ from careledger.domain.clinic_billing import RecordBillingProvider, SetFeeSchedu
 from careledger.domain.clinical import CredentialKind, Profession
 from careledger.domain.coverage import Coverage, Relation
 from careledger.domain.education import Category, RecordContinuingEducation
-from careledger.domain.fees import DistinctModifier, UnitRule
+from careledger.domain.fees import DistinctModifier, FeeSchedule, UnitRule
 from careledger.domain.network import AddCredential, valid_npi
 from careledger.domain.patient import RecordCoverage
 
@@ -41,16 +41,19 @@ def record_billing(app: CareLedger, *, clinic_ids: list[str], therapist_ids: lis
         run(app.handle(RecordBillingProvider(clinic_id=UUID(clinic), npi=npi(3000000 + n),
                                              tax_id=f"14-{5550000 + n}", occurred_at=at,
                                              actor=SEEDER)))
-        run(app.handle(SetFeeSchedule(  # Medicare enrols no massage therapists
-            clinic_id=UUID(clinic), payer="Medicare", unit_rule=UnitRule.CMS_8_MINUTE,
-            fees=MEDICARE_FEES, effective_from=since, distinct_modifier=DistinctModifier.XS,
-            professions=frozenset({Profession.PHYSICAL_THERAPIST, Profession.CHIROPRACTOR}),
-            occurred_at=at, actor=SEEDER)))
-        run(app.handle(SetFeeSchedule(
-            clinic_id=UUID(clinic), payer=COMMERCIAL, unit_rule=UnitRule.SUBSTANTIAL_PORTION,
-            fees=COMMERCIAL_FEES, effective_from=since, occurred_at=at, actor=SEEDER,
-            not_covered={"97124": "massage is not a covered benefit; bill manual therapy "
-                                  "(97140) when that is what was given"})))
+        for schedule in (
+            FeeSchedule(  # Medicare enrols no massage therapists
+                payer="Medicare", unit_rule=UnitRule.CMS_8_MINUTE, fees=MEDICARE_FEES,
+                effective_from=since, distinct_modifier=DistinctModifier.XS,
+                professions=frozenset({Profession.PHYSICAL_THERAPIST,
+                                       Profession.CHIROPRACTOR})),
+            FeeSchedule(
+                payer=COMMERCIAL, unit_rule=UnitRule.SUBSTANTIAL_PORTION,
+                fees=COMMERCIAL_FEES, effective_from=since,
+                not_covered={"97124": "massage is not a covered benefit; bill manual "
+                                      "therapy (97140) when that is what was given"})):
+            run(app.handle(SetFeeSchedule(clinic_id=UUID(clinic), schedule=schedule,
+                                          occurred_at=at, actor=SEEDER)))
     for n, therapist in enumerate(therapist_ids):
         run(app.handle(AddCredential(practitioner_id=UUID(therapist), kind=CredentialKind.NPI,
                                      number=npi(4000000 + n), issuer="CMS NPPES",

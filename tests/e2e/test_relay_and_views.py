@@ -74,6 +74,15 @@ class Pipeline:
             published += n
         return published
 
+    def feed(self) -> Outcome:
+        """Publish what the log holds, and have a consumer apply all of it."""
+        published = self.publish_all()
+        consumer = self.consumer()
+        try:
+            return consume(consumer, published)
+        finally:
+            consumer.close()
+
     def rebuilt(self) -> dict[str, str]:
         """A replay of this test's part of the log into a fresh generation."""
         schema = f"{self.schema}_replay_{uuid.uuid4().hex[:6]}"
@@ -141,12 +150,7 @@ def rows(db: bootstrap.Database, query: str, *params: object) -> list[tuple[Any,
 
 def test_a_seeded_network_reaches_every_view_it_should(pipeline: Pipeline) -> None:
     demo = seed_network(pipeline.app, patients=12)
-    published = pipeline.publish_all()
-    consumer = pipeline.consumer()
-    try:
-        outcome = consume(consumer, published)
-    finally:
-        consumer.close()
+    outcome = pipeline.feed()
     assert outcome.dead == 0 and outcome.skipped == 0
     assert_views_hold_what_the_handlers_give(pipeline)
     v, db = pipeline.schema, pipeline.db
@@ -266,12 +270,7 @@ def test_an_episode_authorized_again_amended_and_its_therapist_renamed_through_t
     app.handle(RenamePractitioner(practitioner_id=network.therapist, name="Sam Lee-Ortiz",
                                   occurred_at=NOW + timedelta(days=13),
                                   actor="network_admin:t"))
-    published = pipeline.publish_all()
-    consumer = pipeline.consumer()
-    try:
-        outcome = consume(consumer, published)
-    finally:
-        consumer.close()
+    outcome = pipeline.feed()
     assert outcome.dead == 0 and outcome.skipped == 0
     assert_views_hold_what_the_handlers_give(pipeline, every_table=False)
     v, db = pipeline.schema, pipeline.db

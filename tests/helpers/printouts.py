@@ -14,6 +14,7 @@ from careledger.domain.clinical import CredentialKind, FunctionalInstrument, Goa
 from careledger.domain.closing import Discharge, SendProgressReport
 from careledger.domain.network import AddCredential
 from careledger.domain.planning import CertifyPlan
+from careledger.domain.referral import Referral
 from careledger.domain.treatment import CancelSession
 from tests.helpers.care import episode, schedule, session
 from tests.helpers.network import Network
@@ -59,4 +60,6 @@ def twelve_visits(app: CareLedger, network: Network) -> UUID:
                                    "function": GoalOutcome.PARTIALLY_MET},
                          summary="Goals met or nearly; home program given.",
                          occurred_at=now - timedelta(minutes=30), actor="therapist:t"))
+    done = app.load(Referral, rid)  # the premise every printing test stands on
+    assert (done.visits_completed, done.status) == (12, "discharged"), done.status
     return rid

@@ -130,7 +130,7 @@ def _claim(gathered: Gathered, episode: Episode, assessed: Assessed, provider_id
         insurance["preAuthRef"] = [assessed.authorization.number]
     items = []
     for n, line in enumerate(priced.lines, start=1):
-        fee = assert_fee(assessed, line.cpt)
+        fee = _unit_fee(assessed, line.cpt)
         items.append({
             "sequence": n, "careTeamSequence": [1],
             "diagnosisSequence": list(range(1, min(len(diagnoses), POINTERS) + 1)),
@@ -169,7 +169,7 @@ def _claim(gathered: Gathered, episode: Episode, assessed: Assessed, provider_id
     }
 
 
-def assert_fee(assessed: Assessed, code: str) -> int:
+def _unit_fee(assessed: Assessed, code: str) -> int:
     assert assessed.schedule is not None
     return int(assessed.schedule.fees[code])
 
@@ -227,7 +227,7 @@ def session_rows(gathered: Gathered) -> list[dict[str, Any]]:
             for line in assessed.priced.lines:
                 rows.append({**base, "cpt": line.cpt, "modifiers": " ".join(line.modifiers),
                              "units": line.units, "minutes": line.minutes,
-                             "unit_price": f"{assert_fee(assessed, line.cpt) / 100:.2f}",
+                             "unit_price": f"{_unit_fee(assessed, line.cpt) / 100:.2f}",
                              "charge": f"{line.charge_cents / 100:.2f}", "claimable": "yes",
                              "reason": "; ".join(f"{c} left off: {why}" for c, why
                                                  in sorted(assessed.priced.left_off.items()))})

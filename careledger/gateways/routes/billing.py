@@ -18,7 +18,13 @@ from careledger.access.tokens import Principal, Role
 from careledger.domain.clinic_billing import RecordBillingProvider, SetFeeSchedule
 from careledger.domain.clinical import Profession
 from careledger.domain.errors import NotFound
-from careledger.domain.fees import MAX_FEE_CENTS, MAX_NOTE, DistinctModifier, UnitRule
+from careledger.domain.fees import (
+    MAX_FEE_CENTS,
+    MAX_NOTE,
+    DistinctModifier,
+    FeeSchedule,
+    UnitRule,
+)
 from careledger.domain.network import Clinic
 from careledger.domain.referral import Referral
 from careledger.gateways.claims.gather import MAX_DAYS, Gathered, gather
@@ -36,6 +42,15 @@ KEEPS = {Role.CLINIC_ADMIN, Role.NETWORK_ADMIN}
 BILLS = {Role.BILLER, Role.CLINIC_ADMIN}
 
 Code = Annotated[str, Field(pattern=r"^[0-9]{5}$")]
+#: How an export answers a caller it cannot serve.
+PROBLEMS = {status: Problem for status in (401, 403, 404, 422, 503)}
+
+
+def answered(what: str) -> dict[str, object]:
+    """An export's 200 in the OpenAPI document: FHIR JSON, or CSV."""
+    return {"responses": {200: {"description": what, "content": {
+        FHIR_JSON: {"schema": {"type": "object"}},
+        "text/csv": {"schema": {"type": "string"}}}}}}
 MISSING_SESSION = "no session with that id"
 
 
@@ -96,17 +111,17 @@ def billing_routes(commands: Commands) -> Router:
                          body: FeeScheduleIn) -> Status[RecordedOut]:
         who = require_role(request, KEEPS)
         _clinic_in_scope(commands, who, clinic_id)
+        schedule = FeeSchedule(
+            payer=body.payer, unit_rule=body.unit_rule, fees=dict(body.fees),
+            effective_from=body.effective_from, distinct_modifier=body.distinct_modifier,
+            not_covered=dict(body.not_covered), professions=frozenset(body.professions))
         return commands.run(request, body, SetFeeSchedule(
-            clinic_id=clinic_id, payer=body.payer, unit_rule=body.unit_rule,
-            distinct_modifier=body.distinct_modifier, fees=dict(body.fees),
-            effective_from=body.effective_from, not_covered=dict(body.not_covered),
-            professions=frozenset(body.professions),
-            occurred_at=occurred(body), actor=who.actor))
+            clinic_id=clinic_id, schedule=schedule, occurred_at=occurred(body),
+            actor=who.actor))
 
     @router.get(
         "/clinics/{clinic_id}/claims",
-        response={status: Problem for status in (401, 403, 404, 422, 503)},
-        operation_id="export_claims",
+        response=PROBLEMS, operation_id="export_claims",
         summary="The clinic's claims for a period, as FHIR Claims or CSV",
         description=(
             "Every session of the clinic whose day falls in the period: a professional "
@@ -115,9 +130,7 @@ def billing_routes(commands: Commands) -> Router:
             "`OperationOutcome` saying why each other session is not claimable; or the "
             "same as CSV, a row per claim line or session left off. For the clinic's "
             "billers and administrators; every patient it names is in the access log."),
-        openapi_extra={"responses": {200: {"description": "The claims", "content": {
-            FHIR_JSON: {"schema": {"type": "object"}}, "text/csv": {"schema": {
-                "type": "string"}}}}}},
+        openapi_extra=answered("The claims"),
     )
     def export_claims(request: HttpRequest, clinic_id: UUID,
                       query: Query[ClaimsQuery]) -> HttpResponse:
@@ -131,17 +144,14 @@ def billing_routes(commands: Commands) -> Router:
 
     @router.get(
         "/referrals/{referral_id}/sessions/{session_id}/claim",
-        response={status: Problem for status in (401, 403, 404, 422, 503)},
-        operation_id="export_session_claim",
+        response=PROBLEMS, operation_id="export_session_claim",
         summary="One session's claim, as a FHIR Claim or CSV",
         description=(
             "The session's professional `Claim` as the clinic's export for its day has it, "
             "in a `collection` Bundle with the billing provider, patient and coverage, or "
             "an `OperationOutcome` saying why it is not claimable; or the same as CSV. For "
             "the billers and administrators of the referral's clinic; in the access log."),
-        openapi_extra={"responses": {200: {"description": "The claim", "content": {
-            FHIR_JSON: {"schema": {"type": "object"}}, "text/csv": {"schema": {
-                "type": "string"}}}}}},
+        openapi_extra=answered("The claim"),
     )
     def export_session_claim(request: HttpRequest, referral_id: UUID, session_id: str,
                              format: Literal["fhir", "csv"] = "fhir") -> HttpResponse:

@@ -8,13 +8,13 @@ from uuid import UUID
 
 from django.http import HttpRequest, HttpResponse
 from ninja import Field, File, Form, Router, Status, UploadedFile
-from ninja.errors import HttpError
 
 from careledger.access.policy import Denial, PatientNotFound, authorize, basis_for
 from careledger.access.tokens import Role
 from careledger.domain.attaching import AttachDocument
-from careledger.domain.documents import MAX_BYTES, Document, DocumentCategory, sniffed
+from careledger.domain.documents import Document, DocumentCategory
 from careledger.domain.errors import NotFound
+from careledger.gateways import uploads
 from careledger.gateways.commanding import Commands, occurred, principal_of, require_role
 from careledger.gateways.problems import COMMAND_ERRORS, Problem, problem
 from careledger.gateways.routes.episode import CARE_TEAM
@@ -65,15 +65,7 @@ def document_routes(commands: Commands) -> Router:
                 if isinstance(basis_for(conn, live_generation(conn)[0], who, patient_id),
                               Denial):
                     raise NotFound("no patient with that id")
-        if file.size is None or file.size > MAX_BYTES:
-            raise HttpError(413, f"a document holds at most {MAX_BYTES // (1024 * 1024)} MB")
-        data = file.read()
-        media_type = sniffed(data)
-        if media_type is None:
-            raise HttpError(415, "a document is a PDF, a PNG or a JPEG image")
-        refused = documents.scan(data, media_type)
-        if refused is not None:
-            raise HttpError(422, f"the document was refused by the virus scan: {refused}")
+        data, media_type = uploads.checked(file, "document")
         with services.idempotency.pool.connection() as conn:
             stored = documents.store(conn, patient_id, media_type, data)
         document = Document(sha256=stored.sha256, sha1=stored.sha1, media_type=media_type,

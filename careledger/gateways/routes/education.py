@@ -8,18 +8,17 @@ from uuid import UUID
 
 from django.http import HttpRequest, HttpResponse
 from ninja import Field, File, Router, Schema, Status, UploadedFile
-from ninja.errors import HttpError
 
 from careledger.access.tokens import Principal, Role
-from careledger.domain.documents import MAX_BYTES, sniffed
 from careledger.domain.education import MAX_COURSE_HOURS, Category, RecordContinuingEducation
 from careledger.domain.errors import InvalidInput, NotFound
 from careledger.domain.network import Practitioner
+from careledger.gateways import uploads
 from careledger.gateways.commanding import Commands, occurred, principal_of
 from careledger.gateways.links import ANSWERED_ID, link, then
 from careledger.gateways.problems import COMMAND_ERRORS, Problem, problem
 from careledger.gateways.schemas import Day, OccurredIn, RecordedOut, ShortText
-from careledger.infra import certificates, documents
+from careledger.infra import certificates
 
 SHA256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 
@@ -93,15 +92,7 @@ def education_routes(commands: Commands) -> Router:
         its SHA-256, which the course then names."""
         who = principal_of(request)
         _may_keep(commands, who, practitioner_id)
-        if file.size is None or file.size > MAX_BYTES:
-            raise HttpError(413, f"a certificate holds at most {MAX_BYTES // (1024 * 1024)} MB")
-        data = file.read()
-        media_type = sniffed(data)
-        if media_type is None:
-            raise HttpError(415, "a certificate is a PDF, a PNG or a JPEG image")
-        refused = documents.scan(data, media_type)
-        if refused is not None:
-            raise HttpError(422, f"the certificate was refused by the virus scan: {refused}")
+        data, media_type = uploads.checked(file, "certificate")
         with services.idempotency.pool.connection() as conn:
             sha256 = certificates.store(conn, practitioner_id, media_type, data)
         return Status(201, CertificateOut(sha256=sha256, size=len(data),
