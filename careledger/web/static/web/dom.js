@@ -35,6 +35,14 @@ export function s(tag, attrs, ...children) {
   return build(document.createElementNS(SVG_NS, tag), attrs, children);
 }
 
+/** A page render claims the element it draws in when it starts; it draws only while
+ * no later render has claimed it (`current()`), so a slow answer never overwrites the
+ * page the user has since gone to. */
+export function claim(element) {
+  const mine = (element.claims = (element.claims || 0) + 1);
+  return () => element.claims === mine;
+}
+
 export function replace(element, ...children) {
   element.replaceChildren();
   return append(element, children);

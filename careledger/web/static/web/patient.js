@@ -3,7 +3,7 @@
 
 import { ApiError, graphql } from "./api.js";
 import { progressFigure } from "./charts.js";
-import { announce, h, replace, uid } from "./dom.js";
+import { announce, claim, h, replace, uid } from "./dom.js";
 import { kindGroups, kindLabel, namedKind, referring } from "./catalogue.js";
 import { day, lateBy, patientName, timeZone, when, words } from "./format.js";
 import { details } from "./details.js";
@@ -42,6 +42,7 @@ query More($id: UUID!, $asOf: DateTime, $kinds: [String!], $clinicId: UUID, $aft
 }`;
 
 export async function renderPatient(main, viewer, patientId, filters = {}) {
+  const current = claim(main);
   const variables = {
     id: patientId,
     asOf: filters.asOf || null,
@@ -53,6 +54,7 @@ export async function renderPatient(main, viewer, patientId, filters = {}) {
   try {
     patient = (await graphql(CHART, variables)).patient;
   } catch (e) {
+    if (!current()) return;
     const missing = e instanceof ApiError && e.code === "NOT_FOUND";
     replace(main,
       h("p", {}, h("a", { href: "#/" }, "← Your patients and worklist")),
@@ -63,6 +65,7 @@ export async function renderPatient(main, viewer, patientId, filters = {}) {
     main.focus();
     return;
   }
+  if (!current()) return;  // the user has gone to another page meanwhile
   const providers = new Map(patient.providers.map((p) => [p.id, p]));
   const registered = patient.registration.events[0];
   const name = registered ? patientName({ givenName: registered.data.given_name,

@@ -4,7 +4,7 @@
 import { ApiError, command, graphql } from "./api.js";
 import { badge } from "./badge.js";
 import { rule } from "./catalogue.js";
-import { announce, h, replace, uid } from "./dom.js";
+import { announce, claim, h, replace, uid } from "./dom.js";
 import { day, isoDay, patientName, when, words } from "./format.js";
 
 const WORKLIST = `
@@ -22,6 +22,7 @@ query Worklist($id: UUID!) {
 }`;
 
 export async function renderWorklist(main, viewer, { minPosition, message } = {}) {
+  const current = claim(main);
   if (viewer.role !== "physician") {
     replace(main, h("h1", {}, "Open a patient"), openPatientForm(),
       h("p", {}, "The worklist is the referring physician's; you can open a patient your clinic treats."));
@@ -31,10 +32,12 @@ export async function renderWorklist(main, viewer, { minPosition, message } = {}
   try {
     data = await graphql(WORKLIST, { id: viewer.id }, { minPosition });
   } catch (e) {
+    if (!current()) return;
     replace(main, h("h1", {}, "Your patients"), h("p", { class: "error", role: "alert" },
       `The worklist could not be read: ${e.message}.`));
     return;
   }
+  if (!current()) return;  // the user has gone to another page meanwhile
   const { patients, awaitingCertification, beyondPlan, openQuestions } = data.physician;
   const byReferral = new Map();
   for (const patient of patients) {
