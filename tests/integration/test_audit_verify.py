@@ -17,7 +17,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -58,7 +58,7 @@ def template(settings: Settings, db: bootstrap.Database) -> Iterator[str]:
     name = f"audit_template_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(settings.database_url, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
-    own = replace(settings, database_url=_url(settings.database_url, name))
+    own = settings.model_copy(update={"database_url": _url(settings.database_url, name)})
     database = bootstrap.database(own)
     bootstrap.run_migrations(database)
     app = bootstrap.application(database, own)
@@ -158,8 +158,9 @@ def log(template: str, settings: Settings, tmp_path: Path) -> Iterator[Log]:
     name = f"audit_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(settings.database_url, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
-    own = replace(settings, database_url=_url(settings.database_url, name), data_dir=tmp_path,
-                  audit_key=tmp_path / "audit-key.pem")
+    own = settings.model_copy(update={"database_url": _url(settings.database_url, name),
+                                      "data_dir": tmp_path,
+                                      "audit_key": tmp_path / "audit-key.pem"})
     yield Log(settings=own, db=bootstrap.database(own), work=tmp_path)
     with psycopg.connect(settings.database_url, autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import sys
 from datetime import timedelta
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 from uuid import UUID
 
 import typer
 
-from careledger.infra.settings import Settings, broker_address
+from careledger.infra.settings import broker_address
 from careledger.main.cli.common import (
     DEMO_FILE,
     commands,
@@ -19,7 +19,11 @@ from careledger.main.cli.common import (
     fail,
     open_database,
     progress,
+    read_settings,
 )
+
+if TYPE_CHECKING:
+    from careledger.infra.settings import Settings
 
 admin = commands("Keeping the platform.")
 token_cli = commands("Bearer tokens for the API.")
@@ -39,7 +43,7 @@ def migrate(
     from careledger.main import bootstrap
     from careledger.projections import VIEWS_VERSION, views_version
 
-    settings = Settings.from_env()
+    settings = read_settings()
     db = open_database(settings)
     if list_only:
         done, pending = pending_versions(db.admin_url)
@@ -67,7 +71,7 @@ def seed(
     seed: Annotated[int, typer.Option(help="The same seed builds the same network.")] = 7,
 ) -> None:
     """Build the demo network through the application's own commands."""
-    seed_demo_network(Settings.from_env(), patients=patients, seed_value=seed)
+    seed_demo_network(read_settings(), patients=patients, seed_value=seed)
 
 
 def seed_demo_network(settings: Settings, *, patients: int, seed_value: int) -> dict[str, object]:
@@ -107,7 +111,7 @@ def token_issue(
         fail("role must be one of " + ", ".join(r.value for r in Role)
              + "; subject and clinics must be UUIDs")
         return
-    tokens = TokenService(Settings.from_env().token_secret)
+    tokens = TokenService(read_settings().token_secret)
     print(tokens.issue(subject=parsed_subject, role=parsed_role, clinics=clinics,
                        ttl=timedelta(hours=hours)))
 
@@ -121,7 +125,7 @@ def projections_rebuild(
     from careledger.consumers.rebuild import rebuild
     from careledger.main import bootstrap
 
-    settings = Settings.from_env()
+    settings = read_settings()
     db = open_database(settings)
     bootstrap.run_migrations(db)
     app = bootstrap.application(db, settings)
@@ -158,7 +162,7 @@ def status(
 
     if ready is not None and ready not in PARTS:
         fail("--ready is one of: " + ", ".join(PARTS))
-    settings = Settings.from_env()
+    settings = read_settings()
     try:
         db = database(settings, start_embedded=False)
         conn = psycopg.connect(db.app_url, autocommit=True, connect_timeout=3)

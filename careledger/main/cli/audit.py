@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from careledger.infra.settings import Settings
 from careledger.main.cli.common import (
     AsOperator,
     audit_connection,
@@ -23,12 +22,14 @@ from careledger.main.cli.common import (
     parse_operator,
     parse_patient,
     progress,
+    read_settings,
 )
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
     from careledger.audit.check import SignedCheckpoint
+    from careledger.infra.settings import Settings
 
 audit_cli = commands("A verifiable log: hash chains, signed checkpoints, proofs.")
 
@@ -89,7 +90,7 @@ def audit_verify(
     from careledger.audit.findings import Kind
     from careledger.audit.verify import verify
 
-    settings = Settings.from_env()
+    settings = read_settings()
     public_keys = public_keys_from(settings, public_key)
     exported = exported_checkpoints(checkpoints or [])
     try:
@@ -129,7 +130,7 @@ def audit_checkpoint() -> None:
     from careledger.audit.errors import AuditError
     from careledger.main import bootstrap
 
-    settings = Settings.from_env()
+    settings = read_settings()
     bootstrap.run_migrations(open_database(settings))
     try:
         key = keys.load_or_create(settings.audit_key_path)
@@ -151,7 +152,7 @@ def audit_checkpoints() -> None:
     from careledger.audit import checkpoints
     from careledger.audit.errors import AuditError
 
-    settings = Settings.from_env()
+    settings = read_settings()
     try:
         with audit_connection(settings) as conn:
             stored = checkpoints.load(conn)
@@ -171,7 +172,7 @@ def audit_prove(
     from careledger.audit.errors import AuditError
     from careledger.audit.proof import prove
 
-    settings = Settings.from_env()
+    settings = read_settings()
     try:
         with audit_connection(settings) as conn:
             proof = prove(conn, position, checkpoint)
@@ -202,7 +203,7 @@ def audit_public_key() -> None:
     from careledger.audit.errors import AuditError
 
     try:
-        key = keys.load_or_create(Settings.from_env().audit_key_path)
+        key = keys.load_or_create(read_settings().audit_key_path)
     except AuditError as e:
         fail(str(e))
         return
@@ -222,7 +223,7 @@ def audit_replay(
     from careledger.main import bootstrap
 
     moment = parse_moment(as_of, "--as-of")
-    settings = Settings.from_env()
+    settings = read_settings()
     db = open_database(settings)
     app = bootstrap.application(db, settings)
     set_for_batches()
@@ -258,7 +259,7 @@ def audit_diff(
         fail("--format is text or json")
     patient_id = parse_patient(patient)
     first, second = parse_moment(since, "--from"), parse_moment(until, "--to")
-    settings = Settings.from_env()
+    settings = read_settings()
     db = open_database(settings)
     app = bootstrap.application(db, settings)
     try:
@@ -304,7 +305,7 @@ def audit_disclosures(
     patient_id = parse_patient(patient)
     first = parse_moment(since, "--since") if since else None
     last = parse_moment(until, "--until") if until else None
-    with audit_connection(Settings.from_env()) as conn:
+    with audit_connection(read_settings()) as conn:
         entries = disclosures(conn, patient_id, since=first, until=last,
                               asked_by=parse_operator(operator))
     sys.stdout.write(as_csv(entries) if output == "csv" else as_json(entries) + "\n")

@@ -9,8 +9,14 @@ from typing import Annotated
 
 import typer
 
-from careledger.infra.settings import Settings
-from careledger.main.cli.common import commands, console, fail, open_database, progress
+from careledger.main.cli.common import (
+    commands,
+    console,
+    fail,
+    open_database,
+    progress,
+    read_settings,
+)
 
 backups = commands("Backups of the record.")
 
@@ -25,7 +31,7 @@ def backup(
     from careledger.infra.backup import BackupError
     from careledger.infra.backup import backup as dump
 
-    settings = Settings.from_env()
+    settings = read_settings()
     db = open_database(settings)
     target = output or settings.data_dir / "backups" / (
         f"careledger-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.dump")
@@ -63,7 +69,7 @@ def restore(
     from careledger.main.cli.audit import exported_checkpoints, public_keys_from
     from careledger.main.cli.common import audit_connection
 
-    settings = Settings.from_env()
+    settings = read_settings()
     exported = exported_checkpoints(checkpoints or [])
     db = open_database(settings)
     try:

@@ -11,14 +11,13 @@ from uuid import UUID
 
 import typer
 
-from careledger.infra.settings import Settings
-
 if TYPE_CHECKING:
     import psycopg
     from rich.console import Console
     from rich.progress import Progress
 
     from careledger.infra.database import Database
+    from careledger.infra.settings import Settings
 
 #: Where `seed` writes the demo network's ids (read by `up` for its banner).
 DEMO_FILE = "demo.json"
@@ -58,6 +57,16 @@ def fail(message: str) -> None:
     """One line (never wrapped), the message printed as is (never read as markup)."""
     console().print(f"[red]error:[/red] {escape(message)}", soft_wrap=True)
     raise typer.Exit(1)
+
+
+def read_settings() -> Settings:
+    """The environment's settings (a bad value stops the command in one line: main()).
+
+    Imported here, when a command runs: the settings' model brings pydantic-settings,
+    0.1 s that `careledger --help` and the modules' imports never need."""
+    from careledger.infra.settings import Settings
+
+    return Settings.from_env()
 
 
 def open_database(settings: Settings) -> Database:

@@ -9,7 +9,6 @@ from typing import Annotated
 
 import typer
 
-from careledger.infra.settings import Settings
 from careledger.main.cli.common import (
     AsOperator,
     commands,
@@ -18,6 +17,7 @@ from careledger.main.cli.common import (
     open_database,
     parse_operator,
     parse_patient,
+    read_settings,
 )
 
 export_cli = commands("Exports of a patient's record.")
@@ -40,7 +40,7 @@ def export_fhir(
     from careledger.projections import live_generation
 
     patient_id, operator_id = parse_patient(patient), parse_operator(operator)
-    settings = Settings.from_env()
+    settings = read_settings()
     db = open_database(settings)
     app = bootstrap.application(db, settings)
     auditor = Principal(subject=operator_id, role=Role.AUDITOR, clinics=frozenset())

@@ -6,12 +6,12 @@ from typing import Annotated
 
 import typer
 
-from careledger.infra.settings import Settings
 from careledger.main.cli.common import (
     commands,
     console,
     fail,
     open_database,
+    read_settings,
     refuse_taken_port,
     stop_on_signals,
     topics_ready,
@@ -27,7 +27,7 @@ def serve(
     """Serve the command API (the schema must be migrated)."""
     from careledger.main.server import serve as run_server
 
-    settings = Settings.from_env()
+    settings = read_settings()
     refuse_taken_port(settings)
     open_database(settings)
     run_server(settings, workers=workers, threads=threads)
@@ -51,7 +51,7 @@ def relay(
         fail("--rest is listen or poll")
     from eventsourcing.persistence import OperationalError
 
-    settings = Settings.from_env()
+    settings = read_settings()
     telemetry.configure("relay", console=settings.trace_console)
     db = open_database(settings)
     servers = topics_ready(settings)
@@ -88,7 +88,7 @@ def consume(
     from careledger.consumers.projector import Projector
     from careledger.infra import telemetry
 
-    settings = Settings.from_env()
+    settings = read_settings()
     telemetry.configure("consumers", console=settings.trace_console)
     db = open_database(settings)
     servers = topics_ready(settings)

@@ -8,12 +8,11 @@ import shutil
 import subprocess
 import sys
 import threading
-from dataclasses import replace
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from careledger.infra.settings import BROKER_ADDRESS_FILE, Settings
+from careledger.infra.settings import BROKER_ADDRESS_FILE
 from careledger.main.cli.admin import seed_demo_network
 from careledger.main.cli.common import (
     DEMO_FILE,
@@ -21,6 +20,7 @@ from careledger.main.cli.common import (
     console,
     fail,
     open_database,
+    read_settings,
     refuse_taken_port,
     stop_on_signals,
     topics_ready,
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     import ssl
 
     from careledger.infra.database import Database
+    from careledger.infra.settings import Settings
 
 local = commands("The platform on this machine.")
 
@@ -48,7 +49,7 @@ def up(
     from careledger.infra import embedded_pg
     from careledger.main import bootstrap
 
-    settings = Settings.from_env()
+    settings = read_settings()
     refuse_taken_port(settings)
     if fresh:
         if settings.database_url is not None:
@@ -57,7 +58,7 @@ def up(
         if settings.data_dir.exists():
             embedded_pg.EmbeddedPostgres(settings.data_dir, 0, "").stop("immediate")
             shutil.rmtree(settings.data_dir)
-        settings = Settings.from_env()
+        settings = read_settings()
     db = open_database(settings)
     bootstrap.run_migrations(db)
     demo_path = settings.data_dir / DEMO_FILE
@@ -75,7 +76,7 @@ def up(
                 broker.start()
             except RuntimeError as e:
                 fail(str(e))
-            settings = replace(settings, kafka_bootstrap=broker.bootstrap)
+            settings = settings.model_copy(update={"kafka_bootstrap": broker.bootstrap})
             noted = settings.data_dir / BROKER_ADDRESS_FILE  # for `careledger status`
             noted.parent.mkdir(parents=True, exist_ok=True)
             noted.write_text(broker.bootstrap)
