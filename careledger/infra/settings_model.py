@@ -21,10 +21,15 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from careledger.infra.settings import SettingError, local_secret
 from careledger.infra.settings_values import (
+    ALGORITHMS,
     File,
     Flag,
+    PerMinute,
     Port,
     Refused,
+    algorithm_list,
+    browser_url,
+    issuer_url,
     one_of,
     resolved,
     whole,
@@ -121,6 +126,44 @@ class Settings(BaseSettings):
         None, "the Ed25519 private key (PEM, PKCS 8) that signs audit checkpoints; keep it "
         "off the database's host",
         unset="`.careledger/secrets/audit-ed25519.pem`, created (0600) on first use")
+    public_url: Annotated[str | None, BeforeValidator(browser_url)] = _field(
+        None, "where browsers reach this API (`https://host[:port]`, no path), for the "
+        "sign-in redirect",
+        unset="unset: `http://HOST:PORT` of `CARELEDGER_HTTP_HOST` and `_PORT` (`https` "
+        "when served over TLS or behind the proxy)")
+    oidc_issuer: Annotated[str | None, BeforeValidator(issuer_url)] = _field(
+        None, "the identity provider's issuer URL, exactly as it states it (https; http "
+        "only on 127.0.0.1, localhost or ::1): once set, API tokens must come from it and "
+        "HS256 tokens are refused", unset="unset: tokens from `careledger token issue`")
+    oidc_audience: str = _field("careledger", "the `aud` an access token must carry")
+    oidc_algorithms: Annotated[tuple[str, ...], BeforeValidator(algorithm_list)] = _field(
+        ("RS256", "ES256"), "the signature algorithms a provider's token may use "
+        "(comma-separated: " + " ".join(ALGORITHMS) + "); `none` and HS* are refused")
+    oidc_client_id: str | None = _field(
+        None, "the web pages' client at the provider (authorization code with PKCE); needs "
+        "`CARELEDGER_OIDC_ISSUER`", unset="unset: no sign-in from the pages")
+    oidc_client_secret: str | None = _field(
+        None, "the client's secret, for a confidential client only",
+        unset="unset: a public client (PKCE alone)", secret=True)
+    oidc_leeway_seconds: Annotated[int, whole(0, 300)] = _field(
+        60, "clock difference allowed with the provider on a token's exp, nbf and iat")
+    session_idle_minutes: Annotated[int, whole(1, 1440)] = _field(
+        15, "a page session with no request for this long is signed out (automatic logoff, "
+        "45 CFR 164.312(a)(2)(iii))")
+    session_max_hours: Annotated[int, whole(1, 168)] = _field(
+        12, "a page session ends this long after sign-in, active or not")
+    rate_commands: PerMinute = _field(
+        600, "requests a minute for each user: POST, PUT, PATCH, DELETE under `/api/v1` "
+        "(0: unlimited)")
+    rate_reads: PerMinute = _field(
+        1200, "requests a minute for each user: GraphQL and other GETs (0: unlimited)")
+    rate_exports: PerMinute = _field(
+        60, "requests a minute for each user: FHIR bundles, claims, printouts (0: unlimited)")
+    rate_streams: PerMinute = _field(
+        30, "live streams opened a minute for each user (0: unlimited)")
+    rate_per_address: PerMinute = _field(
+        3000, "requests a minute from one client address, everything together "
+        "(0: unlimited)")
 
     @classmethod
     def settings_customise_sources(
@@ -154,11 +197,26 @@ class Settings(BaseSettings):
         if self.kafka_security == "plaintext" and (self.kafka_ca or self.kafka_cert):
             raise Refused("CARELEDGER_KAFKA_SSL_* is set but "
                           "CARELEDGER_KAFKA_SECURITY_PROTOCOL is not ssl: set it to ssl")
+        if self.oidc_client_secret is not None and self.oidc_client_id is None:
+            raise Refused("CARELEDGER_OIDC_CLIENT_SECRET is set without "
+                          "CARELEDGER_OIDC_CLIENT_ID: set the client id the provider gave "
+                          "the pages, or unset the secret")
+        if self.oidc_client_id is not None and self.oidc_issuer is None:
+            raise Refused("CARELEDGER_OIDC_CLIENT_ID is set without CARELEDGER_OIDC_ISSUER: "
+                          "set the identity provider's issuer URL, or unset the client id")
         return self
 
     @property
     def https(self) -> bool:
         return self.tls_cert is not None or self.behind_proxy
+
+    @property
+    def base_url(self) -> str:
+        """Where browsers reach this API: `public_url`, else what it listens on."""
+        if self.public_url is not None:
+            return self.public_url
+        host = f"[{self.http_host}]" if ":" in self.http_host else self.http_host
+        return f"{'https' if self.https else 'http'}://{host}:{self.http_port}"
 
     def kafka_client(self) -> dict[str, str]:
         """What every Kafka client of this process adds to its configuration."""

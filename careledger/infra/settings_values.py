@@ -11,10 +11,18 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import SplitResult, urlsplit
 
 from pydantic import BeforeValidator
 
 from careledger.infra.settings import FLAG_SPELLINGS, flag_of, shown
+
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+LOOPBACK = "127.0.0.1, localhost or ::1"
+#: Asymmetric signatures only: a provider's token is checked with its public key, so
+#: neither `none` nor a shared-secret HS* algorithm can be let in by a forged header.
+ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
+              "ES256", "ES384", "ES512", "EdDSA")
 
 
 class Refused(ValueError):
@@ -69,6 +77,65 @@ def _readable_file(value: object) -> Path | None:
     return path
 
 
+def _url_parts(value: object, what: str) -> tuple[str, str, SplitResult]:
+    """An http(s) URL with a host, no user or password in it, no blanks around it."""
+    text = str(value)
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 (raises ValueError on a port that is not one)
+    except ValueError:
+        raise Refused(f"is {what}, not {shown(text)}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.username \
+            or text != text.strip():
+        raise Refused(f"is {what}, not {shown(text)}")
+    return text, parts.scheme, parts
+
+
+def issuer_url(value: object) -> str | None:
+    """Kept exactly as given: a token's `iss` is compared with it character for character."""
+    if value is None:
+        return None
+    text, scheme, parts = _url_parts(value, "the identity provider's issuer URL (https://…)")
+    if scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:
+        raise Refused(f"is an https URL (http only on {LOOPBACK}), not {shown(text)}")
+    if "?" in text or "#" in text:
+        raise Refused(f"is the issuer exactly as the provider states it, without a query or "
+                      f"fragment, not {shown(text)}")
+    return text
+
+
+def browser_url(value: object) -> str | None:
+    """Without a trailing slash, so that paths are appended to it as they are."""
+    if value is None:
+        return None
+    what = "scheme://host[:port] (http or https, no path), as browsers reach the API"
+    text, scheme, parts = _url_parts(value, what)
+    if parts.path not in ("", "/") or "?" in text or "#" in text:
+        raise Refused(f"is {what}, not {shown(text)}")
+    return f"{scheme}://{parts.netloc}"
+
+
+def algorithm_list(value: object) -> tuple[str, ...]:
+    """Comma-separated, any case, each once: the algorithms a token's header may name."""
+    names = (value.split(",") if isinstance(value, str)
+             else list(value) if isinstance(value, tuple | list) else [value])
+    canonical = {name.lower(): name for name in ALGORITHMS}
+    chosen: list[str] = []
+    for name in (str(n).strip() for n in names):
+        if name.lower() == "none" or name.upper().startswith("HS"):
+            raise Refused(f"refuses {shown(name)}: the provider signs with its private key, "
+                          f"checked with its public one; pin some of {' '.join(ALGORITHMS)}")
+        if name and name.lower() not in canonical:
+            raise Refused(f"is a comma-separated list of {' '.join(ALGORITHMS)}, not "
+                          f"{shown(name)}")
+        if name and canonical[name.lower()] not in chosen:
+            chosen.append(canonical[name.lower()])
+    if not chosen:
+        raise Refused(f"names at least one of {' '.join(ALGORITHMS)}")
+    return tuple(chosen)
+
+
 Port = Annotated[int, whole(1, 65535)]
 Flag = Annotated[bool, BeforeValidator(_flag)]
 File = Annotated[Path | None, BeforeValidator(_readable_file)]
+PerMinute = Annotated[int, whole(0)]

@@ -21,6 +21,7 @@ from careledger.infra.settings import (
     Settings,
     parse_flag,
 )
+from careledger.infra.settings_model import ALGORITHMS
 from tests.helpers import ROOT
 
 
@@ -42,6 +43,12 @@ def test_unset_everything_is_the_embedded_defaults(tmp_path: Path) -> None:
     settings = Settings.from_env({"CARELEDGER_DATA_DIR": str(tmp_path / "data")})
     assert settings.data_dir == (tmp_path / "data").resolve()
     assert (settings.http_host, settings.http_port, settings.debug) == ("127.0.0.1", 8000, False)
+    assert settings.oidc_issuer is None and settings.oidc_algorithms == ("RS256", "ES256")
+    assert (settings.oidc_audience, settings.oidc_leeway_seconds) == ("careledger", 60)
+    assert (settings.session_idle_minutes, settings.session_max_hours) == (15, 12)
+    assert (settings.rate_commands, settings.rate_reads, settings.rate_exports,
+            settings.rate_streams, settings.rate_per_address) == (600, 1200, 60, 30, 3000)
+    assert settings.base_url == "http://127.0.0.1:8000"
     # The secrets a fresh clone needs are made once, in the data folder, and kept.
     secrets = tmp_path / "data" / "secrets"
     assert settings.app_db_password == (secrets / "app-db-password").read_text()
@@ -53,8 +60,10 @@ def test_unset_everything_is_the_embedded_defaults(tmp_path: Path) -> None:
 
 def test_an_empty_variable_is_an_unset_one(base: dict[str, str]) -> None:
     settings = Settings.from_env({**base, **dict.fromkeys(
-        ("CARELEDGER_HTTP_PORT", "CARELEDGER_DEBUG", "CARELEDGER_TLS_CERT"), "")})
+        ("CARELEDGER_HTTP_PORT", "CARELEDGER_DEBUG", "CARELEDGER_OIDC_ALGORITHMS",
+         "CARELEDGER_TLS_CERT", "CARELEDGER_OIDC_ISSUER"), "")})
     assert (settings.http_port, settings.debug, settings.tls_cert) == (8000, False, None)
+    assert settings.oidc_algorithms == ("RS256", "ES256")
 
 
 def test_a_port_that_is_not_a_number_is_one_line_naming_it(base: dict[str, str]) -> None:
@@ -91,11 +100,74 @@ def test_any_other_boolean_spelling_is_refused(base: dict[str, str], spelling: s
     assert parse_flag(None, name="CARELEDGER_DEBUG", default=True) is True
 
 
+@pytest.mark.parametrize("algorithms", ["none", "HS256", "RS256,HS512", "hs384", "None"])
+def test_no_unsigned_or_shared_secret_algorithm_is_pinned(base: dict[str, str],
+                                                          algorithms: str) -> None:
+    message = refused(base, CARELEDGER_OIDC_ALGORITHMS=algorithms)
+    assert message.startswith("CARELEDGER_OIDC_ALGORITHMS refuses ")
+
+
+def test_the_algorithms_are_a_list_of_the_asymmetric_ones(base: dict[str, str]) -> None:
+    chosen = Settings.from_env({**base, "CARELEDGER_OIDC_ALGORITHMS": "es384, eddsa,ES384"})
+    assert chosen.oidc_algorithms == ("ES384", "EdDSA")
+    every = Settings.from_env({**base, "CARELEDGER_OIDC_ALGORITHMS": ",".join(ALGORITHMS)})
+    assert every.oidc_algorithms == ALGORITHMS
+    assert refused(base, CARELEDGER_OIDC_ALGORITHMS="RS256,XS1").startswith(
+        "CARELEDGER_OIDC_ALGORITHMS is a comma-separated list of RS256")
+    assert refused(base, CARELEDGER_OIDC_ALGORITHMS=" , ").startswith(
+        "CARELEDGER_OIDC_ALGORITHMS names at least one")
+
+
+def test_the_issuer_is_https_except_on_loopback_and_kept_as_given(base: dict[str, str]
+                                                                  ) -> None:
+    for issuer in ("http://idp.clinic.example", "http://10.0.0.5:8080/realms/care",
+                   "ftp://idp.clinic.example", "idp.clinic.example"):
+        assert refused(base, CARELEDGER_OIDC_ISSUER=issuer).startswith(
+            "CARELEDGER_OIDC_ISSUER is "), issuer
+    for issuer in ("https://idp.clinic.example/?tenant=1", "https://idp.clinic.example/#x"):
+        assert "without a query or fragment" in refused(base, CARELEDGER_OIDC_ISSUER=issuer)
+    for issuer in ("https://idp.clinic.example/realms/care/", "http://127.0.0.1:8080",
+                   "http://localhost:8080/realms/care", "http://[::1]:8080/"):
+        assert Settings.from_env({**base, "CARELEDGER_OIDC_ISSUER": issuer}).oidc_issuer == issuer
+
+
+def test_a_client_needs_its_issuer_and_a_secret_its_client(base: dict[str, str]) -> None:
+    assert refused(base, CARELEDGER_OIDC_CLIENT_SECRET="s").startswith(
+        "CARELEDGER_OIDC_CLIENT_SECRET is set without CARELEDGER_OIDC_CLIENT_ID: set ")
+    assert refused(base, CARELEDGER_OIDC_CLIENT_ID="pages").startswith(
+        "CARELEDGER_OIDC_CLIENT_ID is set without CARELEDGER_OIDC_ISSUER: set ")
+    confidential = Settings.from_env({**base, "CARELEDGER_OIDC_ISSUER": "https://idp.example",
+                                      "CARELEDGER_OIDC_CLIENT_ID": "pages",
+                                      "CARELEDGER_OIDC_CLIENT_SECRET": "s"})
+    assert (confidential.oidc_client_id, confidential.oidc_client_secret) == ("pages", "s")
+    assert "'s'" not in repr(confidential)  # secrets stay out of a printed Settings
+
+
 def test_the_bounded_numbers_say_their_bounds(base: dict[str, str]) -> None:
     assert refused(base, CARELEDGER_DB_POOL_SIZE="1001") == (
         "CARELEDGER_DB_POOL_SIZE is a whole number from 1 up to 1000, not '1001'")
     assert refused(base, CARELEDGER_MAX_BODY_BYTES="0").startswith(
         "CARELEDGER_MAX_BODY_BYTES is a whole number from 1, not '0'")
+    assert refused(base, CARELEDGER_OIDC_LEEWAY_SECONDS="301") == (
+        "CARELEDGER_OIDC_LEEWAY_SECONDS is a whole number from 0 up to 300, not '301'")
+    assert refused(base, CARELEDGER_SESSION_IDLE_MINUTES="0").startswith(
+        "CARELEDGER_SESSION_IDLE_MINUTES is a whole number from 1 up to 1440")
+    assert refused(base, CARELEDGER_SESSION_MAX_HOURS="169").startswith(
+        "CARELEDGER_SESSION_MAX_HOURS is a whole number from 1 up to 168")
+    assert refused(base, CARELEDGER_RATE_READS="lots").startswith(
+        "CARELEDGER_RATE_READS is a whole number from 0")
+    assert Settings.from_env({**base, "CARELEDGER_RATE_READS": "0"}).rate_reads == 0
+
+
+def test_the_public_url_is_where_browsers_reach_the_api(base: dict[str, str]) -> None:
+    given = Settings.from_env({**base, "CARELEDGER_PUBLIC_URL": "https://care.example:8443/"})
+    assert given.base_url == "https://care.example:8443"
+    for url in ("https://care.example/api", "care.example", "https://care.example/?a=1"):
+        assert refused(base, CARELEDGER_PUBLIC_URL=url).startswith("CARELEDGER_PUBLIC_URL is ")
+    proxied = Settings.from_env({**base, "CARELEDGER_BEHIND_PROXY": "on",
+                                 "CARELEDGER_HTTP_HOST": "0.0.0.0",
+                                 "CARELEDGER_HTTP_PORT": "9000"})
+    assert proxied.base_url == "https://0.0.0.0:9000"
 
 
 def test_the_checks_across_settings_stay(base: dict[str, str], tmp_path: Path) -> None:
@@ -113,6 +185,7 @@ def test_the_checks_across_settings_stay(base: dict[str, str], tmp_path: Path) -
     served = Settings.from_env({**base, "CARELEDGER_TLS_CERT": str(pem),
                                 "CARELEDGER_TLS_KEY": str(pem)})
     assert served.https and served.tls_cert == served.tls_key == pem
+    assert served.base_url == "https://127.0.0.1:8000"
 
 
 def test_several_bad_values_are_still_one_line(base: dict[str, str]) -> None:
