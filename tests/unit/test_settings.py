@@ -237,3 +237,24 @@ def test_help_does_not_import_the_settings_model() -> None:
                           text=True, timeout=60, check=True)
     assert done.stdout.strip() == "[]", done.stdout
     assert time.perf_counter() - started < 5  # generous: the bench holds the 0.5 s
+
+
+def test_django_has_its_own_key_and_reads_flags_as_the_settings_do() -> None:
+    """Django's SECRET_KEY is never the token secret, and is made anew by each process;
+    DEBUG and the proxy flag take the settings' spellings (`On`, `YES`), no others."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CARELEDGER_")}
+    code = ("import careledger.main.django_settings as d\n"
+            "print(d.SECRET_KEY, d.DEBUG, d._BEHIND_PROXY)\n")
+    runs = [subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60,
+        check=True, env={**env, "CARELEDGER_TOKEN_SECRET": "the-token-secret",
+                         "CARELEDGER_DEBUG": "YES", "CARELEDGER_BEHIND_PROXY": " On "},
+    ).stdout.split() for _ in range(2)]
+    assert [run[1:] for run in runs] == [["True", "True"]] * 2
+    keys = {run[0] for run in runs}
+    assert len(keys) == 2 and "the-token-secret" not in keys
+    assert all(len(key) >= 50 for key in keys)
+    refused = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60,
+        check=False, env={**env, "CARELEDGER_DEBUG": "y"})
+    assert refused.returncode != 0 and "CARELEDGER_DEBUG is 1 or 0" in refused.stderr
