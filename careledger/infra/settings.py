@@ -2,10 +2,10 @@
 
 The variables themselves are one typed model, `Settings` (infra/settings_model.py): each
 with its type, default and meaning, from which `ENVIRONMENT_VARIABLES` and the README's
-table are derived. That model imports pydantic-settings, 0.12 s more on a start that
+table are derived. That model imports pydantic-settings, 0.1 s more on a start that
 `careledger --help` and the light imports of every command never need: this module is
-what they import (`SettingError`, the names below, `parse_flag`), and it gives `Settings`
-and `ENVIRONMENT_VARIABLES` on first use (PEP 562).
+what they import (`SettingError`, the names below, `parse_flag`), and it gives `Settings`,
+`ENVIRONMENT_VARIABLES` and `markdown_table` on first use (PEP 562).
 """
 
 from __future__ import annotations
@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from careledger.infra.settings_model import ENVIRONMENT_VARIABLES, Settings
+    from careledger.infra.settings_table import markdown_table
 
 __all__ = ["APP_ROLE", "BROKER_ADDRESS_FILE", "ENVIRONMENT_VARIABLES", "FLAG_SPELLINGS",
-           "SettingError", "Settings", "broker_address", "parse_flag"]
+           "SettingError", "Settings", "broker_address", "markdown_table", "parse_flag"]
 
 APP_ROLE = "careledger_app"
 #: Where `careledger up` notes the embedded broker's address for later commands.
@@ -101,4 +102,8 @@ def __getattr__(name: str) -> object:
         from careledger.infra import settings_model
 
         return getattr(settings_model, name)
+    if name == "markdown_table":
+        from careledger.infra import settings_table
+
+        return settings_table.markdown_table
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -2,9 +2,10 @@
 
 The type is the check: a port is a whole number from 1 up to 65535, a flag one of the
 usual spellings, a certificate a file that is there. What a value cannot be is said in
-one line naming the variable (`SettingError`); the CLI prints it and exits 2. The
-variables read are the fields' names (`ENVIRONMENT_VARIABLES`), each field's description
-its meaning. Imported through infra/settings.py, on first use.
+one line naming the variable (`SettingError`); the CLI prints it and exits 2. The README's
+table is rendered from the same fields (infra/settings_table.py), and the variables read
+are the fields' names (`ENVIRONMENT_VARIABLES`), so none is documented and not read, or
+read and not documented. Imported through infra/settings.py, on first use.
 """
 
 from __future__ import annotations
