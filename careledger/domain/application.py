@@ -143,6 +143,11 @@ class CareLedger(Application[UUID]):
                 except StaleRead:
                     self.working_set.evict(*reads.versions)
                     continue
+                except IntegrityError:
+                    # A record whose id is drawn from what it names (a sign-in) made by a
+                    # concurrent command: decide again, on the record now there.
+                    self.working_set.evict(aggregate.id, *reads.versions)
+                    continue
             recorded = Recorded(aggregate.id, aggregate.version, _last_position(recordings))
             self.working_set.put(aggregate)  # from here other commands may change it
             return recorded

@@ -10,12 +10,14 @@ from __future__ import annotations
 from eventsourcing.domain import Aggregate
 
 from careledger.domain.events import CareEvent
+from careledger.domain.identity import SignIn, StaffMember
 from careledger.domain.network import Clinic, Practitioner
 from careledger.domain.patient import Patient
 from careledger.domain.referral import Referral
 
 #: The records of the log, in the order the clinic meets them.
-AGGREGATES: tuple[type[Aggregate], ...] = (Clinic, Practitioner, Patient, Referral)
+AGGREGATES: tuple[type[Aggregate], ...] = (Clinic, Practitioner, StaffMember, SignIn, Patient,
+                                           Referral)
 
 
 def _declared(aggregate: type[Aggregate]) -> list[type[CareEvent]]:

@@ -13,7 +13,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.openapi.schema import OpenAPISchema
 from ninja.security import HttpBearer
 
-from careledger.access.tokens import Principal, TokenService
+from careledger.access.tokens import Principal
 from careledger.domain.errors import (
     DomainError,
     DuplicateRequest,
@@ -29,12 +29,15 @@ log = logging.getLogger("careledger.api")
 
 
 class Bearer(HttpBearer):
-    def __init__(self, tokens: TokenService) -> None:
-        super().__init__()
-        self.tokens = tokens
+    """The caller the gate (callers.py) found for this request, by its bearer token or the
+    pages' session cookie; described to OpenAPI as the bearer scheme it mostly is."""
+
+    def __call__(self, request: HttpRequest) -> Principal | None:
+        principal = getattr(request, "principal", None)
+        return principal if isinstance(principal, Principal) else None
 
     def authenticate(self, request: HttpRequest, token: str) -> Principal | None:
-        return self.tokens.verify(token)
+        raise AssertionError("the gate authenticates; __call__ reads what it found")
 
 
 class CommandAPI(NinjaAPI):
@@ -69,6 +72,7 @@ def build_api(services: Services) -> CommandAPI:
     from careledger.gateways.routes.documents import document_routes
     from careledger.gateways.routes.education import education_routes
     from careledger.gateways.routes.fhir import fhir_routes
+    from careledger.gateways.routes.identity import identity_routes
     from careledger.gateways.routes.messages import message_routes
     from careledger.gateways.routes.network import network_routes
     from careledger.gateways.routes.patients import patient_routes
@@ -77,7 +81,7 @@ def build_api(services: Services) -> CommandAPI:
     from careledger.gateways.routes.treatment import treatment_routes
 
     api = CommandAPI(title="CareLedger command API", version="1", description=DESCRIPTION,
-                     auth=Bearer(services.tokens), urls_namespace="v1", docs_url="/docs")
+                     auth=Bearer(), urls_namespace="v1", docs_url="/docs")
     handlers: list[tuple[type[Exception], Any]] = [
         (ValidationError, invalid_request), (AuthenticationError, not_authenticated),
         (HttpError, http_error), (DomainError, domain_error),
@@ -88,6 +92,7 @@ def build_api(services: Services) -> CommandAPI:
     commands = Commands(services)
     api.add_router("/", network_routes(commands), tags=["network"])
     api.add_router("/", education_routes(commands), tags=["network"])
+    api.add_router("/", identity_routes(commands), tags=["network"])
     api.add_router("/", patient_routes(commands), tags=["patients"])
     api.add_router("/", referral_routes(commands), tags=["referrals"])
     api.add_router("/", treatment_routes(commands), tags=["referrals"])
@@ -128,7 +133,8 @@ def _field(loc: Any) -> str:
 
 def not_authenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
     return problem(
-        401, "send a valid bearer token (see `careledger token issue`)", code="not_authenticated",
+        401, "send a valid bearer token: an access token from the identity provider, or, with "
+        "none configured, one from `careledger token issue`", code="not_authenticated",
         headers={"WWW-Authenticate": 'Bearer realm="careledger"'},
     )
 

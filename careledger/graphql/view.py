@@ -8,7 +8,6 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from psycopg_pool import ConnectionPool
 from strawberry.django.views import GraphQLView
 
-from careledger.access.tokens import TokenService
 from careledger.graphql.context import Context
 
 MIN_POSITION_HEADER = "CareLedger-Min-Position"
@@ -19,17 +18,15 @@ MAX_POSITION_DIGITS = 18
 class CareLedgerGraphQLView(GraphQLView):
     """The tenant scope comes only from the bearer token, never from the query.
 
-    `tokens` and `pool` are given by the composition root (`as_view(tokens=..., pool=...)`).
+    `pool` is given by the composition root (`as_view(pool=...)`); the caller, by the gate.
     """
 
-    tokens: TokenService | None = None
     pool: ConnectionPool | None = None
 
     def get_context(self, request: HttpRequest, response: HttpResponse) -> Any:
-        header = request.headers.get("Authorization", "")
-        scheme, _, token = header.partition(" ")
-        assert self.tokens is not None and self.pool is not None, "wired by careledger.main"
-        principal = self.tokens.verify(token) if scheme.lower() == "bearer" else None
+        assert self.pool is not None, "wired by careledger.main"
+        # Found by the gate (gateways/callers.py): the bearer token or the page's session.
+        principal = getattr(request, "principal", None)
         raw = request.headers.get(MIN_POSITION_HEADER)
         # str.isdigit() is true of "²" and "١٢" too, which int() refuses (a 500, found by
         # fuzzing): only ASCII digits that fit a bigint are a position.

@@ -200,6 +200,8 @@ GRANT SELECT ON careledger.consent_decisions TO {role};
 GRANT SELECT, INSERT ON careledger.documents TO {role};
 GRANT SELECT, INSERT ON careledger.certificates TO {role};
 GRANT SELECT, INSERT ON careledger.checkpoints TO {role};
+GRANT SELECT, INSERT, UPDATE, DELETE ON careledger.page_sessions TO {role};
+GRANT SELECT, INSERT, UPDATE, DELETE ON careledger.rate_windows TO {role};
 GRANT USAGE ON SEQUENCE careledger.checkpoints_id_seq TO {role};
 GRANT SELECT ON SEQUENCE careledger.careledger_events_notification_id_seq TO {role};
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA careledger TO {role};

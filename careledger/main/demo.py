@@ -92,7 +92,8 @@ def examples(base: str, network: dict[str, Any], tokens: dict[str, str]
 def banner(*, base: str, graphiql: bool, postgres: str, kafka: str,
            network: dict[str, Any] | None, token_secret: str) -> str:
     lines = [f"CareLedger is ready at {base}",
-             f"  Web timeline   {base}/app/ (sign in with the physician's token below)",
+             f"  Web timeline   {base}/app/ (local sign-in, no identity provider: paste "
+             "the physician's token below)",
              f"  GraphiQL       {base}/graphql" if graphiql else
              f"  GraphQL        {base}/graphql (GraphiQL on loopback, or with CARELEDGER_DEBUG=1)",
              f"  OpenAPI docs   {base}/api/v1/docs",

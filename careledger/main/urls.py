@@ -16,9 +16,11 @@ from careledger.gateways.problems import problem
 from careledger.graphql.schema import schema
 from careledger.graphql.view import CareLedgerGraphQLView
 from careledger.main import wiring
+from careledger.web import signin
 from careledger.web import views as web
 
 services = wiring.installed()
+pages = wiring.installed_pages()
 pool = services.idempotency.pool
 
 urlpatterns = [
@@ -28,10 +30,15 @@ urlpatterns = [
     path("health/status", partial(health.status, pool=pool)),
     path("graphql", csrf_exempt(CareLedgerGraphQLView.as_view(
         schema=schema, graphql_ide="graphiql" if settings.DEBUG else None,
-        tokens=services.tokens, pool=pool))),
+        pool=pool))),
     # The physician's web page; its scripts and styles are static files like the docs'.
     path("app/", web.page),
     path("app/events.json", web.events),
+    # Signing in to the pages: a session cookie, through the provider or a local token.
+    path("app/session", csrf_exempt(partial(signin.session, pages=pages))),
+    path("app/sign-in", partial(signin.sign_in, pages=pages)),
+    path("app/signed-in", partial(signin.signed_in, pages=pages)),
+    path("app/sign-out", csrf_exempt(partial(signin.sign_out, pages=pages))),
     path("app", web.to_page),
     # The OpenAPI page's own scripts, served locally: the docs work with no network.
     re_path(r"^static/(?P<path>.*)$", serve_static, {"insecure": True}),

@@ -8,12 +8,21 @@ is given its dependencies as arguments.
 from __future__ import annotations
 
 from careledger.gateways.services import Services
+from careledger.web.signin import PagesSignIn
 
 _wired: list[Services] = []
+_pages: list[PagesSignIn] = []
 
 
-def install(services: Services) -> None:
+def install(services: Services, pages: PagesSignIn) -> None:
     _wired[:] = [services]
+    _pages[:] = [pages]
+
+
+def installed_pages() -> PagesSignIn:
+    if not _pages:
+        raise RuntimeError("the API is not wired: start it through `careledger serve`")
+    return _pages[0]
 
 
 def installed() -> Services:

@@ -27,19 +27,57 @@ def build(settings: Settings | None = None) -> Any:
     # Before Django builds its middleware chain, which the instrumentation joins.
     telemetry.configure("api", console=settings.trace_console, instrument_django=True)
 
-    from careledger.access.tokens import TokenService
-    from careledger.gateways.idempotency import IdempotencyStore
-    from careledger.gateways.services import Services
     from careledger.main import bootstrap, wiring
 
     db = bootstrap.database(settings)
     # Within gunicorn's boot timeout: a worker started during an outage waits it out.
     app = bootstrap.application_when_reachable(db, settings, wait_s=30)
     atexit.register(_close)  # a worker that exits closes its pools itself
-    wiring.install(Services(app=app, idempotency=IdempotencyStore(bootstrap.app_pool(db, settings)),
-                            tokens=TokenService(settings.token_secret),
-                            instance=settings.instance))
+    services, pages = _services(app, bootstrap.app_pool(db, settings), settings)
+    wiring.install(services, pages)
     return get_wsgi_application()
+
+
+def _services(app: Any, pool: Any, settings: Settings) -> tuple[Any, Any]:
+    """The gateways' services and the pages' sign-in, from the settings."""
+    import hashlib
+    import hmac
+    from datetime import timedelta
+
+    from careledger.access.oidc import Provider
+    from careledger.access.sessions import Sessions
+    from careledger.access.signins import Authenticator, Directory
+    from careledger.access.tokens import TokenService
+    from careledger.gateways.callers import Gate
+    from careledger.gateways.idempotency import IdempotencyStore
+    from careledger.gateways.rate_limits import Budgets, RateLimits
+    from careledger.gateways.services import Services
+    from careledger.web.signin import PagesSignIn
+
+    tokens = TokenService(settings.token_secret)
+    provider = None if settings.oidc_issuer is None else Provider(
+        settings.oidc_issuer, audience=settings.oidc_audience,
+        algorithms=settings.oidc_algorithms, leeway_s=settings.oidc_leeway_seconds)
+    authenticator = Authenticator(tokens, provider,
+                                  None if provider is None else Directory(app))
+    sessions = Sessions(pool, idle=timedelta(minutes=settings.session_idle_minutes),
+                        lifetime=timedelta(hours=settings.session_max_hours))
+    limits = RateLimits(pool, Budgets(
+        commands=settings.rate_commands, reads=settings.rate_reads,
+        exports=settings.rate_exports, streams=settings.rate_streams,
+        per_address=settings.rate_per_address))
+    proxies = frozenset(ip.strip() for ip in settings.proxy_ips.split(",")) \
+        if settings.behind_proxy else frozenset()
+    services = Services(app=app, idempotency=IdempotencyStore(pool), tokens=tokens,
+                        gate=Gate(authenticator, sessions, limits, proxies),
+                        instance=settings.instance)
+    pages = PagesSignIn(
+        sessions=sessions, tokens=tokens, authenticator=authenticator,
+        base_url=settings.base_url,
+        state_key=hmac.new(settings.token_secret.encode(), b"careledger sign-in state",
+                           hashlib.sha256).digest(),
+        client_id=settings.oidc_client_id, client_secret=settings.oidc_client_secret)
+    return services, pages
 
 
 def _close() -> None:

@@ -9,7 +9,9 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+from careledger.domain.catalogue import events_of
 from careledger.domain.clinical import CredentialKind
+from careledger.domain.identity import SignIn, StaffMember
 from careledger.domain.network import Clinic, Practitioner
 from careledger.projections.envelope import Envelope
 from careledger.projections.memory import typed
@@ -81,7 +83,7 @@ COURSES = Table("courses", (
 #: (gateways/claims.py), never searched: the directory has no use for it.
 directory = Projection("directory", [CLINICS, PRACTITIONERS, PRACTITIONER_NAMES, COURSES],
                        ignores=[*CARE_EVENTS, Clinic.BillingProviderRecorded,
-                                Clinic.FeeScheduleSet])
+                                Clinic.FeeScheduleSet, *events_of(StaffMember, SignIn)])
 
 #: The practitioner's own row, for the changes that build on it.
 PRACTITIONER = Read(PRACTITIONERS, "practitioner_id")

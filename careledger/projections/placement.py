@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from careledger.domain.catalogue import events_of
 from careledger.domain.events import CareEvent
+from careledger.domain.identity import SignIn, StaffMember
 from careledger.domain.network import Clinic, Practitioner
 from careledger.domain.patient import Patient
 from careledger.domain.referral import Referral
 
 #: The directory's events: no view of a patient's care needs them.
-NETWORK_EVENTS = events_of(Clinic, Practitioner)
+NETWORK_EVENTS = events_of(Clinic, Practitioner, StaffMember, SignIn)
 #: The events of a patient's care: the directory needs none of them.
 CARE_EVENTS = events_of(Patient, Referral)
 

@@ -18,6 +18,7 @@ from typing import Any
 from careledger.domain import deadlines
 from careledger.domain.catalogue import EVENTS
 from careledger.domain.events import CareEvent
+from careledger.domain.identity import SignIn, StaffMember
 from careledger.domain.network import Clinic, Practitioner
 from careledger.domain.patient import Patient
 from careledger.domain.referral import Referral
@@ -100,6 +101,10 @@ SHOWN: dict[type[CareEvent], Shown] = {
     Practitioner.Registered: Shown("Practitioner registered", None),
     Practitioner.Renamed: Shown("Name changed", None),
     Practitioner.CredentialAdded: Shown("Credential added", None),
+    StaffMember.Registered: Shown("Staff member registered", None),
+    SignIn.Linked: Shown("Sign-in linked", None),
+    SignIn.Relinked: Shown("Sign-in linked again", None),
+    SignIn.Unlinked: Shown("Sign-in unlinked", None),
     Practitioner.Affiliated: Shown("Joined a clinic", None),
     Practitioner.AffiliationEnded: Shown("Left a clinic", None),
     Practitioner.ExperienceRecorded: Shown("Experience recorded", None),

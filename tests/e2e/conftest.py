@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,40 +11,14 @@ import pytest
 from careledger.infra.embedded_pg import free_port
 from careledger.infra.settings import Settings
 from careledger.main import bootstrap
-from tests.helpers import ROOT
-from tests.helpers.processes import LiveServer
+from tests.helpers.processes import LiveServer, start_server, stop_server
 
 
 @pytest.fixture(scope="session")
 def live_server(settings: Settings, db: bootstrap.Database) -> Iterator[LiveServer]:
-    """The real API process (gunicorn, threaded workers) on a loopback port."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "CARELEDGER_DATABASE_URL": settings.database_url or "",
-        "CARELEDGER_APP_DB_PASSWORD": settings.app_db_password,
-        "CARELEDGER_TOKEN_SECRET": settings.token_secret,
-        "CARELEDGER_DATA_DIR": str(settings.data_dir),
-        "CARELEDGER_HTTP_PORT": str(port),
-        "CARELEDGER_DB_POOL_SIZE": "20",
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "careledger.main.cli", "serve", "--workers", "2",
-         "--threads", "16"],
-        env=env, cwd=ROOT,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                break
-        except OSError:
-            if process.poll() is not None:
-                raise RuntimeError("the API server exited during start-up") from None
-            time.sleep(0.2)
-    yield LiveServer(url=f"http://127.0.0.1:{port}", process=process)
-    process.terminate()
-    process.wait(timeout=20)
+    server = start_server(settings)
+    yield server
+    stop_server(server)
 
 
 @pytest.fixture(scope="session")
@@ -70,3 +40,29 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 @pytest.fixture(scope="session")
 def kafka_bootstrap(broker: Any) -> str:
     return broker.bootstrap if broker is not None else os.environ["CARELEDGER_KAFKA_BOOTSTRAP"]
+
+
+@pytest.fixture(scope="session")
+def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A real OIDC provider process on loopback (tests/oidc), for the API below."""
+    from tests.helpers import oidc
+
+    if not oidc.available():
+        pytest.skip(oidc.NO_PROVIDER)
+    started = oidc.OidcProvider(tmp_path_factory.mktemp("oidc"), api_port=free_port()).start()
+    yield started
+    started.stop()
+
+
+@pytest.fixture(scope="session")
+def oidc_server(settings: Settings, db: bootstrap.Database, provider: Any) -> Iterator[LiveServer]:
+    """The API process with the provider's issuer: its tokens only, HS256 refused."""
+    from tests.helpers import oidc
+
+    running = start_server(settings, port=provider.api_port, env={
+        "CARELEDGER_OIDC_ISSUER": provider.issuer, "CARELEDGER_OIDC_AUDIENCE": oidc.AUDIENCE,
+        "CARELEDGER_OIDC_CLIENT_ID": oidc.PAGES_CLIENT,
+        "CARELEDGER_RATE_EXPORTS": str(oidc.EXPORTS_PER_MINUTE)})
+    yield running
+    stop_server(running)
+

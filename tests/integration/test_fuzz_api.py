@@ -37,7 +37,8 @@ ROLES: dict[str, Role] = {
     **dict.fromkeys(("register_clinic", "register_practitioner", "add_credential",
                      "affiliate_practitioner", "record_experience", "offer_home_visits",
                      "rename_practitioner", "end_affiliation", "record_continuing_education",
-                     "upload_certificate", "read_certificate"),
+                     "upload_certificate", "read_certificate", "register_staff_member",
+                     "link_sign_in", "unlink_sign_in"),
                     Role.NETWORK_ADMIN),
     **dict.fromkeys(("record_billing_provider", "set_fee_schedule"), Role.CLINIC_ADMIN),
     "export_claims": Role.BILLER, "export_session_claim": Role.BILLER,
@@ -229,7 +230,8 @@ STEPS = 20
 NETWORK = {"register_clinic", "register_practitioner", "add_credential",
            "record_continuing_education", "upload_certificate", "read_certificate",
            "affiliate_practitioner", "record_experience", "offer_home_visits",
-           "rename_practitioner", "end_affiliation"}
+           "rename_practitioner", "end_affiliation", "register_staff_member", "link_sign_in",
+           "unlink_sign_in"}
 BILLING = {"record_billing_provider", "set_fee_schedule", "export_claims",
            "export_session_claim"}
 TREATMENT = {"register_patient", "grant_consent", "make_referral", "accept_referral",
@@ -238,9 +240,12 @@ AREAS = {
     # (An affiliation's end needs one the chain made first: not every run reaches it.)
     # (A course is recorded only once completed, by a day no generated body names; a
     # certificate is a file, read back by the hash of one uploaded.)
+    # (A sign-in links a person of the directory by an id no generated body names, and a
+    # staff member's clinics are ids too.)
     "network": (NETWORK, NETWORK - {"register_clinic", "end_affiliation",
                                     "record_continuing_education", "upload_certificate",
-                                    "read_certificate"}),
+                                    "read_certificate", "register_staff_member",
+                                    "link_sign_in", "unlink_sign_in"}),
     # (The FHIR export and a document's bytes are left out: a fresh patient's are a 404
     # to anyone, a dead end.)
     # (A clinic's billing stands beside the episode: its own runs, one operation each.)

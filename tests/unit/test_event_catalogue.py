@@ -16,7 +16,7 @@ from tests.helpers import ROOT
 
 
 def test_every_event_has_a_stable_topic_of_its_own_aggregate() -> None:
-    assert len(EVENTS) == 43
+    assert len(EVENTS) == 47
     assert len({e.TOPIC for e in EVENTS}) == len(EVENTS)
     for event in EVENTS:
         aggregate = aggregate_of(event)

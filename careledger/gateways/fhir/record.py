@@ -18,6 +18,7 @@ from datetime import datetime
 from careledger.access.people import Person
 from careledger.domain.clinical import late_entry
 from careledger.domain.events import CareEvent
+from careledger.domain.identity import SignIn, StaffMember
 from careledger.domain.network import Clinic, Practitioner
 from careledger.gateways.fhir.folding import CREATE, Change, Folding, Mapping
 from careledger.gateways.fhir.mapping import (
@@ -63,6 +64,7 @@ NOT_MAPPED: frozenset[type[CareEvent]] = frozenset({
     Practitioner.CredentialAdded,
     Practitioner.Affiliated, Practitioner.AffiliationEnded, Practitioner.ExperienceRecorded,
     Practitioner.HomeVisitsOffered, Practitioner.ContinuingEducationRecorded,
+    StaffMember.Registered, SignIn.Linked, SignIn.Relinked, SignIn.Unlinked,
 })
 
 _BY_TOPIC: dict[str, Mapping] = {event.TOPIC: mapping for event, mapping in MAPPINGS.items()}

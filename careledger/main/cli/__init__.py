@@ -14,6 +14,7 @@ from careledger.main.cli.audit import LOG_DIFFERS, audit_cli
 from careledger.main.cli.backup import backups
 from careledger.main.cli.common import commands
 from careledger.main.cli.export import export_cli
+from careledger.main.cli.identity import identity_cli, staff_cli
 from careledger.main.cli.run import parts
 from careledger.main.cli.up import local
 
@@ -26,6 +27,8 @@ cli.add_typer(admin)  # migrate, seed, status, token, projections
 cli.add_typer(backups)  # backup, restore
 cli.add_typer(audit_cli, name="audit")
 cli.add_typer(export_cli, name="export")
+cli.add_typer(staff_cli, name="staff")
+cli.add_typer(identity_cli, name="identity")
 
 
 def main() -> None:

@@ -1,13 +1,63 @@
-// The two APIs the page talks to, both with the bearer token in the Authorization header.
-// The token lives in this tab's sessionStorage only: never in a URL, a cookie or a log.
+// The two APIs the page talks to. Who the page signs in as lives in an HttpOnly session
+// cookie no script can read; the page keeps no token anywhere (storage, URL, memory after
+// sign-in). What changes state carries the session's CSRF token, held in memory only.
 
-const TOKEN_KEY = "careledger.token";
+let csrf = null;
+
+async function answered(response) {
+  const body = await response.json().catch(() => ({}));
+  if (!response.ok) {
+    throw new ApiError(body.detail || `the server answered ${response.status}`,
+                       body.code || "HTTP", response.status);
+  }
+  return body;
+}
 
 export const session = {
-  token: () => sessionStorage.getItem(TOKEN_KEY),
-  signIn: (token) => sessionStorage.setItem(TOKEN_KEY, token),
-  signOut: () => sessionStorage.removeItem(TOKEN_KEY),
+  /** Who this page's session signs in as: {signedIn, role, csrf, idleSeconds, signIn}. */
+  async current() {
+    let response;
+    try {
+      response = await fetch("/app/session", { credentials: "same-origin", cache: "no-store" });
+    } catch {
+      throw new ApiError("the server could not be reached", "NETWORK", 0);
+    }
+    const body = await answered(response);
+    csrf = body.signedIn ? body.csrf : null;
+    return body;
+  },
+  /** Sign in with a CareLedger token (no identity provider: the demo and the tests);
+   * the token is sent once, and the page forgets it. */
+  async withToken(token) {
+    const body = await answered(await fetch("/app/session", {
+      method: "POST", credentials: "same-origin", cache: "no-store",
+      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify({ token }),
+    }));
+    csrf = body.csrf;
+    return body;
+  },
+  /** End the session here; answers where to go to end it at the provider too. */
+  async signOut() {
+    const sent = csrf;
+    csrf = null;
+    try {
+      const body = await answered(await fetch("/app/sign-out", {
+        method: "POST", credentials: "same-origin", cache: "no-store",
+        headers: { Accept: "application/json", ...(sent ? { "X-CSRF-Token": sent } : {}) },
+      }));
+      return body.then || "/app/";
+    } catch {
+      return "/app/";
+    }
+  },
 };
+
+/** Tell the page its session ended (idle, signed out elsewhere, or expired). */
+function ended() {
+  csrf = null;
+  window.dispatchEvent(new CustomEvent("careledger:signed-out"));
+}
 
 /** An error the server explained: its message is safe to show (it names no patient data). */
 export class ApiError extends Error {
@@ -19,9 +69,7 @@ export class ApiError extends Error {
 }
 
 function headers(extra = {}) {
-  const token = session.token();
-  if (!token) throw new ApiError("sign in first", "UNAUTHENTICATED", 401);
-  return { Authorization: `Bearer ${token}`, Accept: "application/json", ...extra };
+  return { Accept: "application/json", ...(csrf ? { "X-CSRF-Token": csrf } : {}), ...extra };
 }
 
 /** Run a GraphQL query; `minPosition` waits until the views hold a command's result. */
@@ -32,11 +80,12 @@ export async function graphql(query, variables = {}, { minPosition } = {}) {
   try {
     response = await fetch("/graphql", {
       method: "POST", headers: headers(extra), body: JSON.stringify({ query, variables }),
-      credentials: "omit", cache: "no-store",
+      credentials: "same-origin", cache: "no-store",
     });
   } catch {
     throw new ApiError("the server could not be reached", "NETWORK", 0);
   }
+  if (response.status === 401) ended();
   let body;
   try {
     body = await response.json();
@@ -45,6 +94,7 @@ export async function graphql(query, variables = {}, { minPosition } = {}) {
   }
   if (body.errors && body.errors.length) {
     const first = body.errors[0];
+    if ((first.extensions || {}).code === "UNAUTHENTICATED") ended();
     throw new ApiError(first.message, (first.extensions || {}).code || "ERROR", response.status);
   }
   return body.data;
@@ -58,11 +108,12 @@ export async function command(path, payload, { idempotencyKey } = {}) {
   try {
     response = await fetch(`/api/v1${path}`, {
       method: "POST", headers: headers(extra), body: JSON.stringify(payload),
-      credentials: "omit", cache: "no-store",
+      credentials: "same-origin", cache: "no-store",
     });
   } catch {
     throw new ApiError("the server could not be reached", "NETWORK", 0);
   }
+  if (response.status === 401) ended();
   const body = await response.json().catch(() => ({}));
   if (!response.ok) {
     throw new ApiError(body.detail || `the server answered ${response.status}`,

@@ -1,5 +1,6 @@
-// The page: sign in with a token, then the worklist (#/) or a patient's chart (#/patient/ID).
-// The server decides who may see what from the token; the page only shows what it answers.
+// The page: sign in (through the identity provider, or with a token where none is
+// configured), then the worklist (#/) or a patient's chart (#/patient/ID). The server
+// decides who may see what from the session; the page only shows what it answers.
 
 import { ApiError, graphql, session } from "./api.js";
 import { loadCatalogue } from "./catalogue.js";
@@ -12,11 +13,25 @@ const who = document.getElementById("who");
 const nav = document.getElementById("nav");
 const signOutButton = document.getElementById("sign-out");
 let viewer = null;
+/** How the server signs pages in (`provider`, `token`, `none`), and its idle time. */
+let signInMethod = "token";
+let idleSeconds = 0;
+let lastActive = Date.now();
 
 const ROUTES = [
   [/^#\/patient\/([0-9a-fA-F-]{36})$/, (m) => renderPatient(main, viewer, m[1])],
   [/^(#\/?)?$/, () => renderWorklist(main, viewer)],
 ];
+
+/** Why the page is signed out, in the clinic's words (the server says it with one word). */
+const SIGNED_OUT = {
+  "signed-out": "You have signed out.",
+  idle: "You were signed out after a while without activity, to keep patients' records safe: sign in again.",
+  ended: "Your session has ended: sign in again.",
+  "not-linked": "You signed in, but your account is not linked to anyone in CareLedger's directory: ask your network administrator to link it.",
+  "sign-in-failed": "Signing in did not complete: try again.",
+  "provider-unavailable": "The sign-in service does not answer: try again in a moment.",
+};
 
 async function whoAmI() {
   const data = await graphql("{ me { id role clinicIds } }");
@@ -32,6 +47,21 @@ function showSignedIn() {
 
 function signInForm(message) {
   const error = h("p", { class: "error", id: "sign-in-error", role: "alert" }, message || "");
+  if (signInMethod === "provider") {
+    replace(main, h("section", { class: "card sign-in", "aria-labelledby": "sign-in-title" },
+      h("h1", { id: "sign-in-title" }, "Sign in"),
+      h("p", {}, "Sign in with your organisation's account."),
+      h("p", {}, h("a", { class: "button", href: "/app/sign-in", id: "sign-in-link" }, "Sign in")),
+      error));
+    return;
+  }
+  if (signInMethod === "none") {
+    replace(main, h("section", { class: "card sign-in" },
+      h("h1", {}, "Signing in to the pages is not set up"),
+      h("p", {}, "An administrator sets CARELEDGER_OIDC_CLIENT_ID to the pages' client at the identity provider."),
+      error));
+    return;
+  }
   const input = h("input", {
     id: "token", name: "token", type: "password", required: true, autocomplete: "off",
     spellcheck: "false", "aria-describedby": "token-help sign-in-error",
@@ -39,9 +69,10 @@ function signInForm(message) {
   const form = h("form", { class: "card sign-in", "aria-labelledby": "sign-in-title" },
     h("h1", { id: "sign-in-title" }, "Sign in"),
     h("p", { id: "token-help" },
-      "Paste the bearer token that ", h("code", {}, "careledger up --demo"), " printed (or one from ",
-      h("code", {}, "careledger token issue"), "). It stays in this browser tab only and is sent ",
-      "to this server in the Authorization header."),
+      "Local sign-in: this server has no identity provider (a demo or a test). Paste a token that ",
+      h("code", {}, "careledger up --demo"), " printed (or one from ",
+      h("code", {}, "careledger token issue"), "). It is sent once to this server, which opens a ",
+      "session; the page keeps no copy."),
     h("label", { for: "token" }, "Bearer token"),
     input,
     h("button", { type: "submit" }, "Sign in"),
@@ -50,19 +81,19 @@ function signInForm(message) {
     event.preventDefault();
     const token = input.value.trim();
     if (!token) return;
-    session.signIn(token);
     input.value = "";
     try {
+      idleSeconds = (await session.withToken(token)).idleSeconds;
       viewer = await whoAmI();
     } catch (e) {
-      session.signOut();
       viewer = null;
-      error.textContent = e instanceof ApiError && e.code === "UNAUTHENTICATED"
+      error.textContent = e instanceof ApiError && e.status === 401
         ? "That token was not accepted: it may have expired or come from another server."
         : `Could not sign in: ${e.message}.`;
       input.focus();
       return;
     }
+    lastActive = Date.now();
     showSignedIn();
     route();
   });
@@ -70,25 +101,41 @@ function signInForm(message) {
   input.focus();
 }
 
+/** Signed out (by the server, the idle timer or the button): nothing of a patient stays
+ * on the screen. */
+function signedOut(reason) {
+  viewer = null;
+  showSignedIn();
+  signInForm(SIGNED_OUT[reason] || "");
+}
+
 /** Show the page the address names; `focus` moves keyboard focus to it (not on first load,
  * where the browser starts at the skip link). */
 export async function route({ focus = true } = {}) {
-  if (!session.token()) {
-    viewer = null;
-    showSignedIn();
-    signInForm();
-    return;
-  }
   if (viewer === null) {
+    let current;
+    try {
+      current = await session.current();
+    } catch (e) {
+      showSignedIn();
+      replace(main, h("h1", {}, "The server could not be reached"),
+        h("p", { class: "error", role: "alert" }, `${e.message}; reload the page to try again.`));
+      return;
+    }
+    signInMethod = current.signIn;
+    if (!current.signedIn) {
+      signedOut(firstReason);
+      firstReason = null;
+      return;
+    }
+    idleSeconds = current.idleSeconds;
     try {
       viewer = await whoAmI();
     } catch (e) {
-      session.signOut();
-      showSignedIn();
-      signInForm(e instanceof ApiError && e.code === "UNAUTHENTICATED"
-        ? "Your session has ended: sign in again." : `Could not reach the server: ${e.message}.`);
+      signedOut(e instanceof ApiError && e.code === "UNAUTHENTICATED" ? "ended" : null);
       return;
     }
+    lastActive = Date.now();
     showSignedIn();
   }
   for (const [pattern, render] of ROUTES) {
@@ -106,18 +153,39 @@ export async function route({ focus = true } = {}) {
   replace(main, h("h1", {}, "Page not found"), h("p", {}, h("a", { href: "#/" }, "Back to your patients")));
 }
 
-signOutButton.addEventListener("click", () => {
-  session.signOut();
+signOutButton.addEventListener("click", async () => {
   viewer = null;
-  location.hash = "#/";
-  route();
+  replace(main, h("p", { class: "loading" }, "Signing out…"));
+  location.assign(await session.signOut());
 });
+
+// Any answer that says the session is over (idle at the server, signed out in another tab).
+window.addEventListener("careledger:signed-out", () => {
+  if (viewer !== null) signedOut("ended");
+});
+
+// Automatic logoff: after the idle time without a key or a click, the session ends here
+// and at the server, and the screen is cleared (the server ends it on its own too).
+for (const kind of ["keydown", "pointerdown", "wheel", "touchstart"]) {
+  window.addEventListener(kind, () => { lastActive = Date.now(); }, { passive: true });
+}
+setInterval(async () => {
+  if (viewer === null || !idleSeconds || Date.now() - lastActive < idleSeconds * 1000) return;
+  signedOut("idle");
+  await session.signOut();
+}, 5000);
 
 // The skip link moves focus without touching the route in the address bar.
 document.getElementById("skip-link").addEventListener("click", (event) => {
   event.preventDefault();
   main.focus();
 });
+
+// Why the server sent the page here signed out (`?signed-out=not-linked`): read once,
+// then taken out of the address.
+const params = new URLSearchParams(location.search);
+let firstReason = params.get("signed-out");
+if (params.has("signed-out")) history.replaceState(null, "", location.pathname + location.hash);
 
 window.addEventListener("hashchange", () => route());
 loadCatalogue().then(() => route({ focus: false }), (e) => {
