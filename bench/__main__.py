@@ -29,7 +29,7 @@ import psycopg
 from eventsourcing.application import AggregateNotFoundError, Application, Repository
 
 from bench.checks import Failures
-from bench.setup import bench_database
+from bench.setup import BUDGETS, bench_database
 from careledger.access.tokens import Role, TokenService
 from careledger.domain.amendments import Amend
 from careledger.domain.application import A, CareLedger
@@ -277,7 +277,7 @@ def main() -> None:
     env = {**os.environ, "CARELEDGER_DATABASE_URL": url,
            "CARELEDGER_APP_DB_PASSWORD": settings.app_db_password,
            "CARELEDGER_TOKEN_SECRET": settings.token_secret, "CARELEDGER_DATA_DIR": str(work),
-           "CARELEDGER_HTTP_PORT": str(port), "CARELEDGER_DB_POOL_SIZE": "16"}
+           "CARELEDGER_HTTP_PORT": str(port), "CARELEDGER_DB_POOL_SIZE": "16", **BUDGETS}
     server = subprocess.Popen([sys.executable, "-m", "careledger.main.cli", "serve",
                                "--workers", "2", "--threads", "8"], env=env)
     try:

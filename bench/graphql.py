@@ -31,7 +31,7 @@ from typing import Any
 import httpx
 
 from bench.__main__ import _wait_for_port, rate
-from bench.setup import bench_database
+from bench.setup import BUDGETS, bench_database
 from careledger.access.tokens import Role, TokenService
 from careledger.consumers.replay import replay
 from careledger.domain.clinical import Discipline, SessionLocation, Urgency
@@ -166,7 +166,7 @@ def main() -> None:
     env = {**os.environ, "CARELEDGER_DATABASE_URL": url,
            "CARELEDGER_APP_DB_PASSWORD": settings.app_db_password,
            "CARELEDGER_TOKEN_SECRET": settings.token_secret, "CARELEDGER_DATA_DIR": str(work),
-           "BENCH_APP_URL": db.app_url}
+           "BENCH_APP_URL": db.app_url, **BUDGETS}
     api_port, bare_port = free_port(), free_port()
     servers = [
         subprocess.Popen([sys.executable, "-m", "careledger.main.cli", "serve", "--workers",

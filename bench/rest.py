@@ -28,7 +28,7 @@ from typing import Any
 import psycopg
 
 from bench.checks import Failures
-from bench.setup import bench_database
+from bench.setup import BUDGETS, bench_database
 from careledger.domain.clinical import SessionLocation
 from careledger.domain.treatment import ScheduleSession
 from careledger.infra.embedded_broker import EmbeddedBroker, ensure_topics
@@ -99,7 +99,8 @@ def main() -> None:
     env = {**os.environ, "CARELEDGER_DATABASE_URL": settings.database_url or "",
            "CARELEDGER_APP_DB_PASSWORD": settings.app_db_password,
            "CARELEDGER_TOKEN_SECRET": settings.token_secret,
-           "CARELEDGER_DATA_DIR": str(settings.data_dir), "CARELEDGER_KAFKA_BOOTSTRAP": servers}
+           "CARELEDGER_DATA_DIR": str(settings.data_dir), "CARELEDGER_KAFKA_BOOTSTRAP": servers,
+           **BUDGETS}
     app = bootstrap.application(db, settings)
     cpu: dict[str, dict[str, list[float]]] = {way: {"relay": [], "consumer": []}
                                               for way in WAYS}

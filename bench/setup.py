@@ -15,6 +15,12 @@ from careledger.infra import embedded_pg
 from careledger.infra.settings import Settings
 from careledger.main import bootstrap
 
+#: The API's request budgets, as high as they go but on: a benchmark's load is one
+#: principal from one address, far past any clinic's, and the counting is part of the
+#: cost it measures.
+BUDGETS = {f"CARELEDGER_RATE_{area}": str(10**9)
+           for area in ("COMMANDS", "READS", "EXPORTS", "STREAMS", "PER_ADDRESS")}
+
 
 @dataclass
 class BenchDatabase:

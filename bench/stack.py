@@ -18,6 +18,7 @@ from pathlib import Path
 
 import httpx
 
+from bench.setup import BUDGETS
 from careledger.infra import embedded_pg
 from careledger.infra.embedded_broker import EmbeddedBroker
 from careledger.infra.settings import Settings
@@ -48,7 +49,7 @@ class Stack:
                 "CARELEDGER_DATA_DIR": str(self.data),
                 "CARELEDGER_KAFKA_BOOTSTRAP": self.broker.bootstrap,
                 "CARELEDGER_HTTP_PORT": str(self.port),
-                "CARELEDGER_DB_POOL_SIZE": str(self.settings.db_pool_size)}
+                "CARELEDGER_DB_POOL_SIZE": str(self.settings.db_pool_size), **BUDGETS}
 
     def start(self, name: str, *args: str) -> None:
         log = (self.logs / f"{name}.log").open("ab")

@@ -19,6 +19,6 @@ class Services:
     idempotency: IdempotencyStore
     tokens: TokenService
     #: Who each request comes from, and whether it is within its budgets.
-    gate: "Gate"
+    gate: Gate
     #: Which API process group this is, as `/health/ready` names it.
     instance: str = ""

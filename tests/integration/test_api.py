@@ -132,6 +132,17 @@ def test_422_names_the_invalid_field(client: Any, network: Network) -> None:
                         HTTP_IF_MATCH="latest"), 422, "invalid_request")
 
 
+def test_true_and_false_are_not_numbers(client: Any, network: Network) -> None:
+    """Pydantic's lax mode reads `false` as 0.0 (the fuzzer found a patient registered at
+    longitude false): a number field takes numbers only."""
+    admin = {"HTTP_AUTHORIZATION": "Bearer " + network.token(Role.NETWORK_ADMIN, uuid4())}
+    clinic = {"name": "Lakeside", "disciplines": ["physical_therapy"], "address": "3 Lake Rd",
+              "latitude": 42.1, "longitude": False}
+    body = assert_problem(post(client, "/clinics", clinic, admin), 422, "invalid_request")
+    assert body["errors"][0]["field"] == "longitude"
+    assert post(client, "/clinics", {**clinic, "longitude": -73}, admin).status_code == 201
+
+
 def test_error_texts_carry_no_patient_data(client: Any, network: Network) -> None:
     response = post(client, "/patients", {"given_name": "Zebediah", "family_name": "Quixote",
                                           "birth_date": "2999-01-01", "sex": "female"},

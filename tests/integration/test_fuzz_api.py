@@ -210,8 +210,12 @@ def test_fuzz_operation(operation_id: str, mode: GenerationMode, api_schema: Any
             assert response.status_code == 401, (auth, response.status_code, response.text)
             assert_problem(response, case, words)
             return
-        response = case.call_and_validate(headers=headers,
-                                          excluded_checks=[positive_data_acceptance])
+        response = case.call(headers=headers)
+        if response.status_code == 413:  # refused by its size, before its schema is read
+            assert_problem(response, case, words)
+            return
+        case.validate_response(response, headers=headers,
+                               excluded_checks=[positive_data_acceptance])
         assert response.status_code < 500
         if response.status_code >= 400:
             assert_problem(response, case, words)

@@ -8,6 +8,7 @@ from uuid import UUID
 
 from django.http import HttpRequest, HttpResponse
 from ninja import Field, File, Router, Schema, Status, UploadedFile
+from pydantic import Strict
 
 from careledger.access.tokens import Principal, Role
 from careledger.domain.education import MAX_COURSE_HOURS, Category, RecordContinuingEducation
@@ -26,7 +27,7 @@ SHA256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 class ContinuingEducationIn(OccurredIn):
     title: ShortText
     provider: ShortText
-    hours: Annotated[float, Field(gt=0, le=MAX_COURSE_HOURS)]
+    hours: Annotated[float, Strict(), Field(gt=0, le=MAX_COURSE_HOURS)]
     category: Category = Category.CLINICAL
     completed_on: Day
     certificate: ShortText | None = Field(None, description="The certificate's number or "

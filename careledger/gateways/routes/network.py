@@ -7,7 +7,7 @@ from uuid import UUID
 
 from django.http import HttpRequest
 from ninja import Field, Router, Status
-from pydantic import conlist
+from pydantic import Strict, conlist
 
 from careledger.access.tokens import Role
 from careledger.domain.clinical import CredentialKind, Discipline, Profession
@@ -34,7 +34,7 @@ class RegisterClinicIn(OccurredIn):
     address: ShortText
     latitude: Latitude
     longitude: Longitude
-    home_visit_radius_km: Annotated[float, Field(ge=0, le=500)] = 0
+    home_visit_radius_km: Annotated[float, Strict(), Field(ge=0, le=500)] = 0
 
 
 class RegisterPractitionerIn(OccurredIn):
@@ -62,7 +62,7 @@ class RecordExperienceIn(OccurredIn):
 
 
 class OfferHomeVisitsIn(OccurredIn):
-    radius_km: Annotated[float, Field(gt=0, le=500)]
+    radius_km: Annotated[float, Strict(), Field(gt=0, le=500)]
 
 
 class RenamePractitionerIn(OccurredIn):

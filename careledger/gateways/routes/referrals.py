@@ -7,7 +7,7 @@ from uuid import UUID
 
 from django.http import HttpRequest
 from ninja import Field, Router, Status
-from pydantic import conlist, model_validator
+from pydantic import Strict, conlist, model_validator
 
 from careledger.domain.assessment import RecordAssessment
 from careledger.domain.body import Site
@@ -42,6 +42,7 @@ from careledger.gateways.schemas import (
     CancelIn,
     Day,
     In,
+    Number,
     OccurredIn,
     Pain,
     Percent,
@@ -111,8 +112,8 @@ class RedirectReferralIn(OccurredIn):
 class RangeOfMotionIn(In):
     joint: ShortText
     movement: ShortText
-    degrees: Annotated[float, Field(ge=0, le=360)]
-    normal_degrees: Annotated[float, Field(ge=0, le=360)] | None = None
+    degrees: Annotated[float, Strict(), Field(ge=0, le=360)]
+    normal_degrees: Annotated[float, Strict(), Field(ge=0, le=360)] | None = None
 
 
 class MuscleTestIn(In):
@@ -140,8 +141,8 @@ class GoalIn(In):
     goal_id: RecordId
     description: Text
     metric: ShortText
-    baseline: float
-    target: float
+    baseline: Number
+    target: Number
     unit: Annotated[str, Field(min_length=1, max_length=40)]
     due: Day
 

@@ -35,6 +35,7 @@ from careledger.gateways.schemas import (
     Day,
     In,
     Moment,
+    Number,
     OccurredIn,
     Pain,
     Percent,
@@ -94,7 +95,7 @@ class TechniqueMinutesIn(In):
 
 class GoalMeasurementIn(In):
     goal_id: RecordId
-    value: float
+    value: Number
 
 
 class CompleteSessionIn(OccurredIn):
@@ -124,7 +125,7 @@ class AcknowledgeDeviationIn(OccurredIn):
 
 class GoalStatusIn(In):
     goal_id: RecordId
-    latest: float | None = None
+    latest: Number | None = None
     note: Annotated[str, Field(max_length=400)] = ""
 
 
