@@ -25,7 +25,9 @@ from psycopg_pool import ConnectionPool
 from careledger.access.oidc import Identity
 from careledger.access.tokens import Principal, Role
 
-COOKIE = "careledger_session"
+#: `__Host-`: only this host, over HTTPS (or loopback), for the whole site (RFC 6265bis
+#: §4.1.3), so a sibling subdomain cannot plant one.
+COOKIE = "__Host-careledger_session"
 CSRF_HEADER = "X-CSRF-Token"
 
 
@@ -61,6 +63,10 @@ class Sessions:
         self.pool = pool
         self.idle = idle
         self.lifetime = lifetime
+
+    @property
+    def idle_s(self) -> int:
+        return int(self.idle.total_seconds())
 
     def open(self, *, identity: Identity | None = None, principal: Principal | None = None,
              not_after: datetime | None = None) -> str:
@@ -98,7 +104,7 @@ class Sessions:
         return PageSession(
             csrf=csrf, identity=Identity(issuer, subject) if issuer else None,
             principal=_principal(principal) if principal else None,
-            idle_s=int(self.idle.total_seconds()))
+            idle_s=self.idle_s)
 
     def close(self, cookie: str) -> bool:
         """End the session; answers whether it was opened through the identity provider

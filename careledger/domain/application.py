@@ -48,6 +48,10 @@ RACE_RETRIES = 100
 SHARED: tuple[type[Aggregate], ...] = (Clinic, Practitioner, Patient)
 
 
+class RecordExists(Exception):
+    """The record a decision makes is already there (its id is drawn from what it names)."""
+
+
 @dataclass(frozen=True)
 class Idempotency:
     """Stored with the events in their transaction, so a retry finds the first answer."""
@@ -103,11 +107,17 @@ class CareLedger(Application[UUID]):
         lie ahead of this moment (beyond clocks' drift: `clinical.not_ahead`).
         """
         not_ahead(command.occurred_at, datetime.now(UTC))
-        decision = HANDLERS[type(command)](command, self.read)
-        if isinstance(decision, Create):
-            return self.create(decision.make, idempotency)
-        return self.change(decision.record, decision.record_id, decision.decide,
-                           expected_version=expected_version, idempotency=idempotency)
+        for _attempt in range(2):
+            decision = HANDLERS[type(command)](command, self.read)
+            if not isinstance(decision, Create):
+                return self.change(decision.record, decision.record_id, decision.decide,
+                                   expected_version=expected_version, idempotency=idempotency)
+            try:
+                return self.create(decision.make, idempotency)
+            except RecordExists:
+                continue  # decide again: the handler now finds the record and changes it
+        raise VersionConflict("the record this command makes was just made by another: "
+                              "try again")
 
     def load(self, cls: type[A], aggregate_id: UUID) -> A:
         """A private, current copy of a record, for callers outside a command."""
@@ -144,10 +154,10 @@ class CareLedger(Application[UUID]):
                     self.working_set.evict(*reads.versions)
                     continue
                 except IntegrityError:
-                    # A record whose id is drawn from what it names (a sign-in) made by a
-                    # concurrent command: decide again, on the record now there.
+                    # A record whose id is drawn from what it names (a sign-in), made by a
+                    # concurrent command: the command is decided again (handle).
                     self.working_set.evict(aggregate.id, *reads.versions)
-                    continue
+                    raise RecordExists from None
             recorded = Recorded(aggregate.id, aggregate.version, _last_position(recordings))
             self.working_set.put(aggregate)  # from here other commands may change it
             return recorded

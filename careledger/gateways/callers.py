@@ -1,12 +1,11 @@
 """Who each request comes from, decided once, before any route runs: a bearer token, or
-the pages' session cookie (with its CSRF token on anything that changes state); then
-whether the caller is within its budgets.
+the pages' session cookie (with its CSRF token on every request to the APIs and on
+anything that changes state); then whether the caller is within its budgets.
 
 The routes and GraphQL read `request.principal` (None: nobody signed in, which each
 answers as it always has: 401 for the command API, UNAUTHENTICATED for GraphQL). A page
-session over a request that changes state without the page's CSRF token is refused
-before the route sees it: another site can make a browser send the cookie, never the
-token.
+session's request without the page's CSRF token is refused before the route sees it:
+another site can make a browser send the cookie, never the token.
 """
 
 from __future__ import annotations
@@ -61,7 +60,16 @@ class Gate:
             if self.authenticator.directory is None:
                 return None, None  # signed in through a provider no longer configured
             return self.authenticator.directory.principal(session.identity), session
+        if self.authenticator.provider is not None:
+            return None, None  # a local sign-in, from before a provider was configured
         return session.principal, session
+
+
+def needs_csrf(request: HttpRequest) -> bool:
+    """Over the cookie, every request to the APIs carries the page's CSRF token, reads
+    too: a link on another site can make the browser send the cookie with a GET (SameSite
+    Lax lets it), and a read is logged as the signed-in user's; and every change does."""
+    return request.path.startswith(("/api/", "/graphql")) or request.method in UNSAFE
 
 
 class Callers:
@@ -78,7 +86,7 @@ class Callers:
         gate = self.gate()
         try:
             principal, session = gate.caller(request)
-            if (session is not None and request.method in UNSAFE
+            if (session is not None and needs_csrf(request)
                     and not session.csrf_matches(request.headers.get(CSRF_HEADER))):
                 return problem(403, f"this page's request lacks its {CSRF_HEADER}: reload "
                                "the page and try again", code="csrf_failed")

@@ -15,7 +15,9 @@ import threading
 import time
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
+import psycopg
 from django.http import HttpRequest
 from psycopg_pool import ConnectionPool
 
@@ -29,9 +31,10 @@ class Area(StrEnum):
     STREAMS = "streams"
 
 
-#: GETs that hand out a whole record or many: FHIR bundles, claims, printed documents.
+#: GETs that hand out a whole record, many, or a file: FHIR bundles, claims, printed
+#: documents, a document's or a certificate's bytes.
 EXPORT_SUFFIXES = ("/fhir", "/claims", "/claim")
-EXPORT_PARTS = ("/printouts/",)
+EXPORT_PARTS = ("/printouts/", "/documents/", "/certificates/")
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 #: How often a process clears the windows that are over.
 SWEEP_EVERY_S = 60.0
@@ -107,11 +110,11 @@ class RateLimits:
         left, budget = max(over)
         return Refusal(retry_after_s=max(1, math.ceil(left)), budget=budget)
 
-    def _sweep(self, conn: object) -> None:
+    def _sweep(self, conn: psycopg.Connection[Any]) -> None:
         now = time.monotonic()
         with self._lock:
             if now - self._swept < SWEEP_EVERY_S:
                 return
             self._swept = now
-        conn.execute("DELETE FROM careledger.rate_windows "  # type: ignore[attr-defined]
+        conn.execute("DELETE FROM careledger.rate_windows "
                      "WHERE window_start < now() - interval '2 minutes'")

@@ -54,11 +54,12 @@ ShortText = Annotated[str, Field(min_length=1, max_length=200)]
 Reason = Annotated[str, Field(min_length=1, max_length=2000)]
 RecordId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
 #: A number as JSON writes one: `true` and `false` are not 1 and 0 (pydantic's lax mode
-#: would take them, and store a coordinate or a score the client never meant).
+#: would take them, and store a coordinate or a score the client never meant). Counts
+#: and scores in bodies are `Annotated[int, Strict(), ...]` for the same reason.
 Number = Annotated[float, Strict()]
 Latitude = Annotated[float, Strict(), Field(ge=-90, le=90)]
 Longitude = Annotated[float, Strict(), Field(ge=-180, le=180)]
-Pain = Annotated[int, Field(ge=0, le=10)]
+Pain = Annotated[int, Strict(), Field(ge=0, le=10)]
 Percent = Annotated[float, Strict(), Field(ge=0, le=100)]
 
 

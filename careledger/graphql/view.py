@@ -1,4 +1,4 @@
-"""`/graphql`, served by the same process as the command API, with the same tokens."""
+"""`/graphql`, served by the same process as the command API, for the same callers."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ MAX_POSITION_DIGITS = 18
 
 
 class CareLedgerGraphQLView(GraphQLView):
-    """The tenant scope comes only from the bearer token, never from the query.
+    """The tenant scope comes only from who is calling (their token, or the page's
+    session, as the gate found them), never from the query.
 
     `pool` is given by the composition root (`as_view(pool=...)`); the caller, by the gate.
     """

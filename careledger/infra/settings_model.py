@@ -205,6 +205,11 @@ class Settings(BaseSettings):
         if self.oidc_client_id is not None and self.oidc_issuer is None:
             raise Refused("CARELEDGER_OIDC_CLIENT_ID is set without CARELEDGER_OIDC_ISSUER: "
                           "set the identity provider's issuer URL, or unset the client id")
+        if self.oidc_client_id is not None and self.oidc_client_id == self.oidc_audience:
+            # The pages' ID tokens carry the client id as their audience: were it the
+            # API's too, an ID token could pass for an access token.
+            raise Refused("CARELEDGER_OIDC_AUDIENCE is the pages' client id: give the API "
+                          "an audience of its own at the provider (README: Signing in)")
         return self
 
     @property

@@ -10,13 +10,12 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import path, re_path
 from django.views.decorators.csrf import csrf_exempt
 
-from careledger.gateways import health
+from careledger.gateways import health, signin
 from careledger.gateways.api import build_api
 from careledger.gateways.problems import problem
 from careledger.graphql.schema import schema
 from careledger.graphql.view import CareLedgerGraphQLView
 from careledger.main import wiring
-from careledger.web import signin
 from careledger.web import views as web
 
 services = wiring.installed()

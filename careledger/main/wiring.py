@@ -7,8 +7,12 @@ is given its dependencies as arguments.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from careledger.gateways.services import Services
-from careledger.web.signin import PagesSignIn
+
+if TYPE_CHECKING:  # it imports Ninja, which needs Django's settings first
+    from careledger.gateways.signin import PagesSignIn
 
 _wired: list[Services] = []
 _pages: list[PagesSignIn] = []

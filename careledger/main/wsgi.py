@@ -52,7 +52,7 @@ def _services(app: Any, pool: Any, settings: Settings) -> tuple[Any, Any]:
     from careledger.gateways.idempotency import IdempotencyStore
     from careledger.gateways.rate_limits import Budgets, RateLimits
     from careledger.gateways.services import Services
-    from careledger.web.signin import PagesSignIn
+    from careledger.gateways.signin import PagesSignIn
 
     tokens = TokenService(settings.token_secret)
     provider = None if settings.oidc_issuer is None else Provider(

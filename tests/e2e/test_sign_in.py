@@ -15,6 +15,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from careledger.access.sessions import COOKIE
 from careledger.access.tokens import TokenService
 from careledger.domain.application import CareLedger
 from careledger.domain.identity import LinkSignIn, PersonKind
@@ -94,7 +95,7 @@ def test_a_physician_signs_in_through_the_provider_certifies_and_is_signed_out(
     page.goto(f"{oidc_server.url}/app/")
     sign_in_at_provider(page, subject)
     cookies = {c["name"]: c for c in context.cookies(oidc_server.url)}
-    session = cookies["careledger_session"]
+    session = cookies[COOKIE]
     assert session["httpOnly"] and session["secure"] and session["sameSite"] == "Lax"
 
     # Certify a plan: the page sends the session's CSRF token with the command.

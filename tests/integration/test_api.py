@@ -141,6 +141,9 @@ def test_true_and_false_are_not_numbers(client: Any, network: Network) -> None:
     body = assert_problem(post(client, "/clinics", clinic, admin), 422, "invalid_request")
     assert body["errors"][0]["field"] == "longitude"
     assert post(client, "/clinics", {**clinic, "longitude": -73}, admin).status_code == 201
+    body = assert_problem(post(client, "/referrals", referral_body(network, authorized_visits=True),
+                               network.physician_auth), 422, "invalid_request")
+    assert body["errors"][0]["field"] == "authorized_visits"
 
 
 def test_error_texts_carry_no_patient_data(client: Any, network: Network) -> None:

@@ -11,6 +11,7 @@ from uuid import UUID
 
 from django.http import HttpRequest, HttpResponse
 from ninja import Field, Query, Router, Schema, Status
+from pydantic import Strict
 
 from careledger.access.log import ACCESS_LOG, Read
 from careledger.access.policy import Basis, Denial
@@ -66,7 +67,7 @@ class FeeScheduleIn(OccurredIn):
         "How the payer counts timed units: `cms_8_minute` (total timed minutes, Medicare "
         "and payers that follow it) or `substantial_portion` (each code's own minutes)"))
     distinct_modifier: DistinctModifier = DistinctModifier.MODIFIER_59
-    fees: dict[Code, Annotated[int, Field(gt=0, le=MAX_FEE_CENTS)]] = Field(
+    fees: dict[Code, Annotated[int, Strict(), Field(gt=0, le=MAX_FEE_CENTS)]] = Field(
         ..., description="Cents per unit, by CPT code", max_length=30)
     effective_from: Day
     not_covered: dict[Code, Annotated[str, Field(min_length=1, max_length=MAX_NOTE)]] = Field(

@@ -15,6 +15,7 @@ from ninja import Field, Router, Status
 from pydantic import conlist
 
 from careledger.access.tokens import Role
+from careledger.domain.errors import InvalidInput
 from careledger.domain.identity import (
     LinkSignIn,
     PersonKind,
@@ -84,17 +85,12 @@ def identity_routes(commands: Commands) -> Router:
 
 def link_command(body: LinkSignInIn, *, actor: str) -> LinkSignIn:
     """The command a body asks for: exactly one of the two people must be named."""
-    from careledger.domain.errors import InvalidInput
-
-    if (body.practitioner_id is None) == (body.staff_member_id is None):
+    named = [(person, kind) for person, kind in (
+        (body.practitioner_id, PersonKind.PRACTITIONER), (body.staff_member_id, PersonKind.STAFF))
+        if person is not None]
+    if len(named) != 1:
         raise InvalidInput("name exactly one of practitioner_id and staff_member_id",
                            field="practitioner_id")
-    if body.practitioner_id is not None:
-        return LinkSignIn(issuer=body.issuer, subject=body.subject,
-                          person_id=body.practitioner_id,
-                          person_kind=PersonKind.PRACTITIONER,
-                          occurred_at=occurred(body), actor=actor)
-    assert body.staff_member_id is not None
-    return LinkSignIn(issuer=body.issuer, subject=body.subject,
-                      person_id=body.staff_member_id, person_kind=PersonKind.STAFF,
-                      occurred_at=occurred(body), actor=actor)
+    person, kind = named[0]
+    return LinkSignIn(issuer=body.issuer, subject=body.subject, person_id=person,
+                      person_kind=kind, occurred_at=occurred(body), actor=actor)

@@ -8,6 +8,7 @@ from uuid import UUID, uuid4
 
 from django.http import HttpRequest
 from ninja import Field, Router, Status
+from pydantic import Strict
 
 from careledger.access.policy import referred_by
 from careledger.access.tokens import Principal, Role
@@ -84,7 +85,7 @@ class CoverageIn(OccurredIn):
         None, description="The subscriber's name, when not the patient")
     starts_on: Day
     ends_on: Day | None = None
-    order: Annotated[int, Field(ge=1, le=MAX_ORDER)] = Field(
+    order: Annotated[int, Strict(), Field(ge=1, le=MAX_ORDER)] = Field(
         1, description="1 for the primary coverage, 2 the secondary...")
 
 

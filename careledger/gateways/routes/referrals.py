@@ -90,7 +90,7 @@ class MakeReferralIn(OccurredIn):
     signed_form: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = Field(
         None, description="The signed referral: the SHA-256 of a document attached to the "
         "patient (POST /patients/{patient_id}/documents)")
-    authorized_visits: Annotated[int, Field(ge=1, le=200)]
+    authorized_visits: Annotated[int, Strict(), Field(ge=1, le=200)]
     reason: Text = ""
 
 
@@ -118,7 +118,7 @@ class RangeOfMotionIn(In):
 
 class MuscleTestIn(In):
     muscle: ShortText
-    grade: Annotated[int, Field(ge=0, le=5)]
+    grade: Annotated[int, Strict(), Field(ge=0, le=5)]
 
 
 class RecordAssessmentIn(OccurredIn):
@@ -132,7 +132,7 @@ class RecordAssessmentIn(OccurredIn):
     findings: Text = ""
     red_flags: list[Annotated[str, Field(max_length=200)]] = Field(default_factory=list,
                                                                   max_length=20)
-    tender_points: Annotated[int, Field(ge=0, le=TENDER_POINTS)] | None = Field(
+    tender_points: Annotated[int, Strict(), Field(ge=0, le=TENDER_POINTS)] | None = Field(
         None, description="Of the 18 points the ACR 1990 criteria examine; none: not examined")
     pain_locations: Sites = Field(default_factory=list, description="Where the patient hurts")
 
@@ -153,8 +153,8 @@ class PlanIn(OccurredIn):
     sites: dict[Technique, Sites] = Field(
         default_factory=dict, max_length=9,
         description="The body sites each technique is planned on; a technique not named: anywhere")
-    frequency_per_week: Annotated[int, Field(ge=1, le=7)]
-    duration_weeks: Annotated[int, Field(ge=1, le=52)]
+    frequency_per_week: Annotated[int, Strict(), Field(ge=1, le=7)]
+    duration_weeks: Annotated[int, Strict(), Field(ge=1, le=52)]
     override_reason: Annotated[str, Field(max_length=2000)] | None = None
 
 

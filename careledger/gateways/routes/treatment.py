@@ -8,7 +8,7 @@ from uuid import UUID
 
 from django.http import HttpRequest
 from ninja import Field, Router, Status
-from pydantic import conlist
+from pydantic import Strict, conlist
 
 from careledger.access.tokens import Role
 from careledger.domain.authorizing import MAX_VISITS, AuthorizeVisits
@@ -61,12 +61,12 @@ class AuthorizeVisitsIn(OccurredIn):
     """The referring physician's (no payer), or a payer's as the clinic received it."""
 
     authorization_id: RecordId | None = None
-    visits: Annotated[int, Field(ge=1, le=MAX_VISITS)]
+    visits: Annotated[int, Strict(), Field(ge=1, le=MAX_VISITS)]
     starts_on: Day
     ends_on: Day | None = None
     payer: Annotated[str, Field(min_length=1, max_length=200)] | None = None
     number: Annotated[str, Field(min_length=1, max_length=64)] | None = None
-    units: dict[CptCode, Annotated[int, Field(ge=1, le=999)]] = Field(
+    units: dict[CptCode, Annotated[int, Strict(), Field(ge=1, le=999)]] = Field(
         default_factory=dict, max_length=20)
     coverage_id: RecordId | None = Field(None, description="The patient's coverage a "
                                          "payer's authorization falls under")
@@ -88,7 +88,7 @@ class SoapIn(In):
 
 class TechniqueMinutesIn(In):
     technique: Technique
-    minutes: Annotated[int, Field(ge=1, le=240)]
+    minutes: Annotated[int, Strict(), Field(ge=1, le=240)]
     sites: Sites = Field(default_factory=list, max_length=16,
                          description="Where it was applied; none stated: anywhere")
 
@@ -115,7 +115,7 @@ class CompleteSessionIn(OccurredIn):
     override_reason: Annotated[str, Field(max_length=2000)] | None = None
     off_plan_reason: Annotated[str, Field(max_length=2000)] | None = Field(
         None, description="Why the session did what the plan does not name")
-    tender_points: Annotated[int, Field(ge=0, le=TENDER_POINTS)] | None = Field(
+    tender_points: Annotated[int, Strict(), Field(ge=0, le=TENDER_POINTS)] | None = Field(
         None, description="Of the 18 points the ACR 1990 criteria examine; none: not examined")
 
 

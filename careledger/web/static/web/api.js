@@ -92,6 +92,11 @@ export async function graphql(query, variables = {}, { minPosition } = {}) {
   } catch {
     throw new ApiError(`the server answered ${response.status}`, "HTTP", response.status);
   }
+  if (!response.ok && !(body.errors && body.errors.length)) {
+    // Refused before GraphQL ran (a budget, the CSRF token, the service): a problem.
+    throw new ApiError(body.detail || `the server answered ${response.status}`,
+                       body.code || "HTTP", response.status);
+  }
   if (body.errors && body.errors.length) {
     const first = body.errors[0];
     if ((first.extensions || {}).code === "UNAUTHENTICATED") ended();

@@ -16,7 +16,20 @@ let viewer = null;
 /** How the server signs pages in (`provider`, `token`, `none`), and its idle time. */
 let signInMethod = "token";
 let idleSeconds = 0;
+let throughProvider = false;
 let lastActive = Date.now();
+// Activity in any of this site's tabs counts for all of them: one idle tab must not end
+// the session another is using (a message between tabs; nothing is stored).
+const activity = "BroadcastChannel" in window ? new BroadcastChannel("careledger-activity") : null;
+let lastShared = 0;
+function active() {
+  lastActive = Date.now();
+  if (activity && lastActive - lastShared > 10_000) {
+    lastShared = lastActive;
+    activity.postMessage(lastActive);
+  }
+}
+if (activity) activity.onmessage = (event) => { lastActive = Math.max(lastActive, Number(event.data) || 0); };
 
 const ROUTES = [
   [/^#\/patient\/([0-9a-fA-F-]{36})$/, (m) => renderPatient(main, viewer, m[1])],
@@ -42,7 +55,9 @@ function showSignedIn() {
   const signedIn = viewer !== null;
   nav.hidden = !signedIn;
   signOutButton.hidden = !signedIn;
-  who.textContent = signedIn ? `Signed in as a ${viewer.role.replaceAll("_", " ")}` : "";
+  who.textContent = signedIn
+    ? `Signed in as a ${viewer.role.replaceAll("_", " ")}${throughProvider ? "" : " (local sign-in: no identity provider)"}`
+    : "";
 }
 
 function signInForm(message) {
@@ -83,7 +98,9 @@ function signInForm(message) {
     if (!token) return;
     input.value = "";
     try {
-      idleSeconds = (await session.withToken(token)).idleSeconds;
+      const opened = await session.withToken(token);
+      idleSeconds = opened.idleSeconds;
+      throughProvider = opened.throughProvider;
       viewer = await whoAmI();
     } catch (e) {
       viewer = null;
@@ -106,7 +123,7 @@ function signInForm(message) {
 function signedOut(reason) {
   viewer = null;
   showSignedIn();
-  signInForm(SIGNED_OUT[reason] || "");
+  signInForm(reason && Object.hasOwn(SIGNED_OUT, reason) ? SIGNED_OUT[reason] : "");
 }
 
 /** Show the page the address names; `focus` moves keyboard focus to it (not on first load,
@@ -129,6 +146,7 @@ export async function route({ focus = true } = {}) {
       return;
     }
     idleSeconds = current.idleSeconds;
+    throughProvider = current.throughProvider;
     try {
       viewer = await whoAmI();
     } catch (e) {
@@ -167,7 +185,7 @@ window.addEventListener("careledger:signed-out", () => {
 // Automatic logoff: after the idle time without a key or a click, the session ends here
 // and at the server, and the screen is cleared (the server ends it on its own too).
 for (const kind of ["keydown", "pointerdown", "wheel", "touchstart"]) {
-  window.addEventListener(kind, () => { lastActive = Date.now(); }, { passive: true });
+  window.addEventListener(kind, active, { passive: true });
 }
 setInterval(async () => {
   if (viewer === null || !idleSeconds || Date.now() - lastActive < idleSeconds * 1000) return;

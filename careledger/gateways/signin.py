@@ -33,6 +33,7 @@ from careledger.access.oidc import FETCH_TIMEOUT_S, Identity, ProviderUnavailabl
 from careledger.access.sessions import COOKIE, PageSession, Sessions
 from careledger.access.signins import Authenticator
 from careledger.access.tokens import Principal, TokenService
+from careledger.gateways.problems import problem
 
 STATE_COOKIE = "careledger_sign_in"
 STATE_PATH = "/app/signed-in"
@@ -65,18 +66,24 @@ class PagesSignIn:
 
     # --- the signed state cookie -----------------------------------------------------------
 
-    def _seal(self, data: dict[str, Any]) -> str:
+    def seal(self, data: dict[str, Any]) -> str:
         body = base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
         mac = hmac.new(self.state_key, body.encode(), hashlib.sha256).hexdigest()
         return f"{body}.{mac}"
 
-    def _open(self, sealed: str) -> dict[str, Any] | None:
+    def unseal(self, sealed: str) -> dict[str, Any] | None:
         body, _, mac = sealed.rpartition(".")
         expected = hmac.new(self.state_key, body.encode(), hashlib.sha256).hexdigest()
-        if not body or not hmac.compare_digest(mac, expected):
+        if not body or not same(mac, expected):
             return None
         data: dict[str, Any] = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
         return data if data.get("until", 0) > time.time() else None
+
+
+def same(sent: str, kept: str) -> bool:
+    """Constant-time, and for any text a browser sends (compare_digest refuses non-ASCII
+    str, which would be a 500)."""
+    return hmac.compare_digest(sent.encode(), kept.encode())
 
 
 def _set_cookie(response: HttpResponse, name: str, value: str, *, path: str = "/",
@@ -102,20 +109,22 @@ def session(request: HttpRequest, *, pages: PagesSignIn) -> HttpResponse:
     if request.method == "GET":
         return JsonResponse(_about(current, principal, pages), headers=NO_STORE)
     if request.method != "POST":
-        return JsonResponse({"detail": "GET or POST"}, status=405)
+        return problem(405, "GET to learn who is signed in, POST a token to sign in",
+                       code="method_not_allowed")
     if pages.method != "token":
-        return _refused(404, "sign in through the identity provider")
+        return problem(404, "sign in through the identity provider: /app/sign-in",
+                       code="not_found")
     origin = request.headers.get("Origin")
     if origin is not None and origin != pages.base_url and origin != _own_origin(request):
-        return _refused(403, "sign in from this server's own page")
+        return problem(403, "sign in from this server's own page", code="not_permitted")
     try:
         token = json.loads(request.body or b"{}").get("token")
     except (ValueError, AttributeError):
         token = None
     signed = pages.tokens.verify(token) if isinstance(token, str) else None
     if signed is None:
-        return _refused(401, "that token was not accepted: it may have expired or come "
-                        "from another server")
+        return problem(401, "that token was not accepted: it may have expired or come from "
+                       "another server", code="not_authenticated")
     expiry = jwt.decode(token, options={"verify_signature": False})["exp"]  # verified above
     cookie = pages.sessions.open(principal=signed,
                                  not_after=datetime.fromtimestamp(expiry, UTC))
@@ -127,11 +136,6 @@ def session(request: HttpRequest, *, pages: PagesSignIn) -> HttpResponse:
 
 def _own_origin(request: HttpRequest) -> str:
     return f"{request.scheme}://{request.get_host()}"
-
-
-def _refused(status: int, detail: str) -> JsonResponse:
-    return JsonResponse({"detail": detail, "status": status}, status=status,
-                        content_type="application/problem+json", headers=NO_STORE)
 
 
 def sign_in(request: HttpRequest, *, pages: PagesSignIn) -> HttpResponse:
@@ -150,9 +154,12 @@ def sign_in(request: HttpRequest, *, pages: PagesSignIn) -> HttpResponse:
     query = urllib.parse.urlencode({
         "response_type": "code", "client_id": pages.client_id,
         "redirect_uri": pages.redirect_uri, "scope": "openid", "state": state,
-        "nonce": nonce, "code_challenge": challenge, "code_challenge_method": "S256"})
+        "nonce": nonce, "code_challenge": challenge, "code_challenge_method": "S256",
+        # Signed in at the provider longer ago than the idle time: sign in there again,
+        # so a workstation left alone does not let the next person in through it.
+        "max_age": str(pages.sessions.idle_s)})
     response = HttpResponseRedirect(f"{endpoint}?{query}")
-    _set_cookie(response, STATE_COOKIE, pages._seal({
+    _set_cookie(response, STATE_COOKIE, pages.seal({
         "state": state, "nonce": nonce, "verifier": verifier,
         "until": time.time() + STATE_MAX_AGE_S}), path=STATE_PATH, max_age=STATE_MAX_AGE_S)
     return response
@@ -163,22 +170,26 @@ def signed_in(request: HttpRequest, *, pages: PagesSignIn) -> HttpResponse:
     provider = pages.authenticator.provider
     directory = pages.authenticator.directory
     sealed = request.COOKIES.get(STATE_COOKIE, "")
-    pending = pages._open(sealed) if sealed else None
+    pending = pages.unseal(sealed) if sealed else None
     code, state = request.GET.get("code"), request.GET.get("state", "")
     if (provider is None or directory is None or pending is None or not code
-            or not hmac.compare_digest(state, str(pending["state"]))):
+            or not same(state, str(pending["state"]))):
         return _back("sign-in-failed")
     try:
         tokens = _exchange(pages, provider.endpoint("token_endpoint"), code,
                            str(pending["verifier"]))
         claims = provider.claims(str(tokens["id_token"]), audience=str(pages.client_id),
-                                 require=("exp", "iat", "iss", "sub", "aud", "nonce"))
+                                 require=("exp", "iat", "iss", "sub", "aud", "nonce",
+                                          "auth_time"))
     except ProviderUnavailable:
         return _back("provider-unavailable")
     except (jwt.PyJWTError, KeyError, TypeError, ValueError):
         return _back("sign-in-failed")
-    if not hmac.compare_digest(str(claims["nonce"]), str(pending["nonce"])):
+    if not same(str(claims["nonce"]), str(pending["nonce"])):
         return _back("sign-in-failed")
+    if not isinstance(claims["auth_time"], int | float) or (
+            time.time() - claims["auth_time"] > pages.sessions.idle_s + provider.leeway_s):
+        return _back("sign-in-failed")  # the provider did not honour max_age
     identity = Identity(issuer=provider.issuer, subject=str(claims["sub"]))
     if directory.principal(identity) is None:
         return _back("not-linked")
@@ -221,7 +232,8 @@ def sign_out(request: HttpRequest, *, pages: PagesSignIn) -> HttpResponse:
     """POST (with the page's CSRF token, checked before this runs): the session ends
     here, and the answer says where to go to end it at the provider too."""
     if request.method != "POST":
-        return JsonResponse({"detail": "POST"}, status=405)
+        return problem(405, "POST, with the page's CSRF token, to sign out",
+                       code="method_not_allowed")
     cookie = request.COOKIES.get(COOKIE)
     through_provider = pages.sessions.close(cookie) if cookie else False
     then = "/app/?signed-out=signed-out"
