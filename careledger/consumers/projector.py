@@ -27,9 +27,10 @@ from confluent_kafka import KafkaError, Message, Producer
 from opentelemetry import propagate
 from opentelemetry.trace import SpanKind, use_span
 from psycopg.pq import TransactionStatus
+from psycopg.types.json import Jsonb
 
 from careledger.consumers.applier import Applied, ViewApplier, record_unknown
-from careledger.infra import telemetry
+from careledger.infra import changes, telemetry
 from careledger.projections import VIEWS_LOCK, VIEWS_SCHEMA, live_generation
 from careledger.projections.envelope import Envelope
 from careledger.projections.model import Projection
@@ -144,6 +145,7 @@ class Projector:
                 dead: list[tuple[Message, Envelope | None, BaseException, int]] = []
                 recorded: list[datetime] = []
                 fresh: list[tuple[Message, Envelope]] = []
+                changed: list[Envelope] = []
                 applied = Applied()
                 for message, envelope, undecodable in decoded:
                     topic, partition, offset = where(message)
@@ -166,6 +168,7 @@ class Projector:
                     if error is None:
                         outcome.applied += 1
                         recorded.append(envelope.recorded_at)
+                        changed.append(envelope)
                     else:
                         dead.append((message, envelope, error, attempts))
                 if fresh:
@@ -180,6 +183,9 @@ class Projector:
                         raise _HandlerFailed from e
                     outcome.applied += len(fresh)
                     recorded += [e.recorded_at for _, e in fresh]
+                    changed += [e for _, e in fresh]
+                if self.follows_live:
+                    record_changes(cur, changed)
                 record_unknown(cur, self.schema, self.consumer, applied)
                 self._save_tracking(cur, tracked)
                 for message, dead_envelope, error, attempts in dead:
@@ -320,6 +326,20 @@ class Projector:
 
     def _sql(self, text: str) -> str:
         return text.replace("{v}", self.schema)
+
+
+def record_changes(cur: psycopg.Cursor[Any], envelopes: Sequence[Envelope]) -> None:
+    """The batch's changes to patients' care, for the live streams (infra/changes.py):
+    numbered in this transaction, under the feed's lock, and notified at its commit."""
+    care = [e for e in envelopes if e.patient_id is not None]
+    if not care:
+        return
+    cur.execute(changes.TAKE_TURN)
+    cur.execute(changes.RECORD, (
+        [e.position for e in care], [e.kind for e in care], [e.aggregate_id for e in care],
+        [e.patient_id for e in care],
+        [Jsonb([str(c) for c in e.clinic_ids]) for e in care]))
+    cur.execute(changes.NOTIFY)
 
 
 @contextmanager

@@ -72,6 +72,18 @@ def needs_csrf(request: HttpRequest) -> bool:
     return request.path.startswith(("/api/", "/graphql")) or request.method in UNSAFE
 
 
+#: The live stream: an EventSource, which cannot send a header of its own.
+STREAM_PATH = "/api/v1/stream"
+
+
+def opened_by_own_page(request: HttpRequest) -> bool:
+    """A stream the site's own page opened: the browser says where a request comes from
+    in Sec-Fetch-Site, which no page can set (the pages and the streams' process are one
+    site, on two ports in the demo)."""
+    return (request.path == STREAM_PATH and request.method == "GET"
+            and request.headers.get("Sec-Fetch-Site") in ("same-origin", "same-site"))
+
+
 class Callers:
     """The Django middleware; `gate` is given by the composition root."""
 
@@ -87,7 +99,8 @@ class Callers:
         try:
             principal, session = gate.caller(request)
             if (session is not None and needs_csrf(request)
-                    and not session.csrf_matches(request.headers.get(CSRF_HEADER))):
+                    and not session.csrf_matches(request.headers.get(CSRF_HEADER))
+                    and not opened_by_own_page(request)):
                 return problem(403, f"this page's request lacks its {CSRF_HEADER}: reload "
                                "the page and try again", code="csrf_failed")
             refusal = gate.limits.charge(address=gate.address(request), principal=principal,

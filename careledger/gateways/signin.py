@@ -52,6 +52,9 @@ class PagesSignIn:
     state_key: bytes
     client_id: str | None = None
     client_secret: str | None = None
+    #: Where the pages open the live stream (a path here, behind a proxy that sends it to
+    #: the streams' process, or that process's own origin); None: no live stream.
+    stream_url: str | None = None
 
     @property
     def method(self) -> str:
@@ -98,7 +101,7 @@ def _about(session: PageSession | None, principal: Principal | None,
         return {"signedIn": False, "signIn": pages.method}
     return {"signedIn": True, "role": principal.role.value, "csrf": session.csrf,
             "idleSeconds": session.idle_s, "signIn": pages.method,
-            "throughProvider": session.identity is not None}
+            "throughProvider": session.identity is not None, "streamUrl": pages.stream_url}
 
 
 def session(request: HttpRequest, *, pages: PagesSignIn) -> HttpResponse:

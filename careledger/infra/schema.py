@@ -38,6 +38,7 @@ from careledger.infra.access_schema import ACCESS_DDL
 from careledger.infra.append_only import append_only
 from careledger.infra.backfills import VIEW_BACKFILLS
 from careledger.infra.certificates import CERTIFICATES_DDL
+from careledger.infra.changes import CHANGES_DDL
 from careledger.infra.consent_schema import CONSENT_DDL, CONSENT_TOPICS_SQL
 from careledger.infra.documents import DOCUMENTS_DDL
 from careledger.projections import VIEWS_SCHEMA, VIEWS_VERSION, all_projections
@@ -177,7 +178,7 @@ $$;
 
 """.replace("{writer_lock}", str(WRITER_LOCK)).replace(
     "{consent_topics}", CONSENT_TOPICS_SQL) + append_only(EVENTS) + ACCESS_DDL + CONSENT_DDL \
-    + DOCUMENTS_DDL + CERTIFICATES_DDL
+    + DOCUMENTS_DDL + CERTIFICATES_DDL + CHANGES_DDL
 
 VIEW_GRANTS = """
 GRANT USAGE ON SCHEMA {schema} TO {role};
@@ -202,6 +203,8 @@ GRANT SELECT, INSERT ON careledger.certificates TO {role};
 GRANT SELECT, INSERT ON careledger.checkpoints TO {role};
 GRANT SELECT, INSERT, UPDATE, DELETE ON careledger.page_sessions TO {role};
 GRANT SELECT, INSERT, UPDATE, DELETE ON careledger.rate_windows TO {role};
+GRANT SELECT, INSERT, DELETE ON careledger.view_changes TO {role};
+GRANT USAGE, SELECT ON SEQUENCE careledger.view_changes_seq_seq TO {role};
 GRANT USAGE ON SEQUENCE careledger.checkpoints_id_seq TO {role};
 GRANT SELECT ON SEQUENCE careledger.careledger_events_notification_id_seq TO {role};
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA careledger TO {role};

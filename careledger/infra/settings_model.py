@@ -165,6 +165,15 @@ class Settings(BaseSettings):
     rate_per_address: PerMinute = _field(
         3000, "requests a minute from one client address, everything together "
         "(0: unlimited)")
+    stream_port: Port = _field(
+        8001, "where `careledger stream` (the live streams' own process) listens, on "
+        "`CARELEDGER_HTTP_HOST`")
+    stream_url: str | None = _field(
+        None, "where the pages open the live stream: a path on this origin (behind a proxy "
+        "that sends it to the streams' process) or a full URL",
+        unset="unset: the pages open no live stream (`careledger up` sets it)")
+    stream_limit: Annotated[int, whole(1, 100000)] = _field(
+        1000, "live streams one streams process holds; past it, 503 with Retry-After")
 
     @classmethod
     def settings_customise_sources(
@@ -205,6 +214,10 @@ class Settings(BaseSettings):
         if self.oidc_client_id is not None and self.oidc_issuer is None:
             raise Refused("CARELEDGER_OIDC_CLIENT_ID is set without CARELEDGER_OIDC_ISSUER: "
                           "set the identity provider's issuer URL, or unset the client id")
+        if self.stream_url is not None and not self.stream_url.startswith(
+                ("/", "http://", "https://")):
+            raise Refused("CARELEDGER_STREAM_URL is a path (/api/v1/stream) or a full "
+                          "http(s) URL, not " + repr(self.stream_url[:40]))
         if self.oidc_client_id is not None and self.oidc_client_id == self.oidc_audience:
             # The pages' ID tokens carry the client id as their audience: were it the
             # API's too, an ID token could pass for an access token.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import partial
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.staticfiles.views import serve as serve_static
@@ -18,6 +19,15 @@ from careledger.graphql.view import CareLedgerGraphQLView
 from careledger.main import wiring
 from careledger.web import views as web
 
+
+def _origin(url: str | None) -> str | None:
+    """`http://host:port` of an absolute URL; None for a path on this origin (or none)."""
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme else None
+
+
 services = wiring.installed()
 pages = wiring.installed_pages()
 pool = services.idempotency.pool
@@ -31,7 +41,7 @@ urlpatterns = [
         schema=schema, graphql_ide="graphiql" if settings.DEBUG else None,
         pool=pool))),
     # The physician's web page; its scripts and styles are static files like the docs'.
-    path("app/", web.page),
+    path("app/", partial(web.page, also_connect=_origin(pages.stream_url))),
     path("app/events.json", web.events),
     # Signing in to the pages: a session cookie, through the provider or a local token.
     path("app/session", csrf_exempt(partial(signin.session, pages=pages))),

@@ -11,16 +11,28 @@ from typing import TYPE_CHECKING
 
 from careledger.gateways.services import Services
 
-if TYPE_CHECKING:  # it imports Ninja, which needs Django's settings first
+if TYPE_CHECKING:  # they import Ninja, which needs Django's settings first
     from careledger.gateways.signin import PagesSignIn
+    from careledger.gateways.streams.view import Streams
 
 _wired: list[Services] = []
 _pages: list[PagesSignIn] = []
+_streams: list[Streams] = []
 
 
 def install(services: Services, pages: PagesSignIn) -> None:
     _wired[:] = [services]
     _pages[:] = [pages]
+
+
+def install_streams(streams: Streams) -> None:
+    _streams[:] = [streams]
+
+
+def installed_streams() -> Streams:
+    if not _streams:
+        raise RuntimeError("the streams are not wired: start them through `careledger stream`")
+    return _streams[0]
 
 
 def installed_pages() -> PagesSignIn:

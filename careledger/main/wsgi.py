@@ -76,7 +76,8 @@ def _services(app: Any, pool: Any, settings: Settings) -> tuple[Any, Any]:
         base_url=settings.base_url,
         state_key=hmac.new(settings.token_secret.encode(), b"careledger sign-in state",
                            hashlib.sha256).digest(),
-        client_id=settings.oidc_client_id, client_secret=settings.oidc_client_secret)
+        client_id=settings.oidc_client_id, client_secret=settings.oidc_client_secret,
+        stream_url=settings.stream_url)
     return services, pages
 
 

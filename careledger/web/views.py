@@ -37,10 +37,15 @@ def _page() -> bytes:
 
 
 @require_GET
-def page(request: HttpRequest) -> HttpResponse:
+def page(request: HttpRequest, *, also_connect: str | None = None) -> HttpResponse:
+    """The page; `also_connect` is the live streams' origin where they answer on one of
+    their own (the demo's second port): the only other place the page may connect to."""
     response = HttpResponse(_page(), content_type="text/html; charset=utf-8")
     for name, value in HEADERS.items():
         response[name] = value
+    if also_connect:
+        response["Content-Security-Policy"] = CONTENT_SECURITY_POLICY.replace(
+            "connect-src 'self'", f"connect-src 'self' {also_connect}")
     return response
 
 

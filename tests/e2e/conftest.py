@@ -62,7 +62,9 @@ def oidc_server(settings: Settings, db: bootstrap.Database, provider: Any) -> It
     running = start_server(settings, port=provider.api_port, env={
         "CARELEDGER_OIDC_ISSUER": provider.issuer, "CARELEDGER_OIDC_AUDIENCE": oidc.AUDIENCE,
         "CARELEDGER_OIDC_CLIENT_ID": oidc.PAGES_CLIENT,
-        "CARELEDGER_RATE_EXPORTS": str(oidc.EXPORTS_PER_MINUTE)})
+        "CARELEDGER_RATE_EXPORTS": str(oidc.EXPORTS_PER_MINUTE),
+        # Small pools: the suite's other servers hold PostgreSQL connections too.
+        "CARELEDGER_DB_POOL_SIZE": "4"})
     yield running
     stop_server(running)
 

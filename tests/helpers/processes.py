@@ -21,9 +21,10 @@ class LiveServer:
 
 
 def start_server(settings: Settings, *, port: int | None = None,
-                 env: dict[str, str] | None = None) -> LiveServer:
+                 env: dict[str, str] | None = None, part: str = "serve") -> LiveServer:
     """The real API process (gunicorn, threaded workers) on a loopback port, with `env`
-    on top of the test database's settings."""
+    on top of the test database's settings; `part="stream"`: the live streams' process
+    (uvicorn) instead, on that port."""
     port = port or free_port()
     environment = {
         **os.environ,
@@ -32,17 +33,16 @@ def start_server(settings: Settings, *, port: int | None = None,
         "CARELEDGER_TOKEN_SECRET": settings.token_secret,
         "CARELEDGER_DATA_DIR": str(settings.data_dir),
         "CARELEDGER_HTTP_PORT": str(port),
+        "CARELEDGER_STREAM_PORT": str(port),
         "CARELEDGER_DB_POOL_SIZE": "20",
         # The suite's own pace is not a caller's: budgets are tested where they are set.
         **{f"CARELEDGER_RATE_{area}": "0"
            for area in ("COMMANDS", "READS", "EXPORTS", "STREAMS", "PER_ADDRESS")},
         **(env or {}),
     }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "careledger.main.cli", "serve", "--workers", "2",
-         "--threads", "16"],
-        env=environment, cwd=ROOT,
-    )
+    args = ["serve", "--workers", "2", "--threads", "16"] if part == "serve" else [part]
+    process = subprocess.Popen([sys.executable, "-m", "careledger.main.cli", *args],
+                               env=environment, cwd=ROOT)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:

@@ -34,6 +34,24 @@ def serve(
 
 
 @parts.command()
+def stream() -> None:
+    """Serve the live streams (server-sent events) on CARELEDGER_STREAM_PORT, in their own
+    process: one event loop holds them all, and no API thread waits on one."""
+    import uvicorn
+
+    from careledger.main.asgi import build
+
+    settings = read_settings()
+    open_database(settings)
+    tls = {} if settings.tls_cert is None else {
+        "ssl_certfile": str(settings.tls_cert), "ssl_keyfile": str(settings.tls_key)}
+    console().print(f"streams: listening on {settings.http_host}:{settings.stream_port}")
+    uvicorn.run(build(settings), host=settings.http_host, port=settings.stream_port,
+                log_level="warning", access_log=False, lifespan="off",
+                timeout_graceful_shutdown=2, **tls)  # type: ignore[arg-type]
+
+
+@parts.command()
 def relay(
     from_position: Annotated[int | None, typer.Option(
         help="Publish again from this log position (recovery): duplicates, never losses."

@@ -84,20 +84,26 @@ def up(
         # GraphiQL (Django's debug mode) only where no one else can reach it.
         graphiql = settings.debug or (demo and "CARELEDGER_DEBUG" not in os.environ
                                       and settings.http_host in LOOPBACK)
+        host = "127.0.0.1" if settings.http_host in ("0.0.0.0", "::") else settings.http_host
+        scheme = "https" if settings.tls_cert else "http"
+        base = f"{scheme}://{host}:{settings.http_port}"
+        # With no proxy in front, the live streams answer on their own port; the pages
+        # are told where (a proxy would send /api/v1/stream there on one origin).
+        stream_url = settings.stream_url or \
+            f"{scheme}://{host}:{settings.stream_port}/api/v1/stream"
         # Each part is its own process and session: `up` supervises; Ctrl-C reaches only it.
         env = {**os.environ, "CARELEDGER_KAFKA_BOOTSTRAP": servers,
                "CARELEDGER_DATA_DIR": str(settings.data_dir),
                "CARELEDGER_INSTANCE": settings.instance,
+               "CARELEDGER_STREAM_URL": stream_url,
                **({"CARELEDGER_DEBUG": "1"} if graphiql else {})}
         api_workers = os.environ.get("CARELEDGER_WORKERS", "2")
         commands = {"API": ["serve", "--workers", api_workers, "--threads", "8"],
-                    "relay": ["relay"], "consumers": ["consume"]}
-        console().print("starting the API, the relay and the consumers")
+                    "streams": ["stream"], "relay": ["relay"], "consumers": ["consume"]}
+        console().print("starting the API, the live streams, the relay and the consumers")
         for name, args in commands.items():
             parts[name] = subprocess.Popen([sys.executable, "-m", "careledger.main.cli", *args],
                                            env=env, start_new_session=True)
-        host = "127.0.0.1" if settings.http_host in ("0.0.0.0", "::") else settings.http_host
-        base = f"{'https' if settings.tls_cert else 'http'}://{host}:{settings.http_port}"
         if _wait_until_ready(base, db, settings, parts, stop):
             network = json.loads(demo_path.read_text()) if demo_path.exists() else None
             from careledger.main.demo import banner as demo_banner

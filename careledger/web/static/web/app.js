@@ -4,7 +4,8 @@
 
 import { ApiError, graphql, session } from "./api.js";
 import { loadCatalogue } from "./catalogue.js";
-import { h, replace } from "./dom.js";
+import { announce, claim, h, replace } from "./dom.js";
+import { follow, stop as stopFollowing } from "./live.js";
 import { renderPatient } from "./patient.js";
 import { renderWorklist } from "./worklist.js";
 
@@ -17,6 +18,8 @@ let viewer = null;
 let signInMethod = "token";
 let idleSeconds = 0;
 let throughProvider = false;
+/** Where the live stream is (the server says), or null where there is none. */
+let streamUrl = null;
 let lastActive = Date.now();
 // Activity in any of this site's tabs counts for all of them: one idle tab must not end
 // the session another is using (a message between tabs; nothing is stored).
@@ -61,6 +64,7 @@ function showSignedIn() {
 }
 
 function signInForm(message) {
+  claim(main);
   const error = h("p", { class: "error", id: "sign-in-error", role: "alert" }, message || "");
   if (signInMethod === "provider") {
     replace(main, h("section", { class: "card sign-in", "aria-labelledby": "sign-in-title" },
@@ -101,6 +105,7 @@ function signInForm(message) {
       const opened = await session.withToken(token);
       idleSeconds = opened.idleSeconds;
       throughProvider = opened.throughProvider;
+      streamUrl = opened.streamUrl || null;
       viewer = await whoAmI();
     } catch (e) {
       viewer = null;
@@ -121,6 +126,8 @@ function signInForm(message) {
 /** Signed out (by the server, the idle timer or the button): nothing of a patient stays
  * on the screen. */
 function signedOut(reason) {
+  stopFollowing();
+  claim(main);  // a page still being read must not draw once signed out
   viewer = null;
   showSignedIn();
   signInForm(reason && Object.hasOwn(SIGNED_OUT, reason) ? SIGNED_OUT[reason] : "");
@@ -147,6 +154,7 @@ export async function route({ focus = true } = {}) {
     }
     idleSeconds = current.idleSeconds;
     throughProvider = current.throughProvider;
+    streamUrl = current.streamUrl || null;
     try {
       viewer = await whoAmI();
     } catch (e) {
@@ -160,6 +168,7 @@ export async function route({ focus = true } = {}) {
     const match = pattern.exec(location.hash);
     if (match) {
       await render(match);
+      followThisPage(match);
       if (focus) {
         // A new page: keyboard and screen-reader users start at its content.
         window.scrollTo(0, 0);
@@ -171,8 +180,33 @@ export async function route({ focus = true } = {}) {
   replace(main, h("h1", {}, "Page not found"), h("p", {}, h("a", { href: "#/" }, "Back to your patients")));
 }
 
+/** Keep the page on screen current: what changes in the views redraws it (unless the
+ * chart is shown as of a past moment, which no new entry changes). */
+let redraw = null;
+function followThisPage(match) {
+  const patient = match[1];
+  const url = !streamUrl ? null
+    : patient ? `${streamUrl}?patient=${encodeURIComponent(patient)}` : streamUrl;
+  follow(url, () => {
+    clearTimeout(redraw);
+    redraw = setTimeout(async () => {
+      const asOf = document.querySelector('input[name="as-of"]');
+      if (asOf && asOf.value) {
+        announce("New entries were recorded; clear “As of” to see them.");
+        return;
+      }
+      const y = window.scrollY;
+      await route({ focus: false });
+      window.scrollTo(0, y);
+      announce("Updated with the latest entries.");
+    }, 300);
+  });
+}
+
 signOutButton.addEventListener("click", async () => {
   viewer = null;
+  stopFollowing();
+  claim(main);
   replace(main, h("p", { class: "loading" }, "Signing out…"));
   location.assign(await session.signOut());
 });

@@ -1,0 +1,1 @@
+"""The live streams: server-sent events of what changed in the views (hub.py, view.py)."""
