@@ -84,6 +84,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.graphql
 	$(BIN)/python -m bench.audit
 	$(BIN)/python -m bench.load
+	$(BIN)/python -m bench.streams
 	$(BIN)/python -m bench.cli
 
 ## Ten minutes at 1x: memory and connections at the start and the end (not part of CI).

@@ -25,7 +25,7 @@ from careledger.infra.settings import Settings
 
 #: How each part starts: the commands `careledger up` runs.
 PARTS = {"api": ["serve", "--workers", "2", "--threads", "8"], "relay": ["relay"],
-         "consumer": ["consume"]}
+         "consumer": ["consume"], "streams": ["stream"]}
 
 
 @dataclass
@@ -36,6 +36,7 @@ class Stack:
     port: int
     logs: Path
     parts: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    stream_port: int = field(default_factory=embedded_pg.free_port)
 
     @property
     def base(self) -> str:
@@ -49,6 +50,7 @@ class Stack:
                 "CARELEDGER_DATA_DIR": str(self.data),
                 "CARELEDGER_KAFKA_BOOTSTRAP": self.broker.bootstrap,
                 "CARELEDGER_HTTP_PORT": str(self.port),
+                "CARELEDGER_STREAM_PORT": str(self.stream_port),
                 "CARELEDGER_DB_POOL_SIZE": str(self.settings.db_pool_size), **BUDGETS}
 
     def start(self, name: str, *args: str) -> None:

@@ -90,13 +90,16 @@ def examples(base: str, network: dict[str, Any], tokens: dict[str, str]
 
 
 def banner(*, base: str, graphiql: bool, postgres: str, kafka: str,
-           network: dict[str, Any] | None, token_secret: str) -> str:
+           network: dict[str, Any] | None, token_secret: str, streams: str | None = None
+           ) -> str:
     lines = [f"CareLedger is ready at {base}",
              f"  Web timeline   {base}/app/ (local sign-in, no identity provider: paste "
              "the physician's token below)",
              f"  GraphiQL       {base}/graphql" if graphiql else
              f"  GraphQL        {base}/graphql (GraphiQL on loopback, or with CARELEDGER_DEBUG=1)",
              f"  OpenAPI docs   {base}/api/v1/docs",
+             *([f"  Live streams   {streams} (server-sent events; the pages follow them)"]
+               if streams else []),
              f"  PostgreSQL     {postgres}",
              f"  Kafka          {kafka}"]
     if network is None:

@@ -29,6 +29,8 @@ TINY: dict[str, tuple[list[str], dict[str, str], list[str]]] = {
     "audit": (["bench.audit"], {"BENCH_AUDIT_EVENTS": "3000", "BENCH_AUDIT_PATIENTS": "3"},
               ["[1]", "[2]", "[3]", "[4]"]),
     "load": (["bench.load", "--rate", "10", "--seconds", "2"], {}, ["1x", "2x", "4x"]),
+    "streams": (["bench.streams"], {"BENCH_STREAMS": "5", "BENCH_RATE": "5",
+                                    "BENCH_SECONDS": "2"}, ["[streams]"]),
     "cli": (["bench.cli"], {"BENCH_CLI_RUNS": "2", "BENCH_CLI_LOAD_SECONDS": "2"},
             ["careledger --help", "status --ready api", "api worker", "relay", "consumer"]),
 }

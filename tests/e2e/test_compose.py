@@ -453,10 +453,10 @@ def test_the_lock_pins_every_runtime_dependency_with_hashes() -> None:
 
 def test_the_compose_stack_is_consistent() -> None:
     stack = load()
-    assert {"postgres", "kafka", "otel-collector", "jaeger", "migrate", "api", "relay",
-            "consumers"} <= set(stack.services)
+    assert {"postgres", "kafka", "otel-collector", "jaeger", "migrate", "api", "streams",
+            "relay", "consumers"} <= set(stack.services)
     assert {s["command"][0] for s in stack.careledger().values()} == {
-        "migrate", "serve", "relay", "consume"}
+        "migrate", "serve", "stream", "relay", "consume"}
     assert problems(stack) == []
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,6 +33,8 @@ log = logging.getLogger("careledger.streams")
 WAKE_S = 5.0
 #: Changes held for one slow stream before it is told to reconnect (and resume).
 QUEUE_SIZE = 1000
+#: How often a hub clears changes older than the feed keeps.
+SWEEP_S = 3600.0
 
 _CHANGES = """
 SELECT c.seq, c.position, c.kind, c.record_id, c.patient_id, c.clinic_ids,
@@ -92,6 +95,7 @@ class Hub:
         #: The highest number handed to the listeners (or to start after, at first).
         self.last = -1
         self._task: asyncio.Task[None] | None = None
+        self._swept = float("-inf")
 
     async def join(self, listener: Listener) -> int:
         """Add a stream; answers the number from which the hub hands it changes (those
@@ -124,6 +128,10 @@ class Hub:
     def _news(self) -> list[Change]:
         with self.pool.connection() as conn:
             upto = changes.horizon(conn)
+            if time.monotonic() - self._swept > SWEEP_S:  # the feed keeps KEPT_DAYS
+                self._swept = time.monotonic()
+                conn.execute("DELETE FROM careledger.view_changes WHERE applied_at < "
+                             "now() - make_interval(days => %s)", (changes.KEPT_DAYS,))
         found: list[Change] = []
         after = self.last
         while after < upto:

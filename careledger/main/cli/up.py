@@ -110,7 +110,7 @@ def up(
 
             print(demo_banner(
                 base=base, graphiql=graphiql, network=network,
-                token_secret=settings.token_secret,
+                token_secret=settings.token_secret, streams=stream_url,
                 postgres=f"{db.host}:{db.port} (data in {settings.data_dir})",
                 kafka=f"{servers} ({'embedded' if broker else 'configured'}), topic "
                       f"{settings.events_topic}"))
