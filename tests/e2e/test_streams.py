@@ -18,6 +18,7 @@ from datetime import date
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import httpx
 import psycopg
 import pytest
 
@@ -235,6 +236,23 @@ def test_an_outsider_hears_nothing_of_the_patient_and_a_revoked_clinic_goes_sile
     heard = until(clinic, visible)
     assert [h for h in heard if h["patientId"] == str(patient)] == []
     clinic.close()
+
+
+def test_past_its_bound_a_streams_process_answers_503_with_retry_after(stack: Stack) -> None:
+    full = start_server(stack.settings, part="stream", env={
+        "CARELEDGER_STREAM_LIMIT": "1", "CARELEDGER_DB_POOL_SIZE": "2"})
+    try:
+        token = stack.token(Role.PHYSICIAN, stack.network.physician)
+        url = f"{full.url}/api/v1/stream"
+        held = Stream(url, token=token)
+        assert held.opened() == 200
+        answer = httpx.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+        assert answer.status_code == 503
+        assert answer.headers["content-type"].startswith("application/problem+json")
+        assert answer.json()["code"] == "streams_full" and answer.headers["Retry-After"]
+        held.close()
+    finally:
+        stop_server(full)
 
 
 def applied(stack: Stack, patients: list[uuid.UUID]) -> None:
