@@ -188,7 +188,8 @@ def test_up_demo_starts_answers_its_printed_examples_and_stops_cleanly(tmp_path:
         assert not left, {pid: command_line(pid) for pid in left}
         said = (tmp_path / "up.stderr").read_text()
         assert "Traceback" not in said
-        assert ("stopping the API, the relay and the consumers, then the embedded broker, "
+        assert ("stopping the API, the live streams, the relay and the consumers, then the "
+                "embedded broker, "
                 "then the embedded PostgreSQL; the data stays in") in said, said
         assert said.rstrip().endswith("stopped"), said
         assert (data_dir / "demo.json").exists()  # the data stays for next time

@@ -205,13 +205,13 @@ def _own_api(settings: Settings) -> ssl.SSLContext | None:
 
 def _stop_all(parts: list[subprocess.Popen[bytes]], broker: object,
               settings: Settings) -> None:
-    """API first (no new commands), then relay and consumers (each finishes its batch in
-    hand), then the broker and PostgreSQL they use."""
+    """API and streams first (no new commands, no stream held open), then relay and
+    consumers (each finishes its batch in hand), then the broker and PostgreSQL they use."""
     from careledger.infra import embedded_pg
     from careledger.infra.embedded_broker import EmbeddedBroker
 
     servers = [what for what, started in (
-        ("the API, the relay and the consumers", parts),
+        ("the API, the live streams, the relay and the consumers", parts),
         ("the embedded broker", isinstance(broker, EmbeddedBroker)),
         ("the embedded PostgreSQL", settings.database_url is None)) if started]
     if servers:
