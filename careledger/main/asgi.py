@@ -21,16 +21,12 @@ def build(settings: Settings | None = None) -> Any:
     from careledger.gateways.streams.hub import Hub
     from careledger.gateways.streams.view import Streams
     from careledger.infra import telemetry
-    from careledger.main import bootstrap, wiring
-    from careledger.main.wsgi import _services
+    from careledger.main import wiring
+    from careledger.main.wsgi import wire
     from careledger.projections import LiveGenerations
 
     telemetry.configure("streams", console=settings.trace_console, instrument_django=True)
-    db = bootstrap.database(settings)
-    app = bootstrap.application_when_reachable(db, settings, wait_s=30)
-    pool = bootstrap.app_pool(db, settings)
-    services, pages = _services(app, pool, settings)
-    wiring.install(services, pages)
+    db, pool = wire(settings)
     wiring.install_streams(Streams(
         Hub(db.app_url, pool, LiveGenerations(), limit=settings.stream_limit),
         allowed_origins=frozenset({settings.base_url})))

@@ -26,16 +26,24 @@ def build(settings: Settings | None = None) -> Any:
 
     # Before Django builds its middleware chain, which the instrumentation joins.
     telemetry.configure("api", console=settings.trace_console, instrument_django=True)
+    wire(settings)
+    atexit.register(_close)  # a worker that exits closes its pools itself
+    return get_wsgi_application()
 
+
+def wire(settings: Settings) -> tuple[Any, Any]:
+    """PostgreSQL, the application and what the edges are given, installed for Django's
+    URLs (the API's and the streams' processes alike); answers the database and the
+    edges' pool."""
     from careledger.main import bootstrap, wiring
 
     db = bootstrap.database(settings)
     # Within gunicorn's boot timeout: a worker started during an outage waits it out.
     app = bootstrap.application_when_reachable(db, settings, wait_s=30)
-    atexit.register(_close)  # a worker that exits closes its pools itself
-    services, pages = _services(app, bootstrap.app_pool(db, settings), settings)
+    pool = bootstrap.app_pool(db, settings)
+    services, pages = _services(app, pool, settings)
     wiring.install(services, pages)
-    return get_wsgi_application()
+    return db, pool
 
 
 def _services(app: Any, pool: Any, settings: Settings) -> tuple[Any, Any]:

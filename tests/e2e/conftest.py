@@ -68,3 +68,28 @@ def oidc_server(settings: Settings, db: bootstrap.Database, provider: Any) -> It
     yield running
     stop_server(running)
 
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium, headless, driven by Playwright (for the pages' tests)."""
+    from tests.helpers.browser import NO_CHROMIUM, NO_PLAYWRIGHT, find_chromium
+
+    chromium = find_chromium()
+    if chromium is None:
+        pytest.skip(NO_CHROMIUM)
+    playwright_api = pytest.importorskip("playwright.sync_api", reason=NO_PLAYWRIGHT)
+    with playwright_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=chromium, headless=True)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture(scope="module")
+def follower(app: Any, db: bootstrap.Database) -> Iterator[Any]:
+    """Stands in for the consumers: the log replayed into the live views as it grows."""
+    from tests.helpers.web import Follower
+
+    running = Follower(app, db)
+    yield running
+    running.close()
+

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,21 +35,6 @@ playwright_api = pytest.importorskip("playwright.sync_api", reason=NO_PLAYWRIGHT
 sync_playwright, expect = playwright_api.sync_playwright, playwright_api.expect
 #: The API's default idle time (CARELEDGER_SESSION_IDLE_MINUTES), and a little more.
 PAST_IDLE = "15:10"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture(scope="module")
-def follower(app: CareLedger, db: bootstrap.Database) -> Iterator[Follower]:
-    running = Follower(app, db)
-    yield running
-    running.close()
 
 
 def sign_in_at_provider(page: Any, subject: str) -> None:

@@ -278,52 +278,47 @@ def max_seq(stack: Stack) -> int:
 
 @pytest.mark.browser
 def test_the_physicians_open_chart_shows_the_clinics_work_without_a_reload(
-    stack: Stack, capsys: pytest.CaptureFixture[str]
+    stack: Stack, browser: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Two browsers: the physician's chart is open; in the other, the clinic's therapist
     accepts the referral; the chart shows it, with no reload."""
-    from tests.helpers.browser import NO_CHROMIUM, NO_PLAYWRIGHT, find_chromium
+    from playwright.sync_api import expect
+
     from tests.helpers.web import VIEWPORT, WAIT_MS, screenshot
 
-    chromium = find_chromium()
-    if chromium is None:
-        pytest.skip(NO_CHROMIUM)
-    playwright_api = pytest.importorskip("playwright.sync_api", reason=NO_PLAYWRIGHT)
-    expect = playwright_api.expect
     patient = new_patient(stack)
     referral = refer(stack, patient)
     applied(stack, [patient])
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, headless=True)
-        errors: list[str] = []
-        pages = []
-        for role, subject, clinics in (
-                (Role.PHYSICIAN, stack.network.physician, []),
-                (Role.THERAPIST, stack.network.therapist, [stack.network.clinic])):
-            context = browser.new_context(viewport=VIEWPORT, timezone_id="UTC")
-            page = context.new_page()
-            page.set_default_timeout(WAIT_MS)
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(f"{stack.api.url}/app/")
-            page.get_by_label("Bearer token").fill(stack.token(role, subject, clinics))
-            page.get_by_role("button", name="Sign in").click()
-            page.get_by_text("Signed in as a").wait_for()
-            pages.append(page)
-        chart, clinic = pages
-        chart.goto(f"{stack.api.url}/app/#/patient/{patient}")
-        expect(chart.locator("#timeline > li", has_text="Referral made")).to_have_count(1)
-        accepted = chart.locator("#timeline > li", has_text="Referral accepted")
-        expect(accepted).to_have_count(0)
-        answer = clinic.evaluate("""async (referral) => {
-            const { csrf } = await (await fetch("/app/session")).json();
-            const r = await fetch(`/api/v1/referrals/${referral}/acceptance`, {
-                method: "POST", headers: {"Content-Type": "application/json",
-                                          "X-CSRF-Token": csrf}, body: "{}"});
-            return r.status;
-        }""", str(referral))
-        assert answer == 201
-        expect(accepted).to_have_count(1)  # no reload: the stream said so
-        screenshot(chart, "live-update.png", capsys)
-        browser.close()
+    errors: list[str] = []
+    pages = []
+    for role, subject, clinics in (
+            (Role.PHYSICIAN, stack.network.physician, []),
+            (Role.THERAPIST, stack.network.therapist, [stack.network.clinic])):
+        context = browser.new_context(viewport=VIEWPORT, timezone_id="UTC")
+        page = context.new_page()
+        page.set_default_timeout(WAIT_MS)
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(f"{stack.api.url}/app/")
+        page.get_by_label("Bearer token").fill(stack.token(role, subject, clinics))
+        page.get_by_role("button", name="Sign in").click()
+        page.get_by_text("Signed in as a").wait_for()
+        pages.append(page)
+    chart, clinic = pages
+    chart.goto(f"{stack.api.url}/app/#/patient/{patient}")
+    expect(chart.locator("#timeline > li", has_text="Referral made")).to_have_count(1)
+    accepted = chart.locator("#timeline > li", has_text="Referral accepted")
+    expect(accepted).to_have_count(0)
+    answer = clinic.evaluate("""async (referral) => {
+        const { csrf } = await (await fetch("/app/session")).json();
+        const r = await fetch(`/api/v1/referrals/${referral}/acceptance`, {
+            method: "POST", headers: {"Content-Type": "application/json",
+                                      "X-CSRF-Token": csrf}, body: "{}"});
+        return r.status;
+    }""", str(referral))
+    assert answer == 201
+    expect(accepted).to_have_count(1)  # no reload: the stream said so
+    screenshot(chart, "live-update.png", capsys)
+    for page in pages:
+        page.context.close()
     assert errors == []

@@ -45,21 +45,6 @@ playwright_api = pytest.importorskip("playwright.sync_api", reason=NO_PLAYWRIGHT
 sync_playwright, expect = playwright_api.sync_playwright, playwright_api.expect
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture(scope="module")
-def follower(app: CareLedger, db: bootstrap.Database) -> Iterator[Follower]:
-    running = Follower(app, db)
-    yield running
-    running.close()
-
-
 @dataclass
 class Chart:
     network: Network
