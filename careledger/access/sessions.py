@@ -106,6 +106,16 @@ class Sessions:
             principal=_principal(principal) if principal else None,
             idle_s=self.idle_s)
 
+    def alive(self, cookie: str) -> bool:
+        """Still open, without counting as activity: a live stream does not keep its
+        session from the idle logoff; only what the user does does."""
+        with self.pool.connection() as conn:
+            row = conn.execute(
+                "SELECT 1 FROM careledger.page_sessions WHERE cookie_sha256 = %s"
+                " AND ends_at > now() AND last_seen_at > now() - %s",
+                (_digest(cookie), self.idle)).fetchone()
+        return row is not None
+
     def close(self, cookie: str) -> bool:
         """End the session; answers whether it was opened through the identity provider
         (so the browser goes on to sign out there too)."""

@@ -184,14 +184,14 @@ class Projector:
                     outcome.applied += len(fresh)
                     recorded += [e.recorded_at for _, e in fresh]
                     changed += [e for _, e in fresh]
-                if self.follows_live:
-                    record_changes(cur, changed)
                 record_unknown(cur, self.schema, self.consumer, applied)
                 self._save_tracking(cur, tracked)
                 for message, dead_envelope, error, attempts in dead:
                     self._record_dead(cur, message, dead_envelope, error, attempts)
                 self._send_dead(dead)  # before commit: a crash here sends them again
                 outcome.dead = len(dead)
+                if self.follows_live:  # last: the feed's lock is held only to the commit
+                    record_changes(cur, changed)
                 cur.execute("COMMIT")
         except psycopg.OperationalError:
             raise

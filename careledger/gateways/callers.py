@@ -38,6 +38,9 @@ class Gate:
     limits: RateLimits
     #: Behind a proxy, the client's address is the last the proxy added, from these only.
     proxies: frozenset[str] = frozenset()
+    #: Where the pages are served, when the streams answer on an origin of their own:
+    #: only those pages may open a stream with the session cookie.
+    stream_origins: frozenset[str] = frozenset()
 
     def address(self, request: HttpRequest) -> str:
         remote = str(request.META.get("REMOTE_ADDR") or "")
@@ -76,12 +79,16 @@ def needs_csrf(request: HttpRequest) -> bool:
 STREAM_PATH = "/api/v1/stream"
 
 
-def opened_by_own_page(request: HttpRequest) -> bool:
+def opened_by_own_page(request: HttpRequest, origins: frozenset[str]) -> bool:
     """A stream the site's own page opened: the browser says where a request comes from
-    in Sec-Fetch-Site, which no page can set (the pages and the streams' process are one
-    site, on two ports in the demo)."""
-    return (request.path == STREAM_PATH and request.method == "GET"
-            and request.headers.get("Sec-Fetch-Site") in ("same-origin", "same-site"))
+    in Sec-Fetch-Site and Origin, which no page can set. From this origin; or, where the
+    streams answer on a port of their own (the demo), from the pages' origin exactly
+    (same-site alone would take any port of the host, any sibling subdomain)."""
+    if request.path != STREAM_PATH or request.method != "GET":
+        return False
+    fetched_from = request.headers.get("Sec-Fetch-Site")
+    return fetched_from == "same-origin" or (
+        fetched_from == "same-site" and request.headers.get("Origin") in origins)
 
 
 class Callers:
@@ -100,7 +107,7 @@ class Callers:
             principal, session = gate.caller(request)
             if (session is not None and needs_csrf(request)
                     and not session.csrf_matches(request.headers.get(CSRF_HEADER))
-                    and not opened_by_own_page(request)):
+                    and not opened_by_own_page(request, gate.stream_origins)):
                 return problem(403, f"this page's request lacks its {CSRF_HEADER}: reload "
                                "the page and try again", code="csrf_failed")
             refusal = gate.limits.charge(address=gate.address(request), principal=principal,

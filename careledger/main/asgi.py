@@ -27,8 +27,9 @@ def build(settings: Settings | None = None) -> Any:
 
     telemetry.configure("streams", console=settings.trace_console, instrument_django=True)
     db, pool = wire(settings)
+    gate = wiring.installed().gate
     wiring.install_streams(Streams(
         Hub(db.app_url, pool, LiveGenerations(), limit=settings.stream_limit),
-        allowed_origins=frozenset({settings.base_url})))
+        gate.authenticator, gate.sessions, allowed_origins=gate.stream_origins))
     django_settings.ROOT_URLCONF = "careledger.main.stream_urls"
     return get_asgi_application()

@@ -77,7 +77,8 @@ def _services(app: Any, pool: Any, settings: Settings) -> tuple[Any, Any]:
     proxies = frozenset(ip.strip() for ip in settings.proxy_ips.split(",")) \
         if settings.behind_proxy else frozenset()
     services = Services(app=app, idempotency=IdempotencyStore(pool), tokens=tokens,
-                        gate=Gate(authenticator, sessions, limits, proxies),
+                        gate=Gate(authenticator, sessions, limits, proxies,
+                                  stream_origins=frozenset({settings.base_url})),
                         instance=settings.instance)
     pages = PagesSignIn(
         sessions=sessions, tokens=tokens, authenticator=authenticator,

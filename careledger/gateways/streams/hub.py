@@ -16,6 +16,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -35,6 +36,8 @@ WAKE_S = 5.0
 QUEUE_SIZE = 1000
 #: How often a hub clears changes older than the feed keeps.
 SWEEP_S = 3600.0
+#: Threads for the streams' authorizations and reads (the loop's executor).
+EXECUTOR_THREADS = 32
 
 _CHANGES = """
 SELECT c.seq, c.position, c.kind, c.record_id, c.patient_id, c.clinic_ids,
@@ -95,16 +98,30 @@ class Hub:
         #: The highest number handed to the listeners (or to start after, at first).
         self.last = -1
         self._task: asyncio.Task[None] | None = None
+        self._starting = asyncio.Lock()
+        self._executor_set = False
         self._swept = float("-inf")
+
+    @property
+    def full(self) -> bool:
+        return len(self.listeners) >= self.limit
 
     async def join(self, listener: Listener) -> int:
         """Add a stream; answers the number from which the hub hands it changes (those
         after it come on its queue; up to it, the stream reads them itself)."""
-        if len(self.listeners) >= self.limit:
+        if self.full:
             raise Full
-        if self._task is None or self._task.done():
-            self.last = await sync_to_async(self._head, thread_sensitive=False)()
-            self._task = asyncio.get_running_loop().create_task(self._run())
+        async with self._starting:  # one listener task, started once, whoever asks first
+            if self._task is None or self._task.done():
+                if not self.listeners:  # nobody is owed anything below the head
+                    self.last = await sync_to_async(self._head, thread_sensitive=False)()
+                loop = asyncio.get_running_loop()
+                if not self._executor_set:
+                    # Authorizations and reads run in threads: more than the default few,
+                    # so that many streams at once do not queue behind each other.
+                    loop.set_default_executor(ThreadPoolExecutor(EXECUTOR_THREADS))
+                    self._executor_set = True
+                self._task = loop.create_task(self._run())
         self.listeners.add(listener)
         return self.last
 
@@ -143,19 +160,26 @@ class Hub:
         return found
 
     async def _run(self) -> None:
-        while self.listeners:
-            try:
-                async with await psycopg.AsyncConnection.connect(
-                        self.conninfo, autocommit=True) as conn:
-                    await conn.execute(f"LISTEN {changes.CHANNEL}")
-                    while self.listeners:
-                        self._hand_out(await sync_to_async(self._news,
-                                                           thread_sensitive=False)())
-                        async for _ in conn.notifies(timeout=WAKE_S, stop_after=1):
-                            pass
-            except (psycopg.OperationalError, OSError) as e:
-                log.warning("the change feed's listener lost PostgreSQL: %s", type(e).__name__)
-                await asyncio.sleep(1)
+        try:
+            while self.listeners:
+                try:
+                    async with await psycopg.AsyncConnection.connect(
+                            self.conninfo, autocommit=True) as conn:
+                        await conn.execute(f"LISTEN {changes.CHANNEL}")
+                        while self.listeners:
+                            self._hand_out(await sync_to_async(self._news,
+                                                               thread_sensitive=False)())
+                            async for _ in conn.notifies(timeout=WAKE_S, stop_after=1):
+                                pass
+                except (psycopg.Error, OSError, TimeoutError) as e:
+                    log.warning("the change feed's listener lost PostgreSQL: %s",
+                                type(e).__name__)
+                    await asyncio.sleep(1)
+        finally:
+            # However it ends (an error nobody foresaw included), no stream is left
+            # waiting on a listener that is gone: each ends, and its client resumes.
+            for listener in list(self.listeners):
+                self._end(listener)
 
     def _hand_out(self, found: Iterable[Change]) -> None:
         for change in found:
@@ -168,7 +192,10 @@ class Hub:
                 except asyncio.QueueFull:
                     # Too slow to keep up: ended, so it reconnects and resumes from the
                     # last id it sent (what is dropped here is read again then).
-                    self.leave(listener)
-                    while not listener.queue.empty():
-                        listener.queue.get_nowait()
-                    listener.queue.put_nowait(None)
+                    self._end(listener)
+
+    def _end(self, listener: Listener) -> None:
+        self.leave(listener)
+        while not listener.queue.empty():
+            listener.queue.get_nowait()
+        listener.queue.put_nowait(None)

@@ -15,20 +15,25 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator
-from typing import TypeVar
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any, TypeVar
 from uuid import UUID
 
 from asgiref.sync import sync_to_async
 from django.http import HttpRequest, HttpResponseBase, StreamingHttpResponse
 
 from careledger.access.policy import PatientNotFound, authorize
+from careledger.access.sessions import COOKIE, Sessions
+from careledger.access.signins import Authenticator
 from careledger.access.tokens import Principal
 from careledger.gateways.problems import problem
 from careledger.gateways.streams.hub import Change, Full, Hub, Listener
 
 log = logging.getLogger("careledger.streams")
 R = TypeVar("R", bound=HttpResponseBase)
+#: What the wait for the next change gives when only the heartbeat is due.
+NOTHING: Any = object()
 
 #: A comment line this often keeps proxies and load balancers from closing the stream.
 HEARTBEAT_S = 15.0
@@ -36,6 +41,8 @@ HEARTBEAT_S = 15.0
 RETRY_MS = 2000
 #: Longest digits a change number can have (a bigint).
 MAX_ID_DIGITS = 18
+#: How often an open stream checks that its caller is still signed in.
+RECHECK_S = HEARTBEAT_S
 
 
 def _last_event_id(request: HttpRequest) -> int | str | None:
@@ -56,8 +63,11 @@ def frame(change: Change) -> bytes:
 class Streams:
     """The stream endpoint over one process's hub."""
 
-    def __init__(self, hub: Hub, allowed_origins: frozenset[str] = frozenset()) -> None:
+    def __init__(self, hub: Hub, authenticator: Authenticator, sessions: Sessions,
+                 allowed_origins: frozenset[str] = frozenset()) -> None:
         self.hub = hub
+        self.authenticator = authenticator
+        self.sessions = sessions
         #: Where the pages are served, when the streams answer on another origin (the
         #: demo's separate port): those may read the stream with the session cookie.
         self.allowed_origins = allowed_origins
@@ -83,15 +93,15 @@ class Streams:
                 422, "Last-Event-ID is the id of the last event received", code="invalid_request"))
         if patient is not None and not await self._may_see(principal, patient, "stream:open"):
             return self._cors(request, problem(404, "no such patient", code="not_found"))
-        listener = Listener(principal=principal, patient=patient)
-        try:
-            start = await self.hub.join(listener)
-        except Full:
+        if self.hub.full:
             return self._cors(request, problem(
                 503, "this server holds as many live streams as it may: retry shortly",
                 code="streams_full", headers={"Retry-After": "10"}))
+        listener = Listener(principal=principal, patient=patient)
+        # Joined once the response streams (a client gone before then leaves nothing).
         response = StreamingHttpResponse(
-            self._events(listener, start, after if isinstance(after, int) else start),
+            self._events(listener, after if isinstance(after, int) else None,
+                         self._signed_in(request)),
             content_type="text/event-stream")
         response["Cache-Control"] = "no-store"
         response["X-Accel-Buffering"] = "no"  # nginx: pass each event on as it comes
@@ -115,11 +125,27 @@ class Streams:
             return True
         return await sync_to_async(decide, thread_sensitive=False)()
 
-    async def _events(self, listener: Listener, start: int, after: int
-                      ) -> AsyncIterator[bytes]:
+    def _signed_in(self, request: HttpRequest) -> Callable[[], bool]:
+        """Whether the caller is still signed in as they were: the page's session still
+        open (not moved by the stream: only the user's own requests keep it), or the
+        bearer token still good and its sign-in still linked."""
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() == "bearer" and token:
+            return lambda: self.authenticator.bearer(token.strip()) is not None
+        cookie = request.COOKIES.get(COOKIE, "")
+        return lambda: bool(cookie) and self.sessions.alive(cookie)
+
+    async def _events(self, listener: Listener, after: int | None,
+                      signed_in: Callable[[], bool]) -> AsyncIterator[bytes]:
         """What happened after `after` (read here, up to where the hub took over), then
-        what the hub hands on; each one authorized and logged before it is sent."""
-        sent = after
+        what the hub hands on; each one authorized and logged before it is sent. The
+        stream ends when its caller is no longer signed in."""
+        try:
+            start = await self.hub.join(listener)
+        except Full:
+            return  # filled up since the check: the client retries
+        sent = start if after is None else after
+        checked = time.monotonic()
         try:
             yield f"retry: {RETRY_MS}\n\n".encode()
             while sent < start:  # the changes missed while away, read once
@@ -135,6 +161,12 @@ class Streams:
                 try:
                     handed = await asyncio.wait_for(listener.queue.get(), HEARTBEAT_S)
                 except TimeoutError:
+                    handed = NOTHING
+                if time.monotonic() - checked > RECHECK_S:
+                    checked = time.monotonic()
+                    if not await sync_to_async(signed_in, thread_sensitive=False)():
+                        return  # signed out, idle, or unlinked: the stream ends here
+                if handed is NOTHING:
                     yield b": still here\n\n"
                     continue
                 if handed is None:

@@ -127,6 +127,7 @@ function signInForm(message) {
  * on the screen. */
 function signedOut(reason) {
   stopFollowing();
+  clearTimeout(redraw);
   claim(main);  // a page still being read must not draw once signed out
   viewer = null;
   showSignedIn();
@@ -167,8 +168,9 @@ export async function route({ focus = true } = {}) {
   for (const [pattern, render] of ROUTES) {
     const match = pattern.exec(location.hash);
     if (match) {
-      await render(match);
+      // The stream first, then the read: a change made between the two still redraws.
       followThisPage(match);
+      await render(match);
       if (focus) {
         // A new page: keyboard and screen-reader users start at its content.
         window.scrollTo(0, 0);
@@ -190,9 +192,15 @@ function followThisPage(match) {
   follow(url, () => {
     clearTimeout(redraw);
     redraw = setTimeout(async () => {
+      if (viewer === null) return;
       const asOf = document.querySelector('input[name="as-of"]');
       if (asOf && asOf.value) {
         announce("New entries were recorded; clear “As of” to see them.");
+        return;
+      }
+      // Never under the user's hands: a reply being typed, a period being chosen.
+      if (document.activeElement && document.activeElement.closest("form")) {
+        announce("New entries were recorded; they show when the page is next opened.");
         return;
       }
       const y = window.scrollY;
