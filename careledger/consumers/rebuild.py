@@ -27,6 +27,7 @@ from psycopg import sql
 
 from careledger.consumers.replay import replay
 from careledger.domain.application import CareLedger
+from careledger.infra import changes
 from careledger.infra.database import Database
 from careledger.infra.eventstore import CareLedgerRecorder
 from careledger.infra.schema import create_views
@@ -92,6 +93,11 @@ def rebuild(
                     "UPDATE careledger.view_generations SET schema = %s, floor_position = %s,"
                     " views_version = %s, switched_at = now() WHERE name = 'live'",
                     (new, position, VIEWS_VERSION))
+                admin.execute(changes.TAKE_TURN)
+                admin.execute(sql.SQL(changes.CATCH_UP).format(
+                    new=sql.Identifier(new), old=sql.Identifier(old)),
+                    (position, changes.KEPT_DAYS))
+                admin.execute(changes.NOTIFY)
         finally:
             admin.execute("SELECT pg_advisory_unlock(%s)", (VIEWS_LOCK,))
         # API processes may go on reading the replaced generation for GENERATION_TTL_S:

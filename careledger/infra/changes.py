@@ -24,6 +24,8 @@ CHANNEL = "careledger_view_changes"
 KEPT_DAYS = 7
 
 CHANGES_DDL = f"""
+CREATE INDEX IF NOT EXISTS view_changes_position ON careledger.view_changes (position);
+
 CREATE OR REPLACE FUNCTION careledger.changes_horizon(OUT last_seq bigint, OUT writers text[])
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -55,6 +57,22 @@ SELECT x.position, x.kind, x.record_id, x.patient_id,
  ORDER BY x.position
 """
 NOTIFY = f"SELECT pg_notify('{CHANNEL}', '')"
+
+#: At a rebuild's switch: the changes the new generation holds that the feed does not,
+#: numbered now. The live consumer had them in hand, unapplied, when the rebuild applied
+#: them; from the switch on it skips them, so without this no stream would hear of them.
+#: (Each event of a patient's care is one row of the timeline, at its position.)
+CATCH_UP = """
+INSERT INTO careledger.view_changes (position, kind, record_id, patient_id, clinic_ids)
+SELECT t.position, t.kind, COALESCE(t.referral_id, t.patient_id), t.patient_id,
+       CASE WHEN t.clinic_id IS NULL THEN '{{}}'::uuid[] ELSE ARRAY[t.clinic_id] END
+  FROM {new}.timeline t
+ WHERE t.position > (SELECT coalesce(min(position), 0) FROM {old}.tracking)
+   AND t.position <= %s
+   AND t.recorded_at > now() - make_interval(days => %s)
+   AND NOT EXISTS (SELECT 1 FROM careledger.view_changes c WHERE c.position = t.position)
+ ORDER BY t.position
+"""
 
 
 def horizon(conn: psycopg.Connection[Any], *, poll_s: float = 0.0005,

@@ -25,6 +25,7 @@ import pytest
 from careledger.access.tokens import Role, TokenService
 from careledger.consumers.member import ProjectionConsumer
 from careledger.consumers.projector import Projector
+from careledger.consumers.rebuild import rebuild
 from careledger.consumers.relay import Relay
 from careledger.domain.application import CareLedger
 from careledger.domain.clinical import Discipline, Urgency
@@ -52,6 +53,8 @@ class Stack:
     streams: LiveServer
     topic: str
     api: LiveServer
+    #: Cleared, the relay and the consumer stand still (a consumer that lags).
+    running: threading.Event
 
     def url(self, patient: uuid.UUID | None = None) -> str:
         query = f"?patient={patient}" if patient else ""
@@ -111,10 +114,13 @@ def stack(settings: Settings, kafka_bootstrap: str) -> Iterator[Stack]:
     consumer = ProjectionConsumer(Projector(db.app_url, consumer="views"),
                                   bootstrap=kafka_bootstrap, topic=topic,
                                   group=f"views-{tag}")  # a group of its own, on the broker
-    stop = threading.Event()
+    stop, running = threading.Event(), threading.Event()
+    running.set()
 
     def run() -> None:  # the relay and the live views' consumer, as their processes do
         while not stop.is_set():
+            if not running.wait(0.2):
+                continue
             try:
                 relay.step()
                 consumer.poll_once()
@@ -135,7 +141,7 @@ def stack(settings: Settings, kafka_bootstrap: str) -> Iterator[Stack]:
     api = start_server(own, port=api_port, env={
         "CARELEDGER_STREAM_URL": f"http://127.0.0.1:{stream_port}/api/v1/stream", **small})
     network = build_network(app, TokenService(own.token_secret))
-    yield Stack(own, db, app, network, streams, topic, api)
+    yield Stack(own, db, app, network, streams, topic, api, running)
     stop_server(api)
     stop_server(streams)
     stop.set()
@@ -253,6 +259,30 @@ def test_past_its_bound_a_streams_process_answers_503_with_retry_after(stack: St
         held.close()
     finally:
         stop_server(full)
+
+
+def test_a_change_a_rebuild_applied_before_the_live_consumer_is_still_in_the_feed(
+    stack: Stack
+) -> None:
+    """The live consumer lags: a change is in the log, not yet in the live views, when a
+    rebuild replays it into the new generation and switches; the consumer then skips it
+    as applied. The rebuild's switch numbers it, so a stream still hears of it."""
+    patient = new_patient(stack)
+    applied(stack, [patient])
+    physician = stack.token(Role.PHYSICIAN, stack.network.physician)
+    last = max_seq(stack)
+    stack.running.clear()  # the relay and the consumer stand still
+    try:
+        referral = refer(stack, patient)
+        rebuild(stack.app, stack.db)
+    finally:
+        stack.running.set()
+    back = Stream(stack.url(), token=physician, last_event_id=last)
+    assert back.opened() == 200
+    assert until(back, referral)[-1]["kind"] == Referral.Made.KIND
+    after = refer(stack, patient)  # and the consumer, going on, goes on numbering
+    assert back.next().data["recordId"] == str(after)
+    back.close()
 
 
 def applied(stack: Stack, patients: list[uuid.UUID]) -> None:
